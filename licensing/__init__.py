@@ -1,0 +1,1 @@
+"""Declarations, licenses, fees, royalties and mediation (built on marketplace)."""

@@ -1,0 +1,164 @@
+"""Admin for platform staff: users and roles, organisations, reference data, outgoing mail.
+
+Business records are read-only here: changes go through the services (and the API), which
+record who did what; the admin is where staff look things up and grant platform roles.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.contrib.auth.forms import BaseUserCreationForm, UserChangeForm
+from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
+
+from marketplace.models import (
+    Industry,
+    Invitation,
+    Membership,
+    Organisation,
+    OrganisationEvent,
+    OutboundEmail,
+    ReferenceTable,
+    Region,
+    SmeProfile,
+    User,
+)
+
+admin.site.site_header = _("Open-license patent marketplace")
+admin.site.site_title = _("Marketplace admin")
+admin.site.index_title = _("Administration")
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Look, do not touch: the services own these rows."""
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class MembershipInline(ReadOnlyInline):
+    model = Membership
+    fields = ("organisation", "user", "role", "created_at")
+    readonly_fields = fields
+
+
+class UserCreationForm(BaseUserCreationForm):
+    class Meta:
+        model = User
+        fields = ("email", "full_name")
+
+
+class UserEditForm(UserChangeForm):
+    class Meta:
+        model = User
+        fields = "__all__"
+
+
+@admin.register(User)
+class UserAdmin(BaseUserAdmin):
+    form = UserEditForm
+    add_form = UserCreationForm
+    ordering = ["email"]
+    list_display = ["email", "full_name", "is_active", "is_staff", "email_verified_at"]
+    list_filter = ["is_active", "is_staff", "is_superuser", "groups"]
+    search_fields = ["email", "full_name"]
+    readonly_fields = ["last_login", "date_joined", "email_verified_at"]
+    fieldsets = (
+        (None, {"fields": ("email", "password")}),
+        (_("Personal info"), {"fields": ("full_name", "preferred_language")}),
+        (
+            _("Platform roles and permissions"),
+            {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")},
+        ),
+        (_("Dates"), {"fields": ("last_login", "date_joined", "email_verified_at")}),
+    )
+    add_fieldsets = (
+        (None, {"classes": ("wide",), "fields": ("email", "full_name", "password1", "password2")}),
+    )
+    inlines = [MembershipInline]
+
+
+class OrganisationEventInline(ReadOnlyInline):
+    model = OrganisationEvent
+    fields = ("created_at", "verb", "actor", "subject_user", "data")
+    readonly_fields = fields
+    ordering = ["-created_at"]
+
+
+@admin.register(Organisation)
+class OrganisationAdmin(ReadOnlyAdmin):
+    list_display = ["name", "kind", "region", "credit_code", "created_at"]
+    list_filter = ["kind"]
+    search_fields = ["name", "name_en", "credit_code"]
+    list_select_related = ["region"]
+    inlines = [MembershipInline, OrganisationEventInline]
+
+
+@admin.register(Invitation)
+class InvitationAdmin(ReadOnlyAdmin):
+    list_display = ["email", "organisation", "role", "status", "created_at", "expires_at"]
+    list_filter = ["status", "role"]
+    search_fields = ["email", "organisation__name"]
+    exclude = ["token_hash"]
+
+
+@admin.register(SmeProfile)
+class SmeProfileAdmin(ReadOnlyAdmin):
+    list_display = ["organisation", "industry", "region", "size", "updated_at"]
+    list_filter = ["size"]
+    search_fields = ["organisation__name", "industry__code", "industry__name_zh"]
+    list_select_related = ["organisation", "industry", "region"]
+
+
+@admin.register(OrganisationEvent)
+class OrganisationEventAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "organisation", "verb", "actor", "subject_user"]
+    list_filter = ["verb"]
+    search_fields = ["organisation__name", "actor__email"]
+    list_select_related = ["organisation", "actor", "subject_user"]
+
+
+@admin.register(ReferenceTable)
+class ReferenceTableAdmin(ReadOnlyAdmin):
+    list_display = ["key", "standard", "version", "row_count", "loaded_at"]
+
+
+@admin.register(Industry)
+class IndustryAdmin(ReadOnlyAdmin):
+    list_display = ["code", "level", "name_zh", "name_en"]
+    list_filter = ["level"]
+    search_fields = ["code", "name_zh", "name_en"]
+
+
+@admin.register(Region)
+class RegionAdmin(ReadOnlyAdmin):
+    list_display = ["code", "level", "name_zh", "parent"]
+    list_filter = ["level"]
+    search_fields = ["code", "name_zh"]
+
+
+@admin.register(OutboundEmail)
+class OutboundEmailAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "kind", "to_email", "status", "attempts", "sent_at"]
+    list_filter = ["status", "kind"]
+    search_fields = ["to_email", "subject"]

@@ -1,0 +1,145 @@
+"""The one exception handler: every 4xx is {"code", "detail", "fields"}, translated."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import IntegrityError
+from django.http import Http404, HttpRequest, JsonResponse
+from django.utils.translation import gettext as _
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.serializers import as_serializer_error
+
+from marketplace.errors import DomainError
+
+logger = logging.getLogger(__name__)
+
+# DRF's own exceptions keep their codes, renamed where DRF's word is unclear to clients.
+CODE_RENAMES = {
+    "parse_error": "malformed_request",
+    "not_authenticated": "not_authenticated",
+    "authentication_failed": "authentication_failed",
+    "permission_denied": "permission_denied",
+    "not_found": "not_found",
+    "method_not_allowed": "method_not_allowed",
+    "not_acceptable": "not_acceptable",
+    "unsupported_media_type": "unsupported_media_type",
+    "throttled": "throttled",
+}
+
+
+def error_body(code: str, detail: str, fields: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"code": code, "detail": detail, "fields": fields or {}}
+
+
+def _flatten(errors: Any, prefix: str = "") -> dict[str, list[dict[str, str]]]:
+    """Turn DRF's nested error detail into {"a.b.0.c": [{"code", "message"}]}."""
+    flat: dict[str, list[dict[str, str]]] = {}
+    if isinstance(errors, dict):
+        for key, value in errors.items():
+            path = f"{prefix}.{key}" if prefix else str(key)
+            flat.update(_flatten(value, path))
+    elif isinstance(errors, list) and errors and not isinstance(errors[0], exceptions.ErrorDetail):
+        for index, value in enumerate(errors):
+            if value:
+                flat.update(_flatten(value, f"{prefix}.{index}" if prefix else str(index)))
+    else:
+        items = errors if isinstance(errors, list) else [errors]
+        flat[prefix or "non_field_errors"] = [
+            {"code": getattr(item, "code", "invalid") or "invalid", "message": str(item)}
+            for item in items
+        ]
+    return flat
+
+
+def _validation_response(detail: Any) -> Response:
+    fields = _flatten(detail)
+    non_field = fields.get("non_field_errors")
+    if non_field and len(fields) == 1:
+        first = non_field[0]
+        return Response(
+            error_body(first["code"], first["message"], fields), status=status.HTTP_400_BAD_REQUEST
+        )
+    return Response(
+        error_body("invalid", _("The input is not valid; see the fields for details."), fields),
+        status=status.HTTP_400_BAD_REQUEST,
+    )
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """Map every exception a view raises to the error format; unknown errors stay 500s."""
+    if isinstance(exc, DomainError):
+        fields = {
+            name: [{"code": exc.code, "message": str(message)} for message in messages]
+            for name, messages in exc.fields.items()
+        }
+        return Response(error_body(exc.code, exc.render_message(), fields), status=exc.status_code)
+    if isinstance(exc, exceptions.ValidationError):
+        return _validation_response(exc.detail)
+    if isinstance(exc, DjangoValidationError):
+        return _validation_response(as_serializer_error(exc))
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied()
+    elif isinstance(exc, RequestDataTooBig):
+        return Response(
+            error_body("request_too_large", _("The request body is too large.")),
+            status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+        )
+    elif isinstance(exc, SuspiciousOperation):
+        return Response(
+            error_body("malformed_request", _("The request could not be understood.")),
+            status=status.HTTP_400_BAD_REQUEST,
+        )
+    elif isinstance(exc, IntegrityError):
+        # Services catch the races they expect; this is the net for one they did not.
+        logger.warning("integrity error reached the API: %s", exc)
+        return Response(
+            error_body("conflict", _("The request conflicts with the current data; try again.")),
+            status=status.HTTP_409_CONFLICT,
+        )
+    if not isinstance(exc, exceptions.APIException):
+        return None
+    headers: dict[str, str] = {}
+    wait = getattr(exc, "wait", None) if isinstance(exc, exceptions.Throttled) else None
+    if wait is not None:
+        headers["Retry-After"] = str(int(wait) + 1)
+    if isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
+        request = context.get("request")
+        view = context.get("view")
+        authenticate_header = view.get_authenticate_header(request) if view and request else None
+        if authenticate_header:
+            headers["WWW-Authenticate"] = authenticate_header
+    codes = exc.get_codes()
+    code = codes if isinstance(codes, str) else exc.default_code
+    code = CODE_RENAMES.get(code, code)
+    detail = exc.detail if isinstance(exc.detail, str) else str(exc.default_detail)
+    if isinstance(exc, exceptions.Throttled):
+        detail = _("Too many requests; try again in %(seconds)d seconds.") % {
+            "seconds": int(wait or 0) + 1
+        }
+    return Response(error_body(code, str(detail)), status=exc.status_code, headers=headers)
+
+
+def json_not_found(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    """Django's 404 for URLs no view matched, in the API's error format."""
+    return JsonResponse(error_body("not_found", _("Not found.")), status=404)
+
+
+def json_server_error(request: HttpRequest) -> JsonResponse:
+    return JsonResponse(
+        error_body("server_error", _("Something went wrong on our side; it has been logged.")),
+        status=500,
+    )
+
+
+def json_bad_request(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    return JsonResponse(
+        error_body("malformed_request", _("The request could not be understood.")), status=400
+    )

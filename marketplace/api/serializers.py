@@ -1,0 +1,268 @@
+"""Serializers of the core app: small input serializers per command, read serializers apart."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.utils.translation import gettext_lazy as _
+from rest_framework import serializers
+
+from marketplace import roles
+from marketplace.api.fields import CreditCodeField, IndustryField, RegionField
+from marketplace.models import (
+    EnterpriseSize,
+    Industry,
+    Invitation,
+    Membership,
+    MembershipRole,
+    Organisation,
+    OrganisationEvent,
+    OrganisationKind,
+    ReferenceTable,
+    Region,
+    SmeProfile,
+    User,
+)
+
+# ---- reads ---------------------------------------------------------------------------------
+
+
+class IndustrySerializer(serializers.ModelSerializer[Industry]):
+    parent = serializers.CharField(source="parent_id", allow_null=True)  # type: ignore[assignment]
+
+    class Meta:
+        model = Industry
+        fields = ["code", "level", "parent", "name_zh", "name_en"]
+
+
+class RegionSerializer(serializers.ModelSerializer[Region]):
+    parent = serializers.CharField(source="parent_id", allow_null=True)  # type: ignore[assignment]
+
+    class Meta:
+        model = Region
+        fields = ["code", "level", "parent", "name_zh"]
+
+
+class ReferenceTableSerializer(serializers.ModelSerializer[ReferenceTable]):
+    class Meta:
+        model = ReferenceTable
+        fields = [
+            "key",
+            "standard",
+            "title_zh",
+            "title_en",
+            "version",
+            "source",
+            "notes",
+            "row_count",
+            "loaded_at",
+        ]
+
+
+class OrganisationSerializer(serializers.ModelSerializer[Organisation]):
+    """The public card of an organisation: the register names patentees."""
+
+    region = RegionField()
+    region_name = serializers.CharField(source="region.name_zh", read_only=True)
+
+    class Meta:
+        model = Organisation
+        fields = ["id", "name", "name_en", "kind", "region", "region_name", "website", "created_at"]
+
+
+class OrganisationDetailSerializer(OrganisationSerializer):
+    """The private card: contacts and credit code, for members and platform staff."""
+
+    class Meta(OrganisationSerializer.Meta):
+        fields = [
+            *OrganisationSerializer.Meta.fields,
+            "credit_code",
+            "address",
+            "contact_email",
+            "contact_phone",
+            "updated_at",
+        ]
+
+
+class UserSummarySerializer(serializers.ModelSerializer[User]):
+    class Meta:
+        model = User
+        fields = ["id", "email", "full_name"]
+
+
+class MembershipSerializer(serializers.ModelSerializer[Membership]):
+    user = UserSummarySerializer(read_only=True)
+
+    class Meta:
+        model = Membership
+        fields = ["id", "user", "role", "created_at"]
+
+
+class MyMembershipSerializer(serializers.ModelSerializer[Membership]):
+    organisation = OrganisationSerializer(read_only=True)
+
+    class Meta:
+        model = Membership
+        fields = ["id", "organisation", "role", "created_at"]
+
+
+class MeSerializer(serializers.ModelSerializer[User]):
+    memberships = MyMembershipSerializer(many=True, read_only=True)
+    platform_roles = serializers.SerializerMethodField()
+
+    class Meta:
+        model = User
+        fields = [
+            "id",
+            "email",
+            "full_name",
+            "preferred_language",
+            "email_verified_at",
+            "date_joined",
+            "platform_roles",
+            "memberships",
+        ]
+
+    def get_platform_roles(self, user: User) -> list[str]:
+        found = []
+        if roles.is_reviewer(user):
+            found.append(roles.REVIEWER)
+        if roles.is_mediator(user):
+            found.append(roles.MEDIATOR)
+        return found
+
+
+class InvitationSerializer(serializers.ModelSerializer[Invitation]):
+    invited_by = UserSummarySerializer(read_only=True)
+
+    class Meta:
+        model = Invitation
+        fields = ["id", "email", "role", "status", "invited_by", "created_at", "expires_at"]
+
+
+class SmeProfileSerializer(serializers.ModelSerializer[SmeProfile]):
+    industry = IndustryField()
+    industry_name = serializers.CharField(source="industry.name_zh", read_only=True)
+    region = RegionField()
+    region_name = serializers.CharField(source="region.name_zh", read_only=True)
+
+    class Meta:
+        model = SmeProfile
+        fields = [
+            "industry",
+            "industry_name",
+            "region",
+            "region_name",
+            "size",
+            "employee_count",
+            "annual_revenue_cny",
+            "description",
+            "updated_at",
+        ]
+
+
+class OrganisationEventSerializer(serializers.ModelSerializer[OrganisationEvent]):
+    actor = UserSummarySerializer(read_only=True, allow_null=True)
+    subject_user = UserSummarySerializer(read_only=True, allow_null=True)
+
+    class Meta:
+        model = OrganisationEvent
+        fields = ["id", "verb", "actor", "subject_user", "data", "created_at"]
+
+
+# ---- inputs --------------------------------------------------------------------------------
+
+
+class SmeProfileInputSerializer(serializers.Serializer[Any]):
+    industry = IndustryField()
+    region = RegionField()
+    size = serializers.ChoiceField(choices=EnterpriseSize.choices)
+    employee_count = serializers.IntegerField(
+        min_value=0, max_value=10_000_000, required=False, allow_null=True
+    )
+    annual_revenue_cny = serializers.DecimalField(
+        max_digits=16, decimal_places=2, min_value=0, required=False, allow_null=True
+    )
+    description = serializers.CharField(max_length=2000, required=False, allow_blank=True)
+
+
+class RegistrationAdminSerializer(serializers.Serializer[Any]):
+    email = serializers.EmailField(max_length=254)
+    password = serializers.CharField(max_length=128, write_only=True, trim_whitespace=False)
+    full_name = serializers.CharField(max_length=150)
+    preferred_language = serializers.ChoiceField(
+        choices=User.Language.choices, default=User.Language.CHINESE
+    )
+
+
+class RegistrationSerializer(serializers.Serializer[Any]):
+    name = serializers.CharField(max_length=200)
+    name_en = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    kind = serializers.ChoiceField(choices=OrganisationKind.choices)
+    credit_code = CreditCodeField(default="")
+    region = RegionField()
+    address = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
+    contact_email = serializers.EmailField(required=False, allow_blank=True, default="")
+    contact_phone = serializers.CharField(
+        max_length=30, required=False, allow_blank=True, default=""
+    )
+    website = serializers.URLField(max_length=200, required=False, allow_blank=True, default="")
+    admin = RegistrationAdminSerializer()
+    sme_profile = SmeProfileInputSerializer(required=False)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if attrs["kind"] != OrganisationKind.INDIVIDUAL and not attrs.get("credit_code"):
+            raise serializers.ValidationError(
+                {"credit_code": [_("Organisations other than individuals must give their code.")]},
+                code="credit_code_required",
+            )
+        return attrs
+
+
+class VerifyEmailSerializer(serializers.Serializer[Any]):
+    token = serializers.CharField(max_length=500)
+
+
+class EmailSerializer(serializers.Serializer[Any]):
+    email = serializers.EmailField(max_length=254)
+
+
+class LoginSerializer(serializers.Serializer[Any]):
+    email = serializers.EmailField(max_length=254)
+    password = serializers.CharField(max_length=128, trim_whitespace=False)
+
+
+class TokenSerializer(serializers.Serializer[Any]):
+    token = serializers.CharField()
+    user = MeSerializer()
+
+
+class OrganisationUpdateSerializer(serializers.Serializer[Any]):
+    name_en = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    region = RegionField(required=False)
+    address = serializers.CharField(max_length=300, required=False, allow_blank=True)
+    contact_email = serializers.EmailField(required=False, allow_blank=True)
+    contact_phone = serializers.CharField(max_length=30, required=False, allow_blank=True)
+    website = serializers.URLField(max_length=200, required=False, allow_blank=True)
+
+
+class InvitationCreateSerializer(serializers.Serializer[Any]):
+    email = serializers.EmailField(max_length=254)
+    role = serializers.ChoiceField(choices=MembershipRole.choices, default=MembershipRole.MEMBER)
+
+
+class InvitationAcceptSerializer(serializers.Serializer[Any]):
+    token = serializers.CharField(max_length=200)
+    full_name = serializers.CharField(max_length=150, required=False, allow_blank=True, default="")
+    password = serializers.CharField(
+        max_length=128, required=False, allow_blank=True, default="", trim_whitespace=False
+    )
+
+
+class RoleSerializer(serializers.Serializer[Any]):
+    role = serializers.ChoiceField(choices=MembershipRole.choices)
+
+
+class HealthSerializer(serializers.Serializer[Any]):
+    status = serializers.ChoiceField(choices=["ok", "degraded"])
+    checks = serializers.DictField(child=serializers.DictField())

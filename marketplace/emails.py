@@ -1,0 +1,88 @@
+"""E-mails the platform sends: rendered in the recipient's language, queued, sent after commit."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import translation
+from django.utils.translation import gettext as _
+
+from marketplace.models import Invitation, OutboundEmail, User
+
+
+@dataclass(frozen=True)
+class Message:
+    kind: str
+    to_email: str
+    subject: str
+    body: str
+
+
+def email_verification_message(*, user_id: int) -> Message:
+    from marketplace.services.accounts import email_verification_token
+
+    user = User.objects.get(pk=user_id)
+    token = email_verification_token(user)
+    with translation.override(user.preferred_language):
+        subject = _("Verify your e-mail address")
+        body = _(
+            "Hello %(name)s,\n\n"
+            "please confirm that %(email)s is your address by opening\n"
+            "%(url)s\n\n"
+            "or by sending this token to POST /api/v1/auth/verify-email/:\n%(token)s\n\n"
+            "The link is valid for %(hours)d hours.\n"
+        ) % {
+            "name": user.get_short_name(),
+            "email": user.email,
+            "url": f"{settings.FRONTEND_URL}/verify-email?token={token}",
+            "token": token,
+            "hours": settings.EMAIL_VERIFICATION_TIMEOUT_HOURS,
+        }
+    return Message("email_verification", user.email, subject, body)
+
+
+def invitation_message(*, invitation_id: int, token: str) -> Message:
+    invitation = Invitation.objects.select_related("organisation", "invited_by").get(
+        pk=invitation_id
+    )
+    existing = User.objects.filter(email=invitation.email).first()
+    language = existing.preferred_language if existing else User.Language.CHINESE
+    with translation.override(language):
+        subject = _("Invitation to join %(organisation)s") % {
+            "organisation": invitation.organisation.name
+        }
+        body = _(
+            "%(inviter)s invites you to join %(organisation)s on the open-license patent "
+            "marketplace as %(role)s.\n\n"
+            "Accept by opening\n%(url)s\n\n"
+            "or by sending this token to POST /api/v1/invitations/accept/:\n%(token)s\n\n"
+            "The invitation expires on %(expires)s.\n"
+        ) % {
+            "inviter": invitation.invited_by.get_full_name(),
+            "organisation": invitation.organisation.name,
+            "role": invitation.get_role_display(),
+            "url": f"{settings.FRONTEND_URL}/invitations/accept?token={token}",
+            "token": token,
+            "expires": invitation.expires_at.date().isoformat(),
+        }
+    return Message("invitation", invitation.email, subject, body)
+
+
+def queue(message: Message) -> OutboundEmail:
+    """Store the message in the current transaction and send it once that commits."""
+    from marketplace.tasks import send_email
+
+    email = OutboundEmail.objects.create(
+        kind=message.kind, to_email=message.to_email, subject=message.subject, body=message.body
+    )
+    transaction.on_commit(partial(send_email.delay, email.pk))
+    return email
+
+
+def send_after_commit(builder: Callable[..., Message], **kwargs: object) -> OutboundEmail:
+    """Render a message now (in the recipient's language) and queue it."""
+    return queue(builder(**kwargs))

@@ -1,0 +1,48 @@
+"""Outgoing e-mail, written in the same transaction as the action and sent by Celery."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class OutboundEmailStatus(models.TextChoices):
+    QUEUED = "queued", _("queued")
+    SENDING = "sending", _("sending")
+    SENT = "sent", _("sent")
+    FAILED = "failed", _("failed")
+
+
+class OutboundEmail(models.Model):
+    """One e-mail to one address; the Celery task claims it by status so it goes out once."""
+
+    kind = models.CharField(_("kind"), max_length=40)
+    to_email = models.EmailField(_("to"))
+    subject = models.CharField(_("subject"), max_length=200)
+    body = models.TextField(_("body"))
+    status = models.CharField(
+        _("status"),
+        max_length=10,
+        choices=OutboundEmailStatus.choices,
+        default=OutboundEmailStatus.QUEUED,
+    )
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    last_error = models.TextField(_("last error"), blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("outbound e-mail")
+        verbose_name_plural = _("outbound e-mails")
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            # The sweep that re-sends mail a dead worker left behind reads these.
+            models.Index(
+                fields=["created_at"],
+                condition=models.Q(status__in=["queued", "sending"]),
+                name="outbound_email_unsent",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} → {self.to_email} ({self.status})"

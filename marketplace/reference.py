@@ -1,0 +1,119 @@
+"""Loading the reference tables shipped in marketplace/reference_data/ (idempotent)."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+DATA_DIR = Path(__file__).resolve().parent / "reference_data"
+BATCH_SIZE = 1000
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    key: str
+    file_name: str
+    model_name: str
+    columns: tuple[str, ...]
+
+
+TABLES = (
+    TableSpec(
+        "gbt4754",
+        "gbt4754_2017.csv",
+        "Industry",
+        ("code", "level", "parent_code", "name_zh", "name_en"),
+    ),
+    TableSpec("gbt2260", "gbt2260.csv", "Region", ("code", "level", "parent_code", "name_zh")),
+)
+
+
+def _as_text(value: Any) -> str:
+    return "\n".join(value) if isinstance(value, list) else str(value)
+
+
+def _sources() -> dict[str, dict[str, Any]]:
+    with (DATA_DIR / "sources.json").open(encoding="utf-8") as handle:
+        return dict(json.load(handle))
+
+
+def _read(spec: TableSpec) -> tuple[list[dict[str, str]], str]:
+    raw = (DATA_DIR / spec.file_name).read_bytes()
+    rows = list(csv.DictReader(raw.decode("utf-8").splitlines()))
+    if rows and tuple(rows[0].keys()) != spec.columns:
+        raise ValueError(f"{spec.file_name}: columns {tuple(rows[0].keys())} != {spec.columns}")
+    return rows, hashlib.sha256(raw).hexdigest()
+
+
+def _load_table(
+    spec: TableSpec,
+    get_model: Callable[[str], Any],
+    *,
+    force: bool,
+    progress: Callable[[str, int, int], None] | None,
+) -> bool:
+    """Upsert one table's rows (parents first); returns False when already up to date."""
+    model = get_model(spec.model_name)
+    reference_table = get_model("ReferenceTable")
+    rows, checksum = _read(spec)
+    current = reference_table.objects.filter(key=spec.key).first()
+    if current is not None and current.checksum == checksum and not force:
+        return False
+    source = _sources()[spec.file_name]
+    fields = [column for column in spec.columns if column not in {"code", "parent_code"}]
+    # Rows are ordered by code, so a parent (a prefix) always comes before its children.
+    for start in range(0, len(rows), BATCH_SIZE):
+        batch = rows[start : start + BATCH_SIZE]
+        model.objects.bulk_create(
+            [
+                model(
+                    code=row["code"],
+                    parent_id=row["parent_code"] or None,
+                    **{field: row[field] for field in fields},
+                )
+                for row in batch
+            ],
+            update_conflicts=True,
+            unique_fields=["code"],
+            update_fields=[*fields, "parent"],
+        )
+        if progress:
+            progress(spec.key, min(start + BATCH_SIZE, len(rows)), len(rows))
+    reference_table.objects.update_or_create(
+        key=spec.key,
+        defaults={
+            "standard": source["standard"],
+            "title_zh": source["title_zh"],
+            "title_en": source["title_en"],
+            "version": source["version"],
+            "source": source["source"],
+            "notes": _as_text(source.get("notes", "")),
+            "row_count": len(rows),
+            "checksum": checksum,
+            "loaded_at": timezone.now(),
+        },
+    )
+    return True
+
+
+def load_reference_tables(
+    get_model: Callable[[str], Any],
+    *,
+    force: bool = False,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> list[str]:
+    """Load every shipped table whose file changed since it was last loaded."""
+    loaded = []
+    with transaction.atomic():
+        for spec in TABLES:
+            if _load_table(spec, get_model, force=force, progress=progress):
+                loaded.append(spec.key)
+    return loaded

@@ -1,0 +1,221 @@
+"""Accounts: registering an organisation with its first admin, e-mail verification, log-in."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import authenticate
+from django.contrib.auth.password_validation import validate_password
+from django.core import signing
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from rest_framework.authtoken.models import Token
+
+from marketplace import emails
+from marketplace.errors import Conflict, InvalidInput, PermissionDenied
+from marketplace.models import (
+    EnterpriseSize,
+    Industry,
+    Membership,
+    MembershipRole,
+    Organisation,
+    OrganisationEvent,
+    OrganisationEventVerb,
+    OrganisationKind,
+    Region,
+    SmeProfile,
+    User,
+)
+from marketplace.models.accounts import UserManager
+
+EMAIL_VERIFICATION_SALT = "marketplace.email-verification"
+
+
+def check_password_strength(*, password: str, user: User | None, field: str) -> None:
+    """Django's password validators, reported under `field` with code weak_password."""
+    try:
+        validate_password(password, user=user)
+    except ValidationError as error:
+        raise InvalidInput(
+            "weak_password",
+            _("The password is too weak."),
+            fields={field: list(error.messages)},
+        ) from error
+
+
+@dataclass(frozen=True)
+class SmeProfileInput:
+    industry: Industry
+    region: Region
+    size: EnterpriseSize | str
+    employee_count: int | None = None
+    annual_revenue_cny: Any = None
+    description: str = ""
+
+
+@transaction.atomic
+def organisation_register(
+    *,
+    name: str,
+    kind: str,
+    region: Region,
+    admin_email: str,
+    admin_password: str,
+    admin_full_name: str,
+    language: str = User.Language.CHINESE,
+    name_en: str = "",
+    credit_code: str = "",
+    address: str = "",
+    contact_email: str = "",
+    contact_phone: str = "",
+    website: str = "",
+    sme_profile: SmeProfileInput | None = None,
+) -> tuple[Organisation, User]:
+    """Create an organisation and its first admin (unverified) and send the verification mail."""
+    email = UserManager.normalize_email(admin_email)
+    if User.objects.filter(email=email).exists():
+        raise Conflict(
+            "email_taken",
+            _("An account with this e-mail address already exists; log in instead."),
+            fields={"admin.email": [_("This e-mail address is already registered.")]},
+        )
+    if Organisation.objects.filter(name=name).exists():
+        raise Conflict(
+            "organisation_name_taken",
+            _("An organisation with this name is already registered."),
+            fields={"name": [_("This name is already registered.")]},
+        )
+    if credit_code and Organisation.objects.filter(credit_code=credit_code).exists():
+        raise Conflict(
+            "credit_code_taken",
+            _("An organisation with this unified social credit code is already registered."),
+            fields={"credit_code": [_("This code is already registered.")]},
+        )
+    if kind == OrganisationKind.INDIVIDUAL and credit_code:
+        raise InvalidInput(
+            "credit_code_not_allowed",
+            _("An individual patentee has no unified social credit code."),
+            fields={"credit_code": [_("Leave this empty for an individual.")]},
+        )
+    if sme_profile is not None and kind != OrganisationKind.SME:
+        raise InvalidInput(
+            "not_an_sme",
+            _("Only an SME has an SME profile."),
+            fields={"sme_profile": [_("Only for organisations of kind 'sme'.")]},
+        )
+    user = User(email=email, full_name=admin_full_name, preferred_language=language)
+    check_password_strength(password=admin_password, user=user, field="admin.password")
+    user.set_password(admin_password)
+    try:
+        with transaction.atomic():
+            user.save()
+            organisation = Organisation.objects.create(
+                name=name,
+                name_en=name_en,
+                kind=kind,
+                region=region,
+                credit_code=credit_code,
+                address=address,
+                contact_email=contact_email,
+                contact_phone=contact_phone,
+                website=website,
+            )
+    except IntegrityError as error:  # a concurrent registration won the race
+        raise Conflict(
+            "registration_conflict",
+            _("The e-mail address, name or credit code was registered a moment ago."),
+        ) from error
+    Membership.objects.create(organisation=organisation, user=user, role=MembershipRole.ADMIN)
+    OrganisationEvent.objects.create(
+        organisation=organisation,
+        actor=user,
+        subject_user=user,
+        verb=OrganisationEventVerb.REGISTERED,
+        data={"kind": kind, "name": name},
+    )
+    if sme_profile is not None:
+        SmeProfile.objects.create(
+            organisation=organisation,
+            industry=sme_profile.industry,
+            region=sme_profile.region,
+            size=sme_profile.size,
+            employee_count=sme_profile.employee_count,
+            annual_revenue_cny=sme_profile.annual_revenue_cny,
+            description=sme_profile.description,
+        )
+    emails.send_after_commit(emails.email_verification_message, user_id=user.pk)
+    return organisation, user
+
+
+def email_verification_token(user: User) -> str:
+    """A signed token naming the user and address; it expires after the configured hours."""
+    return signing.dumps({"user": user.pk, "email": user.email}, salt=EMAIL_VERIFICATION_SALT)
+
+
+@transaction.atomic
+def user_verify_email(*, token: str) -> User:
+    """Mark the address in a valid token as verified; verifying twice is harmless."""
+    max_age = settings.EMAIL_VERIFICATION_TIMEOUT_HOURS * 3600
+    try:
+        payload = signing.loads(token, salt=EMAIL_VERIFICATION_SALT, max_age=max_age)
+    except signing.SignatureExpired as error:
+        raise InvalidInput(
+            "verification_token_expired",
+            _("This verification link has expired; ask for a new one."),
+            fields={"token": [_("Expired.")]},
+        ) from error
+    except signing.BadSignature as error:
+        raise InvalidInput(
+            "verification_token_invalid",
+            _("This verification link is not valid."),
+            fields={"token": [_("Not a valid token.")]},
+        ) from error
+    user = User.objects.select_for_update().filter(pk=payload.get("user")).first()
+    if user is None or user.email != payload.get("email") or not user.is_active:
+        raise InvalidInput(
+            "verification_token_invalid",
+            _("This verification link is not valid."),
+            fields={"token": [_("Not a valid token.")]},
+        )
+    if user.email_verified_at is None:
+        user.email_verified_at = timezone.now()
+        user.save(update_fields=["email_verified_at"])
+    return user
+
+
+def user_resend_verification(*, email: str) -> None:
+    """Send a new verification mail when the address belongs to an unverified account."""
+    user = User.objects.filter(
+        email=UserManager.normalize_email(email), is_active=True, email_verified_at__isnull=True
+    ).first()
+    if user is not None:
+        emails.send_after_commit(emails.email_verification_message, user_id=user.pk)
+
+
+@transaction.atomic
+def user_log_in(*, email: str, password: str, request: Any = None) -> Token:
+    """Check the credentials and return the user's API token (one per user)."""
+    user = authenticate(request, username=UserManager.normalize_email(email), password=password)
+    if user is None:
+        raise InvalidInput(
+            "invalid_credentials",
+            _("The e-mail address or password is wrong."),
+        )
+    assert isinstance(user, User)
+    if not user.is_email_verified:
+        raise PermissionDenied(
+            "email_not_verified",
+            _("Verify your e-mail address first: follow the link in the mail we sent."),
+        )
+    token, _created = Token.objects.get_or_create(user=user)
+    User.objects.filter(pk=user.pk).update(last_login=timezone.now())
+    return token
+
+
+def user_log_out(*, user: User) -> None:
+    """Revoke the user's API token."""
+    Token.objects.filter(user=user).delete()

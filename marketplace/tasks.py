@@ -1,0 +1,58 @@
+"""Celery tasks of the core app. They take ids, re-fetch, and are safe to run twice."""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+
+from celery import Task, shared_task
+from django.core.mail import EmailMessage
+from django.db.models import F
+from django.utils import timezone
+
+from marketplace.models import OutboundEmail, OutboundEmailStatus
+
+logger = logging.getLogger(__name__)
+
+TRANSIENT_MAIL_ERRORS = (smtplib.SMTPException, ConnectionError, TimeoutError, OSError)
+
+
+@shared_task(bind=True, max_retries=6, default_retry_delay=30)
+def send_email(self: Task, email_id: int) -> str:
+    """Send one queued e-mail; a second delivery of the task finds it claimed and stops."""
+    claimed = OutboundEmail.objects.filter(pk=email_id, status=OutboundEmailStatus.QUEUED).update(
+        status=OutboundEmailStatus.SENDING, attempts=F("attempts") + 1
+    )
+    if not claimed:
+        return "skipped"
+    email = OutboundEmail.objects.get(pk=email_id)
+    try:
+        EmailMessage(subject=email.subject, body=email.body, to=[email.to_email]).send()
+    except TRANSIENT_MAIL_ERRORS as error:
+        final = self.request.retries >= (self.max_retries or 0)
+        OutboundEmail.objects.filter(pk=email_id).update(
+            status=OutboundEmailStatus.FAILED if final else OutboundEmailStatus.QUEUED,
+            last_error=repr(error)[:2000],
+        )
+        if final:
+            logger.error("giving up on e-mail %s: %r", email_id, error)
+            return "failed"
+        raise self.retry(exc=error, countdown=30 * 2**self.request.retries) from error
+    OutboundEmail.objects.filter(pk=email_id).update(
+        status=OutboundEmailStatus.SENT, sent_at=timezone.now(), last_error=""
+    )
+    return "sent"
+
+
+@shared_task
+def expire_invitations() -> int:
+    """Mark pending invitations past their expiry as expired (Celery beat, hourly)."""
+    from marketplace.services.organisations import invitations_expire
+
+    return invitations_expire()
+
+
+@shared_task
+def ping() -> str:
+    """A no-op round trip used by the health check and the worker integration test."""
+    return "pong"

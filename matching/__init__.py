@@ -1,0 +1,1 @@
+"""The supply-demand matching engine (built on marketplace, may read licensing)."""

@@ -1,0 +1,131 @@
+"""Real outside parts for integration tests: a Celery worker process and an SMTP sink.
+
+The worker is a separate `celery worker` process on the real Redis broker, using the test
+database, so tests that use it must commit their data (transactional tests).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from email import message_from_bytes
+from email.message import Message
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+from django.conf import settings
+
+from marketplace.celery import app as celery_app
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class SmtpSink:
+    """An SMTP server standing in for the outside mail system; it keeps what it receives."""
+
+    port: int
+    messages: list[Message] = field(default_factory=list)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.messages.append(message_from_bytes(envelope.content))
+        return "250 Message accepted"
+
+    def wait_for(self, to: str, timeout: float = 30.0) -> Message:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for message in self.messages:
+                if message["To"] == to:
+                    return message
+            time.sleep(0.1)
+        raise AssertionError(f"no mail to {to} within {timeout}s; got {len(self.messages)}")
+
+
+@pytest.fixture(scope="session")
+def smtp_sink() -> Iterator[SmtpSink]:
+    sink = SmtpSink(port=free_port())
+    controller = Controller(sink, hostname="127.0.0.1", port=sink.port)
+    controller.start()
+    yield sink
+    controller.stop()
+
+
+def _database_url() -> str:
+    db = settings.DATABASES["default"]
+    credentials = db["USER"] + (f":{db['PASSWORD']}" if db.get("PASSWORD") else "")
+    return f"postgres://{credentials}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+@dataclass
+class WorkerProcess:
+    nodename: str
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+@pytest.fixture(scope="session")
+def celery_worker_process(
+    django_db_setup: None, smtp_sink: SmtpSink, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[WorkerProcess]:
+    """Start `celery worker` once for the session, on every queue, against the test database."""
+    celery_app.control.purge()
+    nodename = f"test-{uuid.uuid4().hex[:8]}@localhost"
+    log_path = tmp_path_factory.mktemp("celery") / "worker.log"
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tests.settings",
+        "DATABASE_URL": _database_url(),
+        "EMAIL_URL": f"smtp://127.0.0.1:{smtp_sink.port}",
+        "DATABASE_CONN_MAX_AGE": "0",
+    }
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "marketplace",
+                "worker",
+                "--pool=solo",
+                "--queues=default,import,index,match",
+                "--without-gossip",
+                "--without-mingle",
+                f"--hostname={nodename}",
+                "--loglevel=INFO",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    worker = WorkerProcess(nodename, process, log_path)
+    deadline = time.monotonic() + 60
+    while not celery_app.control.ping(destination=[nodename], timeout=0.5):
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise RuntimeError(f"Celery worker did not start:\n{worker.log()}")
+    yield worker
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()

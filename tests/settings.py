@@ -1,0 +1,40 @@
+"""Test settings: the real PostgreSQL and Redis, with Redis databases of their own."""
+
+import os
+
+from marketplace.settings import *  # noqa: F403
+from marketplace.settings import REST_FRAMEWORK
+
+# Redis: the cache on one database (cleared between tests), Celery's broker on another, so
+# clearing the cache never drops a queued task or a worker's queue bindings.
+TEST_REDIS = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379").rstrip("/")
+REDIS_URL = f"{TEST_REDIS}/14"
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": "test",
+    }
+}
+CELERY_BROKER_URL = f"{TEST_REDIS}/15"
+CELERY_RESULT_BACKEND = f"{TEST_REDIS}/15"
+
+# A Celery worker started by the tests gets a real SMTP address in EMAIL_URL; in-process
+# tests keep mail in memory.
+if not os.environ.get("EMAIL_URL"):
+    EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+HEALTH_CELERY_TIMEOUT = 0.5
+REST_FRAMEWORK = {
+    **REST_FRAMEWORK,
+    "DEFAULT_THROTTLE_RATES": {
+        "login_ip": "1000/min",
+        "login_email": "1000/min",
+        "register": "1000/min",
+    },
+}
+LOGGING = {"version": 1, "disable_existing_loggers": False}
+
+# WhiteNoise serves collected files in deployments; tests have no collected static root.
+MIDDLEWARE = [m for m in MIDDLEWARE if m != "whitenoise.middleware.WhiteNoiseMiddleware"]  # noqa: F405

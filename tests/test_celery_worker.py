@@ -1,0 +1,106 @@
+"""Through a real Celery worker process: mail after commit over SMTP, health, idempotency."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from django.apps import apps
+from django.core import mail
+
+from marketplace.models import OutboundEmail
+from marketplace.reference import load_reference_tables
+from marketplace.tasks import send_email
+from tests.conftest import client_for
+from tests.live import SmtpSink, WorkerProcess, free_port
+
+
+def _reference_data() -> None:
+    """Transactional tests flush the database afterwards; put the reference tables back."""
+    load_reference_tables(lambda name: apps.get_model("marketplace", name))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_registration_mail_goes_out_through_the_worker_and_its_token_logs_in(
+    celery_worker_process: WorkerProcess, smtp_sink: SmtpSink
+) -> None:
+    _reference_data()
+    client = client_for(None)
+    response = client.post(
+        "/api/v1/auth/register/",
+        {
+            "name": "南京示范大学",
+            "kind": "individual",
+            "region": "320102",
+            "admin": {
+                "email": "worker-test@example.com",
+                "password": "a-long-and-unusual-passphrase",
+                "full_name": "工人",
+                "preferred_language": "en",
+            },
+        },
+        format="json",
+    )
+    assert response.status_code == 201, response.json()
+
+    message = smtp_sink.wait_for("worker-test@example.com")
+    assert message["Subject"] == "Verify your e-mail address"
+    body = message.get_payload(decode=True).decode()  # type: ignore[union-attr]
+    token = re.search(r"token=(\S+)", body).group(1)  # type: ignore[union-attr]
+    email = OutboundEmail.objects.get(to_email="worker-test@example.com")
+    assert (email.status, email.attempts) == ("sent", 1)
+
+    assert client.post("/api/v1/auth/verify-email/", {"token": token}).status_code == 200
+    login = client.post(
+        "/api/v1/auth/token/",
+        {"email": "worker-test@example.com", "password": "a-long-and-unusual-passphrase"},
+    )
+    assert login.status_code == 200
+
+
+@pytest.mark.django_db(transaction=True)
+def test_health_reports_database_redis_and_worker(celery_worker_process: WorkerProcess) -> None:
+    response = client_for(None).get("/healthz")
+    assert response.status_code == 200, response.json()
+    body = response.json()
+    assert body["status"] == "ok"
+    assert {name: check["ok"] for name, check in body["checks"].items()} == {
+        "database": True,
+        "redis": True,
+        "celery": True,
+    }
+
+
+@pytest.mark.django_db
+def test_health_is_503_when_redis_is_unreachable(settings: Any) -> None:
+    settings.REDIS_URL = f"redis://127.0.0.1:{free_port()}/0"
+    response = client_for(None).get("/healthz")
+    assert response.status_code == 503
+    assert response.json()["status"] == "degraded"
+    assert response.json()["checks"]["redis"]["ok"] is False
+    assert response.json()["checks"]["database"]["ok"] is True
+
+
+@pytest.mark.django_db
+def test_a_second_delivery_of_the_send_task_sends_nothing() -> None:
+    email = OutboundEmail.objects.create(
+        kind="test", to_email="once@example.com", subject="Once", body="only once"
+    )
+    assert send_email.apply(args=(email.pk,)).get() == "sent"
+    assert send_email.apply(args=(email.pk,)).get() == "skipped"
+    assert [m.to for m in mail.outbox] == [["once@example.com"]]
+
+
+@pytest.mark.django_db
+def test_unreachable_smtp_server_is_retried_then_marked_failed(settings: Any) -> None:
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", free_port(), 1
+    email = OutboundEmail.objects.create(
+        kind="test", to_email="down@example.com", subject="Down", body="server down"
+    )
+    result = send_email.apply(args=(email.pk,))
+    email.refresh_from_db()
+    assert result.get(propagate=False) == "failed"
+    assert (email.status, email.attempts) == ("failed", (send_email.max_retries or 0) + 1)
+    assert "Connection refused" in email.last_error or "ConnectionRefused" in email.last_error

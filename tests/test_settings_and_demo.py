@@ -1,0 +1,100 @@
+"""Production settings refuse a missing secret and pass check --deploy; the demo is idempotent."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.contrib.auth.models import Group
+
+from marketplace import roles
+from marketplace.demo import DEMO_PASSWORD, load_demo
+from marketplace.models import Membership, Organisation, OrganisationEvent, SmeProfile, User
+from tests.conftest import client_for
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _manage(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "DJANGO_ENV"}}
+    clean.pop("DJANGO_SETTINGS_MODULE", None)
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_production_refuses_to_start_without_a_secret_key() -> None:
+    result = _manage("check", DJANGO_ENV="production", ALLOWED_HOSTS="market.example.com")
+    assert result.returncode != 0
+    assert "SECRET_KEY must be set" in result.stderr
+
+
+def test_production_refuses_the_development_secret_key() -> None:
+    result = _manage(
+        "check",
+        DJANGO_ENV="production",
+        ALLOWED_HOSTS="market.example.com",
+        SECRET_KEY="dev-only-insecure-secret-key-never-use-in-production",
+    )
+    assert result.returncode != 0
+    assert "SECRET_KEY must be set" in result.stderr
+
+
+def test_production_settings_pass_check_deploy() -> None:
+    result = _manage(
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+        DJANGO_ENV="production",
+        ALLOWED_HOSTS="market.example.com",
+        SECRET_KEY="k9$Qv2!xP7#mL4@wR8^tZ1&nB6*cF3(hJ5)dS0-gY2_uE7+aW4=oI9%",
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "System check identified no issues" in result.stdout
+
+
+@pytest.mark.django_db
+def test_demo_data_loads_twice_without_changing_anything() -> None:
+    first = load_demo()
+    snapshot = (
+        list(User.objects.order_by("id").values_list("email", "password", "email_verified_at")),
+        list(Organisation.objects.order_by("id").values_list("name", "kind", "credit_code")),
+        list(Membership.objects.order_by("id").values_list("user__email", "role")),
+        list(SmeProfile.objects.order_by("id").values_list("industry_id", "size")),
+        OrganisationEvent.objects.count(),
+    )
+    second = load_demo()
+    assert first == second
+    assert snapshot == (
+        list(User.objects.order_by("id").values_list("email", "password", "email_verified_at")),
+        list(Organisation.objects.order_by("id").values_list("name", "kind", "credit_code")),
+        list(Membership.objects.order_by("id").values_list("user__email", "role")),
+        list(SmeProfile.objects.order_by("id").values_list("industry_id", "size")),
+        OrganisationEvent.objects.count(),
+    )
+    kinds = sorted(Organisation.objects.values_list("kind", flat=True))
+    assert kinds == ["research_institute", "sme", "sme", "university"]
+    assert Group.objects.get(name=roles.REVIEWER).user_set.count() == 1
+    assert Group.objects.get(name=roles.MEDIATOR).user_set.count() == 1
+
+
+@pytest.mark.django_db
+def test_every_printed_demo_login_works() -> None:
+    logins = load_demo()
+    for login in logins:
+        response = client_for(None).post(
+            "/api/v1/auth/token/", {"email": login.email, "password": DEMO_PASSWORD}
+        )
+        assert response.status_code == 200, (login, response.json())
+    reviewer = User.objects.get(email="reviewer@example.com")
+    assert roles.is_reviewer(reviewer) and reviewer.is_staff
