@@ -189,3 +189,14 @@ def test_invalid_cursor_is_a_404_in_the_error_format() -> None:
     response = client_for(None).get("/api/v1/reference/regions/", {"cursor": "garbage"})
     assert response.status_code == 404
     _assert_error_shape(response.json())
+
+
+def test_api_root_lists_the_endpoints_to_anyone() -> None:
+    response = client_for(None).get("/api/v1/", HTTP_ACCEPT="application/json")
+    assert response.status_code == 200
+    assert set(response.json()) == {
+        "organisations",
+        "reference/industries",
+        "reference/regions",
+        "reference/tables",
+    }

@@ -1,11 +1,23 @@
 """Routes of the core app's API under /api/v1/."""
 
 from django.urls import include, path
-from rest_framework.routers import DefaultRouter
+from rest_framework.permissions import AllowAny
+from rest_framework.routers import APIRootView, DefaultRouter
 
 from marketplace.api import views
 
-router = DefaultRouter()
+
+class PublicAPIRootView(APIRootView):
+    """The API root lists the endpoints; anyone may read it."""
+
+    permission_classes = [AllowAny]
+
+
+class Router(DefaultRouter):
+    APIRootView = PublicAPIRootView
+
+
+router = Router()
 router.register("organisations", views.OrganisationViewSet, basename="organisation")
 router.register("reference/industries", views.IndustryViewSet, basename="industry")
 router.register("reference/regions", views.RegionViewSet, basename="region")
