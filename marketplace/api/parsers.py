@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from typing import IO, Any
 
 from django.conf import settings
+from django.utils.translation import gettext_lazy as _
+from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
 
 from marketplace.api.exceptions import PayloadTooLarge
@@ -37,4 +39,7 @@ class LimitedJSONParser(JSONParser):
         body = stream.read(limit + 1) if stream is not None else b""
         if len(body) > limit:
             raise PayloadTooLarge(limit)
-        return super().parse(io.BytesIO(body), media_type, parser_context)
+        try:
+            return super().parse(io.BytesIO(body), media_type, parser_context)
+        except RecursionError as error:  # "[[[[…" thousands deep blows the decoder's stack
+            raise ParseError(_("JSON nested too deeply.")) from error

@@ -173,7 +173,20 @@ class OrganisationEventSerializer(serializers.ModelSerializer[OrganisationEvent]
 # ---- inputs --------------------------------------------------------------------------------
 
 
-class SmeProfileInputSerializer(serializers.Serializer[Any]):
+class StrictInputSerializer(serializers.Serializer[Any]):
+    """An input serializer that refuses fields it does not know (a typo is not a no-op)."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, dict):
+            unknown = sorted(set(data) - set(self.fields))
+            if unknown:
+                raise serializers.ValidationError(
+                    {name: [_("Unknown field.")] for name in unknown}, code="unknown_field"
+                )
+        return super().to_internal_value(data)
+
+
+class SmeProfileInputSerializer(StrictInputSerializer):
     industry = IndustryField()
     region = RegionField()
     size = serializers.ChoiceField(choices=EnterpriseSize.choices)
@@ -186,7 +199,7 @@ class SmeProfileInputSerializer(serializers.Serializer[Any]):
     description = serializers.CharField(max_length=2000, required=False, allow_blank=True)
 
 
-class RegistrationAdminSerializer(serializers.Serializer[Any]):
+class RegistrationAdminSerializer(StrictInputSerializer):
     email = serializers.EmailField(max_length=254)
     password = serializers.CharField(max_length=128, write_only=True, trim_whitespace=False)
     full_name = serializers.CharField(max_length=150)
@@ -195,7 +208,7 @@ class RegistrationAdminSerializer(serializers.Serializer[Any]):
     )
 
 
-class RegistrationSerializer(serializers.Serializer[Any]):
+class RegistrationSerializer(StrictInputSerializer):
     name = serializers.CharField(max_length=200)
     name_en = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
     kind = serializers.ChoiceField(choices=OrganisationKind.choices)
@@ -219,15 +232,15 @@ class RegistrationSerializer(serializers.Serializer[Any]):
         return attrs
 
 
-class VerifyEmailSerializer(serializers.Serializer[Any]):
+class VerifyEmailSerializer(StrictInputSerializer):
     token = serializers.CharField(max_length=500)
 
 
-class EmailSerializer(serializers.Serializer[Any]):
+class EmailSerializer(StrictInputSerializer):
     email = serializers.EmailField(max_length=254)
 
 
-class LoginSerializer(serializers.Serializer[Any]):
+class LoginSerializer(StrictInputSerializer):
     email = serializers.EmailField(max_length=254)
     password = serializers.CharField(max_length=128, trim_whitespace=False)
 
@@ -237,7 +250,7 @@ class TokenSerializer(serializers.Serializer[Any]):
     user = MeSerializer()
 
 
-class OrganisationUpdateSerializer(serializers.Serializer[Any]):
+class OrganisationUpdateSerializer(StrictInputSerializer):
     name_en = serializers.CharField(max_length=200, required=False, allow_blank=True)
     region = RegionField(required=False)
     address = serializers.CharField(max_length=300, required=False, allow_blank=True)
@@ -246,12 +259,12 @@ class OrganisationUpdateSerializer(serializers.Serializer[Any]):
     website = serializers.URLField(max_length=200, required=False, allow_blank=True)
 
 
-class InvitationCreateSerializer(serializers.Serializer[Any]):
+class InvitationCreateSerializer(StrictInputSerializer):
     email = serializers.EmailField(max_length=254)
     role = serializers.ChoiceField(choices=MembershipRole.choices, default=MembershipRole.MEMBER)
 
 
-class InvitationAcceptSerializer(serializers.Serializer[Any]):
+class InvitationAcceptSerializer(StrictInputSerializer):
     token = serializers.CharField(max_length=200)
     full_name = serializers.CharField(max_length=150, required=False, allow_blank=True, default="")
     password = serializers.CharField(
@@ -259,7 +272,7 @@ class InvitationAcceptSerializer(serializers.Serializer[Any]):
     )
 
 
-class RoleSerializer(serializers.Serializer[Any]):
+class RoleSerializer(StrictInputSerializer):
     role = serializers.ChoiceField(choices=MembershipRole.choices)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from rest_framework.throttling import ScopedRateThrottle, SimpleRateThrottle
@@ -28,10 +29,9 @@ class LoginEmailThrottle(SimpleRateThrottle):
         email = data.get("email")
         if not isinstance(email, str) or not email:
             return None
-        return self.cache_format % {
-            "scope": self.scope,
-            "ident": UserManager.normalize_email(email)[:254],
-        }
+        # Hashed: the address is client input (any length, any character) and a cache key.
+        digest = hashlib.sha256(UserManager.normalize_email(email).encode()).hexdigest()
+        return self.cache_format % {"scope": self.scope, "ident": digest}
 
 
 class RegisterThrottle(ScopedRateThrottle):
