@@ -158,7 +158,112 @@ def load_demo() -> list[DemoLogin]:
     for email, name, role in PLATFORM_STAFF:
         _ensure_staff(email, name, role)
         logins.append(DemoLogin(email, role))
+    load_demo_patents()
     if not User.objects.filter(email=SUPERUSER_EMAIL).exists():
         User.objects.create_superuser(SUPERUSER_EMAIL, DEMO_PASSWORD, full_name="平台管理员")
     logins.append(DemoLogin(SUPERUSER_EMAIL, "superuser (admin site)"))
     return logins
+
+
+DEMO_PATENTS: tuple[tuple[str, int, str, str, str, str, list[str], str, str], ...] = (
+    # (owner name, serial, type digit, title, abstract, main IPC, further IPCs, filed, granted)
+    (
+        "华东示范大学",
+        100001,
+        "1",
+        "一种高镍三元锂离子电池正极材料及其制备方法",
+        "本发明公开了一种高镍三元正极材料，通过铝掺杂和氧化物包覆提高循环稳定性和热稳定性。",
+        "H01M 4/525",
+        ["H01M 10/0525"],
+        "2020-04-08",
+        "2022-09-13",
+    ),
+    (
+        "华东示范大学",
+        100002,
+        "1",
+        "一种硫化物固态电解质及全固态电池",
+        "本发明提供一种高离子电导率的硫化物固态电解质，适用于全固态锂电池。",
+        "H01M 10/0562",
+        ["H01M 10/052"],
+        "2021-02-19",
+        "2023-05-30",
+    ),
+    (
+        "华东示范大学",
+        200003,
+        "2",
+        "一种电池包液冷散热结构",
+        "一种用于电动汽车动力电池包的液冷板散热结构，结构简单，换热均匀。",
+        "H01M 10/613",
+        [],
+        "2022-07-01",
+        "2022-12-20",
+    ),
+    (
+        "华东示范大学",
+        100004,
+        "1",
+        "A flame retardant finishing process for cotton fabric",
+        "A phosphorus-nitrogen flame retardant finishing process for cotton textiles with "
+        "durable wash resistance.",
+        "D06M 11/00",
+        [],
+        "2021-06-11",
+        "2023-10-10",
+    ),
+    (
+        "江苏先进材料示范研究院",
+        100005,
+        "1",
+        "一种柔性OLED显示面板及其制备方法",
+        "本发明涉及一种柔性有机发光显示面板，采用薄膜封装，提高弯折寿命。",
+        "H10K 59/12",
+        ["H10K 77/10"],
+        "2021-09-23",
+        "2024-01-16",
+    ),
+    (
+        "江苏先进材料示范研究院",
+        100006,
+        "1",
+        "一种石墨烯导热膜的制备方法",
+        "本发明公开了一种高导热石墨烯膜的制备方法，用于电子器件散热。",
+        "C01B 32/184",
+        ["H05K 7/20"],
+        "2020-11-02",
+        "2022-08-19",
+    ),
+)
+
+
+def load_demo_patents() -> int:
+    """Add the demo portfolio through the patent service (skipped when already there)."""
+    from marketplace.models import Membership, Patent
+    from marketplace.patents.numbers import check_digit
+    from marketplace.services.patents import patent_create
+
+    created = 0
+    for owner_name, serial, digit, title, abstract, main, further, filed, granted in DEMO_PATENTS:
+        digits = f"{filed[:4]}{digit}{serial % 10_000_000:07d}"
+        number = f"{digits}.{check_digit(digits)}"
+        if Patent.objects.filter(application_number=number).exists():
+            continue
+        owner = Organisation.objects.get(name=owner_name)
+        actor = Membership.objects.filter(organisation=owner).order_by("id").first()
+        assert actor is not None
+        patent_create(
+            actor=actor.user,
+            owner_id=owner.pk,
+            data={
+                "application_number": number,
+                "title": title,
+                "abstract": abstract,
+                "main_ipc": main,
+                "further_ipcs": further,
+                "filing_date": filed,
+                "grant_date": granted,
+            },
+        )
+        created += 1
+    return created

@@ -12,7 +12,11 @@ Message = str | Promise
 
 
 class DomainError(Exception):
-    """A refused action. The API shows it as {"code", "detail", "fields"} with `status_code`."""
+    """A refused action. The API shows it as {"code", "detail", "fields"} with `status_code`.
+
+    `fields` maps a field to messages; a message given as (code, message) keeps its own code,
+    a bare message takes the error's code.
+    """
 
     status_code = 400
     default_code = "invalid"
@@ -23,7 +27,7 @@ class DomainError(Exception):
         code: str | None = None,
         message: Message | None = None,
         *,
-        fields: Mapping[str, Sequence[Message]] | None = None,
+        fields: Mapping[str, Sequence[Message | tuple[str, Message]]] | None = None,
         params: Mapping[str, Any] | None = None,
     ) -> None:
         self.code = code or self.default_code

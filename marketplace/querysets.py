@@ -61,3 +61,36 @@ class MembershipQuerySet(models.QuerySet):
         if roles.is_platform_staff(user):
             return self.all()
         return self.filter(organisation__memberships__user=user)
+
+
+class PatentQuerySet(models.QuerySet):
+    """Patents: listed ones are public; owners and co-owners see their own; staff see all."""
+
+    def visible_to(self, user: Actor) -> PatentQuerySet:
+        if not user.is_authenticated:
+            return self.filter(is_listed=True)
+        if roles.is_platform_staff(user):
+            return self.all()
+        own = models.Q(owner__memberships__user=user) | models.Q(co_owners__memberships__user=user)
+        return self.filter(
+            models.Q(is_listed=True) | models.Q(pk__in=self.filter(own).values("pk"))
+        )
+
+    def of_member(self, user: Actor) -> PatentQuerySet:
+        """Patents whose owning organisation (the one that maintains them) has this member."""
+        if not user.is_authenticated:
+            return self.none()
+        return self.filter(owner__memberships__user=user)
+
+
+class TechnologyNeedQuerySet(models.QuerySet):
+    """Needs: open ones are visible to logged-in users; an SME sees all of its own."""
+
+    def visible_to(self, user: Actor) -> TechnologyNeedQuerySet:
+        if not user.is_authenticated:
+            return self.none()
+        if roles.is_platform_staff(user):
+            return self.all()
+        return self.filter(
+            models.Q(status="open") | models.Q(organisation__memberships__user=user)
+        ).distinct()

@@ -23,6 +23,8 @@ class TableSpec:
     file_name: str
     model_name: str
     columns: tuple[str, ...]
+    key_column: str = "code"
+    parent_column: str = "parent_code"
 
 
 TABLES = (
@@ -33,6 +35,14 @@ TABLES = (
         ("code", "level", "parent_code", "name_zh", "name_en"),
     ),
     TableSpec("gbt2260", "gbt2260.csv", "Region", ("code", "level", "parent_code", "name_zh")),
+    TableSpec(
+        "ipc",
+        "ipc.csv",
+        "IpcClass",
+        ("symbol", "level", "parent_symbol", "title_en", "title_zh"),
+        key_column="symbol",
+        parent_column="parent_symbol",
+    ),
 )
 
 
@@ -68,21 +78,23 @@ def _load_table(
     if current is not None and current.checksum == checksum and not force:
         return False
     source = _sources()[spec.file_name]
-    fields = [column for column in spec.columns if column not in {"code", "parent_code"}]
+    fields = [
+        column for column in spec.columns if column not in {spec.key_column, spec.parent_column}
+    ]
     # Rows are ordered by code, so a parent (a prefix) always comes before its children.
     for start in range(0, len(rows), BATCH_SIZE):
         batch = rows[start : start + BATCH_SIZE]
         model.objects.bulk_create(
             [
                 model(
-                    code=row["code"],
-                    parent_id=row["parent_code"] or None,
+                    **{spec.key_column: row[spec.key_column]},
+                    parent_id=row[spec.parent_column] or None,
                     **{field: row[field] for field in fields},
                 )
                 for row in batch
             ],
             update_conflicts=True,
-            unique_fields=["code"],
+            unique_fields=[spec.key_column],
             update_fields=[*fields, "parent"],
         )
         if progress:
@@ -109,11 +121,18 @@ def load_reference_tables(
     *,
     force: bool = False,
     progress: Callable[[str, int, int], None] | None = None,
+    keys: tuple[str, ...] | None = None,
 ) -> list[str]:
-    """Load every shipped table whose file changed since it was last loaded."""
+    """Load every shipped table (or those named in `keys`) whose file changed since last time.
+
+    Migrations name their keys, because a migration's historical models only know the tables
+    that existed at that point.
+    """
     loaded = []
     with transaction.atomic():
         for spec in TABLES:
+            if keys is not None and spec.key not in keys:
+                continue
             if _load_table(spec, get_model, force=force, progress=progress):
                 loaded.append(spec.key)
     return loaded

@@ -42,16 +42,17 @@ GROUP_PERMISSIONS: dict[str, list[str]] = {
 }
 
 
-def _has(user: Any, permission: str) -> bool:
+def has(user: Any, permission: str) -> bool:
+    """The user is active and holds the permission (through a platform group)."""
     return bool(user.is_authenticated and user.is_active and user.has_perm(permission))
 
 
 def is_reviewer(user: Any) -> bool:
-    return _has(user, REVIEW_DECLARATIONS)
+    return has(user, REVIEW_DECLARATIONS)
 
 
 def is_mediator(user: Any) -> bool:
-    return _has(user, MEDIATE)
+    return has(user, MEDIATE)
 
 
 def is_platform_staff(user: Any) -> bool:

@@ -192,7 +192,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {},
+    "ENUM_NAME_OVERRIDES": {
+        "OrganisationKindEnum": "marketplace.models.organisations.OrganisationKind",
+        "ExclusiveLicenseKindEnum": "marketplace.models.patents.ExclusiveLicenseKind",
+    },
 }
 
 # Celery: Redis is the broker; PostgreSQL stays the only source of truth.
@@ -242,3 +245,7 @@ if IS_PRODUCTION:
 
 # How long /healthz waits for a Celery worker to answer a ping.
 HEALTH_CELERY_TIMEOUT = env.float("HEALTH_CELERY_TIMEOUT", default=1.0)
+
+# Bulk import: largest upload accepted, and how many row errors a job keeps for the client.
+IMPORT_MAX_BYTES = env.int("IMPORT_MAX_BYTES", default=50 * 1024 * 1024)
+IMPORT_MAX_REPORTED_ERRORS = env.int("IMPORT_MAX_REPORTED_ERRORS", default=1000)

@@ -56,3 +56,20 @@ def expire_invitations() -> int:
 def ping() -> str:
     """A no-op round trip used by the health check and the worker integration test."""
     return "pong"
+
+
+@shared_task(bind=True, acks_late=True)
+def import_patents(self: Task, job_id: int) -> dict[str, int | str]:
+    """Run one portfolio import (the `import` queue); the job row shows its progress."""
+    from marketplace.models import ImportJob
+    from marketplace.services.imports import import_run
+
+    def progress(job: ImportJob) -> None:
+        if self.request.id:
+            self.update_state(
+                state="PROGRESS",
+                meta={"phase": job.phase, "done": job.processed_rows, "total": job.total_rows},
+            )
+
+    job = import_run(job_id=job_id, progress=progress)
+    return {"status": job.status, "created": job.created_count, "errors": job.error_count}

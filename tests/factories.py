@@ -71,3 +71,38 @@ class SmeProfileFactory(factory.django.DjangoModelFactory[SmeProfile]):
     industry = factory.LazyFunction(lambda: Industry.objects.get(code="C3841"))
     region = factory.LazyFunction(lambda: Region.objects.get(code="320505"))
     size = "small"
+
+
+def application_number(year: int, type_digit: str, serial: int) -> str:
+    """A valid long-form application number (check digit computed)."""
+    from marketplace.patents.numbers import check_digit
+
+    digits = f"{year}{type_digit}{serial:07d}"
+    return f"{digits}.{check_digit(digits)}"
+
+
+def patent_values(serial: int, **overrides: Any) -> dict[str, Any]:
+    """Clean model values for a granted 2021 invention, through the real cleaning rules."""
+    from marketplace.patents.cleaning import clean_patent
+
+    data: dict[str, Any] = {
+        "application_number": application_number(2021, "1", serial),
+        "title": "一种锂离子电池正极材料及其制备方法",
+        "abstract": "本发明公开了一种锂离子电池正极材料，包括三元材料和包覆层，提高循环寿命。",
+        "main_ipc": "H01M 4/525",
+        "further_ipcs": ["H01M 10/0525"],
+        "filing_date": "2021-03-15",
+        "grant_date": "2023-06-20",
+    }
+    data.update(overrides)
+    return clean_patent(data)
+
+
+def make_patent(
+    owner: Organisation, serial: int, *, is_listed: bool = False, **overrides: Any
+) -> Any:
+    """A patent saved directly (the API tests go through the service instead)."""
+    from marketplace.models import Patent
+
+    values = patent_values(serial, **overrides)
+    return Patent.objects.create(owner=owner, is_listed=is_listed, **values)

@@ -196,7 +196,11 @@ def test_api_root_lists_the_endpoints_to_anyone() -> None:
     assert response.status_code == 200
     assert set(response.json()) == {
         "organisations",
+        "patents",
+        "patent-imports",
+        "needs",
         "reference/industries",
         "reference/regions",
+        "reference/ipc",
         "reference/tables",
     }

@@ -104,3 +104,45 @@ def test_unreachable_smtp_server_is_retried_then_marked_failed(settings: Any) ->
     assert result.get(propagate=False) == "failed"
     assert (email.status, email.attempts) == ("failed", (send_email.max_retries or 0) + 1)
     assert "Connection refused" in email.last_error or "ConnectionRefused" in email.last_error
+
+
+@pytest.mark.django_db(transaction=True)
+def test_template_imported_through_the_api_and_worker_is_found_by_chinese_search(
+    celery_worker_process: WorkerProcess,
+) -> None:
+    import time
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from marketplace.models import ImportJob, Patent
+    from tests.factories import MembershipFactory
+
+    _reference_data()
+    member = MembershipFactory.create().user
+    organisation_id = member.memberships.get().organisation_id
+    client = client_for(member)
+    template = client_for(None).get(
+        "/api/v1/patent-imports/template/", {"file_format": "xlsx", "language": "zh"}
+    )
+    upload = client.post(
+        "/api/v1/patent-imports/",
+        {
+            "organisation": organisation_id,
+            "file": SimpleUploadedFile("template.xlsx", template.content),
+        },
+        format="multipart",
+    )
+    assert upload.status_code == 202, upload.json()
+    job_id = upload.json()["id"]
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        job = client.get(f"/api/v1/patent-imports/{job_id}/").json()
+        if job["phase"] == "done":
+            break
+        time.sleep(0.2)
+    assert (job["status"], job["created_count"], job["progress"]) == ("succeeded", 1, 1.0), job
+    assert ImportJob.objects.get(pk=job_id).status == "succeeded"
+    found = client.get("/api/v1/search/patents/", {"q": "锂离子电池 正极", "scope": "mine"}).json()
+    assert [item["application_number"] for item in found["results"]] == [
+        Patent.objects.get().application_number
+    ]

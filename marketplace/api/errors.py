@@ -75,7 +75,12 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     """Map every exception a view raises to the error format; unknown errors stay 500s."""
     if isinstance(exc, DomainError):
         fields = {
-            name: [{"code": exc.code, "message": str(message)} for message in messages]
+            name: [
+                {"code": item[0], "message": str(item[1])}
+                if isinstance(item, tuple)
+                else {"code": exc.code, "message": str(item)}
+                for item in messages
+            ]
             for name, messages in exc.fields.items()
         }
         return Response(error_body(exc.code, exc.render_message(), fields), status=exc.status_code)

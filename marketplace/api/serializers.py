@@ -13,6 +13,7 @@ from marketplace.models import (
     EnterpriseSize,
     Industry,
     Invitation,
+    IpcClass,
     Membership,
     MembershipRole,
     Organisation,
@@ -41,6 +42,14 @@ class RegionSerializer(serializers.ModelSerializer[Region]):
     class Meta:
         model = Region
         fields = ["code", "level", "parent", "name_zh"]
+
+
+class IpcClassSerializer(serializers.ModelSerializer[IpcClass]):
+    parent = serializers.CharField(source="parent_id", allow_null=True)  # type: ignore[assignment]
+
+    class Meta:
+        model = IpcClass
+        fields = ["symbol", "level", "parent", "title_en", "title_zh"]
 
 
 class ReferenceTableSerializer(serializers.ModelSerializer[ReferenceTable]):

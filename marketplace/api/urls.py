@@ -4,7 +4,7 @@ from django.urls import include, path
 from rest_framework.permissions import AllowAny
 from rest_framework.routers import APIRootView, DefaultRouter
 
-from marketplace.api import views
+from marketplace.api import imports, needs, patents, views
 
 
 class PublicAPIRootView(APIRootView):
@@ -22,6 +22,10 @@ router.register("organisations", views.OrganisationViewSet, basename="organisati
 router.register("reference/industries", views.IndustryViewSet, basename="industry")
 router.register("reference/regions", views.RegionViewSet, basename="region")
 router.register("reference/tables", views.ReferenceTableViewSet, basename="reference-table")
+router.register("reference/ipc", views.IpcClassViewSet, basename="ipc-class")
+router.register("patents", patents.PatentViewSet, basename="patent")
+router.register("needs", needs.TechnologyNeedViewSet, basename="need")
+router.register("patent-imports", imports.ImportJobViewSet, basename="patent-import")
 
 urlpatterns = [
     path("auth/register/", views.RegisterView.as_view(), name="auth-register"),
@@ -35,5 +39,6 @@ urlpatterns = [
     path("auth/logout/", views.LogoutView.as_view(), name="auth-logout"),
     path("me/", views.MeView.as_view(), name="me"),
     path("invitations/accept/", views.InvitationAcceptView.as_view(), name="invitation-accept"),
+    path("search/patents/", patents.PatentSearchView.as_view(), name="patent-search"),
     path("", include(router.urls)),
 ]

@@ -27,6 +27,7 @@ from marketplace.health import run_checks
 from marketplace.models import (
     Industry,
     Invitation,
+    IpcClass,
     Membership,
     Organisation,
     OrganisationEvent,
@@ -444,6 +445,17 @@ class RegionViewSet(viewsets.ReadOnlyModelViewSet[Region]):
     filterset_class = RegionFilter
     pagination_class = CodeCursorPagination
     lookup_value_regex = "[0-9]{6}"
+
+
+class IpcClassViewSet(viewsets.ReadOnlyModelViewSet[IpcClass]):
+    """IPC sections, classes and subclasses with English and Chinese titles."""
+
+    permission_classes = [AllowAny]
+    queryset = IpcClass.objects.all()
+    serializer_class = s.IpcClassSerializer
+    filterset_fields = ["level", "parent"]
+    pagination_class = None
+    lookup_value_regex = "[A-Ha-h]([0-9]{2}[A-Za-z]?)?"
 
 
 class ReferenceTableViewSet(mixins.ListModelMixin, viewsets.GenericViewSet[ReferenceTable]):

@@ -6,7 +6,9 @@ from django.db import migrations
 def load(apps, schema_editor):
     from marketplace.reference import load_reference_tables
 
-    load_reference_tables(lambda name: apps.get_model("marketplace", name))
+    load_reference_tables(
+        lambda name: apps.get_model("marketplace", name), keys=("gbt4754", "gbt2260")
+    )
 
 
 class Migration(migrations.Migration):

@@ -2,6 +2,13 @@
 
 from marketplace.models.accounts import User
 from marketplace.models.emails import OutboundEmail, OutboundEmailStatus
+from marketplace.models.imports import ImportJob, ImportStatus
+from marketplace.models.needs import (
+    NeedStatus,
+    PaymentMethodPreference,
+    TechnologyNeed,
+    TechnologyNeedEvent,
+)
 from marketplace.models.organisations import (
     EnterpriseSize,
     Invitation,
@@ -14,9 +21,21 @@ from marketplace.models.organisations import (
     OrganisationKind,
     SmeProfile,
 )
+from marketplace.models.patents import (
+    ExclusiveLicenseKind,
+    LegalStatus,
+    Patent,
+    PatentCoOwner,
+    PatentEvent,
+    PatentExclusiveLicense,
+    PatentPledge,
+    PatentType,
+)
 from marketplace.models.reference import (
     Industry,
     IndustryLevel,
+    IpcClass,
+    IpcLevel,
     ReferenceTable,
     Region,
     RegionLevel,
@@ -24,21 +43,37 @@ from marketplace.models.reference import (
 
 __all__ = [
     "EnterpriseSize",
+    "ExclusiveLicenseKind",
+    "ImportJob",
+    "ImportStatus",
     "Industry",
     "IndustryLevel",
     "Invitation",
     "InvitationStatus",
+    "IpcClass",
+    "IpcLevel",
+    "LegalStatus",
     "Membership",
     "MembershipRole",
+    "NeedStatus",
     "Organisation",
     "OrganisationEvent",
     "OrganisationEventVerb",
     "OrganisationKind",
     "OutboundEmail",
     "OutboundEmailStatus",
+    "Patent",
+    "PatentCoOwner",
+    "PatentEvent",
+    "PatentExclusiveLicense",
+    "PatentPledge",
+    "PatentType",
+    "PaymentMethodPreference",
     "ReferenceTable",
     "Region",
     "RegionLevel",
     "SmeProfile",
+    "TechnologyNeed",
+    "TechnologyNeedEvent",
     "User",
 ]

@@ -105,3 +105,33 @@ class Region(models.Model):
 
 
 __all__ = ["Industry", "IndustryLevel", "ReferenceTable", "Region", "RegionLevel"]
+
+
+class IpcLevel(models.TextChoices):
+    SECTION = "section", _("section")
+    CLASS = "class", _("class")
+    SUBCLASS = "subclass", _("subclass")
+
+
+class IpcClass(models.Model):
+    """An IPC section, class or subclass with its English and Chinese title (facet labels)."""
+
+    symbol = models.CharField(_("symbol"), max_length=4, primary_key=True)
+    level = models.CharField(_("level"), max_length=10, choices=IpcLevel.choices)
+    parent = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="children"
+    )
+    title_en = models.TextField(_("title (English)"))
+    title_zh = models.TextField(_("title (Chinese)"))
+
+    class Meta:
+        verbose_name = _("IPC class")
+        verbose_name_plural = _("IPC classes")
+        ordering = ["symbol"]
+
+    def __str__(self) -> str:
+        return f"{self.symbol} {self.title_zh}"
+
+    def localized_title(self, language: str | None = None) -> str:
+        language = language or get_language() or "zh-hans"
+        return self.title_en if language.startswith("en") else self.title_zh

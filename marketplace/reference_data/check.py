@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
 """Validate the reference data files in this folder (stdlib only).
 
-Checks gbt4754_2017.csv, gbt2260.csv and sources.json:
+Checks gbt4754_2017.csv, gbt2260.csv, ipc.csv and sources.json:
   * UTF-8 without BOM, LF line ends, exact header row
   * code format per level (regex), no duplicate codes, rows ordered by code
   * every parent_code exists and has the expected level
   * names non-empty; name_en present for every section and division
+  * ipc.csv: sections exactly A..H, title_en and title_zh on every row, no references left
   * row counts and per-level counts equal to those in sources.json
   * a few sanity rows that other code relies on
 
@@ -24,11 +25,13 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 GBT4754 = "gbt4754_2017.csv"
 GBT2260 = "gbt2260.csv"
+IPC = "ipc.csv"
 SOURCES = "sources.json"
 
 HEADERS = {
     GBT4754: ["code", "level", "parent_code", "name_zh", "name_en"],
     GBT2260: ["code", "level", "parent_code", "name_zh"],
+    IPC: ["symbol", "level", "parent_symbol", "title_en", "title_zh"],
 }
 
 LEVELS_4754 = {
@@ -44,6 +47,16 @@ LEVELS_2260 = {
     "prefecture": re.compile(r"^\d{2}(?!00)\d{2}00$"),
     "county": re.compile(r"^\d{4}(?!00)\d{2}$"),
 }
+
+LEVELS_IPC = {
+    "section": re.compile(r"^[A-H]$"),
+    "class": re.compile(r"^[A-H][0-9]{2}$"),
+    "subclass": re.compile(r"^[A-H][0-9]{2}[A-Z]$"),
+}
+PARENT_LEVEL_IPC = {"class": "section", "subclass": "class"}
+# Titles are main titles only: references such as "(... C25B)" are removed in both languages.
+IPC_FORBIDDEN_IN_TITLES = ("(", ")", "（", "）", "〔", "〕")
+CJK = re.compile(r"[\u4e00-\u9fff]")
 
 SOURCES_KEYS = [
     "standard",
@@ -63,6 +76,43 @@ SANITY_4754 = {
     "C3841": ("class", "C384", "锂离子电池制造"),
     "I651": ("group", "I65", "软件开发"),
     "I6513": ("class", "I651", "应用软件开发"),
+}
+SANITY_IPC = {
+    "A": ("section", "", "HUMAN NECESSITIES", "人类生活必需"),
+    "B": ("section", "", "PERFORMING OPERATIONS; TRANSPORTING", "作业；运输"),
+    "C": ("section", "", "CHEMISTRY; METALLURGY", "化学；冶金"),
+    "D": ("section", "", "TEXTILES; PAPER", "纺织；造纸"),
+    "E": ("section", "", "FIXED CONSTRUCTIONS", "固定建筑物"),
+    "F": (
+        "section",
+        "",
+        "MECHANICAL ENGINEERING; LIGHTING; HEATING; WEAPONS; BLASTING",
+        "机械工程；照明；加热；武器；爆破",
+    ),
+    "G": ("section", "", "PHYSICS", "物理"),
+    "H": ("section", "", "ELECTRICITY", "电学"),
+    "A61": ("class", "A", None, None),
+    "A61K": ("subclass", "A61", None, None),
+    "B60": ("class", "B", None, None),
+    "B60L": ("subclass", "B60", None, None),
+    "C07": ("class", "C", None, None),
+    "C07D": ("subclass", "C07", "HETEROCYCLIC COMPOUNDS", "杂环化合物"),
+    "G06": ("class", "G", None, None),
+    "G06F": ("subclass", "G06", "ELECTRIC DIGITAL DATA PROCESSING", "电数字数据处理"),
+    "G06N": ("subclass", "G06", None, None),
+    "G06Q": ("subclass", "G06", None, None),
+    "H01": ("class", "H", "ELECTRIC ELEMENTS", None),
+    "H01L": ("subclass", "H01", None, None),
+    "H01M": (
+        "subclass",
+        "H01",
+        "PROCESSES OR MEANS, e.g. BATTERIES, FOR THE DIRECT CONVERSION OF CHEMICAL ENERGY INTO "
+        "ELECTRICAL ENERGY",
+        "用于直接转变化学能为电能的方法或装置，例如电池组",
+    ),
+    "H04": ("class", "H", None, None),
+    "H04L": ("subclass", "H04", None, None),
+    "H04W": ("subclass", "H04", "WIRELESS COMMUNICATION NETWORKS", "无线通信网络"),
 }
 SANITY_2260 = {
     "110000": ("province", "", "北京市"),
@@ -124,11 +174,20 @@ class Checker:
             out.append(rec)
         return out
 
-    def check_tree(self, name, rows, level_re, parent_level, root_level):
+    def check_tree(
+        self,
+        name,
+        rows,
+        level_re,
+        parent_level,
+        root_level,
+        keys=("code", "parent_code", "name_zh"),
+    ):
+        code_key, parent_key, name_key = keys
         by_code = {}
         prev = None
         for r in rows:
-            code, level, line = r["code"], r["level"], r["_line"]
+            code, level, line = r[code_key], r["level"], r["_line"]
             if level not in level_re:
                 self.fail(name, f"line {line}: unknown level {level!r}")
             elif not level_re[level].match(code):
@@ -139,13 +198,13 @@ class Checker:
             if prev is not None and code <= prev:
                 self.fail(name, f"line {line}: not ordered by code ({prev} then {code})")
             prev = code
-            if not r["name_zh"]:
-                self.fail(name, f"line {line}: empty name_zh")
+            if not r[name_key]:
+                self.fail(name, f"line {line}: empty {name_key}")
         for r in rows:
-            code, level, parent, line = r["code"], r["level"], r["parent_code"], r["_line"]
+            code, level, parent, line = r[code_key], r["level"], r[parent_key], r["_line"]
             if level == root_level:
                 if parent:
-                    self.fail(name, f"line {line}: {level} {code} must have an empty parent_code")
+                    self.fail(name, f"line {line}: {level} {code} must have an empty {parent_key}")
                 continue
             if level not in parent_level:
                 continue
@@ -153,7 +212,7 @@ class Checker:
             if isinstance(allowed, str):
                 allowed = (allowed,)
             if not parent:
-                self.fail(name, f"line {line}: {code} has no parent_code")
+                self.fail(name, f"line {line}: {code} has no {parent_key}")
                 continue
             p = by_code.get(parent)
             if p is None:
@@ -215,7 +274,7 @@ class Checker:
         if not isinstance(data, dict):
             self.fail(SOURCES, "top level is not an object")
             return {}
-        for fname in (GBT4754, GBT2260):
+        for fname in (GBT4754, GBT2260, IPC):
             meta = data.get(fname)
             if not isinstance(meta, dict):
                 self.fail(SOURCES, f"no entry for {fname}")
@@ -273,10 +332,51 @@ class Checker:
         self.check_counts(GBT2260, rows, meta, ["province", "prefecture", "county"])
         self.check_sanity(GBT2260, by_code, SANITY_2260)
 
+    def check_ipc(self, meta):
+        rows = self.read_csv(IPC)
+        if not rows:
+            return
+        keys = ("symbol", "parent_symbol", "title_zh")
+        by_code = self.check_tree(IPC, rows, LEVELS_IPC, PARENT_LEVEL_IPC, "section", keys=keys)
+        for r in rows:
+            line, symbol = r["_line"], r["symbol"]
+            if not r["title_en"]:  # an empty title_zh is already reported by check_tree
+                self.fail(IPC, f"line {line}: empty title_en")
+            for key in ("title_en", "title_zh"):
+                if any(ch in r[key] for ch in IPC_FORBIDDEN_IN_TITLES):
+                    self.fail(IPC, f"line {line}: {symbol} {key} still contains a reference")
+            if r["title_zh"] and not CJK.search(r["title_zh"]):
+                self.fail(IPC, f"line {line}: {symbol} title_zh has no Chinese characters")
+        # sections must be exactly A..H (Y is a CPC section, not an IPC one)
+        sections = sorted(c for c, r in by_code.items() if r["level"] == "section")
+        if sections != list("ABCDEFGH"):
+            self.fail(IPC, f"sections are {sections}, expected A..H")
+        self.check_counts(IPC, rows, meta, ["section", "class", "subclass"])
+        for code, (level, parent, title_en, title_zh) in SANITY_IPC.items():
+            r = by_code.get(code)
+            if r is None:
+                self.fail(IPC, f"sanity row {code} missing")
+                continue
+            if (r["level"], r["parent_symbol"]) != (level, parent):
+                self.fail(
+                    IPC,
+                    f"sanity row {code} is {(r['level'], r['parent_symbol'])}, "
+                    f"expected {(level, parent)}",
+                )
+            for key, expected in (("title_en", title_en), ("title_zh", title_zh)):
+                if expected is not None and r[key] != expected:
+                    self.fail(IPC, f"sanity row {code}: {key} is {r[key]!r}, expected {expected!r}")
+        # every section and class has at least one child
+        has_child = {r["parent_symbol"] for r in rows}
+        for c, r in by_code.items():
+            if r["level"] != "subclass" and c not in has_child:
+                self.fail(IPC, f"{r['level']} {c} has no children")
+
     def run(self):
         sources = self.load_sources()
         self.check_4754(sources.get(GBT4754, {}))
         self.check_2260(sources.get(GBT2260, {}))
+        self.check_ipc(sources.get(IPC, {}))
         return not self.errors
 
 
@@ -286,7 +386,7 @@ def main():
     for err in checker.errors:
         print(f"FAIL {err}")
     if ok:
-        print("reference data OK: gbt4754_2017.csv, gbt2260.csv, sources.json")
+        print("reference data OK: gbt4754_2017.csv, gbt2260.csv, ipc.csv, sources.json")
         return 0
     print(f"{len(checker.errors)} problem(s) found")
     return 1

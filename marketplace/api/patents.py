@@ -1,0 +1,488 @@
+"""API for patents: portfolio management, legal-status facts, history, and search."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Prefetch, QuerySet
+from django.utils.translation import gettext_lazy as _
+from django_filters import rest_framework as filters
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.pagination import LimitOffsetPagination
+from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from marketplace import roles
+from marketplace.api.pagination import CursorPagination
+from marketplace.api.serializers import StrictInputSerializer
+from marketplace.api.views import ERROR_RESPONSES
+from marketplace.errors import PermissionDenied
+from marketplace.models import (
+    ExclusiveLicenseKind,
+    IpcClass,
+    LegalStatus,
+    Membership,
+    OrganisationKind,
+    Patent,
+    PatentCoOwner,
+    PatentEvent,
+    PatentExclusiveLicense,
+    PatentPledge,
+    PatentType,
+    Region,
+    User,
+)
+from marketplace.patents.ipc import normalise_ipc_prefix
+from marketplace.search.query import SearchParams, search_patents
+from marketplace.services import patents as services
+
+# ---- serializers ---------------------------------------------------------------------------
+
+
+class OwnerSerializer(serializers.Serializer[Any]):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    kind = serializers.CharField()
+    region = serializers.CharField(source="region_id")
+
+
+class PatentListSerializer(serializers.ModelSerializer[Patent]):
+    owner = OwnerSerializer(read_only=True)
+    patent_number = serializers.CharField(read_only=True)
+
+    class Meta:
+        model = Patent
+        fields = [
+            "id",
+            "application_number",
+            "patent_number",
+            "patent_type",
+            "title",
+            "main_ipc",
+            "filing_date",
+            "grant_date",
+            "expiry_date",
+            "legal_status",
+            "owner",
+            "is_listed",
+        ]
+
+
+class PledgeSerializer(serializers.ModelSerializer[PatentPledge]):
+    class Meta:
+        model = PatentPledge
+        fields = ["id", "pledgee", "registered_on", "pledgee_consents", "released_on"]
+
+
+class ExclusiveLicenseSerializer(serializers.ModelSerializer[PatentExclusiveLicense]):
+    class Meta:
+        model = PatentExclusiveLicense
+        fields = ["id", "kind", "licensee", "starts_on", "ends_on"]
+
+
+class PatentDetailSerializer(PatentListSerializer):
+    co_owners = serializers.SerializerMethodField()
+    pledges = PledgeSerializer(many=True, read_only=True)
+    exclusive_licenses = ExclusiveLicenseSerializer(many=True, read_only=True)
+
+    class Meta(PatentListSerializer.Meta):
+        fields = [
+            *PatentListSerializer.Meta.fields,
+            "is_pct",
+            "abstract",
+            "claims",
+            "further_ipcs",
+            "publication_numbers",
+            "annual_fees_paid_through",
+            "is_suspended",
+            "is_under_preservation",
+            "evaluation_report_date",
+            "evaluation_report_positive",
+            "co_owners",
+            "pledges",
+            "exclusive_licenses",
+            "created_at",
+            "updated_at",
+        ]
+
+    def get_co_owners(self, patent: Patent) -> list[dict[str, Any]]:
+        return [
+            {"id": link.organisation_id, "name": link.organisation.name}
+            for link in patent.co_ownerships.all()
+        ]
+
+
+class PatentEventSerializer(serializers.ModelSerializer[PatentEvent]):
+    actor = serializers.SerializerMethodField()
+
+    class Meta:
+        model = PatentEvent
+        fields = ["id", "verb", "actor", "changes", "created_at"]
+
+    def get_actor(self, event: PatentEvent) -> str | None:
+        return event.actor.email if event.actor else None
+
+
+class PatentWriteSerializer(StrictInputSerializer):
+    """Shape only; the rules (check digits, IPC, dates) are checked by the service."""
+
+    application_number = serializers.CharField(max_length=40)
+    patent_type = serializers.CharField(max_length=20, required=False, allow_blank=True)
+    title = serializers.CharField(max_length=500)
+    abstract = serializers.CharField(max_length=10_000, required=False, allow_blank=True)
+    claims = serializers.CharField(max_length=100_000, required=False, allow_blank=True)
+    main_ipc = serializers.CharField(max_length=30)
+    further_ipcs = serializers.ListField(
+        child=serializers.CharField(max_length=30), max_length=50, required=False
+    )
+    filing_date = serializers.DateField()
+    grant_date = serializers.DateField(required=False, allow_null=True)
+    publication_numbers = serializers.ListField(
+        child=serializers.CharField(max_length=20), max_length=20, required=False
+    )
+
+
+class PatentCreateSerializer(PatentWriteSerializer):
+    organisation = serializers.IntegerField(min_value=1)
+    co_owners = serializers.ListField(
+        child=serializers.IntegerField(min_value=1), max_length=20, required=False
+    )
+
+
+class PatentUpdateSerializer(PatentWriteSerializer):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields.pop("application_number")
+        self.fields.pop("patent_type")
+        for field in self.fields.values():
+            field.required = False
+
+
+class LegalStatusSerializer(StrictInputSerializer):
+    legal_status = serializers.ChoiceField(choices=LegalStatus.choices, required=False)
+    annual_fees_paid_through = serializers.IntegerField(
+        min_value=1, max_value=20, required=False, allow_null=True
+    )
+    is_suspended = serializers.BooleanField(required=False)
+    is_under_preservation = serializers.BooleanField(required=False)
+    evaluation_report_date = serializers.DateField(required=False, allow_null=True)
+    evaluation_report_positive = serializers.BooleanField(required=False, allow_null=True)
+
+
+class PledgeCreateSerializer(StrictInputSerializer):
+    pledgee = serializers.CharField(max_length=200)
+    registered_on = serializers.DateField()
+    pledgee_consents = serializers.BooleanField()
+
+
+class ReleaseSerializer(StrictInputSerializer):
+    released_on = serializers.DateField()
+
+
+class ExclusiveLicenseCreateSerializer(StrictInputSerializer):
+    kind = serializers.ChoiceField(choices=ExclusiveLicenseKind.choices)
+    licensee = serializers.CharField(max_length=200)
+    starts_on = serializers.DateField()
+    ends_on = serializers.DateField()
+
+
+class EndSerializer(StrictInputSerializer):
+    ended_on = serializers.DateField()
+
+
+# ---- filters -------------------------------------------------------------------------------
+
+
+class PatentFilter(filters.FilterSet):
+    organisation = filters.NumberFilter(field_name="owner_id")
+    mine = filters.BooleanFilter(method="filter_mine")
+    patent_type = filters.MultipleChoiceFilter(choices=PatentType.choices)
+    legal_status = filters.MultipleChoiceFilter(choices=LegalStatus.choices)
+    ipc = filters.CharFilter(method="filter_ipc", max_length=20)
+    application_number = filters.CharFilter(max_length=20)
+
+    class Meta:
+        model = Patent
+        fields = ["organisation", "patent_type", "legal_status"]
+
+    def filter_mine(self, queryset: QuerySet[Patent], name: str, value: bool) -> QuerySet[Patent]:
+        return queryset.of_member(self.request.user) if value else queryset  # type: ignore[attr-defined]
+
+    def filter_ipc(self, queryset: QuerySet[Patent], name: str, value: str) -> QuerySet[Patent]:
+        prefix = normalise_ipc_prefix(value)
+        if prefix is None:
+            raise serializers.ValidationError({"ipc": [_("Not an IPC symbol or prefix.")]})
+        return queryset.filter(ipc_prefixes__contains=[prefix])
+
+
+# ---- views ---------------------------------------------------------------------------------
+
+
+def _user(request: Request) -> User:
+    assert isinstance(request.user, User)
+    return request.user
+
+
+class PatentViewSet(viewsets.ReadOnlyModelViewSet[Patent]):
+    """Patents you may see: listed ones, your organisations' own, all for platform staff."""
+
+    filterset_class = PatentFilter
+    pagination_class = CursorPagination
+
+    def get_permissions(self) -> list[Any]:
+        if self.action in ("list", "retrieve") and self.request.method in ("GET", "HEAD"):
+            return [AllowAny()]
+        return [IsAuthenticated()]
+
+    def get_queryset(self) -> QuerySet[Patent]:
+        queryset = Patent.objects.visible_to(self.request.user).select_related("owner")
+        if self.action == "retrieve":
+            queryset = queryset.prefetch_related(
+                Prefetch("co_ownerships", PatentCoOwner.objects.select_related("organisation")),
+                "pledges",
+                "exclusive_licenses",
+            )
+        return queryset.defer("claims", "abstract") if self.action == "list" else queryset
+
+    def get_serializer_class(self) -> type[serializers.BaseSerializer[Any]]:
+        return PatentDetailSerializer if self.action == "retrieve" else PatentListSerializer
+
+    def _detail(self, pk: int) -> Response:
+        self.action = "retrieve"
+        self.kwargs["pk"] = pk
+        return Response(PatentDetailSerializer(self.get_object()).data)
+
+    @extend_schema(
+        request=PatentCreateSerializer,
+        responses={201: PatentDetailSerializer, **ERROR_RESPONSES},
+    )
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        data = PatentCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = dict(data.validated_data)
+        organisation_id = values.pop("organisation")
+        co_owner_ids = values.pop("co_owners", [])
+        patent = services.patent_create(
+            actor=_user(request), owner_id=organisation_id, data=values, co_owner_ids=co_owner_ids
+        )
+        response = self._detail(patent.pk)
+        response.status_code = status.HTTP_201_CREATED
+        return response
+
+    @extend_schema(
+        request=PatentUpdateSerializer,
+        responses={200: PatentDetailSerializer, **ERROR_RESPONSES},
+    )
+    def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        patent = self.get_object()
+        data = PatentUpdateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.patent_update(
+            actor=_user(request), patent_id=patent.pk, data=dict(data.validated_data)
+        )
+        return self._detail(patent.pk)
+
+    @extend_schema(
+        request=LegalStatusSerializer,
+        responses={200: PatentDetailSerializer, **ERROR_RESPONSES},
+    )
+    @action(detail=True, methods=["post"], url_path="legal-status")
+    def legal_status(self, request: Request, pk: str) -> Response:
+        patent = self.get_object()
+        data = LegalStatusSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.patent_record_legal_status(
+            actor=_user(request), patent_id=patent.pk, facts=dict(data.validated_data)
+        )
+        return self._detail(patent.pk)
+
+    @extend_schema(
+        request=PledgeCreateSerializer, responses={201: PledgeSerializer, **ERROR_RESPONSES}
+    )
+    @action(detail=True, methods=["post"])
+    def pledges(self, request: Request, pk: str) -> Response:
+        patent = self.get_object()
+        data = PledgeCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        pledge = services.patent_pledge_record(
+            actor=_user(request), patent_id=patent.pk, **data.validated_data
+        )
+        return Response(PledgeSerializer(pledge).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=ReleaseSerializer, responses={200: PledgeSerializer, **ERROR_RESPONSES})
+    @action(detail=True, methods=["post"], url_path=r"pledges/(?P<pledge_id>[0-9]+)/release")
+    def release_pledge(self, request: Request, pk: str, pledge_id: str) -> Response:
+        patent = self.get_object()
+        data = ReleaseSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        pledge = services.patent_pledge_release(
+            actor=_user(request),
+            patent_id=patent.pk,
+            pledge_id=int(pledge_id),
+            **data.validated_data,
+        )
+        return Response(PledgeSerializer(pledge).data)
+
+    @extend_schema(
+        request=ExclusiveLicenseCreateSerializer,
+        responses={201: ExclusiveLicenseSerializer, **ERROR_RESPONSES},
+    )
+    @action(detail=True, methods=["post"], url_path="exclusive-licenses")
+    def exclusive_licenses(self, request: Request, pk: str) -> Response:
+        patent = self.get_object()
+        data = ExclusiveLicenseCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        record = services.patent_exclusive_license_record(
+            actor=_user(request), patent_id=patent.pk, **data.validated_data
+        )
+        return Response(ExclusiveLicenseSerializer(record).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        request=EndSerializer, responses={200: ExclusiveLicenseSerializer, **ERROR_RESPONSES}
+    )
+    @action(
+        detail=True, methods=["post"], url_path=r"exclusive-licenses/(?P<license_id>[0-9]+)/end"
+    )
+    def end_exclusive_license(self, request: Request, pk: str, license_id: str) -> Response:
+        patent = self.get_object()
+        data = EndSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        record = services.patent_exclusive_license_end(
+            actor=_user(request),
+            patent_id=patent.pk,
+            license_id=int(license_id),
+            **data.validated_data,
+        )
+        return Response(ExclusiveLicenseSerializer(record).data)
+
+    @extend_schema(responses={200: PatentEventSerializer(many=True), **ERROR_RESPONSES})
+    @action(detail=True, methods=["get"])
+    def history(self, request: Request, pk: str) -> Response:
+        """Every change to the patent; for its owners, co-owners and reviewers."""
+        patent = self.get_object()
+        is_owner = Membership.objects.filter(
+            user=_user(request),
+            organisation_id__in=[patent.owner_id, *patent.co_owners.values_list("pk", flat=True)],
+        ).exists()
+        if not (is_owner or roles.is_reviewer(request.user)):
+            raise PermissionDenied(
+                "not_a_member", _("Only the patent's owners and reviewers can read its history.")
+            )
+        events = PatentEvent.objects.filter(patent=patent).select_related("actor")
+        paginator = CursorPagination()
+        page = paginator.paginate_queryset(events, request, view=self)
+        return paginator.get_paginated_response(PatentEventSerializer(page, many=True).data)
+
+
+# ---- search --------------------------------------------------------------------------------
+
+
+class SearchInputSerializer(serializers.Serializer[Any]):
+    q = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    ipc = serializers.ListField(
+        child=serializers.CharField(max_length=20), required=False, max_length=5
+    )
+    patent_type = serializers.ListField(
+        child=serializers.ChoiceField(choices=PatentType.choices), required=False
+    )
+    owner_kind = serializers.ListField(
+        child=serializers.ChoiceField(choices=OrganisationKind.choices), required=False
+    )
+    region = serializers.RegexField(r"^[0-9]{6}$", required=False)
+    min_remaining_years = serializers.IntegerField(min_value=0, max_value=20, required=False)
+    scope = serializers.ChoiceField(choices=["listed", "mine"], default="listed")
+    sort = serializers.ChoiceField(
+        choices=["relevance", "newest", "remaining_term"], default="relevance"
+    )
+
+    def validate_ipc(self, values: list[str]) -> list[str]:
+        prefixes = []
+        for value in values:
+            prefix = normalise_ipc_prefix(value)
+            if prefix is None:
+                raise serializers.ValidationError(
+                    _("%(value)s is not an IPC symbol or prefix (e.g. H, H01, H01M, H01M 10).")
+                    % {"value": value[:20]},
+                    code="invalid_ipc",
+                )
+            prefixes.append(prefix)
+        return prefixes
+
+
+class SearchPagination(LimitOffsetPagination):
+    default_limit = 20
+    max_limit = 100
+
+    def get_offset(self, request: Request) -> int:
+        # Search pages stop at the ranked window; deeper pages would mean nothing.
+        return min(super().get_offset(request), 2000)
+
+
+class PatentSearchView(APIView):
+    """Full-text search in Chinese and English with filters, sorting and facet counts."""
+
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("q", str, description="words in Chinese or English"),
+            OpenApiParameter("ipc", str, many=True, description="IPC prefix: H, H01, H01M…"),
+            OpenApiParameter("patent_type", str, many=True),
+            OpenApiParameter("owner_kind", str, many=True),
+            OpenApiParameter("region", str, description="GB/T 2260 code of the patentee"),
+            OpenApiParameter("min_remaining_years", int),
+            OpenApiParameter("scope", str, enum=["listed", "mine"]),
+            OpenApiParameter("sort", str, enum=["relevance", "newest", "remaining_term"]),
+            OpenApiParameter("limit", int),
+            OpenApiParameter("offset", int),
+        ],
+        responses={200: PatentListSerializer(many=True), 400: ERROR_RESPONSES[400]},
+        tags=["search"],
+    )
+    def get(self, request: Request) -> Response:
+        query = SearchInputSerializer(
+            data={
+                key: request.query_params.getlist(key)
+                if key in ("ipc", "patent_type", "owner_kind")
+                else request.query_params.get(key)
+                for key in request.query_params
+                if key not in ("limit", "offset")
+            }
+        )
+        query.is_valid(raise_exception=True)
+        values = dict(query.validated_data)
+        scope = values.pop("scope")
+        if scope == "mine":
+            if not request.user.is_authenticated:
+                raise PermissionDenied("not_authenticated", _("Log in to search your own patents."))
+            base = Patent.objects.of_member(request.user)
+        else:
+            base = Patent.objects.filter(is_listed=True)
+        result = search_patents(base.select_related("owner"), SearchParams(**values))
+        paginator = SearchPagination()
+        page = paginator.paginate_queryset(result.queryset, request, view=self)
+        response = paginator.get_paginated_response(PatentListSerializer(page, many=True).data)
+        response.data["query"] = {"tokens": result.tokens, "mode": result.mode}
+        response.data["facets"] = _label_facets(result.facets)
+        return response
+
+
+def _label_facets(facets: dict[str, list[dict[str, Any]]]) -> dict[str, list[dict[str, Any]]]:
+    sections = {row.symbol: row for row in IpcClass.objects.filter(level="section")}
+    provinces = {
+        region.code: region.name_zh
+        for region in Region.objects.filter(code__in=[f["value"] for f in facets["region"]])
+    }
+    types = dict(PatentType.choices)
+    for item in facets["ipc_section"]:
+        section = sections.get(item["value"])
+        item["label"] = section.localized_title() if section else item["value"]
+    for item in facets["region"]:
+        item["label"] = provinces.get(item["value"], item["value"])
+    for item in facets["patent_type"]:
+        item["label"] = str(types.get(item["value"], item["value"]))
+    return facets

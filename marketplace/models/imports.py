@@ -1,0 +1,53 @@
+"""Bulk imports of a portfolio from CSV or XLSX, run on the `import` queue."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class ImportStatus(models.TextChoices):
+    QUEUED = "queued", _("queued")
+    RUNNING = "running", _("running")
+    SUCCEEDED = "succeeded", _("succeeded")
+    SUCCEEDED_WITH_ERRORS = "succeeded_with_errors", _("succeeded with errors")
+    FAILED = "failed", _("failed")
+
+
+class ImportJob(models.Model):
+    """One uploaded file and what became of its rows."""
+
+    organisation = models.ForeignKey(
+        "marketplace.Organisation", on_delete=models.PROTECT, related_name="import_jobs"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    file = models.FileField(upload_to="imports/%Y/%m/")
+    file_name = models.CharField(max_length=255)
+    file_format = models.CharField(max_length=4)
+    all_or_nothing = models.BooleanField(default=False)
+    status = models.CharField(
+        max_length=24, choices=ImportStatus.choices, default=ImportStatus.QUEUED
+    )
+    # reading → validating → writing → done, for the progress shown to the client.
+    phase = models.CharField(max_length=12, default="queued")
+    total_rows = models.PositiveIntegerField(default=0)
+    processed_rows = models.PositiveIntegerField(default=0)
+    created_count = models.PositiveIntegerField(default=0)
+    updated_count = models.PositiveIntegerField(default=0)
+    error_count = models.PositiveIntegerField(default=0)
+    # [{"row", "column", "code", "message"}], the first IMPORT_MAX_REPORTED_ERRORS of them.
+    errors = models.JSONField(default=list, blank=True)
+    ignored_columns = models.JSONField(default=list, blank=True)
+    failure = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.file_name} ({self.status})"

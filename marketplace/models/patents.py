@@ -1,0 +1,268 @@
+"""Patents: bibliographic data, legal-status facts, co-owners, history, the search vector."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.search import SearchVectorField
+from django.db import models
+from django.db.models import Value
+from django.db.models.expressions import Func
+from django.utils.translation import gettext_lazy as _
+
+from marketplace.querysets import PatentQuerySet
+
+
+class PatentType(models.TextChoices):
+    INVENTION = "invention", _("invention (发明)")
+    UTILITY_MODEL = "utility_model", _("utility model (实用新型)")
+    DESIGN = "design", _("design (外观设计)")
+
+
+class LegalStatus(models.TextChoices):
+    IN_FORCE = "in_force", _("in force")
+    TERMINATED = "terminated", _("terminated (fees unpaid or abandoned)")
+    EXPIRED = "expired", _("expired (term ended)")
+    INVALIDATED = "invalidated", _("wholly invalidated")
+
+
+class _ToTsvector(Func):
+    function = "to_tsvector"
+    output_field = SearchVectorField()
+
+
+class _SetWeight(Func):
+    function = "setweight"
+    output_field = SearchVectorField()
+
+
+class _Concat(Func):
+    arg_joiner = " || "
+    template = "(%(expressions)s)"
+    output_field = SearchVectorField()
+
+
+def _weighted(column: str, weight: str) -> _SetWeight:
+    # 'simple'::regconfig keeps the expression immutable, as a generated column requires.
+    return _SetWeight(
+        _ToTsvector(Value("simple", output_field=models.CharField()), models.F(column)),
+        Value(weight),
+    )
+
+
+class Patent(models.Model):
+    """A Chinese patent (or application) in an organisation's portfolio."""
+
+    application_number = models.CharField(_("application number"), max_length=14, unique=True)
+    patent_type = models.CharField(_("type"), max_length=16, choices=PatentType.choices)
+    is_pct = models.BooleanField(_("PCT national phase"), default=False)
+    title = models.CharField(_("title"), max_length=500)
+    abstract = models.TextField(_("abstract"), blank=True)
+    claims = models.TextField(_("claims"), blank=True)
+    main_ipc = models.CharField(_("main IPC"), max_length=20)
+    further_ipcs = ArrayField(
+        models.CharField(max_length=20), verbose_name=_("further IPCs"), default=list, blank=True
+    )
+    # Every level of every IPC as a compact prefix (H, H01, H01M, H01M10, H01M10/052).
+    ipc_prefixes = ArrayField(models.CharField(max_length=20), default=list, editable=False)
+    filing_date = models.DateField(_("filing date"))
+    grant_date = models.DateField(_("grant announcement date"), null=True, blank=True)
+    expiry_date = models.DateField(_("expiry date (last day in force)"))
+    publication_numbers = ArrayField(
+        models.CharField(max_length=20),
+        verbose_name=_("publication numbers"),
+        default=list,
+        blank=True,
+    )
+    owner = models.ForeignKey(
+        "marketplace.Organisation", on_delete=models.PROTECT, related_name="patents"
+    )
+    co_owners: models.ManyToManyField[Any, Any] = models.ManyToManyField(
+        "marketplace.Organisation",
+        through="PatentCoOwner",
+        related_name="co_owned_patents",
+        blank=True,
+    )
+
+    # Legal-status facts (the declaration bars read these).
+    legal_status = models.CharField(
+        _("legal status"), max_length=12, choices=LegalStatus.choices, default=LegalStatus.IN_FORCE
+    )
+    annual_fees_paid_through = models.PositiveSmallIntegerField(
+        _("annual fees paid through patent year"), null=True, blank=True
+    )
+    is_suspended = models.BooleanField(_("suspended for an ownership dispute"), default=False)
+    is_under_preservation = models.BooleanField(_("under court preservation"), default=False)
+    evaluation_report_date = models.DateField(
+        _("patent right evaluation report date"), null=True, blank=True
+    )
+    evaluation_report_positive = models.BooleanField(
+        _("evaluation report conclusion positive"), null=True, blank=True
+    )
+
+    # Segmented text (jieba) that the generated search vector is built from.
+    title_tokens = models.TextField(default="", editable=False)
+    body_tokens = models.TextField(default="", editable=False)
+    search_vector = models.GeneratedField(
+        expression=_Concat(_weighted("title_tokens", "A"), _weighted("body_tokens", "B")),
+        output_field=SearchVectorField(),
+        db_persist=True,
+    )
+    # Set by licensing while the patent has an announced declaration: public search shows it.
+    is_listed = models.BooleanField(_("listed in public search"), default=False)
+
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    objects: ClassVar[PatentQuerySet] = PatentQuerySet.as_manager()  # type: ignore[assignment]
+
+    class Meta:
+        verbose_name = _("patent")
+        verbose_name_plural = _("patents")
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            GinIndex(fields=["search_vector"], name="patent_search_vector"),
+            # IPC prefix filter: ipc_prefixes @> ARRAY['H01M'].
+            GinIndex(fields=["ipc_prefixes"], name="patent_ipc_prefixes"),
+            # Public search only ever reads listed patents; owners read by owner.
+            models.Index(
+                fields=["expiry_date"],
+                name="patent_listed_expiry",
+                condition=models.Q(is_listed=True),
+            ),
+            models.Index(fields=["owner", "-created_at"], name="patent_owner_created"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(patent_type__in=PatentType.values), name="patent_type_valid"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(legal_status__in=LegalStatus.values),
+                name="patent_legal_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(grant_date__isnull=True)
+                | models.Q(grant_date__gte=models.F("filing_date")),
+                name="patent_grant_not_before_filing",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(expiry_date__gt=models.F("filing_date")),
+                name="patent_expiry_after_filing",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.application_number} {self.title[:40]}"
+
+    @property
+    def patent_number(self) -> str:
+        return f"ZL{self.application_number}"
+
+
+class PatentCoOwner(models.Model):
+    """A further patentee of a co-owned patent (the owner maintains it on the platform)."""
+
+    patent = models.ForeignKey(Patent, on_delete=models.CASCADE, related_name="co_ownerships")
+    organisation = models.ForeignKey(
+        "marketplace.Organisation", on_delete=models.PROTECT, related_name="+"
+    )
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["patent_id", "position", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["patent", "organisation"], name="patent_co_owner_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.organisation_id} co-owns {self.patent_id}"
+
+
+class PatentPledge(models.Model):
+    """A registered pledge (质押); open licensing needs the pledgee's consent."""
+
+    patent = models.ForeignKey(Patent, on_delete=models.CASCADE, related_name="pledges")
+    pledgee = models.CharField(_("pledgee"), max_length=200)
+    registered_on = models.DateField(_("registered on"))
+    pledgee_consents = models.BooleanField(_("pledgee consents to open licensing"))
+    released_on = models.DateField(_("released on"), null=True, blank=True)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["patent_id", "registered_on", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(released_on__isnull=True)
+                | models.Q(released_on__gte=models.F("registered_on")),
+                name="pledge_released_after_registered",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"pledge of {self.patent_id} to {self.pledgee}"
+
+
+class ExclusiveLicenseKind(models.TextChoices):
+    EXCLUSIVE = "exclusive", _("exclusive license (独占许可)")
+    SOLE = "sole", _("sole license (排他许可)")
+
+
+class PatentExclusiveLicense(models.Model):
+    """An exclusive or sole license recorded against the patent (bars open licensing)."""
+
+    patent = models.ForeignKey(Patent, on_delete=models.CASCADE, related_name="exclusive_licenses")
+    kind = models.CharField(_("kind"), max_length=10, choices=ExclusiveLicenseKind.choices)
+    licensee = models.CharField(_("licensee"), max_length=200)
+    starts_on = models.DateField(_("starts on"))
+    ends_on = models.DateField(_("ends on"))
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["patent_id", "starts_on", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(ends_on__gte=models.F("starts_on")),
+                name="exclusive_license_ends_after_start",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} license of {self.patent_id} to {self.licensee}"
+
+
+class PatentEvent(models.Model):
+    """One change to a patent: who, when, what, and each field's before and after."""
+
+    class Verb(models.TextChoices):
+        CREATED = "created", _("created")
+        UPDATED = "updated", _("updated")
+        IMPORTED = "imported", _("imported")
+        LEGAL_STATUS = "legal_status", _("legal-status facts recorded")
+        PLEDGE_RECORDED = "pledge_recorded", _("pledge recorded")
+        PLEDGE_RELEASED = "pledge_released", _("pledge released")
+        EXCLUSIVE_LICENSE_RECORDED = "exclusive_license_recorded", _("exclusive license recorded")
+        EXCLUSIVE_LICENSE_ENDED = "exclusive_license_ended", _("exclusive license ended")
+
+    patent = models.ForeignKey(Patent, on_delete=models.CASCADE, related_name="events")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    verb = models.CharField(max_length=30, choices=Verb.choices)
+    changes = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["patent", "-created_at"], name="patent_event_patent")]
+
+    def __str__(self) -> str:
+        return f"{self.verb} {self.patent_id} at {self.created_at:%Y-%m-%d %H:%M}"

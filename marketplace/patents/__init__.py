@@ -1,0 +1,1 @@
+"""Patent identifiers and rules: application numbers, IPC symbols, terms."""

@@ -1,0 +1,1 @@
+"""Full-text search over patents: jieba segmentation into a GIN-indexed tsvector."""

@@ -1,0 +1,130 @@
+"""Patent search: segmented full text (AND first, OR as fallback), filters, ranking, facets.
+
+Measured pitfalls (architecture.md): ranking every hit of a broad OR query costs ~1 s at 1M
+documents, so at most RANK_CAP matching rows are ranked; generic words are dropped at
+segmentation. Filters are indexed columns (IPC prefixes in a GIN-indexed array).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from dateutil.relativedelta import relativedelta
+from django.contrib.postgres.search import SearchQuery, SearchRank
+from django.db.models import Count, F, QuerySet
+from django.db.models.functions import Substr
+from django.utils import timezone
+
+from marketplace.models import Patent
+from marketplace.search.segment import query_tokens
+
+RANK_CAP = 2000
+FACET_CAP = 20_000
+
+
+@dataclass
+class SearchParams:
+    q: str = ""
+    ipc: list[str] = field(default_factory=list)
+    patent_type: list[str] = field(default_factory=list)
+    owner_kind: list[str] = field(default_factory=list)
+    region: str = ""
+    min_remaining_years: int | None = None
+    sort: str = "relevance"
+
+
+@dataclass
+class SearchResult:
+    queryset: QuerySet[Patent]
+    tokens: list[str]
+    mode: str  # "and", "or", or "none" (no text query)
+    facets: dict[str, list[dict[str, Any]]]
+
+
+def _filtered(base: QuerySet[Patent], params: SearchParams, today: date) -> QuerySet[Patent]:
+    queryset = base
+    for prefix in params.ipc:
+        queryset = queryset.filter(ipc_prefixes__contains=[prefix])
+    if params.patent_type:
+        queryset = queryset.filter(patent_type__in=params.patent_type)
+    if params.owner_kind:
+        queryset = queryset.filter(owner__kind__in=params.owner_kind)
+    if params.region:
+        code = params.region
+        if code.endswith("0000"):
+            queryset = queryset.filter(owner__region__code__startswith=code[:2])
+        elif code.endswith("00"):
+            queryset = queryset.filter(owner__region__code__startswith=code[:4])
+        else:
+            queryset = queryset.filter(owner__region__code=code)
+    if params.min_remaining_years is not None:
+        queryset = queryset.filter(
+            expiry_date__gte=today + relativedelta(years=params.min_remaining_years)
+        )
+    return queryset
+
+
+def search_patents(base: QuerySet[Patent], params: SearchParams) -> SearchResult:
+    """Search within `base` (already restricted to what the caller may see)."""
+    today = timezone.localdate()
+    filtered = _filtered(base, params, today)
+    tokens = query_tokens(params.q)
+    if not tokens:
+        ordered = _order(filtered, params.sort, ranked=False)
+        return SearchResult(ordered, tokens, "none", _facets(filtered))
+    mode = "and"
+    query = SearchQuery(" ".join(tokens), config="simple", search_type="plain")
+    matches = filtered.filter(search_vector=query)
+    if len(tokens) > 1 and not matches.exists():
+        mode = "or"
+        or_text = " | ".join(_quote(token) for token in tokens)
+        query = SearchQuery(or_text, config="simple", search_type="raw")
+        matches = filtered.filter(search_vector=query)
+    # Rank at most RANK_CAP matches: the newest ones, which the partial index reads first.
+    candidate_ids = matches.order_by("-id").values("id")[:RANK_CAP]
+    ranked = Patent.objects.filter(id__in=candidate_ids).annotate(
+        rank=SearchRank(F("search_vector"), query, cover_density=False)
+    )
+    return SearchResult(_order(ranked, params.sort, ranked=True), tokens, mode, _facets(matches))
+
+
+def _quote(token: str) -> str:
+    # A lexeme in single quotes, with quotes and backslashes escaped, is never an operator.
+    return "'" + token.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
+def _order(queryset: QuerySet[Patent], sort: str, *, ranked: bool) -> QuerySet[Patent]:
+    if sort == "newest":
+        return queryset.order_by(F("grant_date").desc(nulls_last=True), "-id")
+    if sort == "remaining_term":
+        return queryset.order_by("-expiry_date", "-id")
+    if ranked:
+        return queryset.order_by("-rank", "-id")
+    return queryset.order_by("-id")
+
+
+def _facets(queryset: QuerySet[Patent]) -> dict[str, list[dict[str, Any]]]:
+    """Counts by type, IPC section and owner province over (at most FACET_CAP) matches."""
+    sample = Patent.objects.filter(id__in=queryset.order_by("-id").values("id")[:FACET_CAP])
+    by_type = sample.values("patent_type").annotate(count=Count("id")).order_by("-count")
+    by_section = (
+        sample.annotate(section=Substr("main_ipc", 1, 1))
+        .values("section")
+        .annotate(count=Count("id"))
+        .order_by("section")
+    )
+    by_province = (
+        sample.annotate(province=Substr("owner__region_id", 1, 2))
+        .values("province")
+        .annotate(count=Count("id"))
+        .order_by("-count", "province")
+    )
+    return {
+        "patent_type": [{"value": row["patent_type"], "count": row["count"]} for row in by_type],
+        "ipc_section": [{"value": row["section"], "count": row["count"]} for row in by_section],
+        "region": [
+            {"value": f"{row['province']}0000", "count": row["count"]} for row in by_province
+        ],
+    }

@@ -1,0 +1,336 @@
+"""Bulk import of a portfolio: checking the upload, then validating and upserting the rows."""
+
+from __future__ import annotations
+
+import csv
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+from django.conf import settings
+from django.core.files.base import File
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+
+from marketplace.errors import InvalidInput, NotFound, PermissionDenied
+from marketplace.models import (
+    ImportJob,
+    ImportStatus,
+    Membership,
+    Organisation,
+    Patent,
+    PatentCoOwner,
+    PatentEvent,
+)
+from marketplace.patents.cleaning import clean_patent, iter_fields
+from marketplace.patents.spreadsheets import Sheet, open_sheet
+
+logger = logging.getLogger(__name__)
+csv.field_size_limit(2_000_000)
+
+CHUNK = 2000
+UPDATE_FIELDS = [
+    "patent_type",
+    "is_pct",
+    "title",
+    "abstract",
+    "claims",
+    "main_ipc",
+    "further_ipcs",
+    "ipc_prefixes",
+    "filing_date",
+    "grant_date",
+    "expiry_date",
+    "publication_numbers",
+    "title_tokens",
+    "body_tokens",
+    "updated_at",
+]
+OPTIONAL_FACTS = ("legal_status", "annual_fees_paid_through")
+
+Progress = Callable[[ImportJob], None]
+
+
+@transaction.atomic
+def import_job_create(
+    *,
+    actor: Any,
+    organisation_id: int,
+    upload: IO[bytes],
+    file_name: str,
+    size: int,
+    all_or_nothing: bool,
+    enqueue: bool = True,
+) -> ImportJob:
+    """Check an uploaded file (size, type, encoding, columns) and queue its import."""
+    organisation = Organisation.objects.filter(pk=organisation_id).first()
+    if organisation is None:
+        raise NotFound()
+    if not Membership.objects.filter(organisation=organisation, user=actor).exists():
+        raise PermissionDenied(
+            "not_a_member", _("Only members of the organisation can import its patents.")
+        )
+    limit = settings.IMPORT_MAX_BYTES
+    if size > limit:
+        raise InvalidInput(
+            "import_file_too_large",
+            _("The file has %(size)d bytes; the limit is %(limit)d."),
+            fields={"file": [_("Too large.")]},
+            params={"size": size, "limit": limit},
+        )
+    if size == 0:
+        raise InvalidInput(
+            "import_empty_file", _("The file is empty."), fields={"file": [_("Empty.")]}
+        )
+    sheet = open_sheet(upload, file_name)
+    upload.seek(0)
+    job = ImportJob(
+        organisation=organisation,
+        created_by=actor,
+        file_name=file_name[-255:],
+        file_format=sheet.file_format,
+        all_or_nothing=all_or_nothing,
+        ignored_columns=sheet.ignored,
+    )
+    job.file.save(f"{organisation.pk}-{file_name[-100:]}", File(upload), save=False)
+    job.save()
+    if enqueue:
+        from marketplace.tasks import import_patents
+
+        transaction.on_commit(lambda: import_patents.delay(job.pk))
+    return job
+
+
+@dataclass
+class RowPlan:
+    row: int
+    values: dict[str, Any]
+    co_owner_refs: list[str] = field(default_factory=list)
+
+
+def _error(
+    job_errors: list[dict[str, Any]], row: int, column: str, code: str, message: str
+) -> None:
+    job_errors.append({"row": row, "column": column, "code": code, "message": message})
+
+
+def _save_progress(job: ImportJob, progress: Progress | None, **values: Any) -> None:
+    for name, value in values.items():
+        setattr(job, name, value)
+    ImportJob.objects.filter(pk=job.pk).update(**values)
+    if progress:
+        progress(job)
+
+
+def _validate(
+    job: ImportJob, sheet: Sheet, errors: list[dict[str, Any]], progress: Progress | None
+) -> list[RowPlan]:
+    plans: list[RowPlan] = []
+    seen: dict[str, int] = {}
+    total = 0
+    for number, record in sheet.records():
+        total += 1
+        references = [
+            part.strip()
+            for part in str(record.pop("co_owners", "") or "").replace("；", ";").split(";")
+            if part.strip()
+        ]
+        try:
+            values = clean_patent(record)
+        except InvalidInput as error:
+            for field_name, code, message in iter_fields(error):
+                _error(errors, number, sheet.header_for(field_name), code, message)
+        else:
+            number_text = values["application_number"]
+            if number_text in seen:
+                _error(
+                    errors,
+                    number,
+                    sheet.header_for("application_number"),
+                    "duplicate_in_file",
+                    gettext("Row %(row)d already has this application number.")
+                    % {"row": seen[number_text]},
+                )
+            else:
+                seen[number_text] = number
+                plans.append(RowPlan(number, values, references))
+        if total % 5000 == 0:
+            _save_progress(job, progress, processed_rows=total)
+    _save_progress(job, progress, total_rows=total, processed_rows=total)
+    return plans
+
+
+def _resolve(
+    job: ImportJob, sheet: Sheet, plans: list[RowPlan], errors: list[dict[str, Any]]
+) -> tuple[list[RowPlan], dict[str, int], dict[str, int]]:
+    """Drop rows that name unknown co-owners or another organisation's patents."""
+    references = {ref for plan in plans for ref in plan.co_owner_refs}
+    by_reference: dict[str, int] = {}
+    if references:
+        for pk, name in Organisation.objects.filter(name__in=references).values_list("pk", "name"):
+            by_reference[name] = pk
+        for pk, code in Organisation.objects.filter(credit_code__in=references).values_list(
+            "pk", "credit_code"
+        ):
+            by_reference[code] = pk
+    existing: dict[str, int] = {}
+    numbers = [plan.values["application_number"] for plan in plans]
+    for start in range(0, len(numbers), 10_000):
+        existing.update(
+            Patent.objects.filter(
+                application_number__in=numbers[start : start + 10_000]
+            ).values_list("application_number", "owner_id")
+        )
+    kept = []
+    for plan in plans:
+        number = plan.values["application_number"]
+        owner_id = existing.get(number)
+        unknown = [ref for ref in plan.co_owner_refs if ref not in by_reference]
+        if owner_id is not None and owner_id != job.organisation_id:
+            _error(
+                errors,
+                plan.row,
+                sheet.header_for("application_number"),
+                "patent_owned_by_another_organisation",
+                gettext("Patent %(number)s is maintained by another organisation.")
+                % {"number": number},
+            )
+        elif unknown:
+            _error(
+                errors,
+                plan.row,
+                sheet.header_for("co_owners"),
+                "unknown_co_owner",
+                gettext("No registered organisation has the name or code %(refs)s.")
+                % {"refs": "; ".join(unknown)},
+            )
+        elif any(by_reference[ref] == job.organisation_id for ref in plan.co_owner_refs):
+            _error(
+                errors,
+                plan.row,
+                sheet.header_for("co_owners"),
+                "owner_is_co_owner",
+                gettext("The importing organisation is not also a co-owner."),
+            )
+        else:
+            kept.append(plan)
+    existing_numbers = dict.fromkeys(existing, 1)
+    return kept, by_reference, existing_numbers
+
+
+def _write_chunk(job: ImportJob, chunk: list[RowPlan], by_reference: dict[str, int]) -> None:
+    now = timezone.now()
+    patents = [
+        Patent(owner_id=job.organisation_id, created_at=now, updated_at=now, **plan.values)
+        for plan in chunk
+    ]
+    update_fields = UPDATE_FIELDS + [
+        name for name in OPTIONAL_FACTS if any(name in plan.values for plan in chunk)
+    ]
+    Patent.objects.bulk_create(
+        patents,
+        update_conflicts=True,
+        unique_fields=["application_number"],
+        update_fields=update_fields,
+    )
+    ids = dict(
+        Patent.objects.filter(
+            application_number__in=[plan.values["application_number"] for plan in chunk]
+        ).values_list("application_number", "pk")
+    )
+    PatentCoOwner.objects.filter(patent_id__in=ids.values()).delete()
+    PatentCoOwner.objects.bulk_create(
+        PatentCoOwner(
+            patent_id=ids[plan.values["application_number"]],
+            organisation_id=by_reference[ref],
+            position=position,
+        )
+        for plan in chunk
+        for position, ref in enumerate(dict.fromkeys(plan.co_owner_refs))
+    )
+    PatentEvent.objects.bulk_create(
+        PatentEvent(
+            patent_id=ids[plan.values["application_number"]],
+            actor_id=job.created_by_id,
+            verb=PatentEvent.Verb.IMPORTED,
+            changes={"import_job": job.pk, "row": plan.row, "file": job.file_name},
+        )
+        for plan in chunk
+    )
+
+
+def import_run(*, job_id: int, progress: Progress | None = None) -> ImportJob:
+    """Run a queued import: validate every row, then upsert the good ones in chunks.
+
+    Claimed with a compare-and-swap on the status, so a second delivery of the task does
+    nothing. With all_or_nothing, any bad row means nothing is written.
+    """
+    claimed = ImportJob.objects.filter(pk=job_id, status=ImportStatus.QUEUED).update(
+        status=ImportStatus.RUNNING, started_at=timezone.now(), phase="reading"
+    )
+    job = ImportJob.objects.select_related("organisation").get(pk=job_id)
+    if not claimed:
+        return job
+    errors: list[dict[str, Any]] = []
+    try:
+        with job.file.open("rb") as stream:
+            sheet = open_sheet(stream, job.file_name)
+            _save_progress(job, progress, phase="validating")
+            plans = _validate(job, sheet, errors, progress)
+        kept, by_reference, existing = _resolve(job, sheet, plans, errors)
+        errors.sort(key=lambda item: (item["row"], item["column"]))
+        if errors and job.all_or_nothing:
+            return _finish(job, ImportStatus.FAILED, errors, 0, 0, progress)
+        _save_progress(job, progress, phase="writing", processed_rows=0)
+        created = sum(1 for plan in kept if plan.values["application_number"] not in existing)
+        updated = len(kept) - created
+        if job.all_or_nothing:
+            with transaction.atomic():
+                for start in range(0, len(kept), CHUNK):
+                    _write_chunk(job, kept[start : start + CHUNK], by_reference)
+            _save_progress(job, progress, processed_rows=job.total_rows)
+        else:
+            for start in range(0, len(kept), CHUNK):
+                with transaction.atomic():
+                    _write_chunk(job, kept[start : start + CHUNK], by_reference)
+                _save_progress(
+                    job, progress, processed_rows=min(start + CHUNK, len(kept)) + len(errors)
+                )
+        status = ImportStatus.SUCCEEDED_WITH_ERRORS if errors else ImportStatus.SUCCEEDED
+        return _finish(job, status, errors, created, updated, progress)
+    except (InvalidInput, csv.Error, UnicodeDecodeError, OSError) as error:
+        message = error.render_message() if isinstance(error, InvalidInput) else str(error)
+        ImportJob.objects.filter(pk=job.pk).update(
+            status=ImportStatus.FAILED,
+            failure=message[:2000],
+            finished_at=timezone.now(),
+            phase="done",
+        )
+        job.refresh_from_db()
+        return job
+
+
+def _finish(
+    job: ImportJob,
+    status: str,
+    errors: list[dict[str, Any]],
+    created: int,
+    updated: int,
+    progress: Progress | None,
+) -> ImportJob:
+    _save_progress(
+        job,
+        progress,
+        status=status,
+        phase="done",
+        errors=errors[: settings.IMPORT_MAX_REPORTED_ERRORS],
+        error_count=len(errors),
+        created_count=created,
+        updated_count=updated,
+        processed_rows=job.total_rows,
+        finished_at=timezone.now(),
+    )
+    return job

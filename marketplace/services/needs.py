@@ -1,0 +1,176 @@
+"""Technology needs: an SME posts, edits, closes and reopens them."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from marketplace.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from marketplace.models import (
+    Industry,
+    Membership,
+    NeedStatus,
+    Organisation,
+    OrganisationKind,
+    TechnologyNeed,
+    TechnologyNeedEvent,
+    User,
+)
+from marketplace.patents.ipc import normalise_ipc_prefix
+
+EDITABLE = (
+    "title",
+    "description",
+    "keywords",
+    "ipc_areas",
+    "industries",
+    "budget_min_cny",
+    "budget_max_cny",
+    "payment_method",
+    "region",
+    "expires_on",
+)
+
+
+def _require_sme_member(actor: User, organisation: Organisation) -> None:
+    if not Membership.objects.filter(organisation=organisation, user=actor).exists():
+        raise PermissionDenied(
+            "not_a_member", _("Only members of the SME can manage its technology needs.")
+        )
+
+
+def _clean(values: dict[str, Any], *, today: date) -> dict[str, Any]:
+    cleaned = dict(values)
+    if "ipc_areas" in cleaned:
+        prefixes = []
+        for raw in cleaned["ipc_areas"]:
+            prefix = normalise_ipc_prefix(raw)
+            if prefix is None:
+                raise InvalidInput(
+                    "invalid_ipc",
+                    _("%(value)s is not an IPC symbol or prefix (e.g. H01M)."),
+                    fields={"ipc_areas": [_("Not an IPC prefix.")]},
+                    params={"value": str(raw)[:20]},
+                )
+            prefixes.append(prefix)
+        cleaned["ipc_areas"] = list(dict.fromkeys(prefixes))
+    if "industries" in cleaned:
+        codes = [
+            industry.code if isinstance(industry, Industry) else industry
+            for industry in cleaned["industries"]
+        ]
+        cleaned["industries"] = list(dict.fromkeys(codes))
+    if "keywords" in cleaned:
+        cleaned["keywords"] = list(
+            dict.fromkeys(k.strip() for k in cleaned["keywords"] if k.strip())
+        )
+    if "expires_on" in cleaned and cleaned["expires_on"] <= today:
+        raise InvalidInput(
+            "expiry_in_past",
+            _("A need must expire after today."),
+            fields={"expires_on": [_("Give a future date.")]},
+        )
+    return cleaned
+
+
+def _check_budget(low: Decimal | None, high: Decimal | None) -> None:
+    if low is not None and high is not None and low > high:
+        raise InvalidInput(
+            "budget_range_inverted",
+            _("The lowest budget is above the highest."),
+            fields={"budget_min_cny": [_("Above the maximum.")]},
+        )
+
+
+@transaction.atomic
+def need_create(*, actor: User, organisation_id: int, values: dict[str, Any]) -> TechnologyNeed:
+    """Post a technology need for an SME (its members)."""
+    organisation = Organisation.objects.filter(pk=organisation_id).first()
+    if organisation is None:
+        raise NotFound()
+    _require_sme_member(actor, organisation)
+    if organisation.kind != OrganisationKind.SME:
+        raise Conflict("not_an_sme", _("Only an SME posts technology needs."))
+    cleaned = _clean(values, today=timezone.localdate())
+    _check_budget(cleaned.get("budget_min_cny"), cleaned.get("budget_max_cny"))
+    need = TechnologyNeed.objects.create(organisation=organisation, created_by=actor, **cleaned)
+    TechnologyNeedEvent.objects.create(
+        need=need, actor=actor, verb="created", to_status=NeedStatus.OPEN
+    )
+    return need
+
+
+def _lock(actor: User, need_id: int) -> TechnologyNeed:
+    need = (
+        TechnologyNeed.objects.select_for_update()
+        .select_related("organisation")
+        .filter(pk=need_id)
+        .first()
+    )
+    if need is None:
+        raise NotFound()
+    _require_sme_member(actor, need.organisation)
+    return need
+
+
+@transaction.atomic
+def need_update(*, actor: User, need_id: int, values: dict[str, Any]) -> TechnologyNeed:
+    """Edit a need's content (its SME's members)."""
+    need = _lock(actor, need_id)
+    cleaned = _clean(values, today=timezone.localdate())
+    _check_budget(
+        cleaned.get("budget_min_cny", need.budget_min_cny),
+        cleaned.get("budget_max_cny", need.budget_max_cny),
+    )
+    changes = {}
+    for field, value in cleaned.items():
+        before = getattr(need, field)
+        if before != value:
+            changes[field] = [str(getattr(before, "pk", before)), str(getattr(value, "pk", value))]
+            setattr(need, field, value)
+    if changes:
+        need.save()
+        TechnologyNeedEvent.objects.create(need=need, actor=actor, verb="updated", changes=changes)
+    return need
+
+
+def _transition(actor: User, need_id: int, current: str, new: str, verb: str) -> TechnologyNeed:
+    need = _lock(actor, need_id)
+    moved = TechnologyNeed.objects.filter(pk=need.pk, status=current).update(
+        status=new, updated_at=timezone.now()
+    )
+    if not moved:
+        raise Conflict(
+            f"need_not_{current}",
+            _("This need is %(status)s already."),
+            params={"status": need.get_status_display()},
+        )
+    TechnologyNeedEvent.objects.create(
+        need=need, actor=actor, verb=verb, from_status=current, to_status=new
+    )
+    need.refresh_from_db()
+    return need
+
+
+@transaction.atomic
+def need_close(*, actor: User, need_id: int) -> TechnologyNeed:
+    """Close an open need (it stops being matched)."""
+    return _transition(actor, need_id, NeedStatus.OPEN, NeedStatus.CLOSED, "closed")
+
+
+@transaction.atomic
+def need_reopen(*, actor: User, need_id: int) -> TechnologyNeed:
+    """Reopen a closed need; one past its expiry date needs a new date first."""
+    need = _lock(actor, need_id)
+    if need.expires_on <= timezone.localdate():
+        raise Conflict(
+            "need_expired",
+            _("This need expired on %(date)s; set a new expiry date before reopening it."),
+            params={"date": need.expires_on.isoformat()},
+        )
+    return _transition(actor, need_id, NeedStatus.CLOSED, NeedStatus.OPEN, "reopened")

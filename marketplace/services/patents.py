@@ -1,0 +1,333 @@
+"""Patents: creating and editing them, legal-status facts, pledges, exclusive licenses."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils.translation import gettext_lazy as _
+
+from marketplace import roles
+from marketplace.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from marketplace.models import (
+    ExclusiveLicenseKind,
+    LegalStatus,
+    Membership,
+    Organisation,
+    Patent,
+    PatentCoOwner,
+    PatentEvent,
+    PatentExclusiveLicense,
+    PatentPledge,
+    PatentType,
+    User,
+)
+from marketplace.patents.cleaning import clean_patent
+
+BIBLIOGRAPHIC_FIELDS = (
+    "title",
+    "abstract",
+    "claims",
+    "main_ipc",
+    "further_ipcs",
+    "filing_date",
+    "grant_date",
+    "publication_numbers",
+)
+LEGAL_FIELDS = (
+    "legal_status",
+    "annual_fees_paid_through",
+    "is_suspended",
+    "is_under_preservation",
+    "evaluation_report_date",
+    "evaluation_report_positive",
+)
+
+
+def _json(value: Any) -> Any:
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+def _diff(patent: Patent, values: dict[str, Any], fields: tuple[str, ...]) -> dict[str, Any]:
+    changes = {}
+    for field in fields:
+        if field in values and getattr(patent, field) != values[field]:
+            changes[field] = [_json(getattr(patent, field)), _json(values[field])]
+    return changes
+
+
+def _require_member(actor: User, organisation_id: int) -> None:
+    if not Membership.objects.filter(organisation_id=organisation_id, user=actor).exists():
+        raise PermissionDenied(
+            "not_a_member", _("Only members of the owning organisation can do this.")
+        )
+
+
+def _lock_patent(*, patent_id: int, actor: User, allow_reviewer: bool) -> Patent:
+    patent = (
+        Patent.objects.visible_to(actor)
+        .select_for_update(of=("self",))
+        .filter(pk=patent_id)
+        .first()
+    )
+    if patent is None:
+        raise NotFound()
+    if allow_reviewer and roles.has(actor, roles.RECORD_LEGAL_STATUS):
+        return patent
+    _require_member(actor, patent.owner_id)
+    return patent
+
+
+def _co_owner_organisations(owner: Organisation, ids: list[int]) -> list[Organisation]:
+    organisations = {o.pk: o for o in Organisation.objects.filter(pk__in=ids)}
+    missing = [pk for pk in ids if pk not in organisations]
+    if missing:
+        raise InvalidInput(
+            "unknown_organisation",
+            _("There is no organisation with id %(ids)s."),
+            fields={"co_owners": [_("Unknown organisation.")]},
+            params={"ids": ", ".join(map(str, missing))},
+        )
+    if owner.pk in organisations:
+        raise InvalidInput(
+            "owner_is_co_owner",
+            _("The owning organisation is not also a co-owner."),
+            fields={"co_owners": [_("Remove the owner from the co-owners.")]},
+        )
+    return [organisations[pk] for pk in dict.fromkeys(ids)]
+
+
+@transaction.atomic
+def patent_create(
+    *, actor: User, owner_id: int, data: dict[str, Any], co_owner_ids: list[int] | None = None
+) -> Patent:
+    """Add a patent to an organisation's portfolio (members of that organisation)."""
+    owner = Organisation.objects.filter(pk=owner_id).first()
+    if owner is None:
+        raise NotFound()
+    _require_member(actor, owner.pk)
+    values = clean_patent(data)
+    if Patent.objects.filter(application_number=values["application_number"]).exists():
+        raise Conflict(
+            "patent_exists",
+            _("Patent %(number)s is already on the platform."),
+            fields={"application_number": [_("Already registered.")]},
+            params={"number": values["application_number"]},
+        )
+    co_owners = _co_owner_organisations(owner, co_owner_ids or [])
+    try:
+        with transaction.atomic():
+            patent = Patent.objects.create(owner=owner, **values)
+    except IntegrityError as error:
+        raise Conflict(
+            "patent_exists",
+            _("Patent %(number)s is already on the platform."),
+            params={"number": values["application_number"]},
+        ) from error
+    PatentCoOwner.objects.bulk_create(
+        PatentCoOwner(patent=patent, organisation=organisation, position=position)
+        for position, organisation in enumerate(co_owners)
+    )
+    PatentEvent.objects.create(
+        patent=patent,
+        actor=actor,
+        verb=PatentEvent.Verb.CREATED,
+        changes={field: [None, _json(values.get(field))] for field in BIBLIOGRAPHIC_FIELDS},
+    )
+    return patent
+
+
+@transaction.atomic
+def patent_update(*, actor: User, patent_id: int, data: dict[str, Any]) -> Patent:
+    """Correct a patent's bibliographic data (members of the owning organisation)."""
+    patent = _lock_patent(patent_id=patent_id, actor=actor, allow_reviewer=False)
+    values = clean_patent(data, partial_of=patent)
+    changes = _diff(patent, values, BIBLIOGRAPHIC_FIELDS)
+    if changes:
+        for field, value in values.items():
+            setattr(patent, field, value)
+        patent.save()
+        PatentEvent.objects.create(
+            patent=patent, actor=actor, verb=PatentEvent.Verb.UPDATED, changes=changes
+        )
+    return Patent.objects.get(pk=patent.pk)
+
+
+@transaction.atomic
+def patent_record_legal_status(*, actor: User, patent_id: int, facts: dict[str, Any]) -> Patent:
+    """Record legal-status facts (owning organisation's members, or a reviewer)."""
+    patent = _lock_patent(patent_id=patent_id, actor=actor, allow_reviewer=True)
+    unknown = set(facts) - set(LEGAL_FIELDS)
+    if unknown:
+        raise InvalidInput(
+            "field_not_editable",
+            _("These fields cannot be changed here: %(fields)s."),
+            params={"fields": ", ".join(sorted(unknown))},
+        )
+    report_given = {"evaluation_report_date", "evaluation_report_positive"} & set(facts)
+    if report_given and patent.patent_type == PatentType.INVENTION:
+        raise InvalidInput(
+            "evaluation_report_not_applicable",
+            _("Only utility models and designs have a patent right evaluation report."),
+            fields={field: [_("Not for inventions.")] for field in report_given},
+        )
+    report_date = facts.get("evaluation_report_date", patent.evaluation_report_date)
+    positive = facts.get("evaluation_report_positive", patent.evaluation_report_positive)
+    if (report_date is None) != (positive is None):
+        raise InvalidInput(
+            "evaluation_report_incomplete",
+            _("An evaluation report needs both its date and its conclusion."),
+            fields={"evaluation_report_date": [_("Give the date and the conclusion together.")]},
+        )
+    if report_date is not None and patent.grant_date and report_date < patent.grant_date:
+        raise InvalidInput(
+            "evaluation_report_before_grant",
+            _("An evaluation report is issued after the grant."),
+            fields={"evaluation_report_date": [_("Before the grant date.")]},
+        )
+    years = facts.get("annual_fees_paid_through")
+    if years is not None and not 1 <= years <= 20:
+        raise InvalidInput(
+            "invalid_patent_year",
+            _("A patent year between 1 and 20."),
+            fields={"annual_fees_paid_through": [_("Between 1 and 20.")]},
+        )
+    if facts.get("legal_status") not in (None, *LegalStatus.values):
+        raise InvalidInput("invalid_legal_status", _("Unknown legal status."))
+    changes = _diff(patent, facts, LEGAL_FIELDS)
+    if changes:
+        for field, value in facts.items():
+            setattr(patent, field, value)
+        patent.save(update_fields=[*facts.keys(), "updated_at"])
+        PatentEvent.objects.create(
+            patent=patent, actor=actor, verb=PatentEvent.Verb.LEGAL_STATUS, changes=changes
+        )
+    return patent
+
+
+@transaction.atomic
+def patent_pledge_record(
+    *, actor: User, patent_id: int, pledgee: str, registered_on: date, pledgee_consents: bool
+) -> PatentPledge:
+    """Record a registered pledge and whether the pledgee consents to open licensing."""
+    patent = _lock_patent(patent_id=patent_id, actor=actor, allow_reviewer=True)
+    pledge = PatentPledge.objects.create(
+        patent=patent,
+        pledgee=pledgee,
+        registered_on=registered_on,
+        pledgee_consents=pledgee_consents,
+        recorded_by=actor,
+    )
+    PatentEvent.objects.create(
+        patent=patent,
+        actor=actor,
+        verb=PatentEvent.Verb.PLEDGE_RECORDED,
+        changes={
+            "pledge": pledge.pk,
+            "pledgee": pledgee,
+            "registered_on": registered_on.isoformat(),
+            "pledgee_consents": pledgee_consents,
+        },
+    )
+    return pledge
+
+
+@transaction.atomic
+def patent_pledge_release(
+    *, actor: User, patent_id: int, pledge_id: int, released_on: date
+) -> PatentPledge:
+    """Record that a pledge was released."""
+    patent = _lock_patent(patent_id=patent_id, actor=actor, allow_reviewer=True)
+    pledge = PatentPledge.objects.filter(pk=pledge_id, patent=patent).first()
+    if pledge is None:
+        raise NotFound()
+    if pledge.released_on is not None:
+        raise Conflict("pledge_already_released", _("This pledge is already released."))
+    if released_on < pledge.registered_on:
+        raise InvalidInput(
+            "released_before_registered",
+            _("A pledge cannot be released before it was registered."),
+            fields={"released_on": [_("Before the registration date.")]},
+        )
+    pledge.released_on = released_on
+    pledge.save(update_fields=["released_on"])
+    PatentEvent.objects.create(
+        patent=patent,
+        actor=actor,
+        verb=PatentEvent.Verb.PLEDGE_RELEASED,
+        changes={"pledge": pledge.pk, "released_on": released_on.isoformat()},
+    )
+    return pledge
+
+
+@transaction.atomic
+def patent_exclusive_license_record(
+    *,
+    actor: User,
+    patent_id: int,
+    kind: str,
+    licensee: str,
+    starts_on: date,
+    ends_on: date,
+) -> PatentExclusiveLicense:
+    """Record an exclusive or sole license granted outside the platform."""
+    patent = _lock_patent(patent_id=patent_id, actor=actor, allow_reviewer=True)
+    if kind not in ExclusiveLicenseKind.values:
+        raise InvalidInput("invalid_license_kind", _("Exclusive or sole."))
+    if ends_on < starts_on:
+        raise InvalidInput(
+            "ends_before_start",
+            _("The license ends before it starts."),
+            fields={"ends_on": [_("Before the start date.")]},
+        )
+    record = PatentExclusiveLicense.objects.create(
+        patent=patent,
+        kind=kind,
+        licensee=licensee,
+        starts_on=starts_on,
+        ends_on=ends_on,
+        recorded_by=actor,
+    )
+    PatentEvent.objects.create(
+        patent=patent,
+        actor=actor,
+        verb=PatentEvent.Verb.EXCLUSIVE_LICENSE_RECORDED,
+        changes={
+            "license": record.pk,
+            "kind": kind,
+            "licensee": licensee,
+            "starts_on": starts_on.isoformat(),
+            "ends_on": ends_on.isoformat(),
+        },
+    )
+    return record
+
+
+@transaction.atomic
+def patent_exclusive_license_end(
+    *, actor: User, patent_id: int, license_id: int, ended_on: date
+) -> PatentExclusiveLicense:
+    """Record that an exclusive or sole license ended early (or set its real end date)."""
+    patent = _lock_patent(patent_id=patent_id, actor=actor, allow_reviewer=True)
+    record = PatentExclusiveLicense.objects.filter(pk=license_id, patent=patent).first()
+    if record is None:
+        raise NotFound()
+    if ended_on < record.starts_on:
+        raise InvalidInput(
+            "ends_before_start",
+            _("The license ends before it starts."),
+            fields={"ended_on": [_("Before the start date.")]},
+        )
+    before = record.ends_on
+    record.ends_on = ended_on
+    record.save(update_fields=["ends_on"])
+    PatentEvent.objects.create(
+        patent=patent,
+        actor=actor,
+        verb=PatentEvent.Verb.EXCLUSIVE_LICENSE_ENDED,
+        changes={"license": record.pk, "ends_on": [before.isoformat(), ended_on.isoformat()]},
+    )
+    return record

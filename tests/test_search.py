@@ -1,0 +1,175 @@
+"""Patent search: Chinese and English words, AND then OR, filters, sorting, facets, scope."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from marketplace.models import OrganisationKind, Region
+from tests.conftest import World, client_for
+from tests.factories import OrganisationFactory, application_number, make_patent
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def corpus(world: World) -> dict[str, Any]:
+    institute = OrganisationFactory.create(
+        name="深圳显示研究院",
+        kind=OrganisationKind.RESEARCH_INSTITUTE,
+        region=Region.objects.get(code="440305"),
+    )
+    battery = make_patent(world.university, 1, is_listed=True)
+    display = make_patent(
+        institute,
+        2,
+        is_listed=True,
+        title="一种柔性OLED显示面板及其驱动方法",
+        abstract="本发明涉及一种柔性有机发光二极管显示面板，降低功耗。",
+        main_ipc="H10K 59/12",
+        further_ipcs=[],
+    )
+    textile = make_patent(
+        world.university,
+        3,
+        is_listed=True,
+        title="一种阻燃纺织面料的整理工艺",
+        abstract="A flame retardant finishing process for cotton textile fabric.",
+        main_ipc="D06M 11/00",
+        further_ipcs=[],
+        filing_date="2021-01-05",
+        grant_date="2022-01-05",
+    )
+    utility = make_patent(
+        world.university,
+        4,
+        is_listed=True,
+        application_number=application_number(2021, "2", 4),
+        title="一种电池包散热结构",
+        abstract="一种用于锂离子电池包的散热结构。",
+        main_ipc="H01M 10/613",
+        further_ipcs=[],
+    )
+    unlisted = make_patent(world.university, 5, title="一种未公开的锂离子电池隔膜")
+    return {
+        "battery": battery,
+        "display": display,
+        "textile": textile,
+        "utility": utility,
+        "unlisted": unlisted,
+    }
+
+
+def search(params: dict[str, Any], user: Any = None) -> dict[str, Any]:
+    response = client_for(user).get("/api/v1/search/patents/", params)
+    assert response.status_code == 200, response.json()
+    return response.json()
+
+
+def ids(body: dict[str, Any]) -> list[int]:
+    return [item["id"] for item in body["results"]]
+
+
+def test_chinese_keywords_find_listed_patents_only(corpus: dict[str, Any]) -> None:
+    body = search({"q": "锂离子电池"})
+    assert set(ids(body)) == {corpus["battery"].pk, corpus["utility"].pk}
+    assert body["query"] == {"tokens": ["锂离子", "电池"], "mode": "and"}
+
+
+def test_title_matches_rank_above_abstract_matches(corpus: dict[str, Any]) -> None:
+    body = search({"q": "正极材料"})
+    assert ids(body)[0] == corpus["battery"].pk
+
+
+def test_english_words_are_found(corpus: dict[str, Any]) -> None:
+    assert ids(search({"q": "flame retardant textile"})) == [corpus["textile"].pk]
+
+
+def test_no_match_for_all_words_falls_back_to_any_word(corpus: dict[str, Any]) -> None:
+    body = search({"q": "电池 纺织"})
+    assert body["query"]["mode"] == "or"
+    assert set(ids(body)) == {corpus["battery"].pk, corpus["utility"].pk, corpus["textile"].pk}
+
+
+def test_generic_words_alone_match_nothing_special(corpus: dict[str, Any]) -> None:
+    body = search({"q": "一种方法"})
+    assert body["query"] == {"tokens": [], "mode": "none"}
+    assert len(ids(body)) == 4  # no words left: every listed patent, newest first
+
+
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        ({"ipc": "H01M"}, {"battery", "utility"}),
+        ({"ipc": "H01M 10"}, {"battery", "utility"}),
+        ({"ipc": "H01M 4/525"}, {"battery"}),
+        ({"ipc": "H"}, {"battery", "utility", "display"}),
+        ({"patent_type": "utility_model"}, {"utility"}),
+        ({"owner_kind": "research_institute"}, {"display"}),
+        ({"region": "440000"}, {"display"}),
+        ({"region": "320000"}, {"battery", "utility", "textile"}),
+        ({"min_remaining_years": 12}, {"battery", "display", "textile"}),
+        ({"q": "电池", "ipc": "H01M 10/613"}, {"utility"}),
+    ],
+)
+def test_filters(corpus: dict[str, Any], params: dict[str, Any], expected: set[str]) -> None:
+    assert set(ids(search(params))) == {corpus[name].pk for name in expected}
+
+
+def test_sorting_by_remaining_term_and_newest(corpus: dict[str, Any]) -> None:
+    by_term = ids(search({"sort": "remaining_term", "ipc": "H01M"}))
+    assert by_term == [corpus["battery"].pk, corpus["utility"].pk]  # 20 years vs 10
+    newest = ids(search({"sort": "newest"}))
+    assert newest[-1] == corpus["textile"].pk  # granted 2022, the others 2023
+
+
+def test_facets_count_type_section_and_region(corpus: dict[str, Any]) -> None:
+    facets = search({"q": "电池"})["facets"]
+    assert {f["value"]: f["count"] for f in facets["patent_type"]} == {
+        "invention": 1,
+        "utility_model": 1,
+    }
+    assert [(f["value"], f["count"]) for f in facets["ipc_section"]] == [("H", 2)]
+    assert facets["ipc_section"][0]["label"] in {"电学", "ELECTRICITY", "Electricity"}
+    assert [(f["value"], f["label"], f["count"]) for f in facets["region"]] == [
+        ("320000", "江苏省", 2)
+    ]
+
+
+def test_owners_search_their_unlisted_patents(world: World, corpus: dict[str, Any]) -> None:
+    mine = search({"q": "隔膜", "scope": "mine"}, world.university_member)
+    assert ids(mine) == [corpus["unlisted"].pk]
+    assert ids(search({"q": "隔膜"})) == []
+    anonymous = client_for(None).get("/api/v1/search/patents/", {"scope": "mine"})
+    assert anonymous.status_code == 403
+    other = search({"q": "隔膜", "scope": "mine"}, world.sme_admin)
+    assert ids(other) == []
+
+
+@pytest.mark.parametrize(
+    ("params", "field", "code"),
+    [
+        ({"q": "电" * 201}, "q", "max_length"),
+        ({"ipc": "battery"}, "ipc", "invalid_ipc"),
+        ({"patent_type": "plant"}, "patent_type", "invalid_choice"),
+        ({"region": "32"}, "region", "invalid"),
+        ({"min_remaining_years": "-1"}, "min_remaining_years", "min_value"),
+        ({"sort": "royalty"}, "sort", "invalid_choice"),
+    ],
+)
+def test_bad_search_parameters_are_refused(
+    corpus: dict[str, Any], params: dict[str, Any], field: str, code: str
+) -> None:
+    response = client_for(None).get("/api/v1/search/patents/", params)
+    assert response.status_code == 400
+    fields = response.json()["fields"]
+    key = next(name for name in fields if name.split(".")[0] == field)
+    assert fields[key][0]["code"] == code
+
+
+def test_search_runs_a_fixed_number_of_queries(
+    corpus: dict[str, Any], django_assert_max_num_queries: Any
+) -> None:
+    with django_assert_max_num_queries(10):
+        search({"q": "锂离子电池", "ipc": "H01M"})
