@@ -10,3 +10,11 @@ class LicensingConfig(AppConfig):
     name = "licensing"
     verbose_name = _("Licensing")
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        # marketplace cannot import licensing; it asks these hooks instead (patents/guards.py).
+        from licensing.services.declarations import declarations_recheck, patent_guard
+        from marketplace.patents import guards
+
+        guards.register_guard(patent_guard)
+        guards.register_listener(declarations_recheck)

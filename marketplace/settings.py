@@ -195,6 +195,13 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "OrganisationKindEnum": "marketplace.models.organisations.OrganisationKind",
         "ExclusiveLicenseKindEnum": "marketplace.models.patents.ExclusiveLicenseKind",
+        "NeedPaymentMethodEnum": "marketplace.models.needs.PaymentMethodPreference",
+        "DeclarationPaymentMethodEnum": "licensing.models.declarations.PaymentMethod",
+        "DeclarationStatusEnum": "licensing.models.declarations.DeclarationStatus",
+        "ImportStatusEnum": "marketplace.models.imports.ImportStatus",
+        "NeedStatusEnum": "marketplace.models.needs.NeedStatus",
+        "InvitationStatusEnum": "marketplace.models.organisations.InvitationStatus",
+        "LegalStatusEnum": "marketplace.models.patents.LegalStatus",
     },
 }
 
@@ -206,6 +213,7 @@ CELERY_TASK_ROUTES = {
     "marketplace.tasks.import_*": {"queue": "import"},
     "*.index_*": {"queue": "index"},
     "matching.tasks.*": {"queue": "match"},
+    "licensing.tasks.*": {"queue": "default"},
 }
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
@@ -219,6 +227,10 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "expire-invitations": {
         "task": "marketplace.tasks.expire_invitations",
         "schedule": 3600.0,
+    },
+    "expire-declarations": {
+        "task": "licensing.tasks.expire_declarations",
+        "schedule": 6 * 3600.0,
     },
 }
 

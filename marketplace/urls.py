@@ -11,6 +11,8 @@ urlpatterns = [
     path("api/v1/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/v1/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),
     path("api/v1/", include("marketplace.api.urls")),
+    # The project's URL root composes the apps; marketplace code itself never imports licensing.
+    path("api/v1/", include("licensing.api.urls")),
     path("admin/", admin.site.urls),
     path("healthz", HealthView.as_view(), name="healthz"),
 ]

@@ -199,6 +199,7 @@ def test_api_root_lists_the_endpoints_to_anyone() -> None:
         "patents",
         "patent-imports",
         "needs",
+        "notifications",
         "reference/industries",
         "reference/regions",
         "reference/ipc",

@@ -146,3 +146,30 @@ def test_template_imported_through_the_api_and_worker_is_found_by_chinese_search
     assert [item["application_number"] for item in found["results"]] == [
         Patent.objects.get().application_number
     ]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_announcement_reaches_the_patentee_in_app_and_by_mail_through_the_worker(
+    celery_worker_process: WorkerProcess, smtp_sink: SmtpSink
+) -> None:
+    import time
+
+    from marketplace import roles
+    from marketplace.models import Notification
+    from marketplace.services.platform import platform_role_grant
+    from tests.declarations_helpers import announced, declarable_patent
+    from tests.factories import MembershipFactory, UserFactory
+
+    _reference_data()
+    member = MembershipFactory.create(user__email="patentee-worker@example.com").user
+    reviewer = UserFactory.create(email="reviewer-worker@example.com")
+    platform_role_grant(user=reviewer, role=roles.REVIEWER, actor=None)
+    declaration = announced(
+        declarable_patent(member.memberships.get().organisation), member, reviewer
+    )
+    message = smtp_sink.wait_for("patentee-worker@example.com")
+    assert declaration.number in message["Subject"]
+    deadline = time.monotonic() + 10
+    while not Notification.objects.filter(user=member, kind="declaration_announced").exists():
+        assert time.monotonic() < deadline, "no in-app notification"
+        time.sleep(0.1)

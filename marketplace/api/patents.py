@@ -31,6 +31,7 @@ from marketplace.models import (
     PatentCoOwner,
     PatentEvent,
     PatentExclusiveLicense,
+    PatentHindrance,
     PatentPledge,
     PatentType,
     Region,
@@ -84,10 +85,21 @@ class ExclusiveLicenseSerializer(serializers.ModelSerializer[PatentExclusiveLice
         fields = ["id", "kind", "licensee", "starts_on", "ends_on"]
 
 
+class HindranceSerializer(serializers.ModelSerializer[PatentHindrance]):
+    class Meta:
+        model = PatentHindrance
+        fields = ["id", "reason", "recorded_at", "resolved_at"]
+
+
+class HindranceCreateSerializer(StrictInputSerializer):
+    reason = serializers.CharField(max_length=2000)
+
+
 class PatentDetailSerializer(PatentListSerializer):
     co_owners = serializers.SerializerMethodField()
     pledges = PledgeSerializer(many=True, read_only=True)
     exclusive_licenses = ExclusiveLicenseSerializer(many=True, read_only=True)
+    hindrances = HindranceSerializer(many=True, read_only=True)
 
     class Meta(PatentListSerializer.Meta):
         fields = [
@@ -105,6 +117,7 @@ class PatentDetailSerializer(PatentListSerializer):
             "co_owners",
             "pledges",
             "exclusive_licenses",
+            "hindrances",
             "created_at",
             "updated_at",
         ]
@@ -245,6 +258,7 @@ class PatentViewSet(viewsets.ReadOnlyModelViewSet[Patent]):
                 Prefetch("co_ownerships", PatentCoOwner.objects.select_related("organisation")),
                 "pledges",
                 "exclusive_licenses",
+                "hindrances",
             )
         return queryset.defer("claims", "abstract") if self.action == "list" else queryset
 
@@ -358,6 +372,29 @@ class PatentViewSet(viewsets.ReadOnlyModelViewSet[Patent]):
             **data.validated_data,
         )
         return Response(ExclusiveLicenseSerializer(record).data)
+
+    @extend_schema(
+        request=HindranceCreateSerializer, responses={201: HindranceSerializer, **ERROR_RESPONSES}
+    )
+    @action(detail=True, methods=["post"])
+    def hindrances(self, request: Request, pk: str) -> Response:
+        """A reviewer records another hindrance to open licensing (bar 9)."""
+        patent = self.get_object()
+        data = HindranceCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        hindrance = services.patent_hindrance_record(
+            actor=_user(request), patent_id=patent.pk, reason=data.validated_data["reason"]
+        )
+        return Response(HindranceSerializer(hindrance).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses={200: HindranceSerializer, **ERROR_RESPONSES})
+    @action(detail=True, methods=["post"], url_path=r"hindrances/(?P<hindrance_id>[0-9]+)/resolve")
+    def resolve_hindrance(self, request: Request, pk: str, hindrance_id: str) -> Response:
+        patent = self.get_object()
+        hindrance = services.patent_hindrance_resolve(
+            actor=_user(request), patent_id=patent.pk, hindrance_id=int(hindrance_id)
+        )
+        return Response(HindranceSerializer(hindrance).data)
 
     @extend_schema(responses={200: PatentEventSerializer(many=True), **ERROR_RESPONSES})
     @action(detail=True, methods=["get"])

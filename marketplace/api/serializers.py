@@ -16,6 +16,7 @@ from marketplace.models import (
     IpcClass,
     Membership,
     MembershipRole,
+    Notification,
     Organisation,
     OrganisationEvent,
     OrganisationKind,
@@ -288,3 +289,9 @@ class RoleSerializer(StrictInputSerializer):
 class HealthSerializer(serializers.Serializer[Any]):
     status = serializers.ChoiceField(choices=["ok", "degraded"])
     checks = serializers.DictField(child=serializers.DictField())
+
+
+class NotificationSerializer(serializers.ModelSerializer[Notification]):
+    class Meta:
+        model = Notification
+        fields = ["id", "kind", "title", "body", "data", "created_at", "read_at"]

@@ -25,6 +25,7 @@ router.register("reference/tables", views.ReferenceTableViewSet, basename="refer
 router.register("reference/ipc", views.IpcClassViewSet, basename="ipc-class")
 router.register("patents", patents.PatentViewSet, basename="patent")
 router.register("needs", needs.TechnologyNeedViewSet, basename="need")
+router.register("notifications", views.NotificationViewSet, basename="notification")
 router.register("patent-imports", imports.ImportJobViewSet, basename="patent-import")
 
 urlpatterns = [

@@ -29,6 +29,7 @@ from marketplace.models import (
     Invitation,
     IpcClass,
     Membership,
+    Notification,
     Organisation,
     OrganisationEvent,
     OrganisationKind,
@@ -38,6 +39,7 @@ from marketplace.models import (
     User,
 )
 from marketplace.services import accounts as account_services
+from marketplace.services import notifications as notification_services
 from marketplace.services import organisations as organisation_services
 
 ERROR_RESPONSES: dict[int, OpenApiResponse] = {
@@ -414,6 +416,34 @@ class OrganisationViewSet(viewsets.ReadOnlyModelViewSet[Organisation]):
         )
         page = self.paginate_queryset(events)
         return self.get_paginated_response(s.OrganisationEventSerializer(page, many=True).data)
+
+
+# ---- notifications -------------------------------------------------------------------------
+
+
+class NotificationViewSet(viewsets.ReadOnlyModelViewSet[Notification]):
+    """The caller's own notifications, newest first; ?unread=true for the unread ones."""
+
+    permission_classes = [IsAuthenticated]
+    serializer_class = s.NotificationSerializer
+    pagination_class = CursorPagination
+
+    def get_queryset(self) -> QuerySet[Notification]:
+        if getattr(self, "swagger_fake_view", False):  # schema generation has no user
+            return Notification.objects.none()
+        queryset = Notification.objects.filter(user=_user(self.request))
+        unread = self.request.query_params.get("unread")
+        if unread in ("true", "1"):
+            queryset = queryset.filter(read_at__isnull=True)
+        return queryset
+
+    @extend_schema(request=None, responses={200: s.NotificationSerializer, **ERROR_RESPONSES})
+    @action(detail=True, methods=["post"])
+    def read(self, request: Request, pk: str) -> Response:
+        notification = notification_services.notification_mark_read(
+            user=_user(request), notification_id=int(pk)
+        )
+        return Response(s.NotificationSerializer(notification).data)
 
 
 # ---- reference data ------------------------------------------------------------------------

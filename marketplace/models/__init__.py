@@ -9,6 +9,7 @@ from marketplace.models.needs import (
     TechnologyNeed,
     TechnologyNeedEvent,
 )
+from marketplace.models.notifications import Notification
 from marketplace.models.organisations import (
     EnterpriseSize,
     Invitation,
@@ -28,6 +29,7 @@ from marketplace.models.patents import (
     PatentCoOwner,
     PatentEvent,
     PatentExclusiveLicense,
+    PatentHindrance,
     PatentPledge,
     PatentType,
 )
@@ -56,6 +58,7 @@ __all__ = [
     "Membership",
     "MembershipRole",
     "NeedStatus",
+    "Notification",
     "Organisation",
     "OrganisationEvent",
     "OrganisationEventVerb",
@@ -66,6 +69,7 @@ __all__ = [
     "PatentCoOwner",
     "PatentEvent",
     "PatentExclusiveLicense",
+    "PatentHindrance",
     "PatentPledge",
     "PatentType",
     "PaymentMethodPreference",

@@ -21,6 +21,12 @@ class UserManager(BaseUserManager["User"]):
     def get_queryset(self) -> UserQuerySet:
         return UserQuerySet(self.model, using=self._db)
 
+    def reviewers(self) -> UserQuerySet:
+        return self.get_queryset().reviewers()
+
+    def mediators(self) -> UserQuerySet:
+        return self.get_queryset().mediators()
+
     @classmethod
     def normalize_email(cls, email: str | None) -> str:
         return (email or "").strip().lower()

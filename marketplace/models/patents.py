@@ -251,6 +251,8 @@ class PatentEvent(models.Model):
         PLEDGE_RELEASED = "pledge_released", _("pledge released")
         EXCLUSIVE_LICENSE_RECORDED = "exclusive_license_recorded", _("exclusive license recorded")
         EXCLUSIVE_LICENSE_ENDED = "exclusive_license_ended", _("exclusive license ended")
+        HINDRANCE_RECORDED = "hindrance_recorded", _("hindrance recorded by a reviewer")
+        HINDRANCE_RESOLVED = "hindrance_resolved", _("hindrance resolved")
 
     patent = models.ForeignKey(Patent, on_delete=models.CASCADE, related_name="events")
     actor = models.ForeignKey(
@@ -266,3 +268,24 @@ class PatentEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.verb} {self.patent_id} at {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class PatentHindrance(models.Model):
+    """Any other hindrance to open licensing recorded by a reviewer (bar 9 of the rules)."""
+
+    patent = models.ForeignKey(Patent, on_delete=models.CASCADE, related_name="hindrances")
+    reason = models.TextField(_("reason"), max_length=2000)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    recorded_at = models.DateTimeField(auto_now_add=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["patent_id", "recorded_at", "id"]
+
+    def __str__(self) -> str:
+        return f"hindrance on {self.patent_id}: {self.reason[:40]}"

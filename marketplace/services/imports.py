@@ -25,6 +25,7 @@ from marketplace.models import (
     PatentCoOwner,
     PatentEvent,
 )
+from marketplace.patents import guards
 from marketplace.patents.cleaning import clean_patent, iter_fields
 from marketplace.patents.spreadsheets import Sheet, open_sheet
 
@@ -251,6 +252,8 @@ def _write_chunk(job: ImportJob, chunk: list[RowPlan], by_reference: dict[str, i
         for plan in chunk
         for position, ref in enumerate(dict.fromkeys(plan.co_owner_refs))
     )
+    # Re-imported facts (legal status, fees) may raise or clear a declaration bar.
+    guards.facts_changed(list(ids.values()))
     PatentEvent.objects.bulk_create(
         PatentEvent(
             patent_id=ids[plan.values["application_number"]],

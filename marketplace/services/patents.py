@@ -6,6 +6,7 @@ from datetime import date
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from marketplace import roles
@@ -19,10 +20,12 @@ from marketplace.models import (
     PatentCoOwner,
     PatentEvent,
     PatentExclusiveLicense,
+    PatentHindrance,
     PatentPledge,
     PatentType,
     User,
 )
+from marketplace.patents import guards
 from marketplace.patents.cleaning import clean_patent
 
 BIBLIOGRAPHIC_FIELDS = (
@@ -197,6 +200,14 @@ def patent_record_legal_status(*, actor: User, patent_id: int, facts: dict[str, 
         )
     if facts.get("legal_status") not in (None, *LegalStatus.values):
         raise InvalidInput("invalid_legal_status", _("Unknown legal status."))
+    is_reviewer = roles.has(actor, roles.RECORD_LEGAL_STATUS)
+    if (
+        facts.get("legal_status") == LegalStatus.TERMINATED
+        and patent.legal_status != LegalStatus.TERMINATED
+        and not is_reviewer
+    ):
+        # A patentee setting "terminated" is abandoning the patent.
+        guards.check(patent, "abandon")
     changes = _diff(patent, facts, LEGAL_FIELDS)
     if changes:
         for field, value in facts.items():
@@ -205,6 +216,7 @@ def patent_record_legal_status(*, actor: User, patent_id: int, facts: dict[str, 
         PatentEvent.objects.create(
             patent=patent, actor=actor, verb=PatentEvent.Verb.LEGAL_STATUS, changes=changes
         )
+        guards.facts_changed([patent.pk])
     return patent
 
 
@@ -214,6 +226,7 @@ def patent_pledge_record(
 ) -> PatentPledge:
     """Record a registered pledge and whether the pledgee consents to open licensing."""
     patent = _lock_patent(patent_id=patent_id, actor=actor, allow_reviewer=True)
+    guards.check(patent, "pledge", pledgee_consents=pledgee_consents)
     pledge = PatentPledge.objects.create(
         patent=patent,
         pledgee=pledgee,
@@ -232,6 +245,7 @@ def patent_pledge_record(
             "pledgee_consents": pledgee_consents,
         },
     )
+    guards.facts_changed([patent.pk])
     return pledge
 
 
@@ -260,6 +274,7 @@ def patent_pledge_release(
         verb=PatentEvent.Verb.PLEDGE_RELEASED,
         changes={"pledge": pledge.pk, "released_on": released_on.isoformat()},
     )
+    guards.facts_changed([patent.pk])
     return pledge
 
 
@@ -277,6 +292,7 @@ def patent_exclusive_license_record(
     patent = _lock_patent(patent_id=patent_id, actor=actor, allow_reviewer=True)
     if kind not in ExclusiveLicenseKind.values:
         raise InvalidInput("invalid_license_kind", _("Exclusive or sole."))
+    guards.check(patent, "exclusive_license", kind=kind)
     if ends_on < starts_on:
         raise InvalidInput(
             "ends_before_start",
@@ -303,6 +319,7 @@ def patent_exclusive_license_record(
             "ends_on": ends_on.isoformat(),
         },
     )
+    guards.facts_changed([patent.pk])
     return record
 
 
@@ -330,4 +347,58 @@ def patent_exclusive_license_end(
         verb=PatentEvent.Verb.EXCLUSIVE_LICENSE_ENDED,
         changes={"license": record.pk, "ends_on": [before.isoformat(), ended_on.isoformat()]},
     )
+    guards.facts_changed([patent.pk])
     return record
+
+
+def _require_reviewer(actor: User) -> None:
+    if not roles.has(actor, roles.RECORD_LEGAL_STATUS):
+        raise PermissionDenied("reviewer_required", _("Only a reviewer can do this."))
+
+
+@transaction.atomic
+def patent_hindrance_record(*, actor: User, patent_id: int, reason: str) -> PatentHindrance:
+    """A reviewer records another hindrance to open licensing (bar 9)."""
+    _require_reviewer(actor)
+    patent = _lock_patent(patent_id=patent_id, actor=actor, allow_reviewer=True)
+    hindrance = PatentHindrance.objects.create(patent=patent, reason=reason, recorded_by=actor)
+    PatentEvent.objects.create(
+        patent=patent,
+        actor=actor,
+        verb=PatentEvent.Verb.HINDRANCE_RECORDED,
+        changes={"hindrance": hindrance.pk, "reason": reason},
+    )
+    guards.facts_changed([patent.pk])
+    return hindrance
+
+
+@transaction.atomic
+def patent_hindrance_resolve(*, actor: User, patent_id: int, hindrance_id: int) -> PatentHindrance:
+    """A reviewer marks a recorded hindrance as resolved."""
+    _require_reviewer(actor)
+    patent = _lock_patent(patent_id=patent_id, actor=actor, allow_reviewer=True)
+    hindrance = PatentHindrance.objects.filter(pk=hindrance_id, patent=patent).first()
+    if hindrance is None:
+        raise NotFound()
+    if hindrance.resolved_at is not None:
+        raise Conflict("hindrance_already_resolved", _("This hindrance is already resolved."))
+    hindrance.resolved_at = timezone.now()
+    hindrance.resolved_by = actor
+    hindrance.save(update_fields=["resolved_at", "resolved_by"])
+    PatentEvent.objects.create(
+        patent=patent,
+        actor=actor,
+        verb=PatentEvent.Verb.HINDRANCE_RESOLVED,
+        changes={"hindrance": hindrance.pk},
+    )
+    guards.facts_changed([patent.pk])
+    return hindrance
+
+
+def patent_set_listing(*, patent_ids: list[int], is_listed: bool) -> int:
+    """Show patents in public search or hide them (licensing calls this as declarations move)."""
+    return (
+        Patent.objects.filter(pk__in=patent_ids)
+        .exclude(is_listed=is_listed)
+        .update(is_listed=is_listed, updated_at=timezone.now())
+    )

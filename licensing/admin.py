@@ -1,0 +1,134 @@
+"""Admin for reviewers: the declaration queue with actions that call the workflow.
+
+There is no free editing of a declaration here: the actions call the same services as the
+API (so every move is a timeline event with its actor), and fields are read-only.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
+
+from licensing.models import Declaration, DeclarationEvent
+from licensing.services import declarations as services
+from marketplace.errors import DomainError
+from marketplace.models import User
+
+
+class DeclarationEventInline(admin.TabularInline):
+    model = DeclarationEvent
+    extra = 0
+    can_delete = False
+    fields = ("created_at", "verb", "from_status", "to_status", "actor", "reason", "data")
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class FlaggedFilter(admin.SimpleListFilter):
+    title = _("bars flagged")
+    parameter_name = "flagged"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
+        return [("yes", _("yes")), ("no", _("no"))]
+
+    def queryset(
+        self, request: HttpRequest, queryset: QuerySet[Declaration]
+    ) -> QuerySet[Declaration]:
+        if self.value() == "yes":
+            return queryset.exclude(flagged_bars=[])
+        if self.value() == "no":
+            return queryset.filter(flagged_bars=[])
+        return queryset
+
+
+def _actor(request: HttpRequest) -> User:
+    assert isinstance(request.user, User)
+    return request.user
+
+
+def _run(modeladmin: Any, request: HttpRequest, queryset: QuerySet[Declaration], call: Any) -> None:
+    done = 0
+    for declaration in queryset:
+        try:
+            call(declaration)
+            done += 1
+        except DomainError as error:
+            modeladmin.message_user(
+                request, f"{declaration}: {error.render_message()}", level=messages.ERROR
+            )
+    if done:
+        modeladmin.message_user(request, _("%(count)d declaration(s) done.") % {"count": done})
+
+
+@admin.action(description=_("Announce the selected submitted declarations"))
+def announce(modeladmin: Any, request: HttpRequest, queryset: QuerySet[Declaration]) -> None:
+    actor = _actor(request)
+    _run(
+        modeladmin,
+        request,
+        queryset,
+        lambda d: services.declaration_announce(actor=actor, declaration_id=d.pk),
+    )
+
+
+@admin.action(description=_("Announce the withdrawal of the selected declarations"))
+def approve_withdrawal(
+    modeladmin: Any, request: HttpRequest, queryset: QuerySet[Declaration]
+) -> None:
+    actor = _actor(request)
+    _run(
+        modeladmin,
+        request,
+        queryset,
+        lambda d: services.declaration_approve_withdrawal(actor=actor, declaration_id=d.pk),
+    )
+
+
+@admin.register(Declaration)
+class DeclarationAdmin(admin.ModelAdmin):
+    list_display = [
+        "__str__",
+        "patent",
+        "organisation",
+        "status",
+        "payment_method",
+        "effective_date",
+        "updated_at",
+    ]
+    list_filter = ["status", "payment_method", FlaggedFilter]
+    search_fields = ["number", "patent__application_number", "patent__title", "organisation__name"]
+    list_select_related = ["patent", "organisation"]
+    ordering = ["-updated_at"]
+    actions = [announce, approve_withdrawal]
+    inlines = [DeclarationEventInline]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return [field.name for field in Declaration._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        from marketplace import roles
+
+        return roles.is_reviewer(request.user) or super().has_view_permission(request, obj)
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        from marketplace import roles
+
+        return roles.is_reviewer(request.user) or super().has_module_permission(request)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # Needed for actions to show; fields stay read-only (see get_readonly_fields).
+        from marketplace import roles
+
+        return roles.is_reviewer(request.user)

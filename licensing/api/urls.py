@@ -1,0 +1,20 @@
+"""Routes of the licensing API under /api/v1/."""
+
+from django.urls import include, path
+from rest_framework.routers import SimpleRouter
+
+from licensing.api import views
+
+router = SimpleRouter()
+router.register("declarations", views.DeclarationViewSet, basename="declaration")
+router.register("register", views.RegisterViewSet, basename="register")
+
+urlpatterns = [
+    path("register/export/", views.RegisterExportView.as_view(), name="register-export"),
+    path(
+        "patents/<int:patent_id>/declarations/",
+        views.PatentDeclarationsView.as_view(),
+        name="patent-declarations",
+    ),
+    path("", include(router.urls)),
+]

@@ -1,0 +1,397 @@
+"""API views of the licensing app: declarations, the review queue, the public register."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from django.db.models import Prefetch, Q, QuerySet
+from django.http import StreamingHttpResponse
+from django.utils.translation import gettext_lazy as _
+from django_filters import rest_framework as filters
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from licensing.api import serializers as s
+from licensing.models import Declaration, DeclarationEvent, DeclarationStatus, PaymentMethod
+from licensing.querysets import PUBLIC
+from licensing.services import declarations as services
+from marketplace import roles
+from marketplace.api.pagination import CursorPagination
+from marketplace.api.views import ERROR_RESPONSES
+from marketplace.errors import PermissionDenied
+from marketplace.models import Patent, PatentCoOwner, User
+from marketplace.patents.ipc import normalise_ipc_prefix
+
+
+def _user(request: Request) -> User:
+    assert isinstance(request.user, User)
+    return request.user
+
+
+class DeclarationFilter(filters.FilterSet):
+    status = filters.MultipleChoiceFilter(choices=DeclarationStatus.choices)
+    patent = filters.NumberFilter(field_name="patent_id")
+    organisation = filters.NumberFilter(field_name="organisation_id")
+    flagged = filters.BooleanFilter(method="filter_flagged")
+
+    class Meta:
+        model = Declaration
+        fields = ["status", "patent", "organisation"]
+
+    def filter_flagged(
+        self, queryset: QuerySet[Declaration], name: str, value: bool
+    ) -> QuerySet[Declaration]:
+        return queryset.exclude(flagged_bars=[]) if value else queryset.filter(flagged_bars=[])
+
+
+class DeclarationViewSet(viewsets.ReadOnlyModelViewSet[Declaration]):
+    """Declarations: drafts for the patentee, announced ones for all, the queue for reviewers."""
+
+    serializer_class = s.DeclarationSerializer
+    filterset_class = DeclarationFilter
+    pagination_class = CursorPagination
+
+    def get_permissions(self) -> list[Any]:
+        if self.action in ("list", "retrieve", "timeline") and self.request.method == "GET":
+            return [AllowAny()]
+        return [IsAuthenticated()]
+
+    def get_queryset(self) -> QuerySet[Declaration]:
+        return Declaration.objects.visible_to(self.request.user).select_related(
+            "patent", "organisation"
+        )
+
+    def _respond(self, declaration: Declaration, code: int = status.HTTP_200_OK) -> Response:
+        fresh = Declaration.objects.select_related("patent", "organisation").get(pk=declaration.pk)
+        return Response(s.DeclarationSerializer(fresh).data, status=code)
+
+    @extend_schema(
+        request=s.DeclarationCreateSerializer,
+        responses={201: s.DeclarationSerializer, **ERROR_RESPONSES},
+    )
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """Draft a declaration; caps and term rules are checked now, bars at submission."""
+        data = s.DeclarationCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        terms = dict(data.validated_data)
+        patent_id = terms.pop("patent")
+        declaration = services.declaration_create(
+            actor=_user(request), patent_id=patent_id, terms=terms
+        )
+        return self._respond(declaration, status.HTTP_201_CREATED)
+
+    @extend_schema(
+        request=s.TermsUpdateSerializer, responses={200: s.DeclarationSerializer, **ERROR_RESPONSES}
+    )
+    def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        declaration = self.get_object()
+        data = s.TermsUpdateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        declaration = services.declaration_update(
+            actor=_user(request), declaration_id=declaration.pk, terms=dict(data.validated_data)
+        )
+        return self._respond(declaration)
+
+    @extend_schema(request=None, responses={200: s.ProblemsSerializer, **ERROR_RESPONSES})
+    @action(detail=True, methods=["get"])
+    def problems(self, request: Request, pk: str) -> Response:
+        """What would refuse a submission now: bars, term rules, missing co-owner consents."""
+        declaration = self.get_object()
+        if not (
+            (
+                isinstance(request.user, User)
+                and declaration.organisation.memberships.filter(user=request.user).exists()
+            )
+            or roles.is_reviewer(request.user)
+        ):
+            raise PermissionDenied(
+                "patentee_required", _("Only the patentee and reviewers can see this.")
+            )
+        return Response(services.declaration_problems(declaration))
+
+    def _command(self, request: Request, service: Any, **kwargs: Any) -> Response:
+        declaration = self.get_object()
+        result = service(actor=_user(request), declaration_id=declaration.pk, **kwargs)
+        return self._respond(result)
+
+    def _reason(self, request: Request) -> str:
+        data = s.ReasonSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        return str(data.validated_data["reason"])
+
+    @extend_schema(
+        request=s.ConsentSerializer, responses={200: s.DeclarationSerializer, **ERROR_RESPONSES}
+    )
+    @action(detail=True, methods=["post"])
+    def consent(self, request: Request, pk: str) -> Response:
+        """A co-owner consents to the declaration (draft) or to its withdrawal (announced)."""
+        data = s.ConsentSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        declaration = self.get_object()
+        services.declaration_consent(
+            actor=_user(request),
+            declaration_id=declaration.pk,
+            purpose=data.validated_data["purpose"],
+        )
+        return self._respond(declaration)
+
+    @extend_schema(request=None, responses={200: s.DeclarationSerializer, **ERROR_RESPONSES})
+    @action(detail=True, methods=["post"])
+    def submit(self, request: Request, pk: str) -> Response:
+        return self._command(request, services.declaration_submit)
+
+    @extend_schema(request=None, responses={200: s.DeclarationSerializer, **ERROR_RESPONSES})
+    @action(detail=True, methods=["post"])
+    def announce(self, request: Request, pk: str) -> Response:
+        return self._command(request, services.declaration_announce)
+
+    @extend_schema(
+        request=s.ReasonSerializer, responses={200: s.DeclarationSerializer, **ERROR_RESPONSES}
+    )
+    @action(detail=True, methods=["post"])
+    def refuse(self, request: Request, pk: str) -> Response:
+        return self._command(request, services.declaration_refuse, reason=self._reason(request))
+
+    @extend_schema(
+        request=s.ReasonSerializer, responses={200: s.DeclarationSerializer, **ERROR_RESPONSES}
+    )
+    @action(detail=True, methods=["post"], url_path="request-withdrawal")
+    def request_withdrawal(self, request: Request, pk: str) -> Response:
+        return self._command(
+            request, services.declaration_request_withdrawal, reason=self._reason(request)
+        )
+
+    @extend_schema(request=None, responses={200: s.DeclarationSerializer, **ERROR_RESPONSES})
+    @action(detail=True, methods=["post"], url_path="approve-withdrawal")
+    def approve_withdrawal(self, request: Request, pk: str) -> Response:
+        return self._command(request, services.declaration_approve_withdrawal)
+
+    @extend_schema(
+        request=s.ReasonSerializer, responses={200: s.DeclarationSerializer, **ERROR_RESPONSES}
+    )
+    @action(detail=True, methods=["post"], url_path="refuse-withdrawal")
+    def refuse_withdrawal(self, request: Request, pk: str) -> Response:
+        return self._command(
+            request, services.declaration_refuse_withdrawal, reason=self._reason(request)
+        )
+
+    @extend_schema(
+        request=s.ReasonSerializer, responses={200: s.DeclarationSerializer, **ERROR_RESPONSES}
+    )
+    @action(detail=True, methods=["post"])
+    def terminate(self, request: Request, pk: str) -> Response:
+        return self._command(request, services.declaration_terminate, reason=self._reason(request))
+
+    @extend_schema(
+        request=s.ReasonSerializer, responses={200: s.DeclarationSerializer, **ERROR_RESPONSES}
+    )
+    @action(detail=True, methods=["post"])
+    def revoke(self, request: Request, pk: str) -> Response:
+        return self._command(request, services.declaration_revoke, reason=self._reason(request))
+
+    @extend_schema(responses={200: s.DeclarationEventSerializer(many=True), **ERROR_RESPONSES})
+    @action(detail=True, methods=["get"])
+    def timeline(self, request: Request, pk: str) -> Response:
+        """Every step: actor, time, from, to, reason (actors are shown to the parties and staff)."""
+        declaration = self.get_object()
+        events = DeclarationEvent.objects.filter(declaration=declaration).select_related("actor")
+        data: list[Any] = list(s.DeclarationEventSerializer(events, many=True).data)
+        is_party = request.user.is_authenticated and (
+            roles.is_platform_staff(request.user)
+            or declaration.organisation.memberships.filter(user=request.user).exists()
+        )
+        if not is_party:
+            data = [{**item, "actor": None} for item in data]
+        return Response(data)
+
+    @extend_schema(responses={200: s.DeclarationSerializer(many=True), **ERROR_RESPONSES})
+    @action(detail=False, methods=["get"], url_path="review-queue")
+    def review_queue(self, request: Request) -> Response:
+        """The reviewers' work: submitted declarations, withdrawal requests, flagged ones."""
+        if not roles.is_reviewer(request.user):
+            raise PermissionDenied("reviewer_required", _("Only a reviewer can do this."))
+        queue = (
+            Declaration.objects.filter(
+                Q(status__in=[DeclarationStatus.SUBMITTED, DeclarationStatus.WITHDRAWAL_REQUESTED])
+                | (Q(status=DeclarationStatus.ANNOUNCED) & ~Q(flagged_bars=[]))
+            )
+            .select_related("patent", "organisation")
+            .order_by("updated_at", "id")
+        )
+        return Response(s.DeclarationSerializer(queue[:500], many=True).data)
+
+
+# ---- public register -----------------------------------------------------------------------
+
+
+class RegisterFilter(filters.FilterSet):
+    q = filters.CharFilter(method="filter_q", max_length=100)
+    status = filters.MultipleChoiceFilter(
+        choices=[(value, label) for value, label in DeclarationStatus.choices if value in PUBLIC]
+    )
+    payment_method = filters.MultipleChoiceFilter(choices=PaymentMethod.choices)
+    ipc = filters.CharFilter(method="filter_ipc", max_length=20)
+    patentee = filters.CharFilter(
+        field_name="organisation__name", lookup_expr="icontains", max_length=100
+    )
+    effective_from = filters.DateFilter(field_name="effective_date", lookup_expr="gte")
+    effective_to = filters.DateFilter(field_name="effective_date", lookup_expr="lte")
+
+    class Meta:
+        model = Declaration
+        fields = ["status", "payment_method"]
+
+    def filter_q(
+        self, queryset: QuerySet[Declaration], name: str, value: str
+    ) -> QuerySet[Declaration]:
+        text = value.strip()
+        return queryset.filter(
+            Q(number__iexact=text)
+            | Q(patent__application_number__icontains=text.upper().removeprefix("ZL"))
+            | Q(patent__title__icontains=text)
+        )
+
+    def filter_ipc(
+        self, queryset: QuerySet[Declaration], name: str, value: str
+    ) -> QuerySet[Declaration]:
+        prefix = normalise_ipc_prefix(value)
+        if prefix is None:
+            raise serializers.ValidationError({"ipc": [_("Not an IPC symbol or prefix.")]})
+        return queryset.filter(patent__ipc_prefixes__contains=[prefix])
+
+
+def register_queryset() -> QuerySet[Declaration]:
+    return (
+        Declaration.objects.public()
+        .select_related("patent", "organisation")
+        .prefetch_related(
+            Prefetch(
+                "patent__co_ownerships",
+                PatentCoOwner.objects.select_related("organisation"),
+            )
+        )
+    )
+
+
+class RegisterCursorPagination(CursorPagination):
+    ordering = ("-effective_date", "-id")  # type: ignore[assignment]
+
+
+class RegisterViewSet(viewsets.ReadOnlyModelViewSet[Declaration]):
+    """The public register of open-license declarations: free to search and download."""
+
+    permission_classes = [AllowAny]
+    serializer_class = s.RegisterEntrySerializer
+    filterset_class = RegisterFilter
+    pagination_class = RegisterCursorPagination
+    lookup_field = "number"
+    lookup_value_regex = "OL[0-9]{11}"
+
+    def get_queryset(self) -> QuerySet[Declaration]:
+        return register_queryset()
+
+
+def _safe_cell(value: Any) -> str:
+    """A CSV cell that a spreadsheet will not run as a formula (OWASP CSV injection)."""
+    text = "" if value is None else str(value)
+    if text and text[0] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + text
+    return text
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+class RegisterExportView(APIView):
+    """The whole register (or a filtered part) as streamed CSV or JSON: open data."""
+
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        parameters=[OpenApiParameter("file_format", str, enum=["csv", "json"])],
+        responses={
+            (200, "text/csv"): OpenApiResponse(description="CSV"),
+            400: ERROR_RESPONSES[400],
+        },
+        tags=["register"],
+    )
+    def get(self, request: Request) -> StreamingHttpResponse:
+        file_format = request.query_params.get("file_format", "csv")
+        if file_format not in ("csv", "json"):
+            raise serializers.ValidationError(
+                {
+                    "file_format": [
+                        serializers.ErrorDetail(str(_("csv or json.")), code="invalid_choice")
+                    ]
+                }
+            )
+        params = request.query_params.copy()
+        params.pop("file_format", None)
+        filterset = RegisterFilter(params, queryset=register_queryset(), request=request)
+        if not filterset.is_valid():
+            raise serializers.ValidationError(filterset.errors)
+        queryset = filterset.qs.order_by("-effective_date", "-id")
+        fields = s.RegisterEntrySerializer.Meta.fields
+
+        def rows() -> Iterator[dict[str, Any]]:
+            for declaration in queryset.iterator(chunk_size=2000):
+                yield dict(s.RegisterEntrySerializer(declaration).data)
+
+        if file_format == "json":
+
+            def json_stream() -> Iterator[str]:
+                yield "["
+                for index, row in enumerate(rows()):
+                    yield ("," if index else "") + json.dumps(row, ensure_ascii=False, default=str)
+                yield "]"
+
+            response = StreamingHttpResponse(json_stream(), content_type="application/json")
+            response["Content-Disposition"] = 'attachment; filename="open-license-register.json"'
+            return response
+
+        writer = csv.writer(_Echo())
+
+        def csv_stream() -> Iterator[str]:
+            yield "\ufeff" + writer.writerow(fields)
+            for row in rows():
+                yield writer.writerow(
+                    [
+                        _safe_cell("; ".join(row[f]) if isinstance(row[f], list) else row[f])
+                        for f in fields
+                    ]
+                )
+
+        response = StreamingHttpResponse(csv_stream(), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = 'attachment; filename="open-license-register.csv"'
+        return response
+
+
+class PatentDeclarationsView(APIView):
+    """A patent's declaration history, oldest first (what the caller may see of it)."""
+
+    permission_classes = [AllowAny]
+
+    @extend_schema(responses={200: s.DeclarationSerializer(many=True), 404: ERROR_RESPONSES[404]})
+    def get(self, request: Request, patent_id: int) -> Response:
+        patent = Patent.objects.visible_to(request.user).filter(pk=patent_id).first()
+        declarations = Declaration.objects.visible_to(request.user).filter(patent_id=patent_id)
+        if patent is None and not declarations.exists():
+            from marketplace.errors import NotFound
+
+            raise NotFound()
+        return Response(
+            s.DeclarationSerializer(
+                declarations.select_related("patent", "organisation").order_by("created_at", "id"),
+                many=True,
+            ).data
+        )

@@ -1,0 +1,214 @@
+"""Open-license declarations (开放许可声明, Patent Law Art. 50): terms, status, timeline."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from licensing.querysets import DeclarationQuerySet
+
+
+class DeclarationStatus(models.TextChoices):
+    DRAFT = "draft", _("draft")
+    SUBMITTED = "submitted", _("submitted")
+    ANNOUNCED = "announced", _("announced")
+    NOT_ANNOUNCED = "not_announced", _("not announced")
+    WITHDRAWAL_REQUESTED = "withdrawal_requested", _("withdrawal requested")
+    WITHDRAWN = "withdrawn", _("withdrawn")
+    TERMINATED = "terminated", _("terminated")
+    REVOKED = "revoked", _("revoked")
+    EXPIRED = "expired", _("expired")
+    SUPERSEDED = "superseded", _("superseded")
+
+
+# In force: licenses can be obtained (a withdrawal takes effect only when announced).
+IN_FORCE_STATUSES = (DeclarationStatus.ANNOUNCED, DeclarationStatus.WITHDRAWAL_REQUESTED)
+# Shown in the public register.
+REGISTER_STATUSES = (
+    DeclarationStatus.ANNOUNCED,
+    DeclarationStatus.WITHDRAWAL_REQUESTED,
+    DeclarationStatus.WITHDRAWN,
+    DeclarationStatus.TERMINATED,
+    DeclarationStatus.REVOKED,
+    DeclarationStatus.EXPIRED,
+    DeclarationStatus.SUPERSEDED,
+)
+
+
+class PaymentMethod(models.TextChoices):
+    FREE = "free", _("free (royalty 0)")
+    LUMP_SUM = "lump_sum", _("lump sum (一次性付费)")
+    RUNNING_ROYALTY = "running_royalty", _("running royalty (提成支付)")
+    ENTRY_FEE_PLUS_ROYALTY = "entry_fee_plus_royalty", _("entry fee plus royalty (入门费附加提成)")
+
+
+class RoyaltyBasis(models.TextChoices):
+    NET_SALES = "net_sales", _("net sales")
+    PROFIT = "profit", _("profit")
+
+
+class Declaration(models.Model):
+    """A patentee's declaration offering anyone a license on fixed terms."""
+
+    patent = models.ForeignKey(
+        "marketplace.Patent", on_delete=models.PROTECT, related_name="declarations"
+    )
+    organisation = models.ForeignKey(
+        "marketplace.Organisation", on_delete=models.PROTECT, related_name="declarations"
+    )
+    # NULL until announced (unique when set), so drafts do not collide on "".
+    number = models.CharField(_("declaration number"), max_length=20, null=True, blank=True)  # noqa: DJ001
+    status = models.CharField(
+        _("status"),
+        max_length=24,
+        choices=DeclarationStatus.choices,
+        default=DeclarationStatus.DRAFT,
+        editable=False,
+    )
+
+    # Terms (CNY, exact decimals; rates in percent).
+    payment_method = models.CharField(
+        _("payment method"), max_length=24, choices=PaymentMethod.choices
+    )
+    royalty_basis = models.CharField(
+        _("running royalty basis"), max_length=10, choices=RoyaltyBasis.choices, blank=True
+    )
+    lump_sum_cny = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    entry_fee_cny = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    royalty_rate_percent = models.DecimalField(
+        max_digits=7, decimal_places=4, null=True, blank=True
+    )
+    minimum_annual_royalty_cny = models.DecimalField(
+        max_digits=14, decimal_places=2, null=True, blank=True
+    )
+    # Years from the license's effective date; empty means until the patent expires.
+    license_term_years = models.PositiveSmallIntegerField(null=True, blank=True)
+    contact_name = models.CharField(max_length=100)
+    contact_phone = models.CharField(max_length=30)
+    contact_email = models.EmailField()
+    contact_address = models.CharField(max_length=300, blank=True)
+    undertaking = models.BooleanField(
+        _("the patentee undertakes that the conditions for open licensing are met"), default=False
+    )
+    calculation_explanation = models.TextField(max_length=2000)
+    other_terms = models.TextField(max_length=2000, blank=True)
+
+    # Reviewer attention: advertising wording, or a bar that arose after announcement.
+    advertising_words = models.JSONField(default=list, blank=True)
+    flagged_bars = models.JSONField(default=list, blank=True)
+    supersedes = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="superseded_by"
+    )
+
+    effective_date = models.DateField(_("effective date"), null=True, blank=True)
+    withdrawal_date = models.DateField(_("withdrawal date"), null=True, blank=True)
+    ended_date = models.DateField(_("ended on"), null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects: ClassVar[DeclarationQuerySet] = DeclarationQuerySet.as_manager()  # type: ignore[assignment]
+
+    class Meta:
+        verbose_name = _("open-license declaration")
+        verbose_name_plural = _("open-license declarations")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["number"],
+                condition=models.Q(number__isnull=False),
+                name="declaration_number_unique",
+            ),
+            # One declaration in force per patent: a new one supersedes the old at announcement.
+            models.UniqueConstraint(
+                fields=["patent"],
+                condition=models.Q(status__in=["announced", "withdrawal_requested"]),
+                name="declaration_one_in_force_per_patent",
+            ),
+            # One declaration in the pipeline per patent (draft or submitted).
+            models.UniqueConstraint(
+                fields=["patent"],
+                condition=models.Q(status__in=["draft", "submitted"]),
+                name="declaration_one_pending_per_patent",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(lump_sum_cny__isnull=True) | models.Q(lump_sum_cny__gte=0),
+                name="declaration_lump_sum_not_negative",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(royalty_rate_percent__isnull=True)
+                | models.Q(royalty_rate_percent__gte=0, royalty_rate_percent__lte=100),
+                name="declaration_rate_is_a_percentage",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(status__in=["announced", "withdrawal_requested", "withdrawn"])
+                | models.Q(number__isnull=False, effective_date__isnull=False),
+                name="declaration_announced_has_number_and_date",
+            ),
+        ]
+        indexes = [
+            # The reviewers' queue.
+            models.Index(
+                fields=["created_at"],
+                condition=models.Q(status__in=["submitted", "withdrawal_requested"]),
+                name="declaration_review_queue",
+            ),
+            models.Index(fields=["status", "-effective_date"], name="declaration_register"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.number or f'draft {self.pk}'} ({self.status})"
+
+
+class DeclarationConsent(models.Model):
+    """A co-owner's consent to a declaration or to its withdrawal (rules §1, §3)."""
+
+    class Purpose(models.TextChoices):
+        DECLARATION = "declaration", _("declaration")
+        WITHDRAWAL = "withdrawal", _("withdrawal")
+
+    declaration = models.ForeignKey(Declaration, on_delete=models.CASCADE, related_name="consents")
+    organisation = models.ForeignKey(
+        "marketplace.Organisation", on_delete=models.PROTECT, related_name="+"
+    )
+    purpose = models.CharField(max_length=12, choices=Purpose.choices)
+    given_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    given_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["declaration", "organisation", "purpose"], name="declaration_consent_once"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.organisation_id} consents to {self.purpose} of {self.declaration_id}"
+
+
+class DeclarationEvent(models.Model):
+    """One step in a declaration's timeline: who moved it, when, from where to where, why."""
+
+    declaration = models.ForeignKey(Declaration, on_delete=models.CASCADE, related_name="events")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    verb = models.CharField(max_length=30)
+    from_status = models.CharField(max_length=24, blank=True)
+    to_status = models.CharField(max_length=24, blank=True)
+    reason = models.TextField(blank=True)
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.declaration_id}: {self.from_status} → {self.to_status}"

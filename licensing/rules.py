@@ -1,0 +1,42 @@
+"""The numbers of the open-license rules, in one place (open-license-rules.md §3).
+
+Each can be overridden in settings.OPEN_LICENSE_RULES, because some were not fully confirmed
+at the source (the rules mark them configurable).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+
+DEFAULTS: dict[str, Any] = {
+    # CNIPA notice 国知发运字〔2024〕19号: caps that normally apply to declared royalties.
+    "LUMP_SUM_CAP_CNY": Decimal("20000000"),
+    "NET_SALES_RATE_CAP_PERCENT": Decimal("20"),
+    "PROFIT_RATE_CAP_PERCENT": Decimal("40"),
+    "CALCULATION_EXPLANATION_MAX_CHARS": 2000,
+    # Wording a declaration may not use (advertising); matches are flagged for the reviewer.
+    "ADVERTISING_WORDS": [
+        "最佳",
+        "最好",
+        "最先进",
+        "第一",
+        "顶级",
+        "国家级",
+        "极品",
+        "独家",
+        "万能",
+        "100%",
+        "best",
+        "No.1",
+        "world-leading",
+        "guaranteed",
+    ],
+}
+
+
+def rule(name: str) -> Any:
+    overrides = getattr(settings, "OPEN_LICENSE_RULES", {})
+    return overrides.get(name, DEFAULTS[name])
