@@ -45,11 +45,11 @@ class SmtpSink:
         self.messages.append(message_from_bytes(envelope.content))
         return "250 Message accepted"
 
-    def wait_for(self, to: str, timeout: float = 30.0) -> Message:
+    def wait_for(self, to: str, timeout: float = 30.0, subject_contains: str = "") -> Message:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             for message in self.messages:
-                if message["To"] == to:
+                if message["To"] == to and subject_contains in (message["Subject"] or ""):
                     return message
             time.sleep(0.1)
         raise AssertionError(f"no mail to {to} within {timeout}s; got {len(self.messages)}")

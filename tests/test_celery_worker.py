@@ -167,8 +167,11 @@ def test_announcement_reaches_the_patentee_in_app_and_by_mail_through_the_worker
     declaration = announced(
         declarable_patent(member.memberships.get().organisation), member, reviewer
     )
-    message = smtp_sink.wait_for("patentee-worker@example.com")
-    assert declaration.number in message["Subject"]
+    assert declaration.number
+    message = smtp_sink.wait_for(
+        "patentee-worker@example.com", subject_contains=f"{declaration.number}: announced"
+    )
+    assert message["Subject"] == f"Open-license declaration {declaration.number}: announced"
     deadline = time.monotonic() + 10
     while not Notification.objects.filter(user=member, kind="declaration_announced").exists():
         assert time.monotonic() < deadline, "no in-app notification"

@@ -155,7 +155,9 @@ def test_owners_search_their_unlisted_patents(world: World, corpus: dict[str, An
         ({"patent_type": "plant"}, "patent_type", "invalid_choice"),
         ({"region": "32"}, "region", "invalid"),
         ({"min_remaining_years": "-1"}, "min_remaining_years", "min_value"),
-        ({"sort": "royalty"}, "sort", "invalid_choice"),
+        ({"sort": "cheapest"}, "sort", "invalid_choice"),
+        ({"payment_method": "barter"}, "payment_method", "invalid_choice"),
+        ({"max_upfront_cny": "-5"}, "max_upfront_cny", "min_value"),
     ],
 )
 def test_bad_search_parameters_are_refused(
@@ -171,5 +173,34 @@ def test_bad_search_parameters_are_refused(
 def test_search_runs_a_fixed_number_of_queries(
     corpus: dict[str, Any], django_assert_max_num_queries: Any
 ) -> None:
-    with django_assert_max_num_queries(10):
+    with django_assert_max_num_queries(11):
         search({"q": "锂离子电池", "ipc": "H01M"})
+
+
+def test_filters_and_sorting_on_the_declared_terms(world: World) -> None:
+    from tests.declarations_helpers import announced, declarable_patent
+
+    cheap = announced(
+        declarable_patent(world.university, 11),
+        world.university_member,
+        world.reviewer,
+        entry_fee_cny="10000",
+        royalty_rate_percent="2.0",
+    )
+    dear = announced(
+        declarable_patent(world.university, 12),
+        world.university_member,
+        world.reviewer,
+        payment_method="lump_sum",
+        royalty_basis="",
+        entry_fee_cny=None,
+        royalty_rate_percent=None,
+        lump_sum_cny="800000",
+    )
+    body = search({"q": "锂离子电池", "sort": "royalty"})
+    assert ids(body) == [cheap.patent_id, dear.patent_id]
+    assert ids(search({"payment_method": "lump_sum"})) == [dear.patent_id]
+    assert ids(search({"max_upfront_cny": "50000"})) == [cheap.patent_id]
+    assert set(ids(search({"max_royalty_rate": "1.5"}))) == {dear.patent_id}
+    facets = {f["value"]: f["count"] for f in body["facets"]["payment_method"]}
+    assert facets == {"entry_fee_plus_royalty": 1, "lump_sum": 1}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 from django.db import connection, transaction
@@ -321,8 +322,20 @@ def declaration_announce(*, actor: User, declaration_id: int) -> Declaration:
         number=_next_number(today),
         effective_date=today,
     )
-    patent_set_listing(patent_ids=[declaration.patent_id], is_listed=True)
+    patent_set_listing(
+        patent_ids=[declaration.patent_id], is_listed=True, terms=listing_terms(declaration)
+    )
     return declaration
+
+
+def listing_terms(declaration: Declaration) -> dict[str, Any]:
+    """The copy of the terms that search filters and sorts on."""
+    upfront = declaration.lump_sum_cny or declaration.entry_fee_cny or Decimal("0")
+    return {
+        "payment_method": declaration.payment_method,
+        "upfront_cny": upfront,
+        "royalty_rate": declaration.royalty_rate_percent,
+    }
 
 
 def _require_reason(reason: str) -> str:

@@ -431,9 +431,21 @@ class SearchInputSerializer(serializers.Serializer[Any]):
     )
     region = serializers.RegexField(r"^[0-9]{6}$", required=False)
     min_remaining_years = serializers.IntegerField(min_value=0, max_value=20, required=False)
+    payment_method = serializers.ListField(
+        child=serializers.ChoiceField(
+            choices=["free", "lump_sum", "running_royalty", "entry_fee_plus_royalty"]
+        ),
+        required=False,
+    )
+    max_upfront_cny = serializers.DecimalField(
+        max_digits=14, decimal_places=2, min_value=0, required=False
+    )
+    max_royalty_rate = serializers.DecimalField(
+        max_digits=7, decimal_places=4, min_value=0, max_value=100, required=False
+    )
     scope = serializers.ChoiceField(choices=["listed", "mine"], default="listed")
     sort = serializers.ChoiceField(
-        choices=["relevance", "newest", "remaining_term"], default="relevance"
+        choices=["relevance", "newest", "remaining_term", "royalty"], default="relevance"
     )
 
     def validate_ipc(self, values: list[str]) -> list[str]:
@@ -472,8 +484,13 @@ class PatentSearchView(APIView):
             OpenApiParameter("owner_kind", str, many=True),
             OpenApiParameter("region", str, description="GB/T 2260 code of the patentee"),
             OpenApiParameter("min_remaining_years", int),
+            OpenApiParameter("payment_method", str, many=True),
+            OpenApiParameter("max_upfront_cny", str, description="lump sum or entry fee, CNY"),
+            OpenApiParameter("max_royalty_rate", str, description="percent"),
             OpenApiParameter("scope", str, enum=["listed", "mine"]),
-            OpenApiParameter("sort", str, enum=["relevance", "newest", "remaining_term"]),
+            OpenApiParameter(
+                "sort", str, enum=["relevance", "newest", "remaining_term", "royalty"]
+            ),
             OpenApiParameter("limit", int),
             OpenApiParameter("offset", int),
         ],
@@ -484,7 +501,7 @@ class PatentSearchView(APIView):
         query = SearchInputSerializer(
             data={
                 key: request.query_params.getlist(key)
-                if key in ("ipc", "patent_type", "owner_kind")
+                if key in ("ipc", "patent_type", "owner_kind", "payment_method")
                 else request.query_params.get(key)
                 for key in request.query_params
                 if key not in ("limit", "offset")
@@ -515,6 +532,8 @@ def _label_facets(facets: dict[str, list[dict[str, Any]]]) -> dict[str, list[dic
         for region in Region.objects.filter(code__in=[f["value"] for f in facets["region"]])
     }
     types = dict(PatentType.choices)
+    for item in facets["payment_method"]:
+        item["label"] = item["value"]
     for item in facets["ipc_section"]:
         section = sections.get(item["value"])
         item["label"] = section.localized_title() if section else item["value"]

@@ -111,8 +111,17 @@ class Patent(models.Model):
         output_field=SearchVectorField(),
         db_persist=True,
     )
-    # Set by licensing while the patent has an announced declaration: public search shows it.
+    # Set by licensing while the patent has an announced declaration: public search shows it,
+    # filtered and sorted on these copies of the declaration's terms.
     is_listed = models.BooleanField(_("listed in public search"), default=False)
+    listed_payment_method = models.CharField(max_length=24, blank=True, editable=False)
+    # What is due at acceptance: the lump sum or the entry fee (0 when none).
+    listed_upfront_cny = models.DecimalField(
+        max_digits=14, decimal_places=2, null=True, blank=True, editable=False
+    )
+    listed_royalty_rate = models.DecimalField(
+        max_digits=7, decimal_places=4, null=True, blank=True, editable=False
+    )
 
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 from dateutil.relativedelta import relativedelta
 from django.contrib.postgres.search import SearchQuery, SearchRank
-from django.db.models import Count, F, QuerySet
+from django.db.models import Count, F, Q, QuerySet
 from django.db.models.functions import Substr
 from django.utils import timezone
 
@@ -32,6 +33,9 @@ class SearchParams:
     owner_kind: list[str] = field(default_factory=list)
     region: str = ""
     min_remaining_years: int | None = None
+    payment_method: list[str] = field(default_factory=list)
+    max_upfront_cny: Decimal | None = None
+    max_royalty_rate: Decimal | None = None
     sort: str = "relevance"
 
 
@@ -59,6 +63,16 @@ def _filtered(base: QuerySet[Patent], params: SearchParams, today: date) -> Quer
             queryset = queryset.filter(owner__region__code__startswith=code[:4])
         else:
             queryset = queryset.filter(owner__region__code=code)
+    if params.payment_method:
+        queryset = queryset.filter(listed_payment_method__in=params.payment_method)
+    if params.max_upfront_cny is not None:
+        queryset = queryset.filter(listed_upfront_cny__lte=params.max_upfront_cny)
+    if params.max_royalty_rate is not None:
+        # A declaration without a running royalty has no rate: it passes this filter.
+        queryset = queryset.filter(
+            Q(listed_royalty_rate__isnull=True)
+            | Q(listed_royalty_rate__lte=params.max_royalty_rate)
+        )
     if params.min_remaining_years is not None:
         queryset = queryset.filter(
             expiry_date__gte=today + relativedelta(years=params.min_remaining_years)
@@ -100,6 +114,12 @@ def _order(queryset: QuerySet[Patent], sort: str, *, ranked: bool) -> QuerySet[P
         return queryset.order_by(F("grant_date").desc(nulls_last=True), "-id")
     if sort == "remaining_term":
         return queryset.order_by("-expiry_date", "-id")
+    if sort == "royalty":
+        return queryset.order_by(
+            F("listed_upfront_cny").asc(nulls_last=True),
+            F("listed_royalty_rate").asc(nulls_first=True),
+            "-id",
+        )
     if ranked:
         return queryset.order_by("-rank", "-id")
     return queryset.order_by("-id")
@@ -115,6 +135,12 @@ def _facets(queryset: QuerySet[Patent]) -> dict[str, list[dict[str, Any]]]:
         .annotate(count=Count("id"))
         .order_by("section")
     )
+    by_payment = (
+        sample.exclude(listed_payment_method="")
+        .values("listed_payment_method")
+        .annotate(count=Count("id"))
+        .order_by("-count", "listed_payment_method")
+    )
     by_province = (
         sample.annotate(province=Substr("owner__region_id", 1, 2))
         .values("province")
@@ -126,5 +152,8 @@ def _facets(queryset: QuerySet[Patent]) -> dict[str, list[dict[str, Any]]]:
         "ipc_section": [{"value": row["section"], "count": row["count"]} for row in by_section],
         "region": [
             {"value": f"{row['province']}0000", "count": row["count"]} for row in by_province
+        ],
+        "payment_method": [
+            {"value": row["listed_payment_method"], "count": row["count"]} for row in by_payment
         ],
     }

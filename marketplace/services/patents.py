@@ -395,10 +395,19 @@ def patent_hindrance_resolve(*, actor: User, patent_id: int, hindrance_id: int) 
     return hindrance
 
 
-def patent_set_listing(*, patent_ids: list[int], is_listed: bool) -> int:
-    """Show patents in public search or hide them (licensing calls this as declarations move)."""
-    return (
-        Patent.objects.filter(pk__in=patent_ids)
-        .exclude(is_listed=is_listed)
-        .update(is_listed=is_listed, updated_at=timezone.now())
-    )
+def patent_set_listing(
+    *, patent_ids: list[int], is_listed: bool, terms: dict[str, Any] | None = None
+) -> int:
+    """Show patents in public search or hide them (licensing calls this as declarations move).
+
+    `terms` (payment_method, upfront_cny, royalty_rate) are copied for search filters.
+    """
+    updates: dict[str, Any] = {"is_listed": is_listed, "updated_at": timezone.now()}
+    if terms is not None:
+        updates.update(
+            listed_payment_method=terms["payment_method"],
+            listed_upfront_cny=terms["upfront_cny"],
+            listed_royalty_rate=terms["royalty_rate"],
+        )
+        return Patent.objects.filter(pk__in=patent_ids).update(**updates)
+    return Patent.objects.filter(pk__in=patent_ids).exclude(is_listed=is_listed).update(**updates)
