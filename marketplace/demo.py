@@ -267,3 +267,36 @@ def load_demo_patents() -> int:
         )
         created += 1
     return created
+
+
+# Declarations for the demo: (application-number serial, terms). Loaded by licensing's hook.
+DEMO_DECLARATIONS: tuple[tuple[int, dict[str, object]], ...] = (
+    (
+        100001,
+        {
+            "payment_method": "entry_fee_plus_royalty",
+            "royalty_basis": "net_sales",
+            "entry_fee_cny": "50000.00",
+            "royalty_rate_percent": "3.0000",
+            "minimum_annual_royalty_cny": "20000.00",
+            "license_term_years": 5,
+        },
+    ),
+    (100002, {"payment_method": "lump_sum", "lump_sum_cny": "300000.00", "license_term_years": 3}),
+    (100004, {"payment_method": "free"}),
+    (
+        100005,
+        {
+            "payment_method": "running_royalty",
+            "royalty_basis": "profit",
+            "royalty_rate_percent": "8.0000",
+        },
+    ),
+)
+
+
+def demo_patent_number(serial: int) -> str:
+    from marketplace.models import Patent
+
+    patent = Patent.objects.filter(application_number__contains=f"{serial % 10_000_000:07d}.")
+    return patent.values_list("application_number", flat=True).get()

@@ -261,3 +261,6 @@ HEALTH_CELERY_TIMEOUT = env.float("HEALTH_CELERY_TIMEOUT", default=1.0)
 # Bulk import: largest upload accepted, and how many row errors a job keeps for the client.
 IMPORT_MAX_BYTES = env.int("IMPORT_MAX_BYTES", default=50 * 1024 * 1024)
 IMPORT_MAX_REPORTED_ERRORS = env.int("IMPORT_MAX_REPORTED_ERRORS", default=1000)
+
+# Further demo data loaded by `load_demo` after the core demo (apps that build on marketplace).
+DEMO_EXTRA_LOADERS = ["licensing.demo.load_demo_declarations"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import subprocess
 import sys
@@ -61,6 +62,23 @@ def test_production_settings_pass_check_deploy() -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "System check identified no issues" in result.stdout
+
+
+@pytest.mark.django_db
+def test_demo_command_announces_declarations_and_is_idempotent() -> None:
+    from django.core.management import call_command
+
+    from licensing.models import Declaration
+    from marketplace.models import Patent
+
+    call_command("load_demo", stdout=io.StringIO())
+    first = list(Declaration.objects.order_by("id").values_list("number", "status"))
+    call_command("load_demo", stdout=io.StringIO())
+    assert list(Declaration.objects.order_by("id").values_list("number", "status")) == first
+    assert [status for _number, status in first] == ["announced"] * 4
+    assert Patent.objects.filter(is_listed=True).count() == 4
+    found = client_for(None).get("/api/v1/search/patents/", {"q": "锂离子电池"}).json()
+    assert len(found["results"]) == 1
 
 
 @pytest.mark.django_db
