@@ -96,3 +96,60 @@ def expire_declarations() -> int:
     from licensing.services.declarations import declarations_expire
 
     return declarations_expire()
+
+
+LICENSE_AUDIENCE = {
+    "took_effect": ("licensor", "licensee"),
+    "payment_contested": ("licensee",),
+    "filed": ("licensor", "licensee"),
+    "filing_accepted": ("licensor", "licensee"),
+    "filing_returned": ("licensor", "licensee"),
+    "royalty_reported": ("licensor",),
+    "royalty_paid": ("licensor",),
+    "notice_sent": ("licensor",),
+}
+
+
+@shared_task
+def notify_license_event(event_id: int) -> int:
+    """A new license on my patent, filing, royalties, a contested payment: tell the parties."""
+    from licensing.models import LicenseEvent
+    from marketplace.services.notifications import notify
+
+    event = (
+        LicenseEvent.objects.select_related(
+            "license__patent", "license__licensee", "license__licensor"
+        )
+        .filter(pk=event_id)
+        .first()
+    )
+    if event is None or event.verb not in LICENSE_AUDIENCE:
+        return 0
+    license = event.license
+    users: list[User] = []
+    for audience in LICENSE_AUDIENCE[event.verb]:
+        organisation_id = license.licensor_id if audience == "licensor" else license.licensee_id
+        users += User.objects.filter(memberships__organisation_id=organisation_id)
+
+    def render(user: User) -> tuple[str, str]:
+        title = _("License %(id)d on %(patent)s: %(step)s") % {
+            "id": license.pk,
+            "patent": license.patent.patent_number,
+            "step": _(event.verb.replace("_", " ")),
+        }
+        body = _("Licensee: %(licensee)s. Patentee: %(licensor)s.\n%(reason)s") % {
+            "licensee": license.licensee.name,
+            "licensor": license.licensor.name,
+            "reason": (_("Reason: %(reason)s") % {"reason": event.reason}) if event.reason else "",
+        }
+        return title, body
+
+    return len(
+        notify(
+            users=users,
+            kind=f"license_{event.verb}",
+            source=f"license_event:{event.pk}",
+            render=render,
+            data={"license": license.pk, "event": event.pk},
+        )
+    )

@@ -264,3 +264,6 @@ IMPORT_MAX_REPORTED_ERRORS = env.int("IMPORT_MAX_REPORTED_ERRORS", default=1000)
 
 # Further demo data loaded by `load_demo` after the core demo (apps that build on marketplace).
 DEMO_EXTRA_LOADERS = ["licensing.demo.load_demo_declarations"]
+
+# Days a licensee has to pay the royalty on a reported period.
+ROYALTY_PAYMENT_DAYS = env.int("ROYALTY_PAYMENT_DAYS", default=30)

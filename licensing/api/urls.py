@@ -3,11 +3,12 @@
 from django.urls import include, path
 from rest_framework.routers import SimpleRouter
 
-from licensing.api import views
+from licensing.api import licenses, views
 
 router = SimpleRouter()
 router.register("declarations", views.DeclarationViewSet, basename="declaration")
 router.register("register", views.RegisterViewSet, basename="register")
+router.register("licenses", licenses.LicenseViewSet, basename="license")
 
 urlpatterns = [
     path("register/export/", views.RegisterExportView.as_view(), name="register-export"),
@@ -15,6 +16,12 @@ urlpatterns = [
         "patents/<int:patent_id>/declarations/",
         views.PatentDeclarationsView.as_view(),
         name="patent-declarations",
+    ),
+    path("ordinary-licenses/", licenses.OrdinaryLicenseView.as_view(), name="ordinary-license"),
+    path(
+        "organisations/<int:organisation_id>/royalty-ledger/",
+        licenses.OrganisationLedgerView.as_view(),
+        name="organisation-ledger",
     ),
     path("", include(router.urls)),
 ]

@@ -8,12 +8,36 @@ from licensing.models.declarations import (
     PaymentMethod,
     RoyaltyBasis,
 )
+from licensing.models.licenses import (
+    ACTIVE_LICENSE_STATUSES,
+    FilingStatus,
+    IdempotencyRecord,
+    License,
+    LicenseEvent,
+    LicenseFiling,
+    LicensePayment,
+    LicenseStatus,
+    PaymentKind,
+    PaymentStatus,
+    RoyaltyReport,
+)
 
 __all__ = [
+    "ACTIVE_LICENSE_STATUSES",
     "Declaration",
     "DeclarationConsent",
     "DeclarationEvent",
     "DeclarationStatus",
+    "FilingStatus",
+    "IdempotencyRecord",
+    "License",
+    "LicenseEvent",
+    "LicenseFiling",
+    "LicensePayment",
+    "LicenseStatus",
+    "PaymentKind",
     "PaymentMethod",
+    "PaymentStatus",
     "RoyaltyBasis",
+    "RoyaltyReport",
 ]

@@ -1,0 +1,235 @@
+"""Licenses obtained under a declaration (rules §4): notice, payment, effect, filing."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class LicenseStatus(models.TextChoices):
+    AWAITING_PAYMENT = "awaiting_payment", _("notice sent, awaiting payment")
+    EFFECTIVE = "effective", _("effective")
+    CONTESTED = "contested", _("payment contested")
+    ENDED = "ended", _("ended")
+
+
+ACTIVE_LICENSE_STATUSES = ("awaiting_payment", "effective", "contested")
+
+
+class License(models.Model):
+    """An open license: the licensee's written notice plus payment; the patentee's consent is
+    not needed (Patent Law Art. 51). The terms are a snapshot of the declaration's."""
+
+    declaration = models.ForeignKey(
+        "licensing.Declaration",
+        on_delete=models.PROTECT,
+        related_name="licenses",
+        null=True,
+        blank=True,
+    )
+    patent = models.ForeignKey(
+        "marketplace.Patent", on_delete=models.PROTECT, related_name="licenses"
+    )
+    licensor = models.ForeignKey(
+        "marketplace.Organisation", on_delete=models.PROTECT, related_name="licenses_granted"
+    )
+    licensee = models.ForeignKey(
+        "marketplace.Organisation", on_delete=models.PROTECT, related_name="licenses_held"
+    )
+    # False for ordinary licenses negotiated outside a declaration (recorded, no fee reduction).
+    is_open_license = models.BooleanField(default=True)
+    status = models.CharField(max_length=20, choices=LicenseStatus.choices, editable=False)
+    notice_text = models.TextField(_("written notice"), max_length=5000)
+    notice_sent_at = models.DateTimeField(_("notice sent at"))
+    # The platform delivers the notice to the patentee's inbox when it is sent.
+    notice_delivered_at = models.DateTimeField(_("notice reached the patentee at"))
+    terms = models.JSONField(_("terms granted"), default=dict)
+    due_at_acceptance_cny = models.DecimalField(max_digits=14, decimal_places=2)
+    effective_date = models.DateField(_("effective date"), null=True, blank=True)
+    term_end = models.DateField(_("term ends"), null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            # One active license per licensee and declaration.
+            models.UniqueConstraint(
+                fields=["declaration", "licensee"],
+                condition=models.Q(status__in=ACTIVE_LICENSE_STATUSES),
+                name="license_one_active_per_licensee_and_declaration",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(licensor=models.F("licensee")),
+                name="license_licensee_is_not_the_licensor",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(status="effective") | models.Q(effective_date__isnull=False),
+                name="license_effective_has_date",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"license {self.pk} of {self.patent_id} to {self.licensee_id} ({self.status})"
+
+
+class PaymentStatus(models.TextChoices):
+    RECORDED = "recorded", _("recorded")
+    CONTESTED = "contested", _("contested by the patentee")
+
+
+class PaymentKind(models.TextChoices):
+    UPFRONT = "upfront", _("lump sum or entry fee")
+    ROYALTY = "royalty", _("running royalty")
+
+
+class LicensePayment(models.Model):
+    """A payment the licensee recorded, with its bank reference and proof."""
+
+    license = models.ForeignKey(License, on_delete=models.PROTECT, related_name="payments")
+    kind = models.CharField(max_length=10, choices=PaymentKind.choices)
+    amount_cny = models.DecimalField(max_digits=14, decimal_places=2)
+    reference = models.CharField(_("payment reference"), max_length=100)
+    proof = models.TextField(_("proof of payment"), max_length=2000, blank=True)
+    paid_on = models.DateField()
+    status = models.CharField(
+        max_length=10, choices=PaymentStatus.choices, default=PaymentStatus.RECORDED
+    )
+    contest_reason = models.TextField(blank=True)
+    royalty_report = models.ForeignKey(
+        "licensing.RoyaltyReport",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="payments",
+    )
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["license_id", "paid_on", "id"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(amount_cny__gt=0), name="payment_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} CNY {self.amount_cny} on {self.paid_on}"
+
+
+class LicenseEvent(models.Model):
+    """One step in a license's timeline."""
+
+    license = models.ForeignKey(License, on_delete=models.CASCADE, related_name="events")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    verb = models.CharField(max_length=30)
+    from_status = models.CharField(max_length=20, blank=True)
+    to_status = models.CharField(max_length=20, blank=True)
+    reason = models.TextField(blank=True)
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.license_id}: {self.verb}"
+
+
+class IdempotencyRecord(models.Model):
+    """The first answer to a request sent with an Idempotency-Key, replayed for repeats."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=100)
+    request_hash = models.CharField(max_length=64)
+    status_code = models.PositiveSmallIntegerField()
+    body = models.JSONField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "key"], name="idempotency_key_once_per_user")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id}:{self.key}"
+
+
+class FilingStatus(models.TextChoices):
+    FILED = "filed", _("filed")
+    ACCEPTED = "accepted", _("accepted")
+    RETURNED = "returned", _("returned")
+
+
+class LicenseFiling(models.Model):
+    """The filing (备案) of a license with CNIPA, due within 3 months of the effective date."""
+
+    license = models.ForeignKey(License, on_delete=models.PROTECT, related_name="filings")
+    filed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    filed_on = models.DateField()
+    notice_attached = models.BooleanField(default=True)
+    payment_proof_attached = models.BooleanField(default=True)
+    status = models.CharField(
+        max_length=10, choices=FilingStatus.choices, default=FilingStatus.FILED
+    )
+    reviewer_note = models.TextField(blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["license_id", "created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["license"],
+                condition=models.Q(status__in=["filed", "accepted"]),
+                name="filing_one_open_per_license",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"filing of {self.license_id} ({self.status})"
+
+
+class RoyaltyReport(models.Model):
+    """The licensee's report of net sales or profit for a period, and the royalty due on it."""
+
+    license = models.ForeignKey(License, on_delete=models.PROTECT, related_name="royalty_reports")
+    period_start = models.DateField()
+    period_end = models.DateField()
+    basis_amount_cny = models.DecimalField(max_digits=16, decimal_places=2)
+    amount_due_cny = models.DecimalField(max_digits=14, decimal_places=2)
+    due_date = models.DateField()
+    reported_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["license_id", "period_start", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["license", "period_start"], name="royalty_report_one_per_period"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(period_end__gte=models.F("period_start")),
+                name="royalty_report_period_ordered",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(basis_amount_cny__gte=0),
+                name="royalty_report_basis_not_negative",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"report {self.period_start}–{self.period_end} of {self.license_id}"

@@ -1,0 +1,529 @@
+"""Licenses (rules §4): acceptance by notice and payment, contesting, filing, royalties."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from dateutil.relativedelta import relativedelta
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from licensing.models import (
+    ACTIVE_LICENSE_STATUSES,
+    Declaration,
+    DeclarationStatus,
+    FilingStatus,
+    License,
+    LicenseEvent,
+    LicenseFiling,
+    LicensePayment,
+    LicenseStatus,
+    PaymentKind,
+    PaymentStatus,
+    RoyaltyReport,
+)
+from marketplace import roles
+from marketplace.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from marketplace.models import Membership, Organisation, Patent, User
+
+CENT = Decimal("0.01")
+FILING_MONTHS = 3
+SNAPSHOT_FIELDS = (
+    "payment_method",
+    "royalty_basis",
+    "lump_sum_cny",
+    "entry_fee_cny",
+    "royalty_rate_percent",
+    "minimum_annual_royalty_cny",
+    "license_term_years",
+    "other_terms",
+)
+
+
+def _today() -> date:
+    return timezone.localdate()
+
+
+def _member_of(user: User, organisation_id: int) -> bool:
+    return Membership.objects.filter(user=user, organisation_id=organisation_id).exists()
+
+
+def _event(
+    license: License,
+    actor: User | None,
+    verb: str,
+    *,
+    before: str = "",
+    reason: str = "",
+    **data: Any,
+) -> LicenseEvent:
+    event = LicenseEvent.objects.create(
+        license=license,
+        actor=actor,
+        verb=verb,
+        from_status=before,
+        to_status=license.status if before != license.status else "",
+        reason=reason,
+        data=data,
+    )
+    from licensing.tasks import notify_license_event
+
+    transaction.on_commit(lambda: notify_license_event.delay(event.pk))
+    return event
+
+
+def snapshot(declaration: Declaration) -> dict[str, Any]:
+    """The terms a license is granted under, frozen (later declarations do not change them)."""
+    terms: dict[str, Any] = {
+        field: (str(value) if isinstance(value, Decimal) else value)
+        for field in SNAPSHOT_FIELDS
+        for value in [getattr(declaration, field)]
+    }
+    terms["declaration_number"] = declaration.number
+    terms["declaration_effective_date"] = (
+        declaration.effective_date.isoformat() if declaration.effective_date else None
+    )
+    return terms
+
+
+def due_at_acceptance(declaration: Declaration) -> Decimal:
+    return declaration.lump_sum_cny or declaration.entry_fee_cny or Decimal("0.00")
+
+
+def term_end(effective: date, years: int | None, patent_expiry: date) -> date:
+    if years is None:
+        return patent_expiry
+    return min(effective + relativedelta(years=years) - timedelta(days=1), patent_expiry)
+
+
+def _lock_declaration_for_share(declaration_id: int) -> str | None:
+    """FOR SHARE: acceptances run side by side, but a withdrawal (FOR UPDATE) waits for them,
+    and an acceptance that starts after the withdrawal re-reads the new status."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT status FROM licensing_declaration WHERE id = %s FOR SHARE", [declaration_id]
+        )
+        row = cursor.fetchone()
+    return str(row[0]) if row else None
+
+
+def _check_payment(payment: dict[str, Any], due: Decimal) -> None:
+    if payment["amount_cny"] != due:
+        raise InvalidInput(
+            "payment_amount_mismatch",
+            _("The amount due at acceptance is CNY %(due)s; the payment was CNY %(paid)s."),
+            fields={"payment.amount_cny": [_("Must equal the amount due.")]},
+            params={"due": f"{due:.2f}", "paid": f"{payment['amount_cny']:.2f}"},
+        )
+    if payment["paid_on"] > _today():
+        raise InvalidInput(
+            "payment_date_in_future",
+            _("A payment cannot be dated in the future."),
+            fields={"payment.paid_on": [_("In the future.")]},
+        )
+
+
+@transaction.atomic
+def license_accept(
+    *,
+    actor: User,
+    declaration_id: int,
+    licensee_id: int,
+    notice_text: str,
+    payment: dict[str, Any] | None = None,
+) -> License:
+    """Obtain a license by written notice (and payment of what is due at acceptance).
+
+    No consent of the patentee is needed. The license takes effect when the notice has
+    reached the patentee (the platform delivers it at once) and the payment is recorded; a
+    free or royalty-only declaration grants on notice alone.
+    """
+    licensee = Organisation.objects.filter(pk=licensee_id).first()
+    if licensee is None or not _member_of(actor, licensee_id):
+        raise PermissionDenied(
+            "not_a_member", _("Only a member of the licensee organisation can send the notice.")
+        )
+    status = _lock_declaration_for_share(declaration_id)
+    declaration = (
+        Declaration.objects.select_related("patent").filter(pk=declaration_id).first()
+        if status
+        else None
+    )
+    if declaration is None or status == DeclarationStatus.DRAFT:
+        raise NotFound()
+    if status == DeclarationStatus.WITHDRAWN:
+        raise Conflict(
+            "declaration_withdrawn",
+            _(
+                "The declaration was withdrawn on %(date)s; "
+                "a notice sent after that grants nothing."
+            ),
+            params={
+                "date": declaration.withdrawal_date.isoformat()
+                if declaration.withdrawal_date
+                else ""
+            },
+        )
+    if status not in (DeclarationStatus.ANNOUNCED, DeclarationStatus.WITHDRAWAL_REQUESTED):
+        raise Conflict(
+            "declaration_not_in_force",
+            _("This declaration is %(status)s: it offers no license."),
+            params={"status": DeclarationStatus(declaration.status).label},
+        )
+    patent = declaration.patent
+    if (
+        licensee_id == declaration.organisation_id
+        or patent.co_owners.filter(pk=licensee_id).exists()
+    ):
+        raise Conflict(
+            "licensee_is_patentee", _("A patentee does not need a license to its own patent.")
+        )
+    if License.objects.filter(
+        declaration=declaration, licensee_id=licensee_id, status__in=ACTIVE_LICENSE_STATUSES
+    ).exists():
+        raise Conflict(
+            "license_exists", _("Your organisation already holds a license under this declaration.")
+        )
+    due = due_at_acceptance(declaration)
+    if payment is not None:
+        if due == 0:
+            raise InvalidInput(
+                "nothing_due_at_acceptance",
+                _("Nothing is due at acceptance under this declaration."),
+                fields={"payment": [_("Leave the payment out.")]},
+            )
+        _check_payment(payment, due)
+    now = timezone.now()
+    today = _today()
+    effective = due == 0 or payment is not None
+    values: dict[str, Any] = {
+        "declaration": declaration,
+        "patent": patent,
+        "licensor_id": declaration.organisation_id,
+        "licensee_id": licensee_id,
+        "status": LicenseStatus.EFFECTIVE if effective else LicenseStatus.AWAITING_PAYMENT,
+        "notice_text": notice_text,
+        "notice_sent_at": now,
+        "notice_delivered_at": now,
+        "terms": snapshot(declaration),
+        "due_at_acceptance_cny": due,
+        "created_by": actor,
+    }
+    if effective:
+        values["effective_date"] = today
+        values["term_end"] = term_end(today, declaration.license_term_years, patent.expiry_date)
+    try:
+        with transaction.atomic():
+            license = License.objects.create(**values)
+    except IntegrityError as error:  # the same licensee accepted a moment ago
+        raise Conflict(
+            "license_exists", _("Your organisation already holds a license under this declaration.")
+        ) from error
+    _event(license, actor, "notice_sent", data={"declaration": declaration.pk})
+    if payment is not None:
+        LicensePayment.objects.create(
+            license=license, kind=PaymentKind.UPFRONT, recorded_by=actor, **payment
+        )
+    if effective:
+        _event(license, actor, "took_effect", effective_date=today.isoformat())
+    return license
+
+
+def _lock_license(actor: User, license_id: int) -> License:
+    license = (
+        License.objects.select_for_update(of=("self",))
+        .select_related("patent", "declaration")
+        .filter(pk=license_id)
+        .first()
+    )
+    if license is None or not (
+        _member_of(actor, license.licensee_id)
+        or _member_of(actor, license.licensor_id)
+        or roles.is_platform_staff(actor)
+    ):
+        raise NotFound()
+    return license
+
+
+@transaction.atomic
+def license_pay_upfront(*, actor: User, license_id: int, payment: dict[str, Any]) -> License:
+    """Record the payment due at acceptance; the license takes effect."""
+    license = _lock_license(actor, license_id)
+    if not _member_of(actor, license.licensee_id):
+        raise PermissionDenied("licensee_required", _("Only the licensee records its payments."))
+    if license.status != LicenseStatus.AWAITING_PAYMENT:
+        raise Conflict("license_not_awaiting_payment", _("Nothing is awaiting payment here."))
+    _check_payment(payment, license.due_at_acceptance_cny)
+    LicensePayment.objects.create(
+        license=license, kind=PaymentKind.UPFRONT, recorded_by=actor, **payment
+    )
+    today = _today()
+    before = license.status
+    years = license.terms.get("license_term_years")
+    moved = License.objects.filter(pk=license.pk, status=before).update(
+        status=LicenseStatus.EFFECTIVE,
+        effective_date=today,
+        term_end=term_end(today, years, license.patent.expiry_date),
+        updated_at=timezone.now(),
+    )
+    if not moved:
+        raise Conflict("license_changed", _("The license changed meanwhile; reload it."))
+    license.refresh_from_db()
+    _event(license, actor, "took_effect", before=before, effective_date=today.isoformat())
+    return license
+
+
+@transaction.atomic
+def license_contest_payment(
+    *, actor: User, license_id: int, payment_id: int, reason: str
+) -> License:
+    """The patentee says a recorded payment never arrived; the licensee may go to mediation."""
+    license = _lock_license(actor, license_id)
+    if not _member_of(actor, license.licensor_id):
+        raise PermissionDenied("patentee_required", _("Only the patentee can contest a payment."))
+    if not reason.strip():
+        raise InvalidInput(
+            "reason_required",
+            _("Give the reason."),
+            fields={"reason": [_("This field is required.")]},
+        )
+    payment = LicensePayment.objects.filter(pk=payment_id, license=license).first()
+    if payment is None:
+        raise NotFound()
+    if payment.status == PaymentStatus.CONTESTED:
+        raise Conflict("payment_already_contested", _("This payment is already contested."))
+    payment.status = PaymentStatus.CONTESTED
+    payment.contest_reason = reason.strip()
+    payment.save(update_fields=["status", "contest_reason"])
+    before = license.status
+    if payment.kind == PaymentKind.UPFRONT and before == LicenseStatus.EFFECTIVE:
+        License.objects.filter(pk=license.pk, status=before).update(
+            status=LicenseStatus.CONTESTED, updated_at=timezone.now()
+        )
+        license.refresh_from_db()
+    _event(license, actor, "payment_contested", before=before, reason=reason, payment=payment.pk)
+    return license
+
+
+def filing_deadline(license: License) -> date | None:
+    if license.effective_date is None:
+        return None
+    return license.effective_date + relativedelta(months=FILING_MONTHS)
+
+
+@transaction.atomic
+def license_file(*, actor: User, license_id: int, filed_on: date) -> LicenseFiling:
+    """Either party files the effective license with CNIPA, within 3 months (rules §4)."""
+    license = _lock_license(actor, license_id)
+    if not (_member_of(actor, license.licensee_id) or _member_of(actor, license.licensor_id)):
+        raise PermissionDenied("party_required", _("Only the patentee or the licensee files."))
+    if license.status != LicenseStatus.EFFECTIVE or license.effective_date is None:
+        raise Conflict("license_not_effective", _("Only an effective license can be filed."))
+    deadline = filing_deadline(license)
+    assert deadline is not None
+    if filed_on > _today() or filed_on < license.effective_date:
+        raise InvalidInput(
+            "invalid_filing_date",
+            _("The filing date must lie between the effective date and today."),
+            fields={"filed_on": [_("Out of range.")]},
+        )
+    if filed_on > deadline:
+        raise InvalidInput(
+            "filing_deadline_passed",
+            _("A license must be filed within 3 months of taking effect, by %(deadline)s."),
+            fields={"filed_on": [_("After the deadline.")]},
+            params={"deadline": deadline.isoformat()},
+        )
+    try:
+        with transaction.atomic():
+            filing = LicenseFiling.objects.create(
+                license=license, filed_by=actor, filed_on=filed_on
+            )
+    except IntegrityError as error:
+        raise Conflict("license_already_filed", _("This license is already filed.")) from error
+    _event(license, actor, "filed", filing=filing.pk, filed_on=filed_on.isoformat())
+    return filing
+
+
+@transaction.atomic
+def filing_decide(*, actor: User, filing_id: int, accept: bool, note: str = "") -> LicenseFiling:
+    """A reviewer accepts a filing or returns it (with a note) for correction."""
+    if not roles.has(actor, roles.REVIEW_FILINGS):
+        raise PermissionDenied("reviewer_required", _("Only a reviewer can do this."))
+    filing = (
+        LicenseFiling.objects.select_for_update()
+        .select_related("license")
+        .filter(pk=filing_id)
+        .first()
+    )
+    if filing is None:
+        raise NotFound()
+    if not accept and not note.strip():
+        raise InvalidInput(
+            "reason_required",
+            _("Say why the filing is returned."),
+            fields={"note": [_("This field is required.")]},
+        )
+    moved = LicenseFiling.objects.filter(pk=filing.pk, status=FilingStatus.FILED).update(
+        status=FilingStatus.ACCEPTED if accept else FilingStatus.RETURNED,
+        reviewer_note=note.strip(),
+        decided_by=actor,
+    )
+    if not moved:
+        raise Conflict("filing_already_decided", _("This filing was already decided."))
+    filing.refresh_from_db()
+    _event(
+        filing.license,
+        actor,
+        "filing_accepted" if accept else "filing_returned",
+        reason=note.strip(),
+        filing=filing.pk,
+    )
+    return filing
+
+
+def royalty_due(terms: dict[str, Any], basis_amount: Decimal) -> Decimal:
+    rate = terms.get("royalty_rate_percent")
+    if not rate:
+        return Decimal("0.00")
+    return (basis_amount * Decimal(rate) / 100).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+@transaction.atomic
+def royalty_report(
+    *, actor: User, license_id: int, period_start: date, period_end: date, basis_amount: Decimal
+) -> RoyaltyReport:
+    """The licensee reports net sales or profit for a period; the royalty due follows."""
+    license = _lock_license(actor, license_id)
+    if not _member_of(actor, license.licensee_id):
+        raise PermissionDenied("licensee_required", _("Only the licensee reports royalties."))
+    if not license.terms.get("royalty_rate_percent"):
+        raise Conflict("no_running_royalty", _("This license has no running royalty to report."))
+    if license.effective_date is None or license.status == LicenseStatus.AWAITING_PAYMENT:
+        raise Conflict("license_not_effective", _("The license has not taken effect."))
+    if period_end < period_start or period_start < license.effective_date:
+        raise InvalidInput(
+            "invalid_period",
+            _("The period must start on or after the effective date and end after it starts."),
+            fields={"period_start": [_("Out of range.")]},
+        )
+    if period_end > _today():
+        raise InvalidInput(
+            "period_not_over",
+            _("Report a period once it has ended."),
+            fields={"period_end": [_("In the future.")]},
+        )
+    overlapping = license.royalty_reports.filter(
+        period_start__lte=period_end, period_end__gte=period_start
+    )
+    if overlapping.exists():
+        raise Conflict("period_overlaps", _("This period overlaps a period already reported."))
+    report = RoyaltyReport.objects.create(
+        license=license,
+        period_start=period_start,
+        period_end=period_end,
+        basis_amount_cny=basis_amount,
+        amount_due_cny=royalty_due(license.terms, basis_amount),
+        due_date=period_end + timedelta(days=settings.ROYALTY_PAYMENT_DAYS),
+        reported_by=actor,
+    )
+    _event(
+        license,
+        actor,
+        "royalty_reported",
+        report=report.pk,
+        amount_due=str(report.amount_due_cny),
+    )
+    return report
+
+
+@transaction.atomic
+def royalty_pay(
+    *,
+    actor: User,
+    license_id: int,
+    amount_cny: Decimal,
+    reference: str,
+    paid_on: date,
+    proof: str = "",
+    report_id: int | None = None,
+) -> LicensePayment:
+    """Record a royalty payment (optionally against one report)."""
+    license = _lock_license(actor, license_id)
+    if not _member_of(actor, license.licensee_id):
+        raise PermissionDenied("licensee_required", _("Only the licensee records its payments."))
+    report = None
+    if report_id is not None:
+        report = license.royalty_reports.filter(pk=report_id).first()
+        if report is None:
+            raise NotFound()
+    if paid_on > _today():
+        raise InvalidInput(
+            "payment_date_in_future",
+            _("A payment cannot be dated in the future."),
+            fields={"paid_on": [_("In the future.")]},
+        )
+    payment = LicensePayment.objects.create(
+        license=license,
+        kind=PaymentKind.ROYALTY,
+        amount_cny=amount_cny,
+        reference=reference,
+        proof=proof,
+        paid_on=paid_on,
+        royalty_report=report,
+        recorded_by=actor,
+    )
+    _event(license, actor, "royalty_paid", payment=payment.pk, amount=str(amount_cny))
+    return payment
+
+
+@transaction.atomic
+def license_record_ordinary(
+    *,
+    actor: User,
+    patent_id: int,
+    licensee_id: int,
+    starts_on: date,
+    ends_on: date,
+    notes: str = "",
+) -> License:
+    """Record an ordinary license negotiated outside a declaration: not an open license, and it
+    gives no annual-fee reduction."""
+    patent = Patent.objects.filter(pk=patent_id).first()
+    if patent is None or not _member_of(actor, patent.owner_id):
+        raise NotFound()
+    if licensee_id == patent.owner_id or not Organisation.objects.filter(pk=licensee_id).exists():
+        raise InvalidInput(
+            "invalid_licensee",
+            _("Name another registered organisation."),
+            fields={"licensee": [_("Invalid.")]},
+        )
+    if ends_on < starts_on:
+        raise InvalidInput(
+            "ends_before_start",
+            _("The license ends before it starts."),
+            fields={"ends_on": [_("Before the start date.")]},
+        )
+    now = timezone.now()
+    license = License.objects.create(
+        declaration=None,
+        patent=patent,
+        licensor_id=patent.owner_id,
+        licensee_id=licensee_id,
+        is_open_license=False,
+        status=LicenseStatus.EFFECTIVE,
+        notice_text=notes or "ordinary license",
+        notice_sent_at=now,
+        notice_delivered_at=now,
+        terms={"ordinary": True},
+        due_at_acceptance_cny=Decimal("0.00"),
+        effective_date=starts_on,
+        term_end=ends_on,
+        created_by=actor,
+    )
+    _event(license, actor, "ordinary_recorded")
+    return license
