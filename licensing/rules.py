@@ -17,6 +17,15 @@ DEFAULTS: dict[str, Any] = {
     "NET_SALES_RATE_CAP_PERCENT": Decimal("20"),
     "PROFIT_RATE_CAP_PERCENT": Decimal("40"),
     "CALCULATION_EXPLANATION_MAX_CHARS": 2000,
+    # §5 annual fees: open-license reduction, general reduction (single / joint applicants),
+    # its window in patent years from the year of grant, grace period and late fees.
+    "OPEN_LICENSE_FEE_REDUCTION": Decimal("0.15"),
+    "GENERAL_FEE_REDUCTION_SINGLE": Decimal("0.85"),
+    "GENERAL_FEE_REDUCTION_JOINT": Decimal("0.70"),
+    "GENERAL_FEE_REDUCTION_YEARS": 10,
+    "GENERAL_FEE_REDUCTION_KINDS": ["university", "research_institute", "individual"],
+    "FEE_GRACE_MONTHS": 6,
+    "LATE_FEE_PER_MONTH": Decimal("0.05"),
     # Wording a declaration may not use (advertising); matches are flagged for the reviewer.
     "ADVERTISING_WORDS": [
         "最佳",

@@ -3,7 +3,7 @@
 from django.urls import include, path
 from rest_framework.routers import SimpleRouter
 
-from licensing.api import licenses, views
+from licensing.api import fees, licenses, views
 
 router = SimpleRouter()
 router.register("declarations", views.DeclarationViewSet, basename="declaration")
@@ -22,6 +22,14 @@ urlpatterns = [
         "organisations/<int:organisation_id>/royalty-ledger/",
         licenses.OrganisationLedgerView.as_view(),
         name="organisation-ledger",
+    ),
+    path(
+        "patents/<int:patent_id>/fee-calendar/", fees.FeeCalendarView.as_view(), name="fee-calendar"
+    ),
+    path(
+        "organisations/<int:organisation_id>/fee-totals/",
+        fees.FeeTotalsView.as_view(),
+        name="fee-totals",
     ),
     path("", include(router.urls)),
 ]

@@ -8,6 +8,7 @@ from licensing.models.declarations import (
     PaymentMethod,
     RoyaltyBasis,
 )
+from licensing.models.fees import AnnualFeeRate
 from licensing.models.licenses import (
     ACTIVE_LICENSE_STATUSES,
     FilingStatus,
@@ -24,6 +25,7 @@ from licensing.models.licenses import (
 
 __all__ = [
     "ACTIVE_LICENSE_STATUSES",
+    "AnnualFeeRate",
     "Declaration",
     "DeclarationConsent",
     "DeclarationEvent",

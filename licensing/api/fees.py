@@ -1,0 +1,116 @@
+"""API for annual fees: a patent's fee calendar and a patentee's totals."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import Q
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from licensing.fees import calendar_totals, fee_calendar
+from marketplace import roles
+from marketplace.api.views import ERROR_RESPONSES
+from marketplace.errors import NotFound
+from marketplace.models import LegalStatus, Membership, Patent
+
+
+class FeeYearSerializer(serializers.Serializer[Any]):
+    year = serializers.IntegerField()
+    due_date = serializers.DateField()
+    full_fee_cny = serializers.DecimalField(max_digits=10, decimal_places=2)
+    general_reduction = serializers.DecimalField(max_digits=4, decimal_places=2)
+    open_license_reduction = serializers.DecimalField(max_digits=4, decimal_places=2)
+    applied_reduction = serializers.DecimalField(max_digits=4, decimal_places=2)
+    fee_cny = serializers.DecimalField(max_digits=10, decimal_places=2)
+    open_license_saving_cny = serializers.DecimalField(max_digits=10, decimal_places=2)
+    state = serializers.ChoiceField(choices=["paid", "upcoming", "due", "late", "lapsed"])
+    late_fee_cny = serializers.DecimalField(max_digits=10, decimal_places=2)
+
+
+class FeeTotalsSerializer(serializers.Serializer[Any]):
+    organisation = serializers.CharField()
+    patents = serializers.CharField()
+    current_year_fees_cny = serializers.DecimalField(max_digits=16, decimal_places=2)
+    remaining_fees_cny = serializers.DecimalField(max_digits=16, decimal_places=2)
+    open_license_saving_cny = serializers.DecimalField(max_digits=16, decimal_places=2)
+
+
+class CalendarSerializer(serializers.Serializer[Any]):
+    patent = serializers.IntegerField()
+    years = FeeYearSerializer(many=True)
+    totals = serializers.DictField(child=serializers.CharField())
+
+
+def _owner_ids(user: Any) -> list[int]:
+    return list(
+        Membership.objects.filter(user_id=user.pk).values_list("organisation_id", flat=True)
+    )
+
+
+class FeeCalendarView(APIView):
+    """Every remaining patent year: fee, reductions applied, savings from open licensing."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(responses={200: CalendarSerializer, **ERROR_RESPONSES})
+    def get(self, request: Request, patent_id: int) -> Response:
+        patent = Patent.objects.select_related("owner").filter(pk=patent_id).first()
+        if patent is None:
+            raise NotFound()
+        own = _owner_ids(request.user)
+        is_owner = patent.owner_id in own or patent.co_owners.filter(pk__in=own).exists()
+        if not (is_owner or roles.is_reviewer(request.user)):
+            raise NotFound()
+        years = fee_calendar(
+            patent, timezone.localdate(), from_year=1 if request.query_params.get("all") else None
+        )
+        return Response(
+            {
+                "patent": patent.pk,
+                "years": [year.as_dict() for year in years],
+                "totals": calendar_totals(years),
+            }
+        )
+
+
+class FeeTotalsView(APIView):
+    """A patentee's annual fees: this year's and all remaining, and what open licensing saves."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(responses={200: FeeTotalsSerializer, **ERROR_RESPONSES})
+    def get(self, request: Request, organisation_id: int) -> Response:
+        if not (organisation_id in _owner_ids(request.user) or roles.is_reviewer(request.user)):
+            raise NotFound()
+        today = timezone.localdate()
+        patents = Patent.objects.filter(
+            Q(owner_id=organisation_id), legal_status=LegalStatus.IN_FORCE
+        ).select_related("owner")
+        remaining = saving = this_year = Decimal("0.00")
+        count = 0
+        for patent in patents.iterator(chunk_size=500):
+            years = fee_calendar(patent, today)
+            if not years:
+                continue
+            count += 1
+            totals = calendar_totals(years)
+            remaining += Decimal(totals["remaining_fees_cny"])
+            saving += Decimal(totals["open_license_saving_cny"])
+            if years[0].state != "paid":
+                this_year += years[0].fee
+        return Response(
+            {
+                "organisation": str(organisation_id),
+                "patents": str(count),
+                "current_year_fees_cny": str(this_year),
+                "remaining_fees_cny": str(remaining),
+                "open_license_saving_cny": str(saving),
+            }
+        )
