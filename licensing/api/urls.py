@@ -3,7 +3,7 @@
 from django.urls import include, path
 from rest_framework.routers import SimpleRouter
 
-from licensing.api import fees, licenses, views
+from licensing.api import estimation, fees, licenses, views
 
 router = SimpleRouter()
 router.register("declarations", views.DeclarationViewSet, basename="declaration")
@@ -30,6 +30,16 @@ urlpatterns = [
         "organisations/<int:organisation_id>/fee-totals/",
         fees.FeeTotalsView.as_view(),
         name="fee-totals",
+    ),
+    path(
+        "declarations/<int:declaration_id>/estimate/",
+        estimation.DeclarationEstimateView.as_view(),
+        name="declaration-estimate",
+    ),
+    path(
+        "patents/<int:patent_id>/royalty-suggestion/",
+        estimation.RoyaltySuggestionView.as_view(),
+        name="royalty-suggestion",
     ),
     path("", include(router.urls)),
 ]

@@ -22,6 +22,7 @@ from licensing.models.licenses import (
     PaymentStatus,
     RoyaltyReport,
 )
+from licensing.models.statistics import RoyaltyStatistic
 
 __all__ = [
     "ACTIVE_LICENSE_STATUSES",
@@ -42,4 +43,5 @@ __all__ = [
     "PaymentStatus",
     "RoyaltyBasis",
     "RoyaltyReport",
+    "RoyaltyStatistic",
 ]
