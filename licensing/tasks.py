@@ -153,3 +153,22 @@ def notify_license_event(event_id: int) -> int:
             data={"license": license.pk, "event": event.pk},
         )
     )
+
+
+@shared_task
+def send_license_reminders() -> dict[str, int]:
+    """Filing deadlines, royalty reports and overdue payments (Celery beat, daily)."""
+    from django.utils import timezone
+
+    from licensing.services.reminders import (
+        remind_filings,
+        remind_overdue_payments,
+        remind_royalty_reports,
+    )
+
+    today = timezone.localdate()
+    return {
+        "filings": remind_filings(today),
+        "reports": remind_royalty_reports(today),
+        "overdue": remind_overdue_payments(today),
+    }

@@ -1,0 +1,82 @@
+"""Reminders: filing due, royalty report due, payment overdue — once each."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+
+from licensing.models import License, LicenseFiling
+from licensing.services import licenses as license_services
+from licensing.services.reminders import (
+    remind_filings,
+    remind_overdue_payments,
+    remind_royalty_reports,
+)
+from licensing.tasks import send_license_reminders
+from marketplace.models import Notification
+from tests.conftest import World
+from tests.declarations_helpers import announced, declarable_patent
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def license(world: World) -> License:
+    declaration = announced(
+        declarable_patent(world.university), world.university_member, world.reviewer
+    )
+    return license_services.license_accept(
+        actor=world.sme_admin,
+        declaration_id=declaration.pk,
+        licensee_id=world.sme.pk,
+        notice_text="通知",
+        payment={
+            "amount_cny": Decimal("50000.00"),
+            "reference": "R",
+            "paid_on": timezone.localdate(),
+        },
+    )
+
+
+def test_filing_reminder_goes_to_both_parties_once_near_the_deadline(
+    world: World, license: License
+) -> None:
+    today = timezone.localdate()
+    assert remind_filings(today) == 0  # three months away
+    License.objects.filter(pk=license.pk).update(effective_date=today - timedelta(days=85))
+    assert remind_filings(today) == 3  # two university members and the SME's admin
+    assert remind_filings(today) == 0
+    LicenseFiling.objects.create(license=license, filed_by=world.sme_admin, filed_on=today)
+    Notification.objects.all().delete()
+    assert remind_filings(today) == 0
+
+
+def test_unreported_quarters_are_reminded_to_the_licensee(world: World, license: License) -> None:
+    today = timezone.localdate()
+    License.objects.filter(pk=license.pk).update(effective_date=today - timedelta(days=200))
+    # Two quarters ended more than 15 days ago, neither reported.
+    assert remind_royalty_reports(today) == 2
+    assert remind_royalty_reports(today) == 0
+    assert set(Notification.objects.values_list("user", flat=True)) == {world.sme_admin.pk}
+
+
+def test_overdue_payments_are_reminded_once_per_due(world: World, license: License) -> None:
+    today = timezone.localdate()
+    License.objects.filter(pk=license.pk).update(effective_date=today - timedelta(days=200))
+    license_services.royalty_report(
+        actor=world.sme_admin,
+        license_id=license.pk,
+        period_start=today - timedelta(days=200),
+        period_end=today - timedelta(days=111),
+        basis_amount=Decimal("100000"),
+    )
+    assert remind_overdue_payments(today) == 3
+    assert remind_overdue_payments(today) == 0
+    assert set(Notification.objects.values_list("kind", flat=True)) == {"payment_overdue"}
+
+
+def test_the_beat_task_runs_all_three(world: World, license: License) -> None:
+    assert send_license_reminders() == {"filings": 0, "reports": 0, "overdue": 0}
