@@ -11,7 +11,7 @@ from datetime import date, timedelta
 from dateutil.relativedelta import relativedelta
 from django.utils.translation import gettext as _
 
-from licensing.ledger import license_ledger
+from licensing.ledger import Due, license_ledger
 from licensing.models import FilingStatus, License, LicenseStatus
 from licensing.services.licenses import filing_deadline
 from marketplace.models import User
@@ -37,10 +37,11 @@ def remind_filings(today: date) -> int:
     """Both parties hear when a license's 3-month filing deadline is near and it is unfiled."""
     sent = 0
     for license in _open_licenses():
-        deadline = filing_deadline(license)
-        if deadline is None or not today <= deadline <= today + timedelta(
-            days=FILING_REMINDER_DAYS
-        ):
+        found = filing_deadline(license)
+        if found is None:
+            continue
+        deadline: date = found
+        if not today <= deadline <= today + timedelta(days=FILING_REMINDER_DAYS):
             continue
         if any(
             f.status in (FilingStatus.FILED, FilingStatus.ACCEPTED) for f in license.filings.all()
@@ -72,7 +73,7 @@ def remind_filings(today: date) -> int:
 
 
 def _quarters(start: date, today: date) -> list[tuple[date, date]]:
-    quarters = []
+    quarters: list[tuple[date, date]] = []
     begin = start
     while True:
         end = begin + relativedelta(months=3) - timedelta(days=1)
@@ -119,16 +120,14 @@ def remind_overdue_payments(today: date) -> int:
             if due.state(today) != "overdue":
                 continue
 
-            def render(
-                user: User, license: License = license, due: object = due
-            ) -> tuple[str, str]:
+            def render(user: User, license: License = license, due: Due = due) -> tuple[str, str]:
                 return (
                     _("Payment overdue on license %(id)d") % {"id": license.pk},
                     _("%(what)s: CNY %(amount)s was due on %(date)s.")
                     % {
                         "what": due.description,
                         "amount": due.amount - due.paid,
-                        "date": due.due_date,  # type: ignore[attr-defined]
+                        "date": due.due_date,
                     },
                 )
 
