@@ -13,6 +13,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
+from licensing import admin_mediation  # noqa: F401 - registers the mediators' admin
 from licensing.models import Declaration, DeclarationEvent
 from licensing.services import declarations as services
 from marketplace.errors import DomainError

@@ -18,7 +18,7 @@ ZERO = Decimal("0.00")
 
 @dataclass
 class Due:
-    kind: str  # upfront, royalty, minimum_shortfall
+    kind: str  # upfront, royalty, minimum_shortfall, mediation
     description: str
     amount: Decimal
     due_date: date
@@ -121,19 +121,34 @@ def license_ledger(license: License, today: date) -> LicenseLedger:
             )
         )
     ledger.dues += _minimum_shortfalls(license, ledger.dues, today)
+    # Payment obligations of mediation agreements on this license flow into its ledger.
+    from licensing.models import AgreementObligation
+
+    for obligation in AgreementObligation.objects.filter(
+        agreement__case__license=license, payer_id=license.licensee_id
+    ):
+        ledger.dues.append(
+            Due(
+                "mediation",
+                f"mediation agreement: {obligation.description}",
+                obligation.amount_cny,
+                obligation.due_date,
+            )
+        )
     ledger.dues.sort(key=lambda due: (due.due_date, due.kind))
     payments = [p for p in license.payments.all() if p.status == PaymentStatus.RECORDED]
     # Payments against a report go to it first; the rest pays the oldest dues first.
     free = ZERO
     for payment in payments:
-        target = next(
-            (
-                d
-                for d in ledger.dues
-                if payment.royalty_report_id and d.report_id == payment.royalty_report_id
-            ),
-            None,
-        )
+        # A payment goes first to what it was made for: the upfront due, or its report.
+        if payment.kind == "upfront":
+            target = next((d for d in ledger.dues if d.kind == "upfront"), None)
+        elif payment.royalty_report_id:
+            target = next(
+                (d for d in ledger.dues if d.report_id == payment.royalty_report_id), None
+            )
+        else:
+            target = None
         amount = payment.amount_cny
         if target is not None:
             applied = min(amount, target.amount - target.paid)

@@ -43,3 +43,31 @@ class DeclarationQuerySet(models.QuerySet):
 
     def in_force(self) -> DeclarationQuerySet:
         return self.filter(status__in=("announced", "withdrawal_requested"))
+
+
+class MediationCaseQuerySet(models.QuerySet):
+    """Cases: the parties see their own; a mediator only the cases assigned to them; a
+    supervisor every case."""
+
+    def for_mediator(self, user: Any) -> MediationCaseQuerySet:
+        if not user.is_authenticated:
+            return self.none()
+        if roles.has(user, roles.SUPERVISE_MEDIATION):
+            return self.all()
+        if roles.is_mediator(user):
+            return self.filter(mediator=user)
+        return self.none()
+
+    def for_party(self, user: Any) -> MediationCaseQuerySet:
+        if not user.is_authenticated:
+            return self.none()
+        return self.filter(
+            models.Q(applicant__memberships__user=user)
+            | models.Q(respondent__memberships__user=user)
+        ).distinct()
+
+    def visible_to(self, user: Any) -> MediationCaseQuerySet:
+        return self.filter(
+            models.Q(pk__in=self.for_mediator(user).values("pk"))
+            | models.Q(pk__in=self.for_party(user).values("pk"))
+        )

@@ -25,6 +25,14 @@ DEFAULTS: dict[str, Any] = {
     "GENERAL_FEE_REDUCTION_YEARS": 10,
     "GENERAL_FEE_REDUCTION_KINDS": ["university", "research_institute", "individual"],
     "FEE_GRACE_MONTHS": 6,
+    # §7 mediation deadlines (configurable: the source was not fully confirmed).
+    "MEDIATION_NOTICE_WORKDAYS": 5,
+    "MEDIATION_ANSWER_DAYS": 15,
+    "MEDIATION_ACCEPT_WORKDAYS": 5,
+    "MEDIATION_NOT_ACCEPTED_NOTICE_WORKDAYS": 5,
+    "MEDIATION_RECUSAL_WORKDAYS": 3,
+    "MEDIATION_MAX_AGENTS_PER_PARTY": 2,
+    "EVIDENCE_MAX_BYTES": 10 * 1024 * 1024,
     "LATE_FEE_PER_MONTH": Decimal("0.05"),
     # Wording a declaration may not use (advertising); matches are flagged for the reviewer.
     "ADVERTISING_WORDS": [

@@ -172,3 +172,76 @@ def send_license_reminders() -> dict[str, int]:
         "reports": remind_royalty_reports(today),
         "overdue": remind_overdue_payments(today),
     }
+
+
+MEDIATION_AUDIENCE = {
+    "applied": ("respondent", "supervisors"),
+    "mediator_assigned": ("applicant", "respondent", "mediator"),
+    "notice_sent": ("respondent", "applicant"),
+    "respondent_agreed": ("applicant", "mediator"),
+    "not_accepted": ("applicant", "respondent"),
+    "accepted": ("applicant", "respondent"),
+    "agreement_recorded": ("applicant", "respondent"),
+    "settled": ("applicant", "respondent", "mediator"),
+    "closed_without_agreement": ("applicant", "respondent"),
+    "withdrawn": ("applicant", "respondent", "mediator"),
+    "recusal_requested": ("supervisors",),
+    "recusal_granted": ("applicant", "respondent"),
+    "recusal_refused": ("applicant", "respondent"),
+}
+
+
+@shared_task
+def notify_mediation_event(event_id: int) -> int:
+    """Tell the parties, the mediator or the supervisors about a step in a case."""
+    from licensing.models import MediationEvent
+    from marketplace.services.notifications import notify
+
+    event = MediationEvent.objects.select_related("case").filter(pk=event_id).first()
+    if event is None or event.verb not in MEDIATION_AUDIENCE:
+        return 0
+    case = event.case
+    users: list[User] = []
+    for audience in MEDIATION_AUDIENCE[event.verb]:
+        if audience in ("applicant", "respondent"):
+            organisation_id = case.applicant_id if audience == "applicant" else case.respondent_id
+            users += User.objects.filter(memberships__organisation_id=organisation_id)
+        elif audience == "mediator" and case.mediator_id:
+            users += User.objects.filter(pk=case.mediator_id)
+        elif audience == "supervisors":
+            users += User.objects.filter(
+                groups__permissions__codename="supervise_mediation", is_active=True
+            ).distinct()
+
+    def render(user: User) -> tuple[str, str]:
+        step = _(event.verb.replace("_", " "))
+        title = _("Mediation case %(number)s: %(step)s") % {"number": case.number, "step": step}
+        body = _("Case %(number)s, status %(status)s.\n%(reason)s") % {
+            "number": case.number,
+            "status": case.get_status_display(),
+            "reason": (_("Reason: %(reason)s") % {"reason": event.reason}) if event.reason else "",
+        }
+        if case.session_at and event.verb == "accepted":
+            body += "\n" + _("Session: %(when)s, %(place)s") % {
+                "when": case.session_at.strftime("%Y-%m-%d %H:%M"),
+                "place": case.session_place,
+            }
+        return title, body
+
+    return len(
+        notify(
+            users=users,
+            kind=f"mediation_{event.verb}",
+            source=f"mediation_event:{event.pk}",
+            render=render,
+            data={"case": case.pk, "event": event.pk},
+        )
+    )
+
+
+@shared_task
+def sweep_mediation_cases() -> dict[str, int]:
+    """Move cases whose deadline passed (Celery beat, daily)."""
+    from licensing.services.mediation import mediation_sweep
+
+    return mediation_sweep()

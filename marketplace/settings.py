@@ -228,6 +228,10 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "marketplace.tasks.expire_invitations",
         "schedule": 3600.0,
     },
+    "mediation-deadlines": {
+        "task": "licensing.tasks.sweep_mediation_cases",
+        "schedule": 6 * 3600.0,
+    },
     "license-reminders": {
         "task": "licensing.tasks.send_license_reminders",
         "schedule": 24 * 3600.0,

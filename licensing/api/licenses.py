@@ -135,7 +135,7 @@ class AcceptSerializer(StrictInputSerializer):
 
 
 class DueSerializer(serializers.Serializer[Any]):
-    kind = serializers.ChoiceField(choices=["upfront", "royalty", "minimum_shortfall"])
+    kind = serializers.ChoiceField(choices=["upfront", "royalty", "minimum_shortfall", "mediation"])
     description = serializers.CharField()
     amount_cny = serializers.DecimalField(max_digits=14, decimal_places=2)
     due_date = serializers.DateField()

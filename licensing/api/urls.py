@@ -3,12 +3,13 @@
 from django.urls import include, path
 from rest_framework.routers import SimpleRouter
 
-from licensing.api import estimation, fees, licenses, views
+from licensing.api import estimation, fees, licenses, mediation, views
 
 router = SimpleRouter()
 router.register("declarations", views.DeclarationViewSet, basename="declaration")
 router.register("register", views.RegisterViewSet, basename="register")
 router.register("licenses", licenses.LicenseViewSet, basename="license")
+router.register("mediation-cases", mediation.MediationCaseViewSet, basename="mediation-case")
 
 urlpatterns = [
     path("register/export/", views.RegisterExportView.as_view(), name="register-export"),

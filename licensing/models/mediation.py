@@ -1,0 +1,302 @@
+"""Mediation of open-license disputes (Patent Law Art. 52; CNIPA Order No. 81)."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from licensing.querysets import MediationCaseQuerySet
+
+
+class HolidayCalendarYear(models.Model):
+    """A year whose official holiday calendar an operator has entered in full (overrides)."""
+
+    year = models.PositiveSmallIntegerField(primary_key=True)
+    source = models.CharField(max_length=300)
+
+    class Meta:
+        verbose_name = _("announced holiday year")
+        verbose_name_plural = _("announced holiday years")
+        ordering = ["-year"]
+
+    def __str__(self) -> str:
+        return str(self.year)
+
+
+class HolidayOverride(models.Model):
+    """An operator's entry for one day: a public holiday or an adjusted working day. Overrides
+    and extends the chinese-calendar library (which knows only announced years)."""
+
+    date = models.DateField(unique=True)
+    is_workday = models.BooleanField()
+    note = models.CharField(max_length=100, blank=True)
+
+    class Meta:
+        verbose_name = _("holiday or adjusted working day")
+        verbose_name_plural = _("holidays and adjusted working days")
+        ordering = ["-date"]
+
+    def __str__(self) -> str:
+        return f"{self.date} {'working day' if self.is_workday else 'holiday'}"
+
+
+class CaseStatus(models.TextChoices):
+    APPLIED = "applied", _("applied")
+    NOTIFIED = "notified", _("application sent to the respondent")
+    AGREED = "agreed", _("respondent agreed to mediate")
+    ACCEPTED = "accepted", _("accepted for mediation")
+    SETTLED = "settled", _("settled by agreement")
+    CLOSED = "closed", _("closed without agreement")
+    WITHDRAWN = "withdrawn", _("withdrawn")
+    NOT_ACCEPTED = "not_accepted", _("not accepted")
+
+
+OPEN_CASE_STATUSES = ("applied", "notified", "agreed", "accepted")
+
+
+class CaseCause(models.TextChoices):
+    ROYALTY_STANDARD = "royalty_standard", _("royalty standard")
+    PAYMENT_METHOD = "payment_method", _("payment method")
+    EFFECTIVE_DATE = "effective_date", _("when the license took effect")
+    LICENSE_TERM = "license_term", _("license term")
+    PAYMENT = "payment", _("payment received or not")
+    OTHER = "other", _("other")
+
+
+class MediationCase(models.Model):
+    """A dispute between a patentee and a licensee, mediated on the platform."""
+
+    number = models.CharField(max_length=20, unique=True)
+    applicant = models.ForeignKey(
+        "marketplace.Organisation", on_delete=models.PROTECT, related_name="mediations_applied"
+    )
+    respondent = models.ForeignKey(
+        "marketplace.Organisation", on_delete=models.PROTECT, related_name="mediations_answered"
+    )
+    license = models.ForeignKey(
+        "licensing.License",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="mediation_cases",
+    )
+    declaration = models.ForeignKey(
+        "licensing.Declaration", on_delete=models.PROTECT, related_name="mediation_cases"
+    )
+    cause = models.CharField(max_length=20, choices=CaseCause.choices)
+    summary = models.TextField(max_length=2000)
+    matters = models.TextField(_("matters to mediate"), max_length=2000)
+    status = models.CharField(
+        max_length=14, choices=CaseStatus.choices, default=CaseStatus.APPLIED, editable=False
+    )
+    mediator = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="mediation_cases",
+    )
+    mediator_named_on = models.DateField(null=True, blank=True)
+    # The deadline the case is waiting on now, what it is for, and whether it was counted
+    # on a calendar not yet announced (weekends only): then it is provisional.
+    deadline = models.DateField(null=True, blank=True)
+    deadline_kind = models.CharField(max_length=30, blank=True)
+    deadline_provisional = models.BooleanField(default=False)
+    is_paused = models.BooleanField(_("paused for a recusal request"), default=False)
+    session_at = models.DateTimeField(null=True, blank=True)
+    session_place = models.CharField(max_length=200, blank=True)
+    applied_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects: ClassVar[MediationCaseQuerySet] = MediationCaseQuerySet.as_manager()  # type: ignore[assignment]
+
+    class Meta:
+        verbose_name = _("mediation case")
+        verbose_name_plural = _("mediation cases")
+        ordering = ["deadline", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~models.Q(applicant=models.F("respondent")),
+                name="mediation_parties_differ",
+            ),
+        ]
+        indexes = [
+            # The deadline sweep and the mediators' list read open cases by deadline.
+            models.Index(
+                fields=["deadline"],
+                condition=models.Q(status__in=["applied", "notified", "agreed", "accepted"]),
+                name="mediation_open_by_deadline",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.number
+
+
+class CaseAgent(models.Model):
+    """An agent with power of attorney for one party (at most two per party)."""
+
+    case = models.ForeignKey(MediationCase, on_delete=models.CASCADE, related_name="agents")
+    organisation = models.ForeignKey(
+        "marketplace.Organisation", on_delete=models.PROTECT, related_name="+"
+    )
+    name = models.CharField(max_length=100)
+    power_of_attorney = models.CharField(_("power of attorney reference"), max_length=200)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class CaseEvidence(models.Model):
+    """A document a party put on file; only the parties and the mediator may download it."""
+
+    case = models.ForeignKey(MediationCase, on_delete=models.CASCADE, related_name="evidence")
+    organisation = models.ForeignKey(
+        "marketplace.Organisation", on_delete=models.PROTECT, related_name="+"
+    )
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    file = models.FileField(upload_to="evidence/%Y/%m/")
+    original_name = models.CharField(max_length=255)
+    content_type = models.CharField(max_length=100)
+    size = models.PositiveIntegerField()
+    sha256 = models.CharField(max_length=64)
+    description = models.CharField(max_length=300, blank=True)
+    uploaded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["case_id", "uploaded_at", "id"]
+
+    def __str__(self) -> str:
+        return self.original_name
+
+
+class RecusalRequest(models.Model):
+    """A party's request that the mediator step aside; the case pauses until it is decided."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("pending")
+        GRANTED = "granted", _("granted")
+        REFUSED = "refused", _("refused")
+
+    case = models.ForeignKey(MediationCase, on_delete=models.CASCADE, related_name="recusals")
+    mediator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    organisation = models.ForeignKey(
+        "marketplace.Organisation", on_delete=models.PROTECT, related_name="+"
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    reasons = models.TextField(max_length=2000)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["case"], condition=models.Q(status="pending"), name="recusal_one_pending"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"recusal on {self.case_id} ({self.status})"
+
+
+class MediationSession(models.Model):
+    """A session held: who came, what happened."""
+
+    case = models.ForeignKey(MediationCase, on_delete=models.CASCADE, related_name="sessions")
+    held_at = models.DateTimeField()
+    place = models.CharField(max_length=200)
+    applicant_present = models.BooleanField()
+    respondent_present = models.BooleanField()
+    absence_excused = models.BooleanField(default=False)
+    notes = models.TextField(max_length=5000)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["case_id", "held_at", "id"]
+
+    def __str__(self) -> str:
+        return f"session of {self.case_id} at {self.held_at:%Y-%m-%d}"
+
+
+class MediationAgreement(models.Model):
+    """The written agreement; payment obligations flow into the license's royalty ledger."""
+
+    case = models.OneToOneField(MediationCase, on_delete=models.CASCADE, related_name="agreement")
+    text = models.TextField(max_length=10_000)
+    is_notarised = models.BooleanField(default=False)
+    applicant_accepted_at = models.DateTimeField(null=True, blank=True)
+    respondent_accepted_at = models.DateTimeField(null=True, blank=True)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"agreement in {self.case_id}"
+
+
+class AgreementObligation(models.Model):
+    """A payment one party owes the other under the agreement, with its due date."""
+
+    agreement = models.ForeignKey(
+        MediationAgreement, on_delete=models.CASCADE, related_name="obligations"
+    )
+    payer = models.ForeignKey(
+        "marketplace.Organisation", on_delete=models.PROTECT, related_name="+"
+    )
+    payee = models.ForeignKey(
+        "marketplace.Organisation", on_delete=models.PROTECT, related_name="+"
+    )
+    amount_cny = models.DecimalField(max_digits=14, decimal_places=2)
+    due_date = models.DateField()
+    description = models.CharField(max_length=300)
+
+    class Meta:
+        ordering = ["agreement_id", "due_date", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(amount_cny__gt=0), name="obligation_positive"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.amount_cny} due {self.due_date}"
+
+
+class MediationEvent(models.Model):
+    """One step in a case's timeline: actor, time, from, to, reason."""
+
+    case = models.ForeignKey(MediationCase, on_delete=models.CASCADE, related_name="events")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    verb = models.CharField(max_length=40)
+    from_status = models.CharField(max_length=14, blank=True)
+    to_status = models.CharField(max_length=14, blank=True)
+    reason = models.TextField(blank=True)
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.case_id}: {self.verb}"

@@ -1,0 +1,669 @@
+"""Mediation cases (rules §7): application, notice, answer, acceptance, sessions, outcome,
+recusal; deadlines in working days on the official calendar."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import IO, Any
+
+from django.core.files.base import File
+from django.db import connection, transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from licensing.models import (
+    OPEN_CASE_STATUSES,
+    AgreementObligation,
+    CaseAgent,
+    CaseEvidence,
+    CaseStatus,
+    Declaration,
+    License,
+    MediationAgreement,
+    MediationCase,
+    MediationEvent,
+    MediationSession,
+    RecusalRequest,
+)
+from licensing.rules import rule
+from licensing.workdays import Deadline, add_days, add_workdays
+from marketplace import roles
+from marketplace.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from marketplace.models import Membership, User
+
+S = CaseStatus
+TRANSITIONS: dict[tuple[str, str], str] = {
+    (S.APPLIED, S.NOTIFIED): "notice_sent",
+    (S.NOTIFIED, S.AGREED): "respondent_agreed",
+    (S.NOTIFIED, S.NOT_ACCEPTED): "not_accepted",
+    (S.AGREED, S.ACCEPTED): "accepted",
+    (S.ACCEPTED, S.SETTLED): "settled",
+    (S.ACCEPTED, S.CLOSED): "closed_without_agreement",
+    (S.APPLIED, S.WITHDRAWN): "withdrawn",
+    (S.NOTIFIED, S.WITHDRAWN): "withdrawn",
+    (S.AGREED, S.WITHDRAWN): "withdrawn",
+    (S.ACCEPTED, S.WITHDRAWN): "withdrawn",
+}
+ALLOWED_EVIDENCE = {
+    ".pdf": (b"%PDF",),
+    ".png": (b"\x89PNG",),
+    ".jpg": (b"\xff\xd8\xff",),
+    ".jpeg": (b"\xff\xd8\xff",),
+    ".docx": (b"PK\x03\x04",),
+    ".xlsx": (b"PK\x03\x04",),
+    ".txt": (),
+}
+
+
+def _today() -> date:
+    return timezone.localdate()
+
+
+def _member(user: User, organisation_id: int) -> bool:
+    return Membership.objects.filter(user=user, organisation_id=organisation_id).exists()
+
+
+def party_of(user: User, case: MediationCase) -> str | None:
+    if _member(user, case.applicant_id):
+        return "applicant"
+    if _member(user, case.respondent_id):
+        return "respondent"
+    return None
+
+
+def is_case_mediator(user: User, case: MediationCase) -> bool:
+    return roles.has(user, roles.SUPERVISE_MEDIATION) or (
+        roles.is_mediator(user) and case.mediator_id == user.pk
+    )
+
+
+def _lock(actor: User, case_id: int) -> MediationCase:
+    case = (
+        MediationCase.objects.visible_to(actor)
+        .select_for_update(of=("self",))
+        .filter(pk=case_id)
+        .first()
+    )
+    if case is None:
+        raise NotFound()
+    return case
+
+
+def _require_mediator(actor: User, case: MediationCase) -> None:
+    if not is_case_mediator(actor, case):
+        raise PermissionDenied("mediator_required", _("Only the case's mediator can do this."))
+
+
+def _require_not_paused(case: MediationCase) -> None:
+    if case.is_paused:
+        raise Conflict(
+            "case_paused", _("The case is paused until the supervisor decides on the recusal.")
+        )
+
+
+def _event(
+    case: MediationCase,
+    actor: User | None,
+    verb: str,
+    *,
+    before: str = "",
+    reason: str = "",
+    **data: Any,
+) -> MediationEvent:
+    event = MediationEvent.objects.create(
+        case=case,
+        actor=actor,
+        verb=verb,
+        from_status=before,
+        to_status=case.status if before else "",
+        reason=reason,
+        data=data,
+    )
+    from licensing.tasks import notify_mediation_event
+
+    transaction.on_commit(lambda: notify_mediation_event.delay(event.pk))
+    return event
+
+
+def transition(
+    case: MediationCase,
+    *,
+    to: str,
+    actor: User | None,
+    reason: str = "",
+    deadline: Deadline | None = None,
+    deadline_kind: str = "",
+    **updates: Any,
+) -> MediationEvent:
+    """Move the case with a compare-and-swap; set (or clear) the deadline it now waits on."""
+    current = case.status
+    if (current, to) not in TRANSITIONS:
+        raise Conflict(
+            "case_transition_not_allowed",
+            _("A case that is %(current)s cannot become %(new)s."),
+            params={"current": S(current).label, "new": S(to).label},
+        )
+    values = {
+        "status": to,
+        "deadline": deadline.date if deadline else None,
+        "deadline_kind": deadline_kind if deadline else "",
+        "deadline_provisional": deadline.provisional if deadline else False,
+        "updated_at": timezone.now(),
+        **updates,
+    }
+    moved = MediationCase.objects.filter(pk=case.pk, status=current).update(**values)
+    if not moved:
+        raise Conflict("case_changed", _("The case was changed by someone else; reload it."))
+    for name, value in values.items():
+        setattr(case, name, value)
+    return _event(
+        case,
+        actor,
+        TRANSITIONS[(current, to)],
+        before=current,
+        reason=reason,
+        deadline=deadline.date.isoformat() if deadline else None,
+    )
+
+
+def _next_number(on: date) -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT nextval('licensing_mediation_case_number_seq')")
+        row = cursor.fetchone()
+    assert row is not None
+    return f"MC{on.year}{row[0]:06d}"
+
+
+@dataclass(frozen=True)
+class AgentInput:
+    name: str
+    power_of_attorney: str
+
+
+@transaction.atomic
+def case_apply(
+    *,
+    actor: User,
+    applicant_id: int,
+    respondent_id: int,
+    declaration_id: int,
+    license_id: int | None,
+    cause: str,
+    summary: str,
+    matters: str,
+    agents: list[AgentInput] | None = None,
+) -> MediationCase:
+    """A patentee or licensee applies; the application must go to the respondent within
+    5 working days."""
+    if not _member(actor, applicant_id):
+        raise PermissionDenied("not_a_member", _("Apply as a member of your organisation."))
+    declaration = Declaration.objects.filter(pk=declaration_id).exclude(status="draft").first()
+    if declaration is None:
+        raise NotFound()
+    license = None
+    if license_id is not None:
+        license = License.objects.filter(pk=license_id, declaration=declaration).first()
+        if license is None:
+            raise InvalidInput(
+                "license_not_under_declaration",
+                _("That license was not granted under this declaration."),
+                fields={"license": [_("Not under this declaration.")]},
+            )
+        parties = {license.licensor_id, license.licensee_id}
+    else:
+        parties = {declaration.organisation_id, respondent_id}
+        if (
+            applicant_id != declaration.organisation_id
+            and respondent_id != declaration.organisation_id
+        ):
+            parties = set()
+    if {applicant_id, respondent_id} != parties:
+        raise InvalidInput(
+            "not_the_parties",
+            _("A case is between the patentee and the licensee of this declaration or license."),
+            fields={"respondent": [_("Not the other party.")]},
+        )
+    agents = agents or []
+    if len(agents) > int(rule("MEDIATION_MAX_AGENTS_PER_PARTY")):
+        raise InvalidInput(
+            "too_many_agents",
+            _("At most two agents per party."),
+            fields={"agents": [_("Too many.")]},
+        )
+    today = _today()
+    deadline = add_workdays(today, int(rule("MEDIATION_NOTICE_WORKDAYS")))
+    case = MediationCase.objects.create(
+        number=_next_number(today),
+        applicant_id=applicant_id,
+        respondent_id=respondent_id,
+        declaration=declaration,
+        license=license,
+        cause=cause,
+        summary=summary,
+        matters=matters,
+        applied_by=actor,
+        deadline=deadline.date,
+        deadline_kind="notice_to_respondent",
+        deadline_provisional=deadline.provisional,
+    )
+    CaseAgent.objects.bulk_create(
+        CaseAgent(
+            case=case,
+            organisation_id=applicant_id,
+            name=agent.name,
+            power_of_attorney=agent.power_of_attorney,
+        )
+        for agent in agents
+    )
+    _event(case, actor, "applied", deadline=deadline.date.isoformat())
+    return case
+
+
+@transaction.atomic
+def case_assign(*, actor: User, case_id: int, mediator_id: int) -> MediationCase:
+    """A supervisor assigns (or reassigns) the mediator; the parties learn the name today."""
+    if not roles.has(actor, roles.SUPERVISE_MEDIATION):
+        raise PermissionDenied(
+            "supervisor_required", _("Only a mediation supervisor assigns cases.")
+        )
+    case = _lock(actor, case_id)
+    mediator = User.objects.mediators().filter(pk=mediator_id).first()
+    if mediator is None:
+        raise InvalidInput(
+            "not_a_mediator",
+            _("That user is not a mediator."),
+            fields={"mediator": [_("Not a mediator.")]},
+        )
+    before = case.mediator.email if case.mediator else None
+    case.mediator = mediator
+    case.mediator_named_on = _today()
+    case.save(update_fields=["mediator", "mediator_named_on", "updated_at"])
+    _event(case, actor, "mediator_assigned", mediator=mediator.email, previous=before)
+    return case
+
+
+@transaction.atomic
+def case_send_notice(*, actor: User, case_id: int) -> MediationCase:
+    """The mediator sends the application to the respondent; it has 15 days to answer."""
+    case = _lock(actor, case_id)
+    _require_mediator(actor, case)
+    _require_not_paused(case)
+    transition(
+        case,
+        to=S.NOTIFIED,
+        actor=actor,
+        deadline=add_days(_today(), int(rule("MEDIATION_ANSWER_DAYS"))),
+        deadline_kind="respondent_answer",
+    )
+    return case
+
+
+@transaction.atomic
+def case_respond(*, actor: User, case_id: int, agree: bool, reason: str = "") -> MediationCase:
+    """The respondent agrees to mediate (the case must then be accepted within 5 working
+    days) or refuses (not accepted; the applicant is told)."""
+    case = _lock(actor, case_id)
+    if party_of(actor, case) != "respondent":
+        raise PermissionDenied("respondent_required", _("Only the respondent answers."))
+    if agree:
+        transition(
+            case,
+            to=S.AGREED,
+            actor=actor,
+            reason=reason,
+            deadline=add_workdays(_today(), int(rule("MEDIATION_ACCEPT_WORKDAYS"))),
+            deadline_kind="accept_case",
+        )
+    else:
+        transition(case, to=S.NOT_ACCEPTED, actor=actor, reason=reason or "respondent refused")
+    return case
+
+
+@transaction.atomic
+def case_accept(*, actor: User, case_id: int, session_at: datetime, place: str) -> MediationCase:
+    """The mediator accepts the case and tells the parties the time and place."""
+    case = _lock(actor, case_id)
+    _require_mediator(actor, case)
+    _require_not_paused(case)
+    if not place.strip():
+        raise InvalidInput(
+            "place_required", _("Give the place."), fields={"place": [_("This field is required.")]}
+        )
+    # The case now waits on its first session.
+    transition(
+        case,
+        to=S.ACCEPTED,
+        actor=actor,
+        session_at=session_at,
+        session_place=place.strip(),
+        deadline=Deadline(timezone.localtime(session_at).date(), False),
+        deadline_kind="session",
+    )
+    return case
+
+
+@transaction.atomic
+def case_record_session(
+    *,
+    actor: User,
+    case_id: int,
+    held_at: datetime,
+    place: str,
+    applicant_present: bool,
+    respondent_present: bool,
+    notes: str,
+    absence_excused: bool = False,
+) -> MediationSession:
+    """Record a session. An applicant absent without good reason withdraws the case; an
+    absent respondent closes it without agreement (rules §7)."""
+    case = _lock(actor, case_id)
+    _require_mediator(actor, case)
+    _require_not_paused(case)
+    if case.status != S.ACCEPTED:
+        raise Conflict("case_not_accepted", _("Sessions are held once the case is accepted."))
+    session = MediationSession.objects.create(
+        case=case,
+        held_at=held_at,
+        place=place,
+        applicant_present=applicant_present,
+        respondent_present=respondent_present,
+        absence_excused=absence_excused,
+        notes=notes,
+        recorded_by=actor,
+    )
+    _event(case, actor, "session_recorded", session=session.pk)
+    if not absence_excused and not applicant_present:
+        transition(case, to=S.WITHDRAWN, actor=actor, reason="applicant absent without good reason")
+    elif not absence_excused and not respondent_present:
+        transition(case, to=S.CLOSED, actor=actor, reason="respondent absent without good reason")
+    return session
+
+
+@dataclass(frozen=True)
+class ObligationInput:
+    payer_id: int
+    amount_cny: Decimal
+    due_date: date
+    description: str
+
+
+@transaction.atomic
+def case_record_agreement(
+    *,
+    actor: User,
+    case_id: int,
+    text: str,
+    obligations: list[ObligationInput],
+    is_notarised: bool = False,
+    signed_by_both: bool = False,
+) -> MediationAgreement:
+    """The mediator records the agreement: signed by both at the session (the case is settled)
+    or proposed for the parties to accept through the API."""
+    case = _lock(actor, case_id)
+    _require_mediator(actor, case)
+    _require_not_paused(case)
+    if case.status != S.ACCEPTED:
+        raise Conflict("case_not_accepted", _("An agreement comes after acceptance."))
+    if MediationAgreement.objects.filter(case=case).exists():
+        raise Conflict("agreement_exists", _("This case already has an agreement."))
+    if not text.strip():
+        raise InvalidInput(
+            "text_required",
+            _("Write the agreement."),
+            fields={"text": [_("This field is required.")]},
+        )
+    parties = {case.applicant_id, case.respondent_id}
+    for obligation in obligations:
+        if obligation.payer_id not in parties:
+            raise InvalidInput(
+                "payer_not_a_party",
+                _("A payer must be one of the parties."),
+                fields={"obligations": [_("Not a party.")]},
+            )
+    now = timezone.now()
+    agreement = MediationAgreement.objects.create(
+        case=case,
+        text=text.strip(),
+        is_notarised=is_notarised,
+        recorded_by=actor,
+        applicant_accepted_at=now if signed_by_both else None,
+        respondent_accepted_at=now if signed_by_both else None,
+    )
+    AgreementObligation.objects.bulk_create(
+        AgreementObligation(
+            agreement=agreement,
+            payer_id=o.payer_id,
+            payee_id=(parties - {o.payer_id}).pop(),
+            amount_cny=o.amount_cny,
+            due_date=o.due_date,
+            description=o.description,
+        )
+        for o in obligations
+    )
+    _event(case, actor, "agreement_recorded", agreement=agreement.pk, signed=signed_by_both)
+    if signed_by_both:
+        transition(case, to=S.SETTLED, actor=actor)
+    return agreement
+
+
+@transaction.atomic
+def case_accept_agreement(*, actor: User, case_id: int) -> MediationCase:
+    """A party accepts the proposed agreement; when both have, the case is settled."""
+    case = _lock(actor, case_id)
+    side = party_of(actor, case)
+    if side is None:
+        raise PermissionDenied("party_required", _("Only a party accepts the agreement."))
+    agreement = MediationAgreement.objects.select_for_update().filter(case=case).first()
+    if agreement is None or case.status != S.ACCEPTED:
+        raise Conflict("no_agreement", _("There is no proposed agreement to accept."))
+    field = f"{side}_accepted_at"
+    if getattr(agreement, field) is None:
+        setattr(agreement, field, timezone.now())
+        agreement.save(update_fields=[field])
+        _event(case, actor, f"agreement_accepted_by_{side}")
+    if agreement.applicant_accepted_at and agreement.respondent_accepted_at:
+        transition(case, to=S.SETTLED, actor=actor)
+    return case
+
+
+@transaction.atomic
+def case_close(*, actor: User, case_id: int, reason: str) -> MediationCase:
+    """The mediator closes the case without agreement."""
+    case = _lock(actor, case_id)
+    _require_mediator(actor, case)
+    transition(case, to=S.CLOSED, actor=actor, reason=reason or "no agreement reached")
+    return case
+
+
+@transaction.atomic
+def case_withdraw(*, actor: User, case_id: int, reason: str = "") -> MediationCase:
+    """The applicant withdraws; mediation is voluntary."""
+    case = _lock(actor, case_id)
+    if party_of(actor, case) != "applicant":
+        raise PermissionDenied("applicant_required", _("Only the applicant withdraws."))
+    transition(case, to=S.WITHDRAWN, actor=actor, reason=reason)
+    return case
+
+
+@transaction.atomic
+def case_request_recusal(*, actor: User, case_id: int, reasons: str) -> RecusalRequest:
+    """A party asks the mediator to step aside, within 3 working days of learning the name;
+    the case pauses until a supervisor decides."""
+    case = _lock(actor, case_id)
+    side = party_of(actor, case)
+    if side is None:
+        raise PermissionDenied("party_required", _("Only a party can ask for a recusal."))
+    if case.mediator_id is None or case.mediator_named_on is None:
+        raise Conflict("no_mediator", _("No mediator has been named yet."))
+    if case.status not in OPEN_CASE_STATUSES:
+        raise Conflict("case_closed", _("The case is over."))
+    window = add_workdays(case.mediator_named_on, int(rule("MEDIATION_RECUSAL_WORKDAYS")))
+    if _today() > window.date:
+        raise Conflict(
+            "recusal_too_late",
+            _(
+                "A recusal must be asked within 3 working days of learning the mediator's "
+                "name (by %(date)s)."
+            ),
+            params={"date": window.date.isoformat()},
+        )
+    if not reasons.strip():
+        raise InvalidInput(
+            "reasons_required",
+            _("Give the reasons."),
+            fields={"reasons": [_("This field is required.")]},
+        )
+    if RecusalRequest.objects.filter(case=case, status=RecusalRequest.Status.PENDING).exists():
+        raise Conflict("recusal_pending", _("A recusal request is already pending."))
+    recusal = RecusalRequest.objects.create(
+        case=case,
+        mediator_id=case.mediator_id,
+        organisation_id=case.applicant_id if side == "applicant" else case.respondent_id,
+        requested_by=actor,
+        reasons=reasons.strip(),
+    )
+    MediationCase.objects.filter(pk=case.pk).update(is_paused=True, updated_at=timezone.now())
+    case.is_paused = True
+    _event(case, actor, "recusal_requested", reason=reasons.strip(), recusal=recusal.pk)
+    return recusal
+
+
+@transaction.atomic
+def case_decide_recusal(
+    *, actor: User, case_id: int, grant: bool, reason: str = ""
+) -> MediationCase:
+    """A supervisor decides; granting removes the mediator (assign another). The pause is
+    added to the deadline the case was waiting on."""
+    if not roles.has(actor, roles.SUPERVISE_MEDIATION):
+        raise PermissionDenied("supervisor_required", _("Only a mediation supervisor decides."))
+    case = _lock(actor, case_id)
+    recusal = (
+        RecusalRequest.objects.select_for_update()
+        .filter(case=case, status=RecusalRequest.Status.PENDING)
+        .first()
+    )
+    if recusal is None:
+        raise Conflict("no_recusal_pending", _("No recusal request is pending."))
+    recusal.status = RecusalRequest.Status.GRANTED if grant else RecusalRequest.Status.REFUSED
+    recusal.decided_by = actor
+    recusal.save(update_fields=["status", "decided_by"])
+    paused_days = (_today() - recusal.created_at.date()).days
+    updates: dict[str, Any] = {"is_paused": False, "updated_at": timezone.now()}
+    if case.deadline is not None and paused_days > 0:
+        updates["deadline"] = case.deadline + (timedelta(days=paused_days))
+    if grant:
+        updates.update(mediator=None, mediator_named_on=None)
+    MediationCase.objects.filter(pk=case.pk).update(**updates)
+    case.refresh_from_db()
+    _event(case, actor, "recusal_granted" if grant else "recusal_refused", reason=reason)
+    return case
+
+
+def evidence_check(upload: IO[bytes], name: str, size: int) -> str:
+    """The file's type from its name and first bytes; refuses anything else."""
+    limit = int(rule("EVIDENCE_MAX_BYTES"))
+    if size > limit:
+        raise InvalidInput(
+            "evidence_too_large",
+            _("Evidence files are at most %(limit)d bytes."),
+            fields={"file": [_("Too large.")]},
+            params={"limit": limit},
+        )
+    suffix = "." + name.rsplit(".", 1)[-1].lower() if "." in name else ""
+    if suffix not in ALLOWED_EVIDENCE:
+        raise InvalidInput(
+            "evidence_type_not_allowed",
+            _("Upload PDF, PNG, JPEG, DOCX, XLSX or TXT evidence."),
+            fields={"file": [_("Type not allowed.")]},
+        )
+    head = upload.read(8)
+    upload.seek(0)
+    magics = ALLOWED_EVIDENCE[suffix]
+    if magics and not any(head.startswith(magic) for magic in magics):
+        raise InvalidInput(
+            "evidence_content_mismatch",
+            _("The file's content does not match its %(suffix)s name."),
+            fields={"file": [_("Content does not match.")]},
+            params={"suffix": suffix},
+        )
+    if not magics and b"\x00" in upload.read(4096):
+        upload.seek(0)
+        raise InvalidInput(
+            "evidence_content_mismatch",
+            _("A .txt file must be text."),
+            fields={"file": [_("Content does not match.")]},
+            params={"suffix": suffix},
+        )
+    upload.seek(0)
+    return {
+        ".pdf": "application/pdf",
+        ".png": "image/png",
+        ".jpg": "image/jpeg",
+        ".jpeg": "image/jpeg",
+        ".txt": "text/plain",
+        ".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    }[suffix]
+
+
+@transaction.atomic
+def case_add_evidence(
+    *, actor: User, case_id: int, upload: IO[bytes], name: str, size: int, description: str = ""
+) -> CaseEvidence:
+    """A party puts a document on file (stored under a random name, never served directly)."""
+    case = _lock(actor, case_id)
+    side = party_of(actor, case)
+    if side is None:
+        raise PermissionDenied("party_required", _("Only a party files evidence."))
+    content_type = evidence_check(upload, name, size)
+    digest = hashlib.sha256()
+    for chunk in iter(lambda: upload.read(65536), b""):
+        digest.update(chunk)
+    upload.seek(0)
+    evidence = CaseEvidence(
+        case=case,
+        organisation_id=case.applicant_id if side == "applicant" else case.respondent_id,
+        uploaded_by=actor,
+        original_name=name[-255:],
+        content_type=content_type,
+        size=size,
+        sha256=digest.hexdigest(),
+        description=description,
+    )
+    evidence.file.save(f"{case.number}-{digest.hexdigest()[:16]}", File(upload), save=False)
+    evidence.save()
+    _event(case, actor, "evidence_added", evidence=evidence.pk, name=evidence.original_name)
+    return evidence
+
+
+def mediation_sweep(today: date | None = None) -> dict[str, int]:
+    """Celery beat: a respondent silent past 15 days means not accepted; remind mediators of
+    deadlines due today or tomorrow."""
+    today = today or _today()
+    moved = 0
+    silent = MediationCase.objects.filter(
+        status=S.NOTIFIED, deadline__lt=today, is_paused=False
+    ).values_list("pk", flat=True)
+    for case_id in list(silent):
+        with transaction.atomic():
+            case = MediationCase.objects.select_for_update().filter(pk=case_id).first()
+            if (
+                case is None
+                or case.status != S.NOTIFIED
+                or case.deadline is None
+                or case.deadline >= today
+            ):
+                continue
+            transition(
+                case, to=S.NOT_ACCEPTED, actor=None, reason="respondent silent past the deadline"
+            )
+            moved += 1
+    return {"not_accepted": moved}
+
+
+def overdue_filter(today: date) -> Q:
+    return Q(status__in=OPEN_CASE_STATUSES, deadline__lt=today, is_paused=False)
