@@ -212,6 +212,7 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
     "marketplace.tasks.import_*": {"queue": "import"},
     "*.index_*": {"queue": "index"},
+    "matching.tasks.index_vectors": {"queue": "index"},
     "matching.tasks.*": {"queue": "match"},
     "licensing.tasks.*": {"queue": "default"},
 }
@@ -231,6 +232,14 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "mediation-deadlines": {
         "task": "licensing.tasks.sweep_mediation_cases",
         "schedule": 6 * 3600.0,
+    },
+    "nightly-rematch": {
+        "task": "matching.tasks.full_rematch",
+        "schedule": 24 * 3600.0,
+    },
+    "weekly-match-digest": {
+        "task": "matching.tasks.weekly_digest",
+        "schedule": 7 * 24 * 3600.0,
     },
     "license-reminders": {
         "task": "licensing.tasks.send_license_reminders",
@@ -275,3 +284,18 @@ DEMO_EXTRA_LOADERS = ["licensing.demo.load_demo_declarations"]
 
 # Days a licensee has to pay the royalty on a reported period.
 ROYALTY_PAYMENT_DAYS = env.int("ROYALTY_PAYMENT_DAYS", default=30)
+
+# Matching: the embedder (the default needs no model file), an optional local model path,
+# the score weights (one place), how many matches per SME, and at most how many per patentee.
+MATCHING_EMBEDDER = env.str("MATCHING_EMBEDDER", default="matching.embedders.HashingNgramEmbedder")
+MATCHING_MODEL_PATH = env.str("MATCHING_MODEL_PATH", default="")
+MATCHING_WEIGHTS = {
+    "semantic": 0.40,
+    "industry": 0.25,
+    "keywords": 0.15,
+    "region": 0.10,
+    "affordability": 0.10,
+}
+MATCHING_TOP_K = env.int("MATCHING_TOP_K", default=50)
+MATCHING_PER_PATENTEE = env.int("MATCHING_PER_PATENTEE", default=3)
+MATCHING_CHUNK_SMES = env.int("MATCHING_CHUNK_SMES", default=2000)

@@ -13,6 +13,7 @@ urlpatterns = [
     path("api/v1/", include("marketplace.api.urls")),
     # The project's URL root composes the apps; marketplace code itself never imports licensing.
     path("api/v1/", include("licensing.api.urls")),
+    path("api/v1/", include("matching.api.urls")),
     path("admin/", admin.site.urls),
     path("healthz", HealthView.as_view(), name="healthz"),
 ]

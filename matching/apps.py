@@ -1,7 +1,37 @@
 """App configuration for matching."""
 
+from typing import Any
+
 from django.apps import AppConfig
+from django.db import transaction
+from django.db.models.signals import post_save
 from django.utils.translation import gettext_lazy as _
+
+RETIRING = {"withdrawn", "terminated", "revoked", "expired", "superseded"}
+
+
+def _declaration_event(sender: Any, instance: Any, created: bool, **kwargs: Any) -> None:
+    """Declaration timeline → incremental matching (matching reads licensing, never the
+    reverse): announced ones are matched, ended ones leave every list."""
+    if not created:
+        return
+    from matching.tasks import match_declaration, retire_declaration
+
+    declaration_id = instance.declaration_id
+    if instance.verb == "announced":
+        transaction.on_commit(lambda: match_declaration.delay(declaration_id))
+    elif instance.verb in RETIRING:
+        transaction.on_commit(lambda: retire_declaration.delay(declaration_id))
+
+
+def _text_changed(kind: str) -> Any:
+    def receiver(sender: Any, instance: Any, **kwargs: Any) -> None:
+        from matching.tasks import index_vectors
+
+        pk = instance.pk
+        transaction.on_commit(lambda: index_vectors.delay(kind, [pk]))
+
+    return receiver
 
 
 class MatchingConfig(AppConfig):
@@ -10,3 +40,16 @@ class MatchingConfig(AppConfig):
     name = "matching"
     verbose_name = _("Matching")
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        post_save.connect(
+            _declaration_event,
+            sender="licensing.DeclarationEvent",
+            dispatch_uid="matching_declaration_event",
+        )
+        post_save.connect(
+            _text_changed("need"),
+            sender="marketplace.TechnologyNeed",
+            dispatch_uid="matching_need_text",
+            weak=False,
+        )

@@ -1,0 +1,35 @@
+"""Admin views of the matching engine: runs and their progress, the concordance."""
+
+from django.contrib import admin
+
+from matching.models import IpcIndustry, MatchRun
+
+
+@admin.register(MatchRun)
+class MatchRunAdmin(admin.ModelAdmin):
+    list_display = [
+        "id",
+        "kind",
+        "status",
+        "is_current",
+        "done_chunks",
+        "total_chunks",
+        "started_at",
+        "finished_at",
+    ]
+    readonly_fields = [
+        "kind",
+        "status",
+        "is_current",
+        "done_chunks",
+        "total_chunks",
+        "started_at",
+        "finished_at",
+    ]
+
+
+@admin.register(IpcIndustry)
+class IpcIndustryAdmin(admin.ModelAdmin):
+    list_display = ["ipc_prefix", "industry_code", "weight", "source"]
+    search_fields = ["ipc_prefix", "industry_code"]
+    list_filter = ["source"]

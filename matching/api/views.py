@@ -1,0 +1,161 @@
+"""API of the matching engine: an SME's matches, a patentee's candidates, feedback."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+from django.utils.translation import get_language
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers, status
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from licensing.models import Declaration
+from marketplace import roles
+from marketplace.api.serializers import StrictInputSerializer
+from marketplace.api.views import ERROR_RESPONSES
+from marketplace.errors import InvalidInput, NotFound
+from marketplace.models import Membership, OrganisationKind, User
+from matching.models import Match, MatchFeedback
+from matching.services import feedback_give
+
+
+def _user(request: Request) -> User:
+    assert isinstance(request.user, User)
+    return request.user
+
+
+def _reasons(match: Match) -> list[str]:
+    language = get_language() or "zh-hans"
+    return list(match.reasons_en if language.startswith("en") else match.reasons_zh)
+
+
+class MatchSerializer(serializers.Serializer[Any]):
+    declaration = serializers.IntegerField(source="declaration_id")
+    declaration_number = serializers.CharField(source="declaration.number")
+    patent = serializers.IntegerField(source="patent_id")
+    patent_number = serializers.CharField(source="patent.patent_number")
+    title = serializers.CharField(source="patent.title")
+    patentee = serializers.CharField(source="declaration.organisation.name")
+    need = serializers.IntegerField(source="need_id", allow_null=True)
+    score = serializers.FloatField()
+    components = serializers.DictField(child=serializers.FloatField())
+    reasons = serializers.SerializerMethodField()
+
+    def get_reasons(self, match: Match) -> list[str]:
+        return _reasons(match)
+
+
+class CandidateSerializer(serializers.Serializer[Any]):
+    """An SME as a patentee sees it: no budget, no budget-derived reason."""
+
+    sme = serializers.IntegerField(source="sme_id")
+    name = serializers.CharField(source="sme.name")
+    industry = serializers.CharField(source="sme.sme_profile.industry_id")
+    region = serializers.CharField(source="sme.sme_profile.region_id")
+    size = serializers.CharField(source="sme.sme_profile.size")
+    score = serializers.FloatField()
+    reasons = serializers.SerializerMethodField()
+
+    def get_reasons(self, match: Match) -> list[str]:
+        return [r for r in _reasons(match) if "预算" not in r and "budget" not in r]
+
+
+class FeedbackSerializer(StrictInputSerializer):
+    sme = serializers.IntegerField(min_value=1)
+    declaration = serializers.IntegerField(min_value=1)
+    verdict = serializers.ChoiceField(choices=MatchFeedback.Verdict.choices)
+    reason = serializers.ChoiceField(
+        choices=MatchFeedback.Reason.choices, required=False, allow_blank=True, default=""
+    )
+
+
+def _current(queryset: QuerySet[Match]) -> QuerySet[Match]:
+    return queryset.filter(run__is_current=True)
+
+
+class SmeMatchesView(APIView):
+    """My SME's matches, best first, with the reasons in my language (?need= to filter)."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        parameters=[OpenApiParameter("sme", int), OpenApiParameter("need", int)],
+        responses={200: MatchSerializer(many=True), **ERROR_RESPONSES},
+    )
+    def get(self, request: Request) -> Response:
+        user = _user(request)
+        own = Membership.objects.filter(
+            user=user, organisation__kind=OrganisationKind.SME
+        ).values_list("organisation_id", flat=True)
+        sme = request.query_params.get("sme")
+        if sme is not None and not sme.isdigit():
+            raise InvalidInput(
+                "invalid", _("sme must be an id."), fields={"sme": [_("Not an id.")]}
+            )
+        sme_ids = [int(sme)] if sme else list(own)
+        if any(pk not in own for pk in sme_ids) and not roles.is_platform_staff(user):
+            raise NotFound()
+        matches = (
+            _current(Match.objects.filter(sme_id__in=sme_ids))
+            .select_related("patent", "declaration__organisation")
+            .order_by("sme_id", "-score")
+        )
+        need = request.query_params.get("need")
+        if need:
+            if not need.isdigit():
+                raise InvalidInput(
+                    "invalid", _("need must be an id."), fields={"need": [_("Not an id.")]}
+                )
+            matches = matches.filter(need_id=int(need))
+        return Response(MatchSerializer(matches[:200], many=True).data)
+
+
+class DeclarationCandidatesView(APIView):
+    """A patentee's candidate licensees for one of its declarations (budgets never shown)."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(responses={200: CandidateSerializer(many=True), **ERROR_RESPONSES})
+    def get(self, request: Request, declaration_id: int) -> Response:
+        user = _user(request)
+        declaration = Declaration.objects.filter(pk=declaration_id).first()
+        if declaration is None or not (
+            roles.is_reviewer(user)
+            or Membership.objects.filter(
+                user=user, organisation_id=declaration.organisation_id
+            ).exists()
+        ):
+            raise NotFound()
+        matches = (
+            _current(Match.objects.filter(declaration=declaration))
+            .select_related("sme__sme_profile")
+            .order_by("-score")[:200]
+        )
+        return Response(CandidateSerializer(matches, many=True).data)
+
+
+class FeedbackView(APIView):
+    """Interested / not relevant (with a reason): similar results rise or fall for the SME."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        request=FeedbackSerializer, responses={201: FeedbackSerializer, **ERROR_RESPONSES}
+    )
+    def post(self, request: Request) -> Response:
+        data = FeedbackSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        feedback_give(
+            actor=_user(request),
+            sme_id=values["sme"],
+            declaration_id=values["declaration"],
+            verdict=values["verdict"],
+            reason=values["reason"],
+        )
+        return Response(dict(values), status=status.HTTP_201_CREATED)

@@ -1,0 +1,90 @@
+"""Text embeddings behind one interface; the default needs no model download.
+
+The default hashes character 1–3-grams (Chinese has no spaces; characters and their pairs
+carry the meaning) into 2^18 buckets and projects them with a fixed sparse random
+projection to 256 dimensions: no fitting, no files, identical on every worker, and it works
+for Chinese and English alike. An operator can configure a packaged or local sentence model
+instead (settings.MATCHING_EMBEDDER).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Protocol
+
+import numpy as np
+from django.conf import settings
+from django.utils.module_loading import import_string
+
+
+class Embedder(Protocol):
+    name: str
+    dim: int
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        """float32 array (len(texts), dim), each row L2-normalised (zero rows stay zero)."""
+        ...
+
+
+def _normalise(matrix: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    return (matrix / norms).astype(np.float32)
+
+
+class HashingNgramEmbedder:
+    """Character n-grams, hashed and randomly projected (offline, deterministic)."""
+
+    name = "hash-char13-256-v1"
+    dim = 256
+
+    def __init__(self) -> None:
+        from sklearn.feature_extraction.text import HashingVectorizer
+        from sklearn.random_projection import SparseRandomProjection
+
+        self.vectorizer = HashingVectorizer(
+            analyzer="char_wb",
+            ngram_range=(1, 3),
+            n_features=2**18,
+            alternate_sign=False,
+            norm="l2",
+            lowercase=True,
+            dtype=np.float32,
+        )
+        self.projection = SparseRandomProjection(
+            n_components=self.dim, random_state=20261121, dense_output=True
+        )
+        self.projection.fit(np.zeros((1, 2**18), dtype=np.float32))
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        hashed = self.vectorizer.transform(texts)
+        return _normalise(np.asarray(self.projection.transform(hashed), dtype=np.float32))
+
+
+class SentenceModelEmbedder:
+    """A sentence-transformers model from a local path (no download): set
+    MATCHING_EMBEDDER="matching.embedders.SentenceModelEmbedder" and MATCHING_MODEL_PATH."""
+
+    dim = 0
+
+    def __init__(self) -> None:
+        try:
+            from sentence_transformers import SentenceTransformer  # type: ignore[import-not-found]
+        except ImportError as error:  # not a dependency of the default set-up
+            raise RuntimeError("install sentence-transformers to use a sentence model") from error
+        path = settings.MATCHING_MODEL_PATH
+        self.model = SentenceTransformer(path, local_files_only=True)
+        self.dim = int(self.model.get_sentence_embedding_dimension())
+        self.name = f"sentence:{path}"
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        vectors = self.model.encode(texts, normalize_embeddings=True, convert_to_numpy=True)
+        return np.asarray(vectors, dtype=np.float32)
+
+
+@lru_cache(maxsize=1)
+def get_embedder() -> Embedder:
+    embedder: Embedder = import_string(settings.MATCHING_EMBEDDER)()
+    return embedder

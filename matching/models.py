@@ -1,0 +1,180 @@
+"""Matching: the IPC↔industry concordance, text vectors, match runs and matches, feedback."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class IpcIndustry(models.Model):
+    """How strongly patents under an IPC prefix belong to a GB/T 4754 industry."""
+
+    ipc_prefix = models.CharField(max_length=12)  # compact: H01, H01M, H01M10
+    industry_code = models.CharField(max_length=5)
+    weight = models.DecimalField(max_digits=4, decimal_places=3)
+    source = models.CharField(max_length=200)
+    note = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = _("IPC ↔ industry concordance row")
+        ordering = ["ipc_prefix", "-weight"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["ipc_prefix", "industry_code"], name="ipc_industry_once"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(weight__gt=0, weight__lte=1), name="ipc_industry_weight_range"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.ipc_prefix} → {self.industry_code} ({self.weight})"
+
+
+class TextVector(models.Model):
+    """The embedding of a patent's or a need's text, for one embedder model."""
+
+    class Kind(models.TextChoices):
+        PATENT = "patent", _("patent")
+        NEED = "need", _("technology need")
+        SME = "sme", _("SME profile")
+
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    object_id = models.BigIntegerField()
+    model = models.CharField(max_length=60)
+    text_hash = models.CharField(max_length=64)
+    vector = models.BinaryField()  # float32, L2-normalised
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "object_id", "model"], name="text_vector_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.object_id} ({self.model})"
+
+
+class MatchRun(models.Model):
+    """A full re-match (in chunks of SMEs) or an incremental one; a full run becomes visible
+    all at once when its last chunk is done."""
+
+    class Status(models.TextChoices):
+        RUNNING = "running", _("running")
+        COMPLETE = "complete", _("complete")
+        FAILED = "failed", _("failed")
+
+    kind = models.CharField(max_length=12, default="full")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.RUNNING)
+    is_current = models.BooleanField(default=False)
+    total_chunks = models.PositiveIntegerField(default=0)
+    done_chunks = models.PositiveIntegerField(default=0)
+    started_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_current"],
+                condition=models.Q(is_current=True),
+                name="match_run_one_current",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"run {self.pk} ({self.status})"
+
+
+class MatchChunk(models.Model):
+    """One slice of SMEs of a run; claimed and completed by compare-and-swap."""
+
+    run = models.ForeignKey(MatchRun, on_delete=models.CASCADE, related_name="chunks")
+    number = models.PositiveIntegerField()
+    sme_ids = models.JSONField()
+    status = models.CharField(max_length=8, default="pending")
+    attempts = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["run", "number"], name="match_chunk_once")]
+
+    def __str__(self) -> str:
+        return f"chunk {self.number} of run {self.run_id}"
+
+
+class Match(models.Model):
+    """A declared patent proposed to an SME, with each score component and the reasons."""
+
+    run = models.ForeignKey(MatchRun, on_delete=models.CASCADE, related_name="matches")
+    sme = models.ForeignKey(
+        "marketplace.Organisation", on_delete=models.CASCADE, related_name="matches"
+    )
+    declaration = models.ForeignKey(
+        "licensing.Declaration", on_delete=models.CASCADE, related_name="matches"
+    )
+    patent = models.ForeignKey(
+        "marketplace.Patent", on_delete=models.CASCADE, related_name="matches"
+    )
+    need = models.ForeignKey(
+        "marketplace.TechnologyNeed",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    score = models.FloatField()
+    rank = models.PositiveSmallIntegerField()
+    components = models.JSONField()
+    reasons_zh = models.JSONField(default=list)
+    reasons_en = models.JSONField(default=list)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["sme_id", "rank"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["run", "sme", "declaration"], name="match_once_per_run"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["run", "sme", "rank"], name="match_run_sme_rank"),
+            models.Index(fields=["run", "declaration", "-score"], name="match_run_declaration"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.sme_id} ← {self.declaration_id} ({self.score:.3f})"
+
+
+class MatchFeedback(models.Model):
+    """An SME's verdict on a match; it raises or lowers similar results for that SME."""
+
+    class Verdict(models.TextChoices):
+        INTERESTED = "interested", _("interested")
+        NOT_RELEVANT = "not_relevant", _("not relevant")
+
+    class Reason(models.TextChoices):
+        WRONG_FIELD = "wrong_field", _("wrong technical field")
+        TOO_EXPENSIVE = "too_expensive", _("too expensive")
+        TOO_FAR = "too_far", _("too far away")
+        ALREADY_HAVE = "already_have", _("already have this technology")
+        OTHER = "other", _("other")
+
+    sme = models.ForeignKey("marketplace.Organisation", on_delete=models.CASCADE, related_name="+")
+    declaration = models.ForeignKey(
+        "licensing.Declaration", on_delete=models.CASCADE, related_name="+"
+    )
+    verdict = models.CharField(max_length=14, choices=Verdict.choices)
+    reason = models.CharField(max_length=14, choices=Reason.choices, blank=True)
+    given_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["sme", "declaration"], name="match_feedback_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.sme_id} on {self.declaration_id}: {self.verdict}"

@@ -1,0 +1,101 @@
+"""Celery tasks of the matching engine (the `match` and `index` queues)."""
+
+from __future__ import annotations
+
+from celery import shared_task
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+
+@shared_task(acks_late=True)
+def match_chunk(chunk_id: int) -> str:
+    """Score one chunk of SMEs; safe to redeliver after a worker died mid-way."""
+    from matching.services import chunk_run
+
+    return chunk_run(chunk_id)
+
+
+@shared_task
+def full_rematch() -> int:
+    """Nightly: a full re-match, swapped in atomically when its last chunk is done."""
+    from matching.services import run_start
+
+    return run_start().pk
+
+
+@shared_task
+def index_vectors(kind: str, ids: list[int]) -> int:
+    """Recompute the text vectors of changed patents or needs (the `index` queue)."""
+    from marketplace.models import Patent, TechnologyNeed
+    from matching.services import _need_text, _patent_text, vectors_for
+
+    if kind == "patent":
+        texts = {p.pk: _patent_text(p) for p in Patent.objects.filter(pk__in=ids)}
+    else:
+        texts = {n.pk: _need_text(n) for n in TechnologyNeed.objects.filter(pk__in=ids)}
+    return len(vectors_for(kind, texts))
+
+
+@shared_task
+def match_declaration(declaration_id: int) -> int:
+    """A declaration was announced: match it against every SME and tell the SMEs it reached."""
+    from marketplace.models import User
+    from marketplace.services.notifications import notify
+    from matching.services import declaration_matched
+
+    gained = declaration_matched(declaration_id)
+    users = list(User.objects.filter(memberships__organisation_id__in=gained, is_active=True))
+
+    def render(user: User) -> tuple[str, str]:
+        return (
+            _("A newly declared patent matches your needs"),
+            _("See your matches: GET /api/v1/matches/ (declaration %(id)d).")
+            % {"id": declaration_id},
+        )
+
+    notify(users=users, kind="new_match", source=f"new_match:{declaration_id}", render=render)
+    return len(gained)
+
+
+@shared_task
+def retire_declaration(declaration_id: int) -> int:
+    from matching.services import declaration_retired
+
+    return declaration_retired(declaration_id)
+
+
+@shared_task
+def weekly_digest() -> int:
+    """Each SME hears once a week about the matches it gained in the last seven days."""
+    from datetime import timedelta
+
+    from marketplace.models import User
+    from marketplace.services.notifications import notify
+    from matching.models import Match
+
+    since = timezone.now() - timedelta(days=7)
+    week = timezone.localdate().isocalendar()
+    sent = 0
+    counts: dict[int, int] = {}
+    for sme_id in Match.objects.filter(run__is_current=True, created_at__gte=since).values_list(
+        "sme_id", flat=True
+    ):
+        counts[sme_id] = counts.get(sme_id, 0) + 1
+    for sme_id, count in counts.items():
+        users = list(User.objects.filter(memberships__organisation_id=sme_id, is_active=True))
+
+        def render(user: User, count: int = count) -> tuple[str, str]:
+            return (
+                _("%(count)d new patent matches this week") % {"count": count},
+                _("Open-licensed patents that fit your needs: GET /api/v1/matches/"),
+            )
+
+        sent += len(
+            notify(
+                users=users,
+                kind="match_digest",
+                source=f"digest:{sme_id}:{week.year}-{week.week}",
+                render=render,
+            )
+        )
+    return sent

@@ -1,0 +1,262 @@
+"""Matching: explainable scores, hard filters, per-patentee cap, chunked runs with an atomic
+swap, idempotent chunks, incremental matching, feedback, and who sees what."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from django.utils import timezone
+
+from licensing.services import declarations as declaration_services
+from marketplace.models import Industry, Organisation, Region, TechnologyNeed
+from matching.models import IpcIndustry, Match, MatchChunk, MatchRun
+from matching.services import (
+    chunk_run,
+    current_run,
+    declaration_matched,
+    declaration_retired,
+    industries_for,
+    run_start,
+)
+from tests.conftest import ROLES, World, client_for
+from tests.declarations_helpers import announced, declarable_patent
+from tests.factories import MembershipFactory, SmeProfileFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def market(world: World) -> dict[str, Any]:
+    for prefix, code in [("H01M", "C3841"), ("H10K", "C3974"), ("D06", "C17"), ("H01", "C38")]:
+        IpcIndustry.objects.create(
+            ipc_prefix=prefix, industry_code=code, weight=Decimal("1.0"), source="test"
+        )
+    battery = announced(
+        declarable_patent(world.university, 1), world.university_member, world.reviewer
+    )
+    display = announced(
+        declarable_patent(
+            world.university,
+            2,
+            title="一种柔性OLED显示面板及其驱动方法",
+            abstract="本发明涉及柔性有机发光二极管显示面板，降低功耗，提高弯折寿命。",
+            main_ipc="H10K 59/12",
+            further_ipcs=[],
+        ),
+        world.university_member,
+        world.reviewer,
+    )
+    textile = announced(
+        declarable_patent(
+            world.university,
+            3,
+            title="一种阻燃纺织面料的整理工艺",
+            abstract="一种棉织物磷氮阻燃整理工艺，耐水洗。",
+            main_ipc="D06M 11/00",
+            further_ipcs=[],
+        ),
+        world.university_member,
+        world.reviewer,
+    )
+    TechnologyNeed.objects.create(
+        organisation=world.sme,
+        title="高镍正极材料包覆技术",
+        description="寻求锂离子电池正极材料包覆改性技术",
+        keywords=["正极", "包覆"],
+        budget_max_cny=Decimal("100000"),
+        expires_on=timezone.localdate() + timedelta(days=60),
+        created_by=world.sme_admin,
+        region=Region.objects.get(code="320505"),
+    )
+    mill = SmeProfileFactory.create(
+        organisation__name="绍兴纺织有限公司",
+        industry=Industry.objects.get(code="C17"),
+        region=Region.objects.get(code="330602"),
+    ).organisation
+    return {"battery": battery, "display": display, "textile": textile, "mill": mill}
+
+
+def _rematch() -> MatchRun:
+    run = run_start(chunk_size=1, enqueue=False)
+    for chunk in MatchChunk.objects.filter(run=run):
+        chunk_run(chunk.pk)
+    run.refresh_from_db()
+    return run
+
+
+def _ranked(sme: Organisation) -> list[int]:
+    return list(
+        Match.objects.filter(run__is_current=True, sme=sme)
+        .order_by("-score")
+        .values_list("declaration_id", flat=True)
+    )
+
+
+def test_each_sme_gets_its_own_field_first_with_reasons(
+    world: World, market: dict[str, Any]
+) -> None:
+    run = _rematch()
+    assert (run.status, run.is_current, run.done_chunks, run.total_chunks) == (
+        "complete",
+        True,
+        2,
+        2,
+    )
+    assert _ranked(world.sme)[0] == market["battery"].pk
+    assert _ranked(market["mill"])[0] == market["textile"].pk
+    top = Match.objects.get(run=run, sme=world.sme, declaration=market["battery"])
+    assert "IPC H01M ↔ 行业 C3841 锂离子电池制造" in top.reasons_zh
+    assert "关键词: 正极, 包覆" in top.reasons_zh
+    assert "royalty within budget" in top.reasons_en
+    assert set(top.components) == {"semantic", "industry", "keywords", "region", "affordability"}
+    assert top.components["industry"] == 1.0
+
+
+def test_longest_ipc_prefix_wins() -> None:
+    table = {"H01": {"C38": 0.5}, "H01M": {"C3841": 1.0}}
+    assert industries_for(["H", "H01", "H01M", "H01M4", "H01M4/525"], table) == {"C3841": 1.0}
+    assert industries_for(["H", "H01", "H01F", "H01F1", "H01F1/00"], table) == {"C38": 0.5}
+
+
+def test_an_sme_is_never_matched_to_its_own_patents(world: World, market: dict[str, Any]) -> None:
+    own = announced(declarable_patent(world.sme, 7), world.sme_admin, world.reviewer)
+    _rematch()
+    assert own.pk not in _ranked(world.sme)
+    assert own.pk in _ranked(market["mill"])
+
+
+def test_at_most_three_patents_of_one_patentee_per_list(
+    world: World, market: dict[str, Any]
+) -> None:
+    for serial in range(10, 14):
+        announced(
+            declarable_patent(world.university, serial), world.university_member, world.reviewer
+        )
+    _rematch()
+    assert len(_ranked(world.sme)) == 3  # seven declarations, all of one university
+
+
+def test_a_new_run_becomes_visible_only_when_complete_and_chunks_are_idempotent(
+    world: World, market: dict[str, Any]
+) -> None:
+    first = _rematch()
+    before = list(Match.objects.filter(run=first).values_list("sme_id", "declaration_id", "score"))
+    second = run_start(chunk_size=1, enqueue=False)
+    chunks = list(MatchChunk.objects.filter(run=second).order_by("number"))
+    chunk_run(chunks[0].pk)
+    assert current_run() == first  # half done: the old lists are still what users see
+    assert chunk_run(chunks[0].pk) == "skipped"  # delivered twice: nothing more
+    chunk_run(chunks[1].pk)
+    assert current_run() == second
+    after = list(Match.objects.filter(run=second).values_list("sme_id", "declaration_id", "score"))
+    assert sorted(after) == sorted(before)
+    assert not Match.objects.filter(run=first).exists()
+
+
+def test_a_chunk_interrupted_before_commit_is_redone_without_duplicates(
+    world: World, market: dict[str, Any]
+) -> None:
+    run = run_start(chunk_size=10, enqueue=False)
+    chunk = MatchChunk.objects.get(run=run)
+    # A worker died after writing rows but before its transaction committed: nothing stays.
+    # A worker died after commit: the chunk is done and a redelivery skips it.
+    assert chunk_run(chunk.pk) == "done"
+    count = Match.objects.filter(run=run).count()
+    MatchChunk.objects.filter(pk=chunk.pk).update(status="pending")  # as if the ack was lost
+    run.refresh_from_db()
+    MatchRun.objects.filter(pk=run.pk).update(status="running", is_current=False)
+    assert chunk_run(chunk.pk) == "done"
+    assert Match.objects.filter(run=run).count() == count
+    assert (
+        Match.objects.filter(run=run).values("sme_id", "declaration_id").distinct().count() == count
+    )
+
+
+def test_a_new_declaration_is_matched_at_once_and_an_ended_one_retired(
+    world: World, market: dict[str, Any]
+) -> None:
+    _rematch()
+    newcomer = announced(
+        declarable_patent(world.university, 20, title="一种锂离子电池正极包覆方法"),
+        world.university_member,
+        world.reviewer,
+    )
+    gained = declaration_matched(newcomer.pk)
+    assert world.sme.pk in gained
+    assert newcomer.pk in _ranked(world.sme)
+    declaration_services.declaration_request_withdrawal(
+        actor=world.university_member, declaration_id=newcomer.pk, reason="调整"
+    )
+    declaration_services.declaration_approve_withdrawal(
+        actor=world.reviewer, declaration_id=newcomer.pk
+    )
+    declaration_retired(newcomer.pk)
+    assert newcomer.pk not in _ranked(world.sme)
+
+
+def test_feedback_not_relevant_removes_and_lowers_similar_results(
+    world: World, market: dict[str, Any]
+) -> None:
+    _rematch()
+    client = client_for(world.sme_admin)
+    response = client.post(
+        "/api/v1/matches/feedback/",
+        {
+            "sme": world.sme.pk,
+            "declaration": market["display"].pk,
+            "verdict": "not_relevant",
+            "reason": "wrong_field",
+        },
+        format="json",
+    )
+    assert response.status_code == 201
+    _rematch()
+    assert market["display"].pk not in _ranked(world.sme)
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_an_smes_matches_are_for_its_members_and_staff(
+    world: World, market: dict[str, Any], role: str
+) -> None:
+    _rematch()
+    # For matches the SME is "our" organisation.
+    users = {
+        "anonymous": None,
+        "other_member": world.university_admin,
+        "member": MembershipFactory.create(organisation=world.sme).user,
+        "org_admin": world.sme_admin,
+        "reviewer": world.reviewer,
+        "mediator": world.mediator,
+    }
+    response = client_for(users[role]).get("/api/v1/matches/", {"sme": world.sme.pk})
+    expected = {"anonymous": 401, "other_member": 404}.get(role, 200)
+    assert response.status_code == expected
+    if expected == 200:
+        assert response.json()[0]["declaration"] == market["battery"].pk
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_candidates_are_for_the_patentee_and_never_show_budgets(
+    world: World, market: dict[str, Any], role: str
+) -> None:
+    _rematch()
+    response = world.client(role).get(f"/api/v1/declarations/{market['battery'].pk}/candidates/")
+    expected = (
+        200 if role in {"member", "org_admin", "reviewer"} else {"anonymous": 401}.get(role, 404)
+    )
+    assert response.status_code == expected
+    if expected == 200:
+        first = response.json()[0]
+        assert first["sme"] == world.sme.pk
+        assert "budget" not in str(first) and "预算" not in str(first)
+
+
+def test_reasons_follow_accept_language(world: World, market: dict[str, Any]) -> None:
+    _rematch()
+    english = client_for(world.sme_admin, "en").get("/api/v1/matches/").json()[0]["reasons"]
+    chinese = client_for(world.sme_admin, "zh-hans").get("/api/v1/matches/").json()[0]["reasons"]
+    assert any(reason.startswith("IPC H01M") for reason in english)
+    assert any("关键词" in reason for reason in chinese)
