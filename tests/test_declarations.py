@@ -793,3 +793,68 @@ def test_edit_draft_per_role(world: World, role: str) -> None:
         return
     assert response.status_code == {"anonymous": 401}.get(role, 404)
     assert str(draft.royalty_rate_percent) == "3.5000"
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("command", ["approve-withdrawal", "refuse-withdrawal"])
+def test_only_reviewers_decide_a_withdrawal(world: World, role: str, command: str) -> None:
+    declaration = announced(
+        declarable_patent(world.university), world.university_member, world.reviewer
+    )
+    services.declaration_request_withdrawal(
+        actor=world.university_member, declaration_id=declaration.pk, reason="调整"
+    )
+    before = _state()
+    response = world.client(role).post(
+        f"/api/v1/declarations/{declaration.pk}/{command}/", {"reason": "理由"}, format="json"
+    )
+    if role == "reviewer":
+        assert response.status_code == 200
+        return
+    assert response.status_code == {"anonymous": 401}.get(role, 403)
+    assert _state() == before
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_consent_per_role(world: World, role: str) -> None:
+    partner = OrganisationFactory.create(name="合作研究院")
+    patent = declarable_patent(world.university)
+    PatentCoOwner.objects.create(patent=patent, organisation=partner)
+    draft = services.declaration_create(
+        actor=world.university_member, patent_id=patent.pk, terms=service_terms()
+    )
+    response = world.client(role).post(
+        f"/api/v1/declarations/{draft.pk}/consent/", {"purpose": "declaration"}, format="json"
+    )
+    # None of the six roles belongs to the co-owner: members of the patentee see the draft
+    # but may not consent for the co-owner; everyone else does not see the draft at all.
+    expected = {"anonymous": 401, "member": 403, "org_admin": 403}.get(role, 404)
+    assert response.status_code == expected
+    assert not DeclarationConsent.objects.exists()
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_public_reads_per_role(world: World, role: str) -> None:
+    declaration = announced(
+        declarable_patent(world.university), world.university_member, world.reviewer
+    )
+    client = world.client(role)
+    assert client.get(f"/api/v1/declarations/{declaration.pk}/").status_code == 200
+    assert client.get(f"/api/v1/declarations/{declaration.pk}/timeline/").status_code == 200
+    assert client.get(f"/api/v1/register/{declaration.number}/").status_code == 200
+    assert client.get("/api/v1/register/export/", {"file_format": "json"}).status_code == 200
+    history = client.get(f"/api/v1/patents/{declaration.patent_id}/declarations/")
+    assert [item["id"] for item in history.json()] == [declaration.pk]
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_only_reviewers_record_hindrances(world: World, role: str) -> None:
+    patent = declarable_patent(world.university, is_listed=True)
+    response = world.client(role).post(
+        f"/api/v1/patents/{patent.pk}/hindrances/", {"reason": "权属争议"}, format="json"
+    )
+    if role == "reviewer":
+        assert response.status_code == 201
+        return
+    assert response.status_code == {"anonymous": 401}.get(role, 403)
+    assert not PatentHindrance.objects.exists()
