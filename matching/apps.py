@@ -42,6 +42,10 @@ class MatchingConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from marketplace.search.query import register_industry_resolver
+        from matching.services import ipc_prefixes_for_industry
+
+        register_industry_resolver(ipc_prefixes_for_industry)
         post_save.connect(
             _declaration_event,
             sender="licensing.DeclarationEvent",

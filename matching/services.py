@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from licensing.models import Declaration
-from marketplace.errors import NotFound, PermissionDenied
+from marketplace.errors import InvalidInput, NotFound, PermissionDenied
 from marketplace.models import (
     Industry,
     LegalStatus,
@@ -29,6 +29,7 @@ from marketplace.models import (
     TechnologyNeed,
     User,
 )
+from marketplace.patents.ipc import parse_ipc
 from matching.embedders import get_embedder
 from matching.engine import Demand, IndustryCache, Supply, as_vector, score_sme
 from matching.models import IpcIndustry, Match, MatchChunk, MatchFeedback, MatchRun, TextVector
@@ -77,13 +78,28 @@ def _concordance() -> dict[str, dict[str, float]]:
     return table
 
 
-def industries_for(prefixes: list[str], table: dict[str, dict[str, float]]) -> dict[str, float]:
-    """Longest-prefix match of each IPC symbol; the best weight per industry."""
+def ipc_prefixes_for_industry(code: str) -> list[str]:
+    """IPC prefixes the concordance relates to an industry (the code, its parents or its
+    children), for the search filter."""
+    prefixes = []
+    for prefix, industry in IpcIndustry.objects.values_list("ipc_prefix", "industry_code"):
+        if industry.startswith(code) or code.startswith(industry):
+            prefixes.append(prefix)
+    return sorted(set(prefixes))
+
+
+def industries_for(symbols: list[str], table: dict[str, dict[str, float]]) -> dict[str, float]:
+    """For each IPC symbol, the rows of its longest level present in the table (group, then
+    subclass, class, section — by IPC level, never by string prefix, so H01M1 never catches
+    H01M10); the best weight per industry over all symbols."""
     found: dict[str, float] = {}
-    symbols = [p for p in prefixes if "/" in p] or prefixes
-    for symbol in symbols:
-        for length in range(len(symbol), 0, -1):
-            entry = table.get(symbol[:length])
+    for raw in symbols:
+        try:
+            levels = parse_ipc(raw).prefixes
+        except InvalidInput:
+            continue
+        for level in reversed(levels):
+            entry = table.get(level)
             if entry:
                 for code, weight in entry.items():
                     found[code] = max(found.get(code, 0.0), weight)
@@ -170,7 +186,9 @@ def load_supply(declaration_ids: list[int] | None = None) -> Supply:
         vectors=np.vstack([vectors[d.patent_id] for d in rows])
         if rows
         else np.zeros((0, dim), np.float32),
-        industries=[industries_for(d.patent.ipc_prefixes, table) for d in rows],
+        industries=[
+            industries_for([d.patent.main_ipc, *d.patent.further_ipcs], table) for d in rows
+        ],
         tokens=[set(f"{d.patent.title_tokens} {d.patent.body_tokens}".split()) for d in rows],
         upfront=np.array(
             [float(d.lump_sum_cny or d.entry_fee_cny or 0) for d in rows], dtype=np.float64

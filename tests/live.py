@@ -80,11 +80,15 @@ class WorkerProcess:
         return self.log_path.read_text(errors="replace")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def celery_worker_process(
     django_db_setup: None, smtp_sink: SmtpSink, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[WorkerProcess]:
-    """Start `celery worker` once for the session, on every queue, against the test database."""
+    """Start `celery worker` for a test module, on every queue, against the test database.
+
+    Module-scoped on purpose: a worker left running would pick up the tasks other
+    transactional tests enqueue and hold locks while their database is flushed (deadlock).
+    """
     celery_app.control.purge()
     nodename = f"test-{uuid.uuid4().hex[:8]}@localhost"
     log_path = tmp_path_factory.mktemp("celery") / "worker.log"
@@ -123,6 +127,7 @@ def celery_worker_process(
             process.kill()
             raise RuntimeError(f"Celery worker did not start:\n{worker.log()}")
     yield worker
+    celery_app.control.purge()
     process.terminate()
     try:
         process.wait(timeout=15)

@@ -30,6 +30,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def market(world: World) -> dict[str, Any]:
+    IpcIndustry.objects.all().delete()  # a table of our own, whatever the shipped one says
     for prefix, code in [("H01M", "C3841"), ("H10K", "C3974"), ("D06", "C17"), ("H01", "C38")]:
         IpcIndustry.objects.create(
             ipc_prefix=prefix, industry_code=code, weight=Decimal("1.0"), source="test"
@@ -115,10 +116,31 @@ def test_each_sme_gets_its_own_field_first_with_reasons(
     assert top.components["industry"] == 1.0
 
 
-def test_longest_ipc_prefix_wins() -> None:
-    table = {"H01": {"C38": 0.5}, "H01M": {"C3841": 1.0}}
-    assert industries_for(["H", "H01", "H01M", "H01M4", "H01M4/525"], table) == {"C3841": 1.0}
-    assert industries_for(["H", "H01", "H01F", "H01F1", "H01F1/00"], table) == {"C38": 0.5}
+def test_the_longest_ipc_level_in_the_table_wins() -> None:
+    table = {"H01": {"C38": 0.5}, "H01M": {"C3841": 1.0}, "H01M1": {"C3849": 0.9}}
+    assert industries_for(["H01M 4/525"], table) == {"C3841": 1.0}
+    assert industries_for(["H01M 1/02"], table) == {"C3849": 0.9}
+    # Group 10 is not group 1: levels, not string prefixes.
+    assert industries_for(["H01M 10/052"], table) == {"C3841": 1.0}
+    assert industries_for(["H01F 1/00"], table) == {"C38": 0.5}
+
+
+def test_the_shipped_concordance_passes_its_check_and_relates_the_spot_cases() -> None:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from matching.services import _concordance
+
+    script = Path(__file__).resolve().parent.parent / "matching" / "reference_data" / "check.py"
+    result = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    table = _concordance()  # loaded by migration
+    assert industries_for(["H01M 10/052"], table).get("C3841") == 1.0
+    assert industries_for(["A61K 31/00"], table).get("C271") == 1.0
+    assert industries_for(["G06F 16/30"], table).get("I6513") == 1.0
 
 
 def test_an_sme_is_never_matched_to_its_own_patents(world: World, market: dict[str, Any]) -> None:

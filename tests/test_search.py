@@ -204,3 +204,17 @@ def test_filters_and_sorting_on_the_declared_terms(world: World) -> None:
     assert set(ids(search({"max_royalty_rate": "1.5"}))) == {dear.patent_id}
     facets = {f["value"]: f["count"] for f in body["facets"]["payment_method"]}
     assert facets == {"entry_fee_plus_royalty": 1, "lump_sum": 1}
+
+
+def test_industry_filter_goes_through_the_ipc_concordance(corpus: dict[str, Any]) -> None:
+    from matching.models import IpcIndustry
+
+    IpcIndustry.objects.all().delete()  # a table of our own, whatever the shipped one says
+    IpcIndustry.objects.create(ipc_prefix="H01M", industry_code="C3841", weight=1, source="test")
+    IpcIndustry.objects.create(ipc_prefix="D06", industry_code="C17", weight=1, source="test")
+    assert set(ids(search({"industry": "C3841"}))) == {corpus["battery"].pk, corpus["utility"].pk}
+    assert set(ids(search({"industry": "C38"}))) == {corpus["battery"].pk, corpus["utility"].pk}
+    assert ids(search({"industry": "C17"})) == [corpus["textile"].pk]
+    assert ids(search({"industry": "A01"})) == []
+    bad = client_for(None).get("/api/v1/search/patents/", {"industry": "Z9"})
+    assert bad.json()["fields"]["industry"][0]["code"] == "invalid"

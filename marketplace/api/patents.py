@@ -17,6 +17,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from marketplace import roles
+from marketplace.api.fields import IndustryField
 from marketplace.api.pagination import CursorPagination
 from marketplace.api.serializers import StrictInputSerializer
 from marketplace.api.views import ERROR_RESPONSES
@@ -443,6 +444,7 @@ class SearchInputSerializer(serializers.Serializer[Any]):
     max_royalty_rate = serializers.DecimalField(
         max_digits=7, decimal_places=4, min_value=0, max_value=100, required=False
     )
+    industry = IndustryField(required=False, allow_section=True)
     scope = serializers.ChoiceField(choices=["listed", "mine"], default="listed")
     sort = serializers.ChoiceField(
         choices=["relevance", "newest", "remaining_term", "royalty"], default="relevance"
@@ -485,6 +487,7 @@ class PatentSearchView(APIView):
             OpenApiParameter("region", str, description="GB/T 2260 code of the patentee"),
             OpenApiParameter("min_remaining_years", int),
             OpenApiParameter("payment_method", str, many=True),
+            OpenApiParameter("industry", str, description="GB/T 4754 code, e.g. C3841 or C38"),
             OpenApiParameter("max_upfront_cny", str, description="lump sum or entry fee, CNY"),
             OpenApiParameter("max_royalty_rate", str, description="percent"),
             OpenApiParameter("scope", str, enum=["listed", "mine"]),
@@ -510,6 +513,8 @@ class PatentSearchView(APIView):
         query.is_valid(raise_exception=True)
         values = dict(query.validated_data)
         scope = values.pop("scope")
+        if "industry" in values:
+            values["industry"] = values["industry"].code
         if scope == "mine":
             if not request.user.is_authenticated:
                 raise PermissionDenied("not_authenticated", _("Log in to search your own patents."))

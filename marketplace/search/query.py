@@ -7,6 +7,7 @@ segmentation. Filters are indexed columns (IPC prefixes in a GIN-indexed array).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -22,6 +23,22 @@ from marketplace.models import Patent
 from marketplace.search.segment import query_tokens
 
 RANK_CAP = 2000
+
+# industry code → IPC prefixes; registered by the matching app, which owns the IPC↔GB/T 4754
+# concordance (marketplace must not import it). None until registered: no industry filter.
+IndustryResolver = Callable[[str], list[str]]
+_industry_resolver: IndustryResolver | None = None
+
+
+def register_industry_resolver(resolver: IndustryResolver) -> None:
+    global _industry_resolver
+    _industry_resolver = resolver
+
+
+def ipc_prefixes_for_industry(code: str) -> list[str] | None:
+    return _industry_resolver(code) if _industry_resolver else None
+
+
 FACET_CAP = 20_000
 
 
@@ -34,6 +51,7 @@ class SearchParams:
     region: str = ""
     min_remaining_years: int | None = None
     payment_method: list[str] = field(default_factory=list)
+    industry: str = ""
     max_upfront_cny: Decimal | None = None
     max_royalty_rate: Decimal | None = None
     sort: str = "relevance"
@@ -63,6 +81,9 @@ def _filtered(base: QuerySet[Patent], params: SearchParams, today: date) -> Quer
             queryset = queryset.filter(owner__region__code__startswith=code[:4])
         else:
             queryset = queryset.filter(owner__region__code=code)
+    if params.industry:
+        prefixes = ipc_prefixes_for_industry(params.industry) or []
+        queryset = queryset.filter(ipc_prefixes__overlap=prefixes) if prefixes else queryset.none()
     if params.payment_method:
         queryset = queryset.filter(listed_payment_method__in=params.payment_method)
     if params.max_upfront_cny is not None:
