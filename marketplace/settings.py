@@ -237,6 +237,10 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "matching.tasks.full_rematch",
         "schedule": 24 * 3600.0,
     },
+    "resume-stale-match-runs": {
+        "task": "matching.tasks.resume_stale_runs",
+        "schedule": 600.0,
+    },
     "weekly-match-digest": {
         "task": "matching.tasks.weekly_digest",
         "schedule": 7 * 24 * 3600.0,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -313,6 +314,35 @@ def run_start(*, chunk_size: int | None = None, enqueue: bool = True) -> MatchRu
     if not chunks:
         _finish(run.pk)
     return run
+
+
+def run_resume(run_id: int) -> int:
+    """Send every pending chunk of a running run again (after a worker died holding one).
+
+    Safe to call any time: a chunk already done is skipped by its task, and a chunk sent twice
+    is written once (claimed by compare-and-swap).
+    """
+    from matching.tasks import match_chunk
+
+    pending = list(
+        MatchChunk.objects.filter(
+            run_id=run_id, run__status=MatchRun.Status.RUNNING, status="pending"
+        ).values_list("pk", flat=True)
+    )
+    for chunk_id in pending:
+        match_chunk.delay(chunk_id)
+    return len(pending)
+
+
+def runs_resume_stale(*, older_than_minutes: int = 30) -> int:
+    """Beat: resume runs that have been running too long (a killed worker's chunk waits for
+    the broker's visibility timeout otherwise)."""
+    limit = timezone.now() - timedelta(minutes=older_than_minutes)
+    resent = 0
+    stale = MatchRun.objects.filter(status=MatchRun.Status.RUNNING, started_at__lt=limit)
+    for run_id in stale.values_list("pk", flat=True):
+        resent += run_resume(run_id)
+    return resent
 
 
 _SUPPLY_CACHE: dict[int, Supply] = {}

@@ -99,3 +99,11 @@ def weekly_digest() -> int:
             )
         )
     return sent
+
+
+@shared_task
+def resume_stale_runs() -> int:
+    """Beat: re-send the pending chunks of runs running for more than 30 minutes."""
+    from matching.services import runs_resume_stale
+
+    return runs_resume_stale()

@@ -80,26 +80,19 @@ class WorkerProcess:
         return self.log_path.read_text(errors="replace")
 
 
-@pytest.fixture(scope="module")
-def celery_worker_process(
-    django_db_setup: None, smtp_sink: SmtpSink, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[WorkerProcess]:
-    """Start `celery worker` for a test module, on every queue, against the test database.
-
-    Module-scoped on purpose: a worker left running would pick up the tasks other
-    transactional tests enqueue and hold locks while their database is flushed (deadlock).
-    """
-    celery_app.control.purge()
+def start_worker(
+    log_path: Path, smtp_port: int, queues: str = "default,import,index,match"
+) -> WorkerProcess:
+    """A `celery worker` subprocess on the test database; returns once it answers a ping."""
     nodename = f"test-{uuid.uuid4().hex[:8]}@localhost"
-    log_path = tmp_path_factory.mktemp("celery") / "worker.log"
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "tests.settings",
         "DATABASE_URL": _database_url(),
-        "EMAIL_URL": f"smtp://127.0.0.1:{smtp_sink.port}",
+        "EMAIL_URL": f"smtp://127.0.0.1:{smtp_port}",
         "DATABASE_CONN_MAX_AGE": "0",
     }
-    with log_path.open("wb") as log:
+    with log_path.open("ab") as log:
         process = subprocess.Popen(
             [
                 sys.executable,
@@ -109,7 +102,7 @@ def celery_worker_process(
                 "marketplace",
                 "worker",
                 "--pool=solo",
-                "--queues=default,import,index,match",
+                f"--queues={queues}",
                 "--without-gossip",
                 "--without-mingle",
                 f"--hostname={nodename}",
@@ -126,11 +119,29 @@ def celery_worker_process(
         if process.poll() is not None or time.monotonic() > deadline:
             process.kill()
             raise RuntimeError(f"Celery worker did not start:\n{worker.log()}")
+    return worker
+
+
+def stop_worker(worker: WorkerProcess) -> None:
+    worker.process.terminate()
+    try:
+        worker.process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        worker.process.kill()
+        worker.process.wait()
+
+
+@pytest.fixture(scope="module")
+def celery_worker_process(
+    django_db_setup: None, smtp_sink: SmtpSink, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[WorkerProcess]:
+    """Start `celery worker` for a test module, on every queue, against the test database.
+
+    Module-scoped on purpose: a worker left running would pick up the tasks other
+    transactional tests enqueue and hold locks while their database is flushed (deadlock).
+    """
+    celery_app.control.purge()
+    worker = start_worker(tmp_path_factory.mktemp("celery") / "worker.log", smtp_sink.port)
     yield worker
     celery_app.control.purge()
-    process.terminate()
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+    stop_worker(worker)
