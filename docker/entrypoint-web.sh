@@ -24,5 +24,5 @@ echo "Admin: http://localhost:8000/admin/  health: http://localhost:8000/healthz
 
 exec gunicorn marketplace.wsgi:application \
     --bind 0.0.0.0:8000 \
-    --workers 3 \
+    --workers 5 \
     --access-logfile -

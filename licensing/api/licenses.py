@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import Q, QuerySet
+from django.db.models import Q, QuerySet, prefetch_related_objects
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -258,8 +258,8 @@ class LicenseViewSet(viewsets.ReadOnlyModelViewSet[License]):
                     notice_text=values["notice_text"],
                     payment=dict(values["payment"]) if "payment" in values else None,
                 )
-                fresh = License.objects.prefetch_related("payments", "filings").get(pk=license.pk)
-                body = LicenseSerializer(fresh).data
+                prefetch_related_objects([license], "payments", "filings")
+                body = LicenseSerializer(license).data
                 if key:
                     IdempotencyRecord.objects.create(
                         user=user,

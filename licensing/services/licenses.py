@@ -59,6 +59,7 @@ def _event(
     *,
     before: str = "",
     reason: str = "",
+    notify: bool = True,
     **data: Any,
 ) -> LicenseEvent:
     event = LicenseEvent.objects.create(
@@ -70,9 +71,10 @@ def _event(
         reason=reason,
         data=data,
     )
-    from licensing.tasks import notify_license_event
+    if notify:
+        from licensing.tasks import notify_license_event
 
-    transaction.on_commit(lambda: notify_license_event.delay(event.pk))
+        transaction.on_commit(lambda: notify_license_event.delay(event.pk))
     return event
 
 
@@ -142,8 +144,8 @@ def license_accept(
     reached the patentee (the platform delivers it at once) and the payment is recorded; a
     free or royalty-only declaration grants on notice alone.
     """
-    licensee = Organisation.objects.filter(pk=licensee_id).first()
-    if licensee is None or not _member_of(actor, licensee_id):
+    # A membership proves the organisation exists: no separate lookup.
+    if not _member_of(actor, licensee_id):
         raise PermissionDenied(
             "not_a_member", _("Only a member of the licensee organisation can send the notice.")
         )
@@ -223,7 +225,11 @@ def license_accept(
         raise Conflict(
             "license_exists", _("Your organisation already holds a license under this declaration.")
         ) from error
-    _event(license, actor, "notice_sent", data={"declaration": declaration.pk})
+    # When the license takes effect in the same request, "took_effect" tells the patentee;
+    # one message to the broker per acceptance instead of two.
+    _event(
+        license, actor, "notice_sent", notify=not effective, data={"declaration": declaration.pk}
+    )
     if payment is not None:
         LicensePayment.objects.create(
             license=license, kind=PaymentKind.UPFRONT, recorded_by=actor, **payment
