@@ -1,0 +1,1 @@
+"""Benchmarks: data generator, import benchmark, search benchmark (see BENCHMARKS.md)."""

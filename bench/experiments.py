@@ -1,0 +1,215 @@
+"""Search experiments: the suggested fixes, tried in this process only, never in the app.
+
+Runs the search benchmark's queries in-process (Django test client, every SQL statement timed)
+against the table search_bench.py loaded, once per variant:
+
+  app                 the application as it is;
+  owners              the page's owners loaded with the page (search_patents builds the ranked
+                      queryset from Patent.objects, which drops the caller's select_related,
+                      so each row's owner is one more query) and the long text columns deferred;
+  owners+region       also the region filter as owner_id IN (the region's organisations);
+  owners+region+mem   also work_mem 32MB, so large bitmaps stay exact (no lossy recheck).
+
+Each variant's answers (count, page ids, facets) are compared with the app's. The variants
+wrap the application's own functions (marketplace.api.patents.search_patents and
+marketplace.search.query._filtered are swapped for wrappers while a variant runs).
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench_marketplace \\
+    REDIS_URL=redis://127.0.0.1:6379/12 .venv/bin/python bench/experiments.py [--rows 1000000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bench import common  # noqa: E402
+from bench.generate import DEFAULT_SEED, BenchQuery, make_queries  # noqa: E402
+from bench.search_bench import (  # noqa: E402
+    SEARCH_PATH,
+    STATEMENT_KINDS,
+    StatementTimer,
+    ensure_organisations,
+    prewarm,
+)
+
+HEAVY_COLUMNS = ("abstract", "claims", "title_tokens", "body_tokens", "search_vector")
+
+
+def _owners_only(base: Any, params: Any) -> Any:
+    """The app's search, with the page's owners joined and the long columns deferred."""
+    from marketplace.search import query as search
+
+    result = search.search_patents(base, params)
+    result.queryset = result.queryset.select_related("owner").defer(*HEAVY_COLUMNS)
+    return result
+
+
+def owner_id_filters(original: Callable[..., Any]) -> Callable[..., Any]:
+    """The app's filters, but a region becomes owner_id IN (that region's organisations).
+
+    PostgreSQL can then AND the owner_id btree bitmap with the GIN bitmaps (text, IPC) and
+    visit only the heap pages of real matches, instead of every text+IPC match's page for the
+    join with marketplace_organisation.
+    """
+
+    def filtered_by_owner_ids(base: Any, params: Any, today: Any) -> Any:
+        from marketplace.models import Organisation
+
+        filtered = original(base, dataclasses.replace(params, region=""), today)
+        if not params.region:
+            return filtered
+        code = params.region
+        organisations = Organisation.objects.all()
+        if code.endswith("0000"):
+            organisations = organisations.filter(region_id__startswith=code[:2])
+        elif code.endswith("00"):
+            organisations = organisations.filter(region_id__startswith=code[:4])
+        else:
+            organisations = organisations.filter(region_id=code)
+        return filtered.filter(owner_id__in=list(organisations.values_list("pk", flat=True)))
+
+    return filtered_by_owner_ids
+
+
+# name → (replacement for the view's search_patents, region as owner ids, work_mem)
+VARIANTS: dict[str, tuple[Callable[..., Any] | None, bool, str | None]] = {
+    "app": (None, False, None),
+    "owners": (_owners_only, False, None),
+    "owners+region": (_owners_only, True, None),
+    "owners+region+mem": (_owners_only, True, "32MB"),
+}
+
+
+@contextmanager
+def variant(name: str) -> Iterator[None]:
+    """Swap the view's search function, the filters and work_mem for one variant."""
+    from django.db import connection
+
+    import marketplace.api.patents as view_module
+    from marketplace.search import query as search
+
+    function, owner_ids, work_mem = VARIANTS[name]
+    original_search, original_filtered = view_module.search_patents, search._filtered
+    if function is not None:
+        view_module.search_patents = function
+    if owner_ids:
+        search._filtered = owner_id_filters(original_filtered)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SET work_mem = '{work_mem}'" if work_mem else "RESET work_mem")
+    try:
+        yield
+    finally:
+        view_module.search_patents = original_search
+        search._filtered = original_filtered
+        with connection.cursor() as cursor:
+            cursor.execute("RESET work_mem")
+
+
+def answer_key(body: dict[str, Any]) -> tuple[Any, ...]:
+    """What a user sees: total, the page's ids in order, facet counts (ties in any order)."""
+    facets = {
+        name: sorted((item["value"], item["count"]) for item in items)
+        for name, items in body["facets"].items()
+    }
+    return body["count"], [row["id"] for row in body["results"]], facets
+
+
+def run(
+    name: str, queries: Sequence[BenchQuery], passes: int
+) -> tuple[dict[str, list[float]], list[tuple[Any, ...]]]:
+    from django.db import connection
+    from django.test import Client
+
+    client = Client()
+    timings: dict[str, list[float]] = {}
+    answers: list[tuple[Any, ...]] = []
+    with variant(name):
+        for number in range(passes):
+            timings = {}
+            answers = []
+            for query in queries:
+                timer = StatementTimer()
+                began = time.perf_counter()
+                with connection.execute_wrapper(timer):
+                    response = client.get(
+                        SEARCH_PATH,
+                        query.params(),
+                        HTTP_ACCEPT="application/json",
+                        HTTP_HOST="127.0.0.1",
+                    )
+                total = time.perf_counter() - began
+                assert response.status_code == 200, response.content[:300]
+                answers.append(answer_key(response.json()))
+                sql = sum(timer.spent.values())
+                timings.setdefault("request", []).append(total)
+                timings.setdefault("sql", []).append(sql)
+                timings.setdefault("python", []).append(total - sql)
+                timings.setdefault("statements", []).append(float(sum(timer.counts.values())))
+                for kind in STATEMENT_KINDS:
+                    timings.setdefault(f"sql:{kind}", []).append(timer.spent.get(kind, 0.0))
+            print(f"    {name}: pass {number + 1} done", flush=True)
+    return timings, answers
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000, help="for the results file name")
+    parser.add_argument("--queries", type=int, default=240)
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    parser.add_argument("--passes", type=int, default=2, help="the last pass is reported")
+    parser.add_argument("--variants", default=",".join(VARIANTS))
+    args = parser.parse_args(argv)
+
+    common.setup_django()
+    from marketplace.models import Patent
+
+    listed = Patent.objects.filter(is_listed=True).count()
+    print(f"{listed} listed patents; prewarmed in {prewarm():.0f} s")
+    organisations = ensure_organisations(args.seed)
+    provinces = sorted({province for _, province in organisations})
+    queries = make_queries(args.queries, seed=args.seed + 7, provinces=provinces)
+
+    results: dict[str, Any] = {}
+    reference: list[tuple[Any, ...]] | None = None
+    for name in args.variants.split(","):
+        timings, answers = run(name, queries, args.passes)
+        if reference is None:
+            reference = answers
+        differing = [
+            query.label() for query, a, b in zip(queries, reference, answers, strict=True) if a != b
+        ]
+        statements = timings.pop("statements")
+        results[name] = {
+            "summary": {key: common.summary(values) for key, values in timings.items()},
+            "statements_per_request": round(sum(statements) / len(statements), 1),
+            "answers_differing_from_app": differing[:10],
+            "answers_differing_count": len(differing),
+        }
+        print(f"\n{name}: {len(differing)} answers differ from the app's")
+        for key in ("request", "sql", "python"):
+            print(common.format_summary(f"  {key}", timings[key]))
+        for kind in STATEMENT_KINDS:
+            if any(timings[f"sql:{kind}"]):
+                print(common.format_summary(f"    SQL {kind}", timings[f"sql:{kind}"]))
+        for label in differing[:3]:
+            print(f"    differs: {label}")
+    saved = common.save_results(
+        f"experiments-{args.rows}",
+        {"date": time.strftime("%Y-%m-%d %H:%M"), "listed": listed, "variants": results},
+    )
+    print(f"results: {saved.relative_to(common.ROOT)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,696 @@
+"""Search benchmark: N listed patents, 240 two-filter queries, API and raw SQL latencies.
+
+1. ~3,200 organisations seated in counties across China (weighted to patent-heavy provinces).
+2. N generated patents (default 1,000,000), all listed, COPY'd straight into marketplace_patent
+   with the tokens, IPC prefixes and expiry dates the application would store. The load runs in
+   one transaction: TRUNCATE, drop the secondary indexes, COPY, rebuild the same indexes
+   (definitions read from pg_indexes), commit; then VACUUM ANALYZE. A rerun with the same
+   --rows finds the table loaded and skips all of this.
+3. A seeded set of queries of 2-3 words from the generator's vocabulary, half filtered by IPC
+   subclass + patent type, half by the owner's province + IPC section, timed
+   (a) through GET /api/v1/search/patents/ on a gunicorn started on a free localhost port,
+       sequentially with http.client (one pass to warm up, one measured),
+   (b) as raw SQL: the ranked-page statement the ORM builds for the same request (candidates
+       capped at RANK_CAP, ts_rank, LIMIT 20), executed with psycopg,
+   (c) in-process through Django's test client with every SQL statement timed, which splits
+       an API request into its statements (exists, count, page, facets, labels) and Python.
+The slowest raw query and the slowest statement kind get EXPLAIN (ANALYZE, BUFFERS).
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench_marketplace \\
+    REDIS_URL=redis://127.0.0.1:6379/12 .venv/bin/python bench/search_bench.py [--rows 59000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import itertools
+import json
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bench import common, vocab  # noqa: E402
+from bench.generate import (  # noqa: E402
+    COPY_COLUMNS,
+    DEFAULT_SEED,
+    BenchQuery,
+    PatentGenerator,
+    Weighted,
+    make_queries,
+    model_row,
+)
+
+ORGANISATIONS = 3200
+ORGANISATION_PREFIX = "基准机构"
+SEARCH_PATH = "/api/v1/search/patents/"
+PAGE = 20
+TARGETS_MS = {  # rows → (API p95, engine p95)
+    1_000_000: (150.0, 15.0),
+    59_000: (50.0, None),
+}
+KINDS = ("university", "research_institute", "enterprise", "sme", "individual")
+
+
+# ---- fixtures --------------------------------------------------------------------------------
+
+
+def ensure_organisations(seed: int) -> list[tuple[int, str]]:
+    """~3,200 organisations in counties of weighted provinces; returns (id, province) pairs."""
+    from marketplace.models import Organisation, Region
+    from marketplace.validators import credit_code_check_character
+
+    existing = Organisation.objects.filter(name__startswith=ORGANISATION_PREFIX)
+    if existing.count() != ORGANISATIONS:
+        rng = random.Random(seed)
+        counties: dict[str, list[str]] = {}
+        for code in Region.objects.filter(level="county").values_list("code", flat=True):
+            counties.setdefault(code[:2] + "0000", []).append(code)
+        provinces = [p for p in vocab.PROVINCE_WEIGHTS if p in counties]
+        pick = Weighted(provinces, [vocab.PROVINCE_WEIGHTS[p] for p in provinces])
+        have = set(existing.values_list("name", flat=True))
+        new = []
+        for n in range(ORGANISATIONS):
+            province = pick.pick(rng)
+            county = rng.choice(counties[province])
+            kind = rng.choices(KINDS, (30, 12, 40, 13, 5))[0]
+            name = f"{ORGANISATION_PREFIX}{n:04d}"
+            first17 = f"91{county}MC{n:07d}"
+            if name not in have:
+                new.append(
+                    Organisation(
+                        name=name,
+                        name_en=f"Benchmark organisation {n:04d}",
+                        kind=kind,
+                        credit_code=""
+                        if kind == "individual"
+                        else first17 + credit_code_check_character(first17),
+                        region_id=county,
+                    )
+                )
+        Organisation.objects.bulk_create(new, batch_size=1000)
+    return [
+        (pk, region[:2] + "0000")
+        for pk, region in Organisation.objects.filter(name__startswith=ORGANISATION_PREFIX)
+        .order_by("name")
+        .values_list("pk", "region_id")
+    ]
+
+
+def loaded_rows(organisation_ids: Sequence[int], first_number: str) -> int:
+    """Listed patents of the bench organisations, or -1 when the table is not ours."""
+    with common.connect() as conn:
+        row = conn.execute(
+            "SELECT count(*), bool_or(application_number = %s) FROM marketplace_patent "
+            "WHERE is_listed AND owner_id = ANY(%s)",
+            [first_number, list(organisation_ids)],
+        ).fetchone()
+    return int(row[0]) if row[1] else -1
+
+
+def extra_columns() -> dict[str, Any]:
+    """Concrete Patent columns outside COPY_COLUMNS, with the model field's default."""
+    from marketplace.models import Patent
+
+    return {
+        field.column: field.get_default()
+        for field in Patent._meta.concrete_fields
+        if field.column not in COPY_COLUMNS
+        and not field.primary_key
+        and not getattr(field, "generated", False)
+    }
+
+
+def load_patents(
+    rows: int, organisations: Sequence[tuple[int, str]], seed: int
+) -> dict[str, float]:
+    """TRUNCATE, drop secondary indexes, COPY `rows` patents, rebuild indexes, VACUUM ANALYZE."""
+    timings: dict[str, float] = {}
+    rng = random.Random(seed + 3)
+    ids = [pk for pk, _ in organisations]
+    rng.shuffle(ids)
+    # A few organisations (big universities) hold many patents, most hold a few hundred.
+    owners = Weighted(ids, [1 / (rank + 1) ** 0.7 for rank in range(len(ids))])
+    generator = PatentGenerator(seed, 0)
+    start = datetime(2024, 1, 1, tzinfo=UTC)
+    step = timedelta(seconds=(datetime(2026, 11, 1, tzinfo=UTC) - start).total_seconds() / rows)
+    # Columns the generator does not know (added to the model later) get the model's default.
+    extra = extra_columns()
+    columns = ", ".join([*COPY_COLUMNS, *extra])
+    defaults = tuple(extra.values())
+    with common.connect(autocommit=False) as conn:
+        conn.execute("SET maintenance_work_mem = '1GB'")
+        conn.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        indexes = conn.execute(
+            "SELECT i.indexname, i.indexdef FROM pg_indexes i "
+            "WHERE i.tablename = 'marketplace_patent' AND NOT EXISTS ("
+            "  SELECT 1 FROM pg_constraint c WHERE c.conname = i.indexname)"
+        ).fetchall()
+        with common.stopwatch("truncate", timings):
+            conn.execute("TRUNCATE marketplace_patent RESTART IDENTITY CASCADE")
+            for name, _ in indexes:
+                conn.execute(f'DROP INDEX "{name}"')
+        began = time.perf_counter()
+        patents = enumerate(generator.patents(rows))
+        with common.stopwatch("generate + segment + COPY", timings):
+            # A first small COPY fails fast if the table has a column the rows lack.
+            for size in (min(1000, rows), rows - min(1000, rows)):
+                with conn.cursor().copy(f"COPY marketplace_patent ({columns}) FROM STDIN") as copy:
+                    for number, patent in itertools.islice(patents, size):
+                        values = model_row(
+                            patent, owner_id=owners.pick(rng), created_at=start + step * number
+                        )
+                        copy.write_row(values + defaults)
+                        if number % 100_000 == 99_999:
+                            elapsed = time.perf_counter() - began
+                            print(f"    {number + 1:>9} rows  {elapsed:6.0f} s", flush=True)
+        with common.stopwatch("rebuild indexes", timings):
+            for name, definition in indexes:
+                began = time.perf_counter()
+                conn.execute(definition)
+                print(f"    index {name}: {time.perf_counter() - began:.1f} s", flush=True)
+        with common.stopwatch("commit (FK checks)", timings):
+            conn.commit()
+    with common.connect() as conn, common.stopwatch("VACUUM ANALYZE", timings):
+        conn.execute("VACUUM ANALYZE marketplace_patent")
+        conn.execute("VACUUM ANALYZE marketplace_organisation")
+    return timings
+
+
+def prewarm() -> float:
+    """Read the patent table, its TOAST table and all their indexes into the OS page cache.
+
+    The VM's page cache is sometimes emptied after a large write (the 3 GB load); without this,
+    a rerun measures disk reads rather than a server whose working set fits in its 24 GiB.
+    """
+    began = time.perf_counter()
+    with common.connect() as conn:
+        conn.execute("CREATE EXTENSION IF NOT EXISTS pg_prewarm")
+        relations = conn.execute(
+            "SELECT c.oid::regclass::text FROM pg_class c WHERE c.oid IN ("
+            "  SELECT 'marketplace_patent'::regclass UNION ALL"
+            "  SELECT 'marketplace_organisation'::regclass UNION ALL"
+            "  SELECT reltoastrelid FROM pg_class WHERE oid = 'marketplace_patent'::regclass"
+            "  UNION ALL SELECT indexrelid FROM pg_index WHERE indrelid IN ("
+            "    'marketplace_patent'::regclass, 'marketplace_organisation'::regclass,"
+            "    (SELECT reltoastrelid FROM pg_class WHERE oid = 'marketplace_patent'::regclass)))"
+        ).fetchall()
+        for (relation,) in relations:
+            conn.execute("SELECT pg_prewarm(%s::regclass, 'read')", [relation])
+    return time.perf_counter() - began
+
+
+def table_size() -> dict[str, str]:
+    with common.connect() as conn:
+        rows = conn.execute(
+            "SELECT relname, pg_size_pretty(pg_total_relation_size(oid)) FROM pg_class "
+            "WHERE relname IN ('marketplace_patent', 'patent_search_vector', "
+            "'patent_ipc_prefixes') ORDER BY relname"
+        ).fetchall()
+        database = conn.execute(
+            "SELECT pg_size_pretty(pg_database_size(current_database()))"
+        ).fetchone()[0]
+    return {**dict(rows), "database": database}
+
+
+# ---- queries ---------------------------------------------------------------------------------
+
+
+STATEMENT_KINDS = (
+    "exists",
+    "candidates",
+    "count",
+    "page",
+    "owner",
+    "facet",
+    "labels",
+    "other",
+)
+# The statements that find and rank the page (what a search engine would answer).
+ENGINE_KINDS = ("exists", "candidates", "page", "other")
+
+
+def statement_kind(sql: str) -> str:
+    """Which of the search request's statements this is."""
+    if sql.startswith('SELECT "marketplace_ipcclass"') or sql.startswith(
+        'SELECT "marketplace_region"'
+    ):
+        return "labels"
+    if sql.startswith('SELECT "marketplace_organisation"') and "LIMIT 21" in sql:
+        return "owner"  # one organisation by primary key: the page's owners, one by one
+    if "GROUP BY" in sql:
+        return "facet"
+    if 'COUNT(*) AS "__count"' in sql:
+        return "count"
+    if 'AS "a" FROM' in sql and sql.rstrip().endswith("LIMIT 1"):
+        return "exists"
+    if "ts_rank" in sql:
+        return "page"
+    if sql.startswith('SELECT "marketplace_patent"."id"') and "@@" in sql:
+        return "candidates"  # the ids to rank, read before the page
+    return "other"
+
+
+class StatementTimer:
+    """A connection.execute_wrapper that adds up statement times by kind, keeping the slowest."""
+
+    def __init__(self) -> None:
+        self.label = ""
+        self.spent: dict[str, float] = {}
+        self.counts: dict[str, int] = {}
+        self.slowest: dict[str, dict[str, Any]] = {}
+
+    def __call__(
+        self,
+        execute: Callable[..., Any],
+        sql: str,
+        params: Any,
+        many: bool,
+        context: dict[str, Any],
+    ) -> Any:
+        began = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            elapsed = time.perf_counter() - began
+            kind = statement_kind(sql)
+            self.spent[kind] = self.spent.get(kind, 0.0) + elapsed
+            self.counts[kind] = self.counts.get(kind, 0) + 1
+            if elapsed > self.slowest.get(kind, {}).get("seconds", -1.0):
+                self.slowest[kind] = {
+                    "seconds": elapsed,
+                    "sql": sql,
+                    "params": params,
+                    "label": self.label,
+                }
+
+
+@dataclass
+class Prepared:
+    query: BenchQuery
+    tokens: list[str]
+    mode: str
+    statements: list[tuple[str, str, tuple[Any, ...]]]  # (kind, sql, params) of the engine
+    matches: int = -1
+    timings: dict[str, list[float]] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)  # statements per kind, one request
+    slowest: tuple[float, str, str, tuple[Any, ...]] = (0.0, "", "", ())
+    hits: int = -1
+
+
+class StatementRecorder:
+    """A connection.execute_wrapper that keeps (kind, sql, params) of every statement."""
+
+    def __init__(self) -> None:
+        self.statements: list[tuple[str, str, tuple[Any, ...]]] = []
+
+    def __call__(
+        self,
+        execute: Callable[..., Any],
+        sql: str,
+        params: Any,
+        many: bool,
+        context: dict[str, Any],
+    ) -> Any:
+        self.statements.append((statement_kind(sql), sql, tuple(params or ())))
+        return execute(sql, params, many, context)
+
+
+def prepare(queries: Sequence[BenchQuery], count_matches: bool) -> list[Prepared]:
+    """Record, per request, the SQL the ORM runs to find and rank the page (as the view does).
+
+    That is every statement of search_patents and the page fetch but the facets, the count
+    and the owners' look-ups: today the candidate ids and the ranked page.
+    """
+    from django.contrib.postgres.search import SearchQuery
+    from django.db import connection
+    from django.db.models import QuerySet
+    from django.http import QueryDict
+    from django.utils import timezone
+
+    from marketplace.api.patents import SearchInputSerializer
+    from marketplace.models import Patent
+    from marketplace.search.query import SearchParams, _filtered, _quote, search_patents
+
+    prepared = []
+    for query in queries:
+        data = QueryDict(urlencode(query.params()))
+        serializer = SearchInputSerializer(
+            data={
+                key: data.getlist(key) if key in ("ipc", "patent_type") else data.get(key)
+                for key in data
+            }
+        )
+        serializer.is_valid(raise_exception=True)
+        values = dict(serializer.validated_data)
+        values.pop("scope")
+        base = Patent.objects.filter(is_listed=True).select_related("owner")
+        recorder = StatementRecorder()
+        with connection.execute_wrapper(recorder):
+            result = search_patents(base, SearchParams(**values))
+            page: QuerySet[Patent] = result.queryset[:PAGE]
+            list(page)
+        engine = [(k, sql, p) for k, sql, p in recorder.statements if k in ENGINE_KINDS]
+        item = Prepared(query, result.tokens, result.mode, engine)
+        if count_matches:
+            # Every match, not only the RANK_CAP newest that get ranked (as search_patents).
+            if result.mode == "and":
+                text = SearchQuery(" ".join(result.tokens), config="simple", search_type="plain")
+            else:
+                text = SearchQuery(
+                    " | ".join(_quote(t) for t in result.tokens), config="simple", search_type="raw"
+                )
+            filtered = _filtered(base, SearchParams(**values), timezone.localdate())
+            item.matches = filtered.filter(search_vector=text).count()
+        prepared.append(item)
+    return prepared
+
+
+# ---- (a) the API over HTTP -------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class Server:
+    """gunicorn serving the project on a free localhost port, stopped by its own pid."""
+
+    def __init__(self, workers: int) -> None:
+        self.port = free_port()
+        self.process = subprocess.Popen(
+            [
+                str(ROOT / ".venv" / "bin" / "gunicorn"),
+                "marketplace.wsgi:application",
+                "--bind",
+                f"127.0.0.1:{self.port}",
+                "--workers",
+                str(workers),
+                "--log-level",
+                "warning",
+            ],
+            cwd=ROOT,
+            env=common.bench_environment(),
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                status, body = self.get("/bench-ready")  # any answer but a 5xx: ready
+            except OSError:
+                time.sleep(0.2)
+                continue
+            if status < 500:
+                return
+            self.stop()
+            raise SystemExit(f"the application answers {status}: {body[:300]!r}")
+        self.stop()
+        raise SystemExit("gunicorn did not answer within 60 s")
+
+    def get(self, path: str) -> tuple[int, bytes]:
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
+        try:
+            connection.request("GET", path, headers={"Accept": "application/json"})
+            response = connection.getresponse()
+            return response.status, response.read()
+        finally:
+            connection.close()
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def run_api(server: Server, prepared: Sequence[Prepared], key: str) -> None:
+    for item in prepared:
+        path = f"{SEARCH_PATH}?{urlencode(item.query.params())}"
+        began = time.perf_counter()
+        status, body = server.get(path)
+        elapsed = time.perf_counter() - began
+        if status != 200:
+            raise SystemExit(f"{status} for {path}: {body[:300]!r}")
+        answer = json.loads(body)
+        item.hits = int(answer["count"])
+        if answer["query"]["mode"] != item.mode:
+            print(f"    note: mode {answer['query']['mode']} != prepared {item.mode}")
+        item.timings.setdefault(key, []).append(elapsed)
+
+
+# ---- (b) the ranked-page SQL ------------------------------------------------------------------
+
+
+def run_raw(prepared: Sequence[Prepared]) -> None:
+    """Replay each request's engine statements with psycopg; keep the slowest statement."""
+    with common.connect() as conn:
+        for item in prepared:
+            total = 0.0
+            for kind, sql, params in item.statements:
+                began = time.perf_counter()
+                conn.execute(sql, params).fetchall()
+                elapsed = time.perf_counter() - began
+                total += elapsed
+                item.timings.setdefault(f"raw:{kind}", []).append(elapsed)
+                if elapsed >= item.slowest[0]:
+                    item.slowest = (elapsed, kind, sql, params)
+            item.timings.setdefault("raw", []).append(total)
+
+
+# ---- (c) in-process, statement by statement --------------------------------------------------
+
+
+def run_breakdown(prepared: Sequence[Prepared]) -> dict[str, dict[str, Any]]:
+    """Each request in-process, with the time of every SQL statement by kind."""
+    from django.db import connection
+    from django.test import Client
+
+    client = Client()
+    timer = StatementTimer()
+    for item in prepared:
+        timer.label, timer.spent, timer.counts = item.query.label(), {}, {}
+        began = time.perf_counter()
+        with connection.execute_wrapper(timer):
+            response = client.get(
+                SEARCH_PATH,
+                item.query.params(),
+                HTTP_ACCEPT="application/json",
+                HTTP_HOST="127.0.0.1",
+            )
+        total = time.perf_counter() - began
+        assert response.status_code == 200, response.content[:300]
+        item.timings.setdefault("in-process", []).append(total)
+        for kind in STATEMENT_KINDS:
+            item.timings.setdefault(f"sql:{kind}", []).append(timer.spent.get(kind, 0.0))
+            item.counts[kind] = timer.counts.get(kind, 0)
+        item.timings.setdefault("python", []).append(total - sum(timer.spent.values()))
+    return timer.slowest
+
+
+def explain(sql: str, params: Sequence[Any]) -> str:
+    with common.connect() as conn:
+        rows = conn.execute(f"EXPLAIN (ANALYZE, BUFFERS) {sql}", params).fetchall()
+    return "\n".join(row[0] for row in rows)
+
+
+# ---- report ----------------------------------------------------------------------------------
+
+
+def timings_of(prepared: Sequence[Prepared], key: str) -> list[float]:
+    return [t for item in prepared for t in item.timings.get(key, [])[-1:]]
+
+
+def distribution(values: Sequence[int]) -> str:
+    ordered = sorted(values)
+    if not ordered:
+        return "-"
+    quartiles = [ordered[int(q * (len(ordered) - 1))] for q in (0, 0.25, 0.5, 0.75, 1)]
+    return "min/q1/median/q3/max " + "/".join(str(v) for v in quartiles)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--queries", type=int, default=240)
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    parser.add_argument("--workers", type=int, default=1, help="gunicorn workers (1)")
+    parser.add_argument("--reload", action="store_true", help="load even if the count matches")
+    parser.add_argument(
+        "--cold", action="store_true", help="do not read the table into the OS cache first"
+    )
+    parser.add_argument(
+        "--no-count", action="store_true", help="skip counting all matches of each query"
+    )
+    args = parser.parse_args(argv)
+
+    common.setup_django()
+    note = common.ensure_schema()
+    print(f"database: bench; {note}")
+    started = time.perf_counter()
+    organisations = ensure_organisations(args.seed)
+    first = next(PatentGenerator(args.seed, 0).patents(1)).application_number
+    have = loaded_rows([pk for pk, _ in organisations], first)
+    load: dict[str, float] = {}
+    if have == args.rows and not args.reload:
+        print(f"reusing {have} loaded patents ({len(organisations)} organisations)")
+    else:
+        print(f"loading {args.rows} patents (table has {max(have, 0)} of ours)", flush=True)
+        load = load_patents(args.rows, organisations, args.seed)
+        total = sum(load.values())
+        print(f"data load: {total:.0f} s = {args.rows / total:.0f} rows/s")
+        for phase, seconds in load.items():
+            print(f"    {phase:<28} {seconds:8.1f} s")
+    if not args.cold:
+        print(f"prewarmed the OS page cache in {prewarm():.0f} s")
+    sizes = table_size()
+    print("sizes: " + ", ".join(f"{k} {v}" for k, v in sizes.items()))
+    print(f"set-up {time.perf_counter() - started:.0f} s")
+
+    provinces = sorted({province for _, province in organisations})
+    queries = make_queries(args.queries, seed=args.seed + 7, provinces=provinces)
+    began = time.perf_counter()
+    prepared = prepare(queries, count_matches=not args.no_count)
+    print(f"prepared {len(prepared)} queries in {time.perf_counter() - began:.0f} s")
+
+    load_before = [round(load, 2) for load in os.getloadavg()]
+    server = Server(args.workers)
+    try:
+        print(f"gunicorn on 127.0.0.1:{server.port}, {args.workers} worker(s)")
+        run_api(server, prepared, "api-first")
+        run_api(server, prepared, "api")
+    finally:
+        server.stop()
+    run_raw(prepared)
+    slowest_statements = run_breakdown(prepared)
+
+    load_after = [round(load, 2) for load in os.getloadavg()]
+    api, raw = timings_of(prepared, "api"), timings_of(prepared, "raw")
+    print()
+    print(f"load average (1/5/15 min) before {load_before}, after {load_after}")
+    print(f"{args.rows} listed patents, {len(prepared)} queries (2 filters each), sequential")
+    print(common.format_summary("API over HTTP, first pass", timings_of(prepared, "api-first")))
+    print(common.format_summary("API over HTTP, measured pass", api))
+    print(common.format_summary("raw SQL: find + rank the page", raw))
+    for kind in ENGINE_KINDS:
+        values = timings_of(prepared, f"raw:{kind}")
+        if values:
+            print(common.format_summary(f"  raw {kind}", values))
+    print(
+        common.format_summary(
+            "in-process request (test client)", timings_of(prepared, "in-process")
+        )
+    )
+    for kind in STATEMENT_KINDS:
+        statements = max(p.counts.get(kind, 0) for p in prepared)
+        if statements:
+            label = f"  SQL {kind} (x{statements})"
+            print(common.format_summary(label, timings_of(prepared, f"sql:{kind}")))
+    print(common.format_summary("  Python (request - SQL)", timings_of(prepared, "python")))
+    modes = {mode: sum(1 for p in prepared if p.mode == mode) for mode in ("and", "or")}
+    print(
+        f"modes: {modes}; hits shown by the API (capped at RANK_CAP): "
+        f"{distribution([p.hits for p in prepared])}"
+    )
+    if not args.no_count:
+        print(
+            f"all matches: {distribution([p.matches for p in prepared])}; "
+            f"zero-hit queries {sum(1 for p in prepared if p.matches == 0)}"
+        )
+
+    api_target, engine_target = TARGETS_MS.get(args.rows, (None, None))
+    verdicts = {}
+    for label, values, target in (("API", api, api_target), ("engine", raw, engine_target)):
+        if target is not None:
+            p95 = common.summary(values)["p95"]
+            verdicts[label] = {"target_p95_ms": target, "p95_ms": p95, "met": p95 <= target}
+            state = "met" if p95 <= target else f"NOT met ({p95 / target:.1f}x the target)"
+            print(f"target {label} p95 <= {target:.0f} ms: {state}")
+
+    slowest = max(prepared, key=lambda p: p.timings["raw"][-1])
+    _, kind, sql, params = slowest.slowest
+    plan = explain(sql, params)
+    print(
+        f"\nslowest raw query ({slowest.timings['raw'][-1] * 1000:.1f} ms): "
+        f"{slowest.query.label()}  [{slowest.mode}, {slowest.matches} matches]; "
+        f"its slowest statement ({kind}):"
+    )
+    print(plan)
+    plans = {"engine": {"label": slowest.query.label(), "kind": kind, "sql": sql, "plan": plan}}
+    heaviest = max(
+        [k for k in STATEMENT_KINDS if k not in ENGINE_KINDS and k in slowest_statements],
+        key=lambda kind: common.summary(timings_of(prepared, f"sql:{kind}"))["p95"],
+    )
+    statement = slowest_statements[heaviest]
+    plan = explain(statement["sql"], statement["params"])
+    print(
+        f"\nslowest {heaviest} statement ({statement['seconds'] * 1000:.1f} ms): "
+        f"{statement['label']}"
+    )
+    print(plan)
+    plans[heaviest] = {"label": statement["label"], "sql": statement["sql"], "plan": plan}
+
+    saved = common.save_results(
+        f"search-{args.rows}",
+        {
+            "date": time.strftime("%Y-%m-%d %H:%M"),
+            "machine": common.machine(),
+            "rows": args.rows,
+            "prewarmed": not args.cold,
+            "loadavg_before_after": [load_before, load_after],
+            "ipc": note,
+            "sizes": sizes,
+            "load_seconds": {k: round(v, 1) for k, v in load.items()},
+            "queries": len(prepared),
+            "summary": {
+                key: common.summary(timings_of(prepared, key))
+                for key in (
+                    "api-first",
+                    "api",
+                    "raw",
+                    "in-process",
+                    "python",
+                    *(f"sql:{kind}" for kind in STATEMENT_KINDS),
+                    *(f"raw:{kind}" for kind in ENGINE_KINDS),
+                )
+            },
+            "verdicts": verdicts,
+            "modes": modes,
+            "plans": plans,
+            "per_query": [
+                {
+                    "q": p.query.q,
+                    "filters": p.query.filters,
+                    "tokens": p.tokens,
+                    "mode": p.mode,
+                    "hits": p.hits,
+                    "matches": p.matches,
+                    "ms": {k: round(v[-1] * 1000, 2) for k, v in p.timings.items()},
+                    "statements": p.counts,
+                }
+                for p in prepared
+            ],
+        },
+    )
+    print(f"results: {saved.relative_to(common.ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
