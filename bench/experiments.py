@@ -8,11 +8,16 @@ against the table search_bench.py loaded, once per variant:
                       queryset from Patent.objects, which drops the caller's select_related,
                       so each row's owner is one more query) and the long text columns deferred;
   owners+region       also the region filter as owner_id IN (the region's organisations);
-  owners+region+mem   also work_mem 32MB, so large bitmaps stay exact (no lossy recheck).
+  owners+region+mem   also work_mem 32MB, so large bitmaps stay exact (no lossy recheck);
+  owners+region+unsorted
+                      owners+region, and the candidates without the ORDER BY they inherit
+                      from Patent.Meta.ordering (the docstring of search_patents says "no
+                      sort"): the scan can stop at RANK_CAP matches. This one changes which
+                      matches get ranked when there are more than RANK_CAP of them.
 
 Each variant's answers (count, page ids, facets) are compared with the app's. The variants
 wrap the application's own functions (marketplace.api.patents.search_patents and
-marketplace.search.query._filtered are swapped for wrappers while a variant runs).
+marketplace.search.query._filtered / _candidate_ids are swapped while a variant runs).
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench_marketplace \\
     REDIS_URL=redis://127.0.0.1:6379/12 .venv/bin/python bench/experiments.py [--rows 1000000]
@@ -72,46 +77,70 @@ def owner_id_filters(original: Callable[..., Any]) -> Callable[..., Any]:
         code = params.region
         organisations = Organisation.objects.all()
         if code.endswith("0000"):
-            organisations = organisations.filter(region_id__startswith=code[:2])
+            organisations = organisations.filter(region__code__startswith=code[:2])
         elif code.endswith("00"):
-            organisations = organisations.filter(region_id__startswith=code[:4])
+            organisations = organisations.filter(region__code__startswith=code[:4])
         else:
-            organisations = organisations.filter(region_id=code)
+            organisations = organisations.filter(region__code=code)
         return filtered.filter(owner_id__in=list(organisations.values_list("pk", flat=True)))
 
     return filtered_by_owner_ids
 
 
-# name → (replacement for the view's search_patents, region as owner ids, work_mem)
-VARIANTS: dict[str, tuple[Callable[..., Any] | None, bool, str | None]] = {
-    "app": (None, False, None),
-    "owners": (_owners_only, False, None),
-    "owners+region": (_owners_only, True, None),
-    "owners+region+mem": (_owners_only, True, "32MB"),
+def unsorted_candidates(filtered: Any, query: Any) -> list[int]:
+    """The first RANK_CAP matches in the order the bitmap scan meets them (no ORDER BY).
+
+    _candidate_ids's values_list(...)[:RANK_CAP] inherits Patent.Meta.ordering
+    (-created_at, -id), so PostgreSQL reads every match to sort them before the LIMIT.
+    """
+    from marketplace.search.query import RANK_CAP
+
+    matches = filtered.filter(search_vector=query).order_by()
+    return list(matches.values_list("id", flat=True)[:RANK_CAP])
+
+
+@dataclasses.dataclass(frozen=True)
+class Variant:
+    owners: bool = False  # owners joined to the page, long columns deferred
+    region_ids: bool = False  # region as owner_id IN (ids)
+    unsorted: bool = False  # candidates without the inherited ORDER BY
+    work_mem: str | None = None
+
+
+VARIANTS: dict[str, Variant] = {
+    "app": Variant(),
+    "owners": Variant(owners=True),
+    "owners+region": Variant(owners=True, region_ids=True),
+    "owners+region+mem": Variant(owners=True, region_ids=True, work_mem="32MB"),
+    "owners+region+unsorted": Variant(owners=True, region_ids=True, unsorted=True),
 }
 
 
 @contextmanager
 def variant(name: str) -> Iterator[None]:
-    """Swap the view's search function, the filters and work_mem for one variant."""
+    """Swap the view's search function, the filters, the candidates and work_mem."""
     from django.db import connection
 
     import marketplace.api.patents as view_module
     from marketplace.search import query as search
 
-    function, owner_ids, work_mem = VARIANTS[name]
-    original_search, original_filtered = view_module.search_patents, search._filtered
-    if function is not None:
-        view_module.search_patents = function
-    if owner_ids:
-        search._filtered = owner_id_filters(original_filtered)
+    chosen = VARIANTS[name]
+    saved = (view_module.search_patents, search._filtered, search._candidate_ids)
+    if chosen.owners:
+        view_module.search_patents = _owners_only
+    if chosen.region_ids:
+        search._filtered = owner_id_filters(saved[1])
+    if chosen.unsorted:
+        search._candidate_ids = unsorted_candidates
     with connection.cursor() as cursor:
-        cursor.execute(f"SET work_mem = '{work_mem}'" if work_mem else "RESET work_mem")
+        if chosen.work_mem:
+            cursor.execute(f"SET work_mem = '{chosen.work_mem}'")
+        else:
+            cursor.execute("RESET work_mem")
     try:
         yield
     finally:
-        view_module.search_patents = original_search
-        search._filtered = original_filtered
+        view_module.search_patents, search._filtered, search._candidate_ids = saved
         with connection.cursor() as cursor:
             cursor.execute("RESET work_mem")
 

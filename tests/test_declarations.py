@@ -858,3 +858,33 @@ def test_only_reviewers_record_hindrances(world: World, role: str) -> None:
         return
     assert response.status_code == {"anonymous": 401}.get(role, 403)
     assert not PatentHindrance.objects.exists()
+
+
+def test_reviewers_work_the_queue_in_the_admin_through_the_workflow(world: World) -> None:
+    patent = declarable_patent(world.university)
+    draft = services.declaration_create(
+        actor=world.university_member, patent_id=patent.pk, terms=service_terms()
+    )
+    services.declaration_submit(actor=world.university_member, declaration_id=draft.pk)
+    from django.test import Client
+
+    admin = Client()  # the admin takes form posts, not the API client's JSON
+    admin.force_login(world.reviewer)
+    listing = admin.get("/admin/licensing/declaration/", {"status__exact": "submitted"})
+    assert listing.status_code == 200
+    assert patent.application_number in listing.content.decode()
+    response = admin.post(
+        "/admin/licensing/declaration/",
+        {"action": "announce", "_selected_action": [draft.pk], "index": 0},
+    )
+    assert response.status_code == 302
+    draft.refresh_from_db()
+    assert draft.status == "announced"
+    event = DeclarationEvent.objects.get(declaration=draft, to_status="announced")
+    assert event.actor == world.reviewer
+
+
+def test_parties_have_no_declaration_admin(world: World) -> None:
+    admin = client_for(None)
+    admin.force_login(world.university_admin)
+    assert admin.get("/admin/licensing/declaration/").status_code in (302, 403)

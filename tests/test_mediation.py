@@ -148,8 +148,8 @@ def test_a_silent_respondent_means_not_accepted_after_fifteen_days(
     boss = supervisor()
     services.case_assign(actor=boss, case_id=case.pk, mediator_id=world.mediator.pk)
     services.case_send_notice(actor=world.mediator, case_id=case.pk)
-    assert services.mediation_sweep(date(2025, 10, 15)) == {"not_accepted": 0}
-    assert services.mediation_sweep(date(2025, 10, 16)) == {"not_accepted": 1}
+    assert services.mediation_sweep(date(2025, 10, 15))["not_accepted"] == 0
+    assert services.mediation_sweep(date(2025, 10, 16))["not_accepted"] == 1
     case.refresh_from_db()
     assert case.status == "not_accepted"
 
@@ -382,3 +382,28 @@ def test_the_admin_lists_overdue_cases_first_with_badges_and_acts_through_the_wo
     assert MediationEvent.objects.filter(
         case=overdue, verb="notice_sent", actor=world.mediator
     ).exists()
+
+
+def test_the_mediator_is_reminded_once_of_a_deadline_due_by_the_next_working_day(
+    world: World, case: MediationCase
+) -> None:
+    from marketplace.models import Notification
+
+    services.case_assign(actor=supervisor(), case_id=case.pk, mediator_id=world.mediator.pk)
+    # Deadline 2025-10-14 (notice to the respondent): 10-13 is the working day before it.
+    assert services.mediation_sweep(date(2025, 10, 10))["reminded"] == 0
+    assert services.mediation_sweep(date(2025, 10, 13))["reminded"] == 1
+    assert services.mediation_sweep(date(2025, 10, 13))["reminded"] == 0
+    reminder = Notification.objects.get(kind="mediation_deadline")
+    assert (reminder.user, reminder.title) == (
+        world.mediator,
+        f"Deadline 2025-10-14: case {case.number}",
+    )
+
+
+def test_without_a_mediator_the_supervisors_are_reminded(world: World, case: MediationCase) -> None:
+    from marketplace.models import Notification
+
+    boss = supervisor()
+    assert services.mediation_sweep(date(2025, 10, 13))["reminded"] == 1
+    assert Notification.objects.get(kind="mediation_deadline").user == boss

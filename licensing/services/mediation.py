@@ -641,8 +641,8 @@ def case_add_evidence(
 
 
 def mediation_sweep(today: date | None = None) -> dict[str, int]:
-    """Celery beat: a respondent silent past 15 days means not accepted; remind mediators of
-    deadlines due today or tomorrow."""
+    """Celery beat: a respondent silent past 15 days means not accepted; the mediator (or, with
+    none assigned, the supervisors) hears of every deadline due within one working day."""
     today = today or _today()
     moved = 0
     silent = MediationCase.objects.filter(
@@ -662,7 +662,50 @@ def mediation_sweep(today: date | None = None) -> dict[str, int]:
                 case, to=S.NOT_ACCEPTED, actor=None, reason="respondent silent past the deadline"
             )
             moved += 1
-    return {"not_accepted": moved}
+    return {"not_accepted": moved, "reminded": remind_deadlines(today)}
+
+
+def remind_deadlines(today: date) -> int:
+    """Remind of deadlines due by the next working day (once per case and deadline)."""
+    from marketplace.services.notifications import notify
+
+    horizon = add_workdays(today, 1).date
+    sent = 0
+    due = MediationCase.objects.filter(
+        status__in=OPEN_CASE_STATUSES, is_paused=False, deadline__range=(today, horizon)
+    ).select_related("mediator")
+    supervisors = list(
+        User.objects.filter(
+            groups__permissions__codename="supervise_mediation", is_active=True
+        ).distinct()
+    )
+    for case in due:
+        users = [case.mediator] if case.mediator else supervisors
+
+        def render(user: User, case: MediationCase = case) -> tuple[str, str]:
+            return (
+                str(_("Deadline %(date)s: case %(number)s"))
+                % {
+                    "date": case.deadline.isoformat() if case.deadline else "",
+                    "number": case.number,
+                },
+                str(_("Case %(number)s waits on: %(kind)s."))
+                % {
+                    "number": case.number,
+                    "kind": case.deadline_kind,
+                },
+            )
+
+        sent += len(
+            notify(
+                users=users,
+                kind="mediation_deadline",
+                source=f"mediation_deadline:{case.pk}:{case.deadline}",
+                render=render,
+                data={"case": case.pk},
+            )
+        )
+    return sent
 
 
 def overdue_filter(today: date) -> Q:
