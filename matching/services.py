@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -393,13 +393,26 @@ def current_run() -> MatchRun | None:
     return MatchRun.objects.filter(is_current=True).first()
 
 
+def _first_run() -> MatchRun:
+    """The empty current run that incremental matches go into before any full re-match.
+    Two tasks may race to create it (one current run at most): the loser uses the winner's."""
+    try:
+        with transaction.atomic():
+            return MatchRun.objects.create(
+                kind="full",
+                status=MatchRun.Status.COMPLETE,
+                is_current=True,
+                finished_at=timezone.now(),
+            )
+    except IntegrityError:
+        return MatchRun.objects.get(is_current=True)
+
+
 @transaction.atomic
 def declaration_matched(declaration_id: int) -> list[int]:
     """Incremental: score one newly announced declaration against every SME and add it to
     the lists where it ranks within the top K; returns the SMEs that gained it."""
-    run = current_run() or MatchRun.objects.create(
-        kind="full", status=MatchRun.Status.COMPLETE, is_current=True, finished_at=timezone.now()
-    )
+    run = current_run() or _first_run()
     supply = load_supply([declaration_id])
     if len(supply) == 0:
         return []

@@ -282,3 +282,17 @@ def test_reasons_follow_accept_language(world: World, market: dict[str, Any]) ->
     chinese = client_for(world.sme_admin, "zh-hans").get("/api/v1/matches/").json()[0]["reasons"]
     assert any(reason.startswith("IPC H01M") for reason in english)
     assert any("关键词" in reason for reason in chinese)
+
+
+def test_two_first_incremental_matches_share_one_current_run(
+    world: World, market: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import matching.services as matching_services
+
+    # Another task created the current run a moment after this one looked for it.
+    MatchRun.objects.create(kind="full", status="complete", is_current=True)
+    monkeypatch.setattr(matching_services, "current_run", lambda: None)
+    run = matching_services._first_run()
+    monkeypatch.undo()
+    assert MatchRun.objects.filter(is_current=True).get() == run
+    assert world.sme.pk in declaration_matched(market["battery"].pk)
