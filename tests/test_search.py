@@ -171,8 +171,11 @@ def test_bad_search_parameters_are_refused(
 
 
 def test_search_runs_a_fixed_number_of_queries(
-    corpus: dict[str, Any], django_assert_max_num_queries: Any
+    world: World, corpus: dict[str, Any], django_assert_max_num_queries: Any
 ) -> None:
+    for serial in range(30, 55):  # a full page of results, from several owners
+        owner = OrganisationFactory.create() if serial % 2 else world.university
+        make_patent(owner, serial, is_listed=True)
     with django_assert_max_num_queries(11):
         search({"q": "锂离子电池", "ipc": "H01M"})
 

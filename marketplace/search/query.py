@@ -122,7 +122,8 @@ def search_patents(base: QuerySet[Patent], params: SearchParams) -> SearchResult
         or_text = " | ".join(_quote(token) for token in tokens)
         query = SearchQuery(or_text, config="simple", search_type="raw")
         ids = _candidate_ids(filtered, query)
-    candidates = Patent.objects.filter(id__in=ids)
+    # A fresh queryset: keep the owner join the serialiser needs (else one query per row).
+    candidates = Patent.objects.select_related("owner").filter(id__in=ids)
     ranked = candidates.annotate(rank=SearchRank(F("search_vector"), query, cover_density=False))
     return SearchResult(
         _order(ranked, params.sort, ranked=True), tokens, mode, _facets(candidates, sample=False)
