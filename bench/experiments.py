@@ -9,6 +9,9 @@ against the table search_bench.py loaded, once per variant:
                       so each row's owner is one more query) and the long text columns deferred;
   owners+region       also the region filter as owner_id IN (the region's organisations);
   owners+region+mem   also work_mem 32MB, so large bitmaps stay exact (no lossy recheck);
+  owners+region+mem+facets
+                      also the four facet GROUP BY statements (over the candidate ids) as
+                      one SELECT of the four columns, counted in Python;
   owners+region+unsorted
                       owners+region, and the candidates without the ORDER BY they inherit
                       from Patent.Meta.ordering (the docstring of search_patents says "no
@@ -29,6 +32,7 @@ import argparse
 import dataclasses
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -99,12 +103,43 @@ def unsorted_candidates(filtered: Any, query: Any) -> list[int]:
     return list(matches.values_list("id", flat=True)[:RANK_CAP])
 
 
+def one_query_facets(original: Callable[..., Any]) -> Callable[..., Any]:
+    """Facets over the candidates from one query (four GROUP BYs become one SELECT)."""
+
+    def facets(queryset: Any, *, sample: bool = True) -> dict[str, list[dict[str, Any]]]:
+        if sample:
+            return dict(original(queryset, sample=sample))
+        rows = list(
+            queryset.order_by().values_list(
+                "patent_type", "main_ipc", "owner__region_id", "listed_payment_method"
+            )
+        )
+        by_type = Counter(row[0] for row in rows)
+        by_section = Counter(row[1][:1] for row in rows)
+        by_province = Counter(row[2][:2] for row in rows)
+        by_payment = Counter(row[3] for row in rows if row[3])
+
+        def ranked(counter: Counter[str], suffix: str = "") -> list[dict[str, Any]]:
+            ordered = sorted(counter.items(), key=lambda item: (-item[1], item[0]))
+            return [{"value": f"{value}{suffix}", "count": count} for value, count in ordered]
+
+        return {
+            "patent_type": ranked(by_type),
+            "ipc_section": [{"value": v, "count": by_section[v]} for v in sorted(by_section)],
+            "region": ranked(by_province, "0000"),
+            "payment_method": ranked(by_payment),
+        }
+
+    return facets
+
+
 @dataclasses.dataclass(frozen=True)
 class Variant:
     owners: bool = False  # owners joined to the page, long columns deferred
     region_ids: bool = False  # region as owner_id IN (ids)
     unsorted: bool = False  # candidates without the inherited ORDER BY
     work_mem: str | None = None
+    facets: bool = False  # the four facet GROUP BYs as one SELECT
 
 
 VARIANTS: dict[str, Variant] = {
@@ -113,6 +148,7 @@ VARIANTS: dict[str, Variant] = {
     "owners+region": Variant(owners=True, region_ids=True),
     "owners+region+mem": Variant(owners=True, region_ids=True, work_mem="32MB"),
     "owners+region+unsorted": Variant(owners=True, region_ids=True, unsorted=True),
+    "owners+region+mem+facets": Variant(owners=True, region_ids=True, work_mem="32MB", facets=True),
 }
 
 
@@ -125,13 +161,15 @@ def variant(name: str) -> Iterator[None]:
     from marketplace.search import query as search
 
     chosen = VARIANTS[name]
-    saved = (view_module.search_patents, search._filtered, search._candidate_ids)
+    saved = (view_module.search_patents, search._filtered, search._candidate_ids, search._facets)
     if chosen.owners:
         view_module.search_patents = _owners_only
     if chosen.region_ids:
         search._filtered = owner_id_filters(saved[1])
     if chosen.unsorted:
         search._candidate_ids = unsorted_candidates
+    if chosen.facets:
+        search._facets = one_query_facets(saved[3])
     with connection.cursor() as cursor:
         if chosen.work_mem:
             cursor.execute(f"SET work_mem = '{chosen.work_mem}'")
@@ -140,7 +178,12 @@ def variant(name: str) -> Iterator[None]:
     try:
         yield
     finally:
-        view_module.search_patents, search._filtered, search._candidate_ids = saved
+        (
+            view_module.search_patents,
+            search._filtered,
+            search._candidate_ids,
+            search._facets,
+        ) = saved
         with connection.cursor() as cursor:
             cursor.execute("RESET work_mem")
 
