@@ -369,7 +369,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.profile:
         print(create["profile"])
     saved = common.save_results(
-        f"import-{args.rows}" + ("" if args.write == "orm" else f"-{args.write}"),
+        f"import-{args.rows}"
+        + ("" if args.write == "orm" else f"-{args.write}")
+        + f"-table{others}",
         {
             "write": args.write,
             "date": time.strftime("%Y-%m-%d %H:%M"),

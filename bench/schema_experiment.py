@@ -107,6 +107,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
     parser.add_argument("--passes", type=int, default=2, help="the last pass is reported")
     parser.add_argument("--keep", action="store_true", help="keep the copy table")
+    parser.add_argument("--work-mem", default="", help="work_mem for the timed queries (4MB)")
     args = parser.parse_args(argv)
 
     common.setup_django()
@@ -130,6 +131,10 @@ def main(argv: Sequence[str] | None = None) -> None:
             f"SELECT pg_prewarm(c.oid, 'read') FROM pg_class c WHERE c.relname LIKE '{COPY}%' "
             f"OR c.oid = (SELECT reltoastrelid FROM pg_class WHERE relname = '{COPY}')"
         )
+        if args.work_mem:
+            conn.execute(f"SET work_mem = '{args.work_mem}'")
+        work_mem = conn.execute("SHOW work_mem").fetchone()[0]
+        print(f"work_mem {work_mem}")
         timings: dict[str, list[float]] = {}
         mismatches = 0
         slowest: dict[str, tuple[float, str, list[Any]]] = {}
@@ -159,8 +164,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         if not args.keep:
             conn.execute(f"DROP TABLE {COPY}")
     saved = common.save_results(
-        "schema-experiment",
+        f"schema-experiment-{work_mem}",
         {
+            "work_mem": work_mem,
             "date": time.strftime("%Y-%m-%d %H:%M"),
             "machine": common.machine(),
             "copy_size": size[0],
