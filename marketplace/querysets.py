@@ -55,6 +55,13 @@ class OrganisationQuerySet(models.QuerySet):
 class MembershipQuerySet(models.QuerySet):
     """Memberships: members see their own organisations' lists, platform staff see all."""
 
+    def is_member(self, user: Actor, organisation_id: int) -> bool:
+        """The user belongs to the organisation (anonymous users belong nowhere)."""
+        return bool(
+            user.is_authenticated
+            and self.filter(organisation_id=organisation_id, user=user).exists()
+        )
+
     def visible_to(self, user: Actor) -> MembershipQuerySet:
         if not user.is_authenticated:
             return self.none()

@@ -32,15 +32,11 @@ from licensing.models import (
 from licensing.services import licenses as services
 from marketplace import roles
 from marketplace.api.pagination import CursorPagination
+from marketplace.api.permissions import request_user
 from marketplace.api.serializers import StrictInputSerializer
 from marketplace.api.views import ERROR_RESPONSES
 from marketplace.errors import Conflict, NotFound
-from marketplace.models import Membership, User
-
-
-def _user(request: Request) -> User:
-    assert isinstance(request.user, User)
-    return request.user
+from marketplace.models import Membership
 
 
 class PaymentSerializer(serializers.ModelSerializer[LicensePayment]):
@@ -217,7 +213,7 @@ class LicenseViewSet(viewsets.ReadOnlyModelViewSet[License]):
     def get_queryset(self) -> QuerySet[License]:
         if getattr(self, "swagger_fake_view", False):
             return License.objects.none()
-        user = _user(self.request)
+        user = request_user(self.request)
         queryset = License.objects.prefetch_related("payments", "filings")
         if roles.is_platform_staff(user):
             return queryset
@@ -241,7 +237,7 @@ class LicenseViewSet(viewsets.ReadOnlyModelViewSet[License]):
         """
         data = AcceptSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        user = _user(request)
+        user = request_user(request)
         key = (request.headers.get("Idempotency-Key") or "").strip()[:100]
         digest = _request_hash(data.validated_data)
         if key:
@@ -297,7 +293,9 @@ class LicenseViewSet(viewsets.ReadOnlyModelViewSet[License]):
         data.is_valid(raise_exception=True)
         return self._respond(
             services.license_pay_upfront(
-                actor=_user(request), license_id=license.pk, payment=dict(data.validated_data)
+                actor=request_user(request),
+                license_id=license.pk,
+                payment=dict(data.validated_data),
             )
         )
 
@@ -310,7 +308,7 @@ class LicenseViewSet(viewsets.ReadOnlyModelViewSet[License]):
         data.is_valid(raise_exception=True)
         return self._respond(
             services.license_contest_payment(
-                actor=_user(request),
+                actor=request_user(request),
                 license_id=license.pk,
                 payment_id=int(payment_id),
                 reason=data.validated_data["reason"],
@@ -325,7 +323,9 @@ class LicenseViewSet(viewsets.ReadOnlyModelViewSet[License]):
         data = FileSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         filing = services.license_file(
-            actor=_user(request), license_id=license.pk, filed_on=data.validated_data["filed_on"]
+            actor=request_user(request),
+            license_id=license.pk,
+            filed_on=data.validated_data["filed_on"],
         )
         return Response(FilingSerializer(filing).data, status=status.HTTP_201_CREATED)
 
@@ -345,7 +345,7 @@ class LicenseViewSet(viewsets.ReadOnlyModelViewSet[License]):
         data = DecisionSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         filing = services.filing_decide(
-            actor=_user(request),
+            actor=request_user(request),
             filing_id=int(filing_id),
             accept=decision == "accept",
             note=data.validated_data["note"],
@@ -362,7 +362,7 @@ class LicenseViewSet(viewsets.ReadOnlyModelViewSet[License]):
         data = ReportSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         report = services.royalty_report(
-            actor=_user(request),
+            actor=request_user(request),
             license_id=license.pk,
             period_start=data.validated_data["period_start"],
             period_end=data.validated_data["period_end"],
@@ -380,7 +380,7 @@ class LicenseViewSet(viewsets.ReadOnlyModelViewSet[License]):
         data.is_valid(raise_exception=True)
         values = dict(data.validated_data)
         payment = services.royalty_pay(
-            actor=_user(request),
+            actor=request_user(request),
             license_id=license.pk,
             report_id=values.pop("report", None),
             **values,
@@ -424,7 +424,7 @@ class OrdinaryLicenseView(APIView):
         data.is_valid(raise_exception=True)
         values = dict(data.validated_data)
         license = services.license_record_ordinary(
-            actor=_user(request),
+            actor=request_user(request),
             patent_id=values["patent"],
             licensee_id=values["licensee"],
             starts_on=values["starts_on"],
@@ -441,7 +441,7 @@ class OrganisationLedgerView(APIView):
 
     @extend_schema(responses={200: OrganisationLedgerSerializer, 404: ERROR_RESPONSES[404]})
     def get(self, request: Request, organisation_id: int) -> Response:
-        user = _user(request)
+        user = request_user(request)
         if not (
             roles.is_platform_staff(user)
             or Membership.objects.filter(user=user, organisation_id=organisation_id).exists()

@@ -25,15 +25,10 @@ from licensing.models import (
 from licensing.services import mediation as services
 from marketplace.api.pagination import CursorPagination
 from marketplace.api.parsers import LimitedJSONParser
+from marketplace.api.permissions import request_user
 from marketplace.api.serializers import StrictInputSerializer
 from marketplace.api.views import ERROR_RESPONSES
 from marketplace.errors import NotFound
-from marketplace.models import User
-
-
-def _user(request: Request) -> User:
-    assert isinstance(request.user, User)
-    return request.user
 
 
 class EvidenceSerializer(serializers.ModelSerializer[CaseEvidence]):
@@ -213,7 +208,7 @@ class MediationCaseViewSet(viewsets.ReadOnlyModelViewSet[MediationCase]):
         if getattr(self, "swagger_fake_view", False):
             return MediationCase.objects.none()
         return (
-            MediationCase.objects.visible_to(_user(self.request))
+            MediationCase.objects.visible_to(request_user(self.request))
             .select_related("mediator", "agreement")
             .prefetch_related("evidence", "agreement__obligations")
         )
@@ -231,7 +226,7 @@ class MediationCaseViewSet(viewsets.ReadOnlyModelViewSet[MediationCase]):
         """Apply for mediation, naming the other party and the declaration or license."""
         values = self._data(ApplySerializer, request)
         case = services.case_apply(
-            actor=_user(request),
+            actor=request_user(request),
             applicant_id=values["applicant"],
             respondent_id=values["respondent"],
             declaration_id=values["declaration"],
@@ -253,7 +248,7 @@ class MediationCaseViewSet(viewsets.ReadOnlyModelViewSet[MediationCase]):
         values = self._data(EvidenceUploadSerializer, request)
         upload = values["file"]
         evidence = services.case_add_evidence(
-            actor=_user(request),
+            actor=request_user(request),
             case_id=case.pk,
             upload=upload,
             name=upload.name or "file",
@@ -290,7 +285,7 @@ class MediationCaseViewSet(viewsets.ReadOnlyModelViewSet[MediationCase]):
         values = self._data(RespondSerializer, request)
         return self._respond(
             services.case_respond(
-                actor=_user(request),
+                actor=request_user(request),
                 case_id=self.get_object().pk,
                 agree=values["agree"],
                 reason=values["reason"],
@@ -303,7 +298,7 @@ class MediationCaseViewSet(viewsets.ReadOnlyModelViewSet[MediationCase]):
         values = self._data(ReasonsSerializer, request)
         case = self.get_object()
         services.case_request_recusal(
-            actor=_user(request), case_id=case.pk, reasons=values["reasons"]
+            actor=request_user(request), case_id=case.pk, reasons=values["reasons"]
         )
         return self._respond(case)
 
@@ -315,7 +310,7 @@ class MediationCaseViewSet(viewsets.ReadOnlyModelViewSet[MediationCase]):
         values = self._data(RecusalDecisionSerializer, request)
         return self._respond(
             services.case_decide_recusal(
-                actor=_user(request),
+                actor=request_user(request),
                 case_id=self.get_object().pk,
                 grant=values["grant"],
                 reason=values["reason"],
@@ -330,7 +325,7 @@ class MediationCaseViewSet(viewsets.ReadOnlyModelViewSet[MediationCase]):
         values = self._data(OptionalReasonSerializer, request)
         return self._respond(
             services.case_withdraw(
-                actor=_user(request), case_id=self.get_object().pk, reason=values["reason"]
+                actor=request_user(request), case_id=self.get_object().pk, reason=values["reason"]
             )
         )
 
@@ -338,7 +333,9 @@ class MediationCaseViewSet(viewsets.ReadOnlyModelViewSet[MediationCase]):
     @action(detail=True, methods=["post"], url_path="accept-agreement")
     def accept_agreement(self, request: Request, pk: str) -> Response:
         return self._respond(
-            services.case_accept_agreement(actor=_user(request), case_id=self.get_object().pk)
+            services.case_accept_agreement(
+                actor=request_user(request), case_id=self.get_object().pk
+            )
         )
 
     @extend_schema(responses={200: EventSerializer(many=True), **ERROR_RESPONSES})
@@ -356,7 +353,9 @@ class MediationCaseViewSet(viewsets.ReadOnlyModelViewSet[MediationCase]):
         values = self._data(AssignSerializer, request)
         return self._respond(
             services.case_assign(
-                actor=_user(request), case_id=self.get_object().pk, mediator_id=values["mediator"]
+                actor=request_user(request),
+                case_id=self.get_object().pk,
+                mediator_id=values["mediator"],
             )
         )
 
@@ -364,7 +363,7 @@ class MediationCaseViewSet(viewsets.ReadOnlyModelViewSet[MediationCase]):
     @action(detail=True, methods=["post"], url_path="send-notice")
     def send_notice(self, request: Request, pk: str) -> Response:
         return self._respond(
-            services.case_send_notice(actor=_user(request), case_id=self.get_object().pk)
+            services.case_send_notice(actor=request_user(request), case_id=self.get_object().pk)
         )
 
     @extend_schema(request=AcceptCaseSerializer, responses={200: CaseSerializer, **ERROR_RESPONSES})
@@ -373,7 +372,7 @@ class MediationCaseViewSet(viewsets.ReadOnlyModelViewSet[MediationCase]):
         values = self._data(AcceptCaseSerializer, request)
         return self._respond(
             services.case_accept(
-                actor=_user(request),
+                actor=request_user(request),
                 case_id=self.get_object().pk,
                 session_at=values["session_at"],
                 place=values["place"],
@@ -385,7 +384,7 @@ class MediationCaseViewSet(viewsets.ReadOnlyModelViewSet[MediationCase]):
     def sessions(self, request: Request, pk: str) -> Response:
         values = self._data(SessionSerializer, request)
         case = self.get_object()
-        services.case_record_session(actor=_user(request), case_id=case.pk, **values)
+        services.case_record_session(actor=request_user(request), case_id=case.pk, **values)
         return self._respond(case)
 
     @extend_schema(
@@ -396,7 +395,7 @@ class MediationCaseViewSet(viewsets.ReadOnlyModelViewSet[MediationCase]):
         values = self._data(AgreementInputSerializer, request)
         case = self.get_object()
         services.case_record_agreement(
-            actor=_user(request),
+            actor=request_user(request),
             case_id=case.pk,
             text=values["text"],
             is_notarised=values["is_notarised"],
@@ -421,6 +420,6 @@ class MediationCaseViewSet(viewsets.ReadOnlyModelViewSet[MediationCase]):
         values = self._data(OptionalReasonSerializer, request)
         return self._respond(
             services.case_close(
-                actor=_user(request), case_id=self.get_object().pk, reason=values["reason"]
+                actor=request_user(request), case_id=self.get_object().pk, reason=values["reason"]
             )
         )

@@ -25,15 +25,11 @@ from licensing.querysets import PUBLIC
 from licensing.services import declarations as services
 from marketplace import roles
 from marketplace.api.pagination import CursorPagination
+from marketplace.api.permissions import request_user
 from marketplace.api.views import ERROR_RESPONSES
 from marketplace.errors import PermissionDenied
 from marketplace.models import Patent, PatentCoOwner, User
 from marketplace.patents.ipc import normalise_ipc_prefix
-
-
-def _user(request: Request) -> User:
-    assert isinstance(request.user, User)
-    return request.user
 
 
 class DeclarationFilter(filters.FilterSet):
@@ -84,7 +80,7 @@ class DeclarationViewSet(viewsets.ReadOnlyModelViewSet[Declaration]):
         terms = dict(data.validated_data)
         patent_id = terms.pop("patent")
         declaration = services.declaration_create(
-            actor=_user(request), patent_id=patent_id, terms=terms
+            actor=request_user(request), patent_id=patent_id, terms=terms
         )
         return self._respond(declaration, status.HTTP_201_CREATED)
 
@@ -96,7 +92,9 @@ class DeclarationViewSet(viewsets.ReadOnlyModelViewSet[Declaration]):
         data = s.TermsUpdateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         declaration = services.declaration_update(
-            actor=_user(request), declaration_id=declaration.pk, terms=dict(data.validated_data)
+            actor=request_user(request),
+            declaration_id=declaration.pk,
+            terms=dict(data.validated_data),
         )
         return self._respond(declaration)
 
@@ -119,7 +117,7 @@ class DeclarationViewSet(viewsets.ReadOnlyModelViewSet[Declaration]):
 
     def _command(self, request: Request, service: Any, **kwargs: Any) -> Response:
         declaration = self.get_object()
-        result = service(actor=_user(request), declaration_id=declaration.pk, **kwargs)
+        result = service(actor=request_user(request), declaration_id=declaration.pk, **kwargs)
         return self._respond(result)
 
     def _reason(self, request: Request) -> str:
@@ -137,7 +135,7 @@ class DeclarationViewSet(viewsets.ReadOnlyModelViewSet[Declaration]):
         data.is_valid(raise_exception=True)
         declaration = self.get_object()
         services.declaration_consent(
-            actor=_user(request),
+            actor=request_user(request),
             declaration_id=declaration.pk,
             purpose=data.validated_data["purpose"],
         )

@@ -43,12 +43,8 @@ def _today() -> date:
     return timezone.localdate()
 
 
-def _is_member(user: User, organisation_id: int) -> bool:
-    return Membership.objects.filter(organisation_id=organisation_id, user=user).exists()
-
-
 def _require_patentee(actor: User, declaration: Declaration) -> None:
-    if not _is_member(actor, declaration.organisation_id):
+    if not Membership.objects.is_member(actor, declaration.organisation_id):
         raise PermissionDenied(
             "patentee_required", _("Only members of the patentee organisation can do this.")
         )
@@ -136,7 +132,7 @@ def declaration_create(*, actor: User, patent_id: int, terms: dict[str, Any]) ->
     )
     if patent is None:
         raise NotFound()
-    if not _is_member(actor, patent.owner_id):
+    if not Membership.objects.is_member(actor, patent.owner_id):
         raise PermissionDenied(
             "patentee_required", _("Only members of the patentee organisation can do this.")
         )

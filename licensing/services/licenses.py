@@ -48,10 +48,6 @@ def _today() -> date:
     return timezone.localdate()
 
 
-def _member_of(user: User, organisation_id: int) -> bool:
-    return Membership.objects.filter(user=user, organisation_id=organisation_id).exists()
-
-
 def _event(
     license: License,
     actor: User | None,
@@ -145,7 +141,7 @@ def license_accept(
     free or royalty-only declaration grants on notice alone.
     """
     # A membership proves the organisation exists: no separate lookup.
-    if not _member_of(actor, licensee_id):
+    if not Membership.objects.is_member(actor, licensee_id):
         raise PermissionDenied(
             "not_a_member", _("Only a member of the licensee organisation can send the notice.")
         )
@@ -247,8 +243,8 @@ def _lock_license(actor: User, license_id: int) -> License:
         .first()
     )
     if license is None or not (
-        _member_of(actor, license.licensee_id)
-        or _member_of(actor, license.licensor_id)
+        Membership.objects.is_member(actor, license.licensee_id)
+        or Membership.objects.is_member(actor, license.licensor_id)
         or roles.is_platform_staff(actor)
     ):
         raise NotFound()
@@ -259,7 +255,7 @@ def _lock_license(actor: User, license_id: int) -> License:
 def license_pay_upfront(*, actor: User, license_id: int, payment: dict[str, Any]) -> License:
     """Record the payment due at acceptance; the license takes effect."""
     license = _lock_license(actor, license_id)
-    if not _member_of(actor, license.licensee_id):
+    if not Membership.objects.is_member(actor, license.licensee_id):
         raise PermissionDenied("licensee_required", _("Only the licensee records its payments."))
     if license.status != LicenseStatus.AWAITING_PAYMENT:
         raise Conflict("license_not_awaiting_payment", _("Nothing is awaiting payment here."))
@@ -289,7 +285,7 @@ def license_contest_payment(
 ) -> License:
     """The patentee says a recorded payment never arrived; the licensee may go to mediation."""
     license = _lock_license(actor, license_id)
-    if not _member_of(actor, license.licensor_id):
+    if not Membership.objects.is_member(actor, license.licensor_id):
         raise PermissionDenied("patentee_required", _("Only the patentee can contest a payment."))
     if not reason.strip():
         raise InvalidInput(
@@ -325,7 +321,10 @@ def filing_deadline(license: License) -> date | None:
 def license_file(*, actor: User, license_id: int, filed_on: date) -> LicenseFiling:
     """Either party files the effective license with CNIPA, within 3 months (rules §4)."""
     license = _lock_license(actor, license_id)
-    if not (_member_of(actor, license.licensee_id) or _member_of(actor, license.licensor_id)):
+    if not (
+        Membership.objects.is_member(actor, license.licensee_id)
+        or Membership.objects.is_member(actor, license.licensor_id)
+    ):
         raise PermissionDenied("party_required", _("Only the patentee or the licensee files."))
     if license.status != LicenseStatus.EFFECTIVE or license.effective_date is None:
         raise Conflict("license_not_effective", _("Only an effective license can be filed."))
@@ -405,7 +404,7 @@ def royalty_report(
 ) -> RoyaltyReport:
     """The licensee reports net sales or profit for a period; the royalty due follows."""
     license = _lock_license(actor, license_id)
-    if not _member_of(actor, license.licensee_id):
+    if not Membership.objects.is_member(actor, license.licensee_id):
         raise PermissionDenied("licensee_required", _("Only the licensee reports royalties."))
     if not license.terms.get("royalty_rate_percent"):
         raise Conflict("no_running_royalty", _("This license has no running royalty to report."))
@@ -460,7 +459,7 @@ def royalty_pay(
 ) -> LicensePayment:
     """Record a royalty payment (optionally against one report)."""
     license = _lock_license(actor, license_id)
-    if not _member_of(actor, license.licensee_id):
+    if not Membership.objects.is_member(actor, license.licensee_id):
         raise PermissionDenied("licensee_required", _("Only the licensee records its payments."))
     report = None
     if report_id is not None:
@@ -500,7 +499,7 @@ def license_record_ordinary(
     """Record an ordinary license negotiated outside a declaration: not an open license, and it
     gives no annual-fee reduction."""
     patent = Patent.objects.filter(pk=patent_id).first()
-    if patent is None or not _member_of(actor, patent.owner_id):
+    if patent is None or not Membership.objects.is_member(actor, patent.owner_id):
         raise NotFound()
     if licensee_id == patent.owner_id or not Organisation.objects.filter(pk=licensee_id).exists():
         raise InvalidInput(

@@ -63,14 +63,10 @@ def _today() -> date:
     return timezone.localdate()
 
 
-def _member(user: User, organisation_id: int) -> bool:
-    return Membership.objects.filter(user=user, organisation_id=organisation_id).exists()
-
-
 def party_of(user: User, case: MediationCase) -> str | None:
-    if _member(user, case.applicant_id):
+    if Membership.objects.is_member(user, case.applicant_id):
         return "applicant"
-    if _member(user, case.respondent_id):
+    if Membership.objects.is_member(user, case.respondent_id):
         return "respondent"
     return None
 
@@ -199,7 +195,7 @@ def case_apply(
 ) -> MediationCase:
     """A patentee or licensee applies; the application must go to the respondent within
     5 working days."""
-    if not _member(actor, applicant_id):
+    if not Membership.objects.is_member(actor, applicant_id):
         raise PermissionDenied("not_a_member", _("Apply as a member of your organisation."))
     declaration = Declaration.objects.filter(pk=declaration_id).exclude(status="draft").first()
     if declaration is None:

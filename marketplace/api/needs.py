@@ -14,9 +14,10 @@ from rest_framework.response import Response
 from marketplace import roles
 from marketplace.api.fields import IndustryField, RegionField
 from marketplace.api.pagination import CursorPagination
+from marketplace.api.permissions import request_user
 from marketplace.api.serializers import StrictInputSerializer
 from marketplace.api.views import ERROR_RESPONSES
-from marketplace.models import Membership, PaymentMethodPreference, TechnologyNeed, User
+from marketplace.models import Membership, PaymentMethodPreference, TechnologyNeed
 from marketplace.services import needs as services
 
 BUDGET_FIELDS = ("budget_min_cny", "budget_max_cny", "payment_method")
@@ -90,11 +91,6 @@ class NeedUpdateSerializer(NeedInputSerializer):
             field.required = False
 
 
-def _user(request: Request) -> User:
-    assert isinstance(request.user, User)
-    return request.user
-
-
 class TechnologyNeedViewSet(viewsets.ReadOnlyModelViewSet[TechnologyNeed]):
     """Open needs for logged-in users; an SME sees and manages all of its own."""
 
@@ -130,7 +126,7 @@ class TechnologyNeedViewSet(viewsets.ReadOnlyModelViewSet[TechnologyNeed]):
         data.is_valid(raise_exception=True)
         values = dict(data.validated_data)
         need = services.need_create(
-            actor=_user(request), organisation_id=values.pop("organisation"), values=values
+            actor=request_user(request), organisation_id=values.pop("organisation"), values=values
         )
         return self._respond(need, status.HTTP_201_CREATED)
 
@@ -140,7 +136,7 @@ class TechnologyNeedViewSet(viewsets.ReadOnlyModelViewSet[TechnologyNeed]):
         data = NeedUpdateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         need = services.need_update(
-            actor=_user(request), need_id=need.pk, values=dict(data.validated_data)
+            actor=request_user(request), need_id=need.pk, values=dict(data.validated_data)
         )
         return self._respond(need)
 
@@ -148,10 +144,10 @@ class TechnologyNeedViewSet(viewsets.ReadOnlyModelViewSet[TechnologyNeed]):
     @action(detail=True, methods=["post"])
     def close(self, request: Request, pk: str) -> Response:
         need = self.get_object()
-        return self._respond(services.need_close(actor=_user(request), need_id=need.pk))
+        return self._respond(services.need_close(actor=request_user(request), need_id=need.pk))
 
     @extend_schema(request=None, responses={200: NeedSerializer, **ERROR_RESPONSES})
     @action(detail=True, methods=["post"])
     def reopen(self, request: Request, pk: str) -> Response:
         need = self.get_object()
-        return self._respond(services.need_reopen(actor=_user(request), need_id=need.pk))
+        return self._respond(services.need_reopen(actor=request_user(request), need_id=need.pk))

@@ -19,6 +19,7 @@ from rest_framework.views import APIView
 from marketplace import roles
 from marketplace.api.fields import IndustryField
 from marketplace.api.pagination import CursorPagination
+from marketplace.api.permissions import request_user
 from marketplace.api.serializers import StrictInputSerializer
 from marketplace.api.views import ERROR_RESPONSES
 from marketplace.errors import PermissionDenied
@@ -36,7 +37,6 @@ from marketplace.models import (
     PatentPledge,
     PatentType,
     Region,
-    User,
 )
 from marketplace.patents.ipc import normalise_ipc_prefix
 from marketplace.search.query import SearchParams, search_patents
@@ -236,11 +236,6 @@ class PatentFilter(filters.FilterSet):
 # ---- views ---------------------------------------------------------------------------------
 
 
-def _user(request: Request) -> User:
-    assert isinstance(request.user, User)
-    return request.user
-
-
 class PatentViewSet(viewsets.ReadOnlyModelViewSet[Patent]):
     """Patents you may see: listed ones, your organisations' own, all for platform staff."""
 
@@ -282,7 +277,10 @@ class PatentViewSet(viewsets.ReadOnlyModelViewSet[Patent]):
         organisation_id = values.pop("organisation")
         co_owner_ids = values.pop("co_owners", [])
         patent = services.patent_create(
-            actor=_user(request), owner_id=organisation_id, data=values, co_owner_ids=co_owner_ids
+            actor=request_user(request),
+            owner_id=organisation_id,
+            data=values,
+            co_owner_ids=co_owner_ids,
         )
         response = self._detail(patent.pk)
         response.status_code = status.HTTP_201_CREATED
@@ -297,7 +295,7 @@ class PatentViewSet(viewsets.ReadOnlyModelViewSet[Patent]):
         data = PatentUpdateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         services.patent_update(
-            actor=_user(request), patent_id=patent.pk, data=dict(data.validated_data)
+            actor=request_user(request), patent_id=patent.pk, data=dict(data.validated_data)
         )
         return self._detail(patent.pk)
 
@@ -311,7 +309,7 @@ class PatentViewSet(viewsets.ReadOnlyModelViewSet[Patent]):
         data = LegalStatusSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         services.patent_record_legal_status(
-            actor=_user(request), patent_id=patent.pk, facts=dict(data.validated_data)
+            actor=request_user(request), patent_id=patent.pk, facts=dict(data.validated_data)
         )
         return self._detail(patent.pk)
 
@@ -324,7 +322,7 @@ class PatentViewSet(viewsets.ReadOnlyModelViewSet[Patent]):
         data = PledgeCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         pledge = services.patent_pledge_record(
-            actor=_user(request), patent_id=patent.pk, **data.validated_data
+            actor=request_user(request), patent_id=patent.pk, **data.validated_data
         )
         return Response(PledgeSerializer(pledge).data, status=status.HTTP_201_CREATED)
 
@@ -335,7 +333,7 @@ class PatentViewSet(viewsets.ReadOnlyModelViewSet[Patent]):
         data = ReleaseSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         pledge = services.patent_pledge_release(
-            actor=_user(request),
+            actor=request_user(request),
             patent_id=patent.pk,
             pledge_id=int(pledge_id),
             **data.validated_data,
@@ -352,7 +350,7 @@ class PatentViewSet(viewsets.ReadOnlyModelViewSet[Patent]):
         data = ExclusiveLicenseCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         record = services.patent_exclusive_license_record(
-            actor=_user(request), patent_id=patent.pk, **data.validated_data
+            actor=request_user(request), patent_id=patent.pk, **data.validated_data
         )
         return Response(ExclusiveLicenseSerializer(record).data, status=status.HTTP_201_CREATED)
 
@@ -367,7 +365,7 @@ class PatentViewSet(viewsets.ReadOnlyModelViewSet[Patent]):
         data = EndSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         record = services.patent_exclusive_license_end(
-            actor=_user(request),
+            actor=request_user(request),
             patent_id=patent.pk,
             license_id=int(license_id),
             **data.validated_data,
@@ -384,7 +382,7 @@ class PatentViewSet(viewsets.ReadOnlyModelViewSet[Patent]):
         data = HindranceCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         hindrance = services.patent_hindrance_record(
-            actor=_user(request), patent_id=patent.pk, reason=data.validated_data["reason"]
+            actor=request_user(request), patent_id=patent.pk, reason=data.validated_data["reason"]
         )
         return Response(HindranceSerializer(hindrance).data, status=status.HTTP_201_CREATED)
 
@@ -393,7 +391,7 @@ class PatentViewSet(viewsets.ReadOnlyModelViewSet[Patent]):
     def resolve_hindrance(self, request: Request, pk: str, hindrance_id: str) -> Response:
         patent = self.get_object()
         hindrance = services.patent_hindrance_resolve(
-            actor=_user(request), patent_id=patent.pk, hindrance_id=int(hindrance_id)
+            actor=request_user(request), patent_id=patent.pk, hindrance_id=int(hindrance_id)
         )
         return Response(HindranceSerializer(hindrance).data)
 
@@ -403,7 +401,7 @@ class PatentViewSet(viewsets.ReadOnlyModelViewSet[Patent]):
         """Every change to the patent; for its owners, co-owners and reviewers."""
         patent = self.get_object()
         is_owner = Membership.objects.filter(
-            user=_user(request),
+            user=request_user(request),
             organisation_id__in=[patent.owner_id, *patent.co_owners.values_list("pk", flat=True)],
         ).exists()
         if not (is_owner or roles.is_reviewer(request.user)):

@@ -6,14 +6,18 @@ from typing import Any
 
 from rest_framework.permissions import BasePermission
 
-from marketplace.models import Membership, MembershipRole
+from marketplace.models import Membership, MembershipRole, User
+
+
+def request_user(request: Any) -> User:
+    """The logged-in user of a request (views call it behind IsAuthenticated)."""
+    user = request.user
+    assert isinstance(user, User)
+    return user
 
 
 def is_member(user: Any, organisation_id: int) -> bool:
-    return bool(
-        user.is_authenticated
-        and Membership.objects.filter(organisation_id=organisation_id, user=user).exists()
-    )
+    return Membership.objects.is_member(user, organisation_id)
 
 
 def is_organisation_admin(user: Any, organisation_id: int) -> bool:

@@ -20,7 +20,7 @@ from marketplace import roles
 from marketplace.api import serializers as s
 from marketplace.api.filters import IndustryFilter, OrganisationFilter, RegionFilter
 from marketplace.api.pagination import CursorPagination
-from marketplace.api.permissions import is_member, is_organisation_admin
+from marketplace.api.permissions import is_member, is_organisation_admin, request_user
 from marketplace.api.throttles import LoginEmailThrottle, LoginIpThrottle, RegisterThrottle
 from marketplace.errors import NotFound, PermissionDenied
 from marketplace.health import run_checks
@@ -49,12 +49,6 @@ ERROR_RESPONSES: dict[int, OpenApiResponse] = {
     404: OpenApiResponse(description="Not found or not visible to you"),
     409: OpenApiResponse(description="Conflicts with the current state"),
 }
-
-
-def _user(request: Request) -> User:
-    user = request.user
-    assert isinstance(user, User)
-    return user
 
 
 # ---- accounts ------------------------------------------------------------------------------
@@ -163,7 +157,7 @@ class LogoutView(APIView):
         request=None, responses={204: None, 401: ERROR_RESPONSES[401]}, tags=["accounts"]
     )
     def post(self, request: Request) -> Response:
-        account_services.user_log_out(user=_user(request))
+        account_services.user_log_out(user=request_user(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -175,7 +169,7 @@ class MeView(APIView):
     @extend_schema(responses={200: s.MeSerializer, 401: ERROR_RESPONSES[401]}, tags=["accounts"])
     def get(self, request: Request) -> Response:
         user = User.objects.prefetch_related("memberships__organisation__region", "groups").get(
-            pk=_user(request).pk
+            pk=request_user(request).pk
         )
         return Response(s.MeSerializer(user).data)
 
@@ -266,7 +260,9 @@ class OrganisationViewSet(viewsets.ReadOnlyModelViewSet[Organisation]):
         data = s.OrganisationUpdateSerializer(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
         organisation = organisation_services.organisation_update(
-            organisation_id=organisation.pk, actor=_user(request), changes=dict(data.validated_data)
+            organisation_id=organisation.pk,
+            actor=request_user(request),
+            changes=dict(data.validated_data),
         )
         return Response(s.OrganisationDetailSerializer(organisation).data)
 
@@ -294,7 +290,7 @@ class OrganisationViewSet(viewsets.ReadOnlyModelViewSet[Organisation]):
         organisation_services.membership_remove(
             organisation_id=organisation.pk,
             membership_id=int(membership_id),
-            actor=_user(request),
+            actor=request_user(request),
         )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -314,7 +310,7 @@ class OrganisationViewSet(viewsets.ReadOnlyModelViewSet[Organisation]):
         membership = organisation_services.membership_change_role(
             organisation_id=organisation.pk,
             membership_id=int(membership_id),
-            actor=_user(request),
+            actor=request_user(request),
             role=data.validated_data["role"],
         )
         return Response(s.MembershipSerializer(membership).data)
@@ -326,7 +322,7 @@ class OrganisationViewSet(viewsets.ReadOnlyModelViewSet[Organisation]):
         if not is_member(request.user, organisation.pk):
             raise NotFound()
         organisation_services.membership_leave(
-            organisation_id=organisation.pk, actor=_user(request)
+            organisation_id=organisation.pk, actor=request_user(request)
         )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -351,7 +347,7 @@ class OrganisationViewSet(viewsets.ReadOnlyModelViewSet[Organisation]):
         data.is_valid(raise_exception=True)
         invitation, _token = organisation_services.invitation_create(
             organisation_id=organisation.pk,
-            actor=_user(request),
+            actor=request_user(request),
             email=data.validated_data["email"],
             role=data.validated_data["role"],
         )
@@ -367,7 +363,9 @@ class OrganisationViewSet(viewsets.ReadOnlyModelViewSet[Organisation]):
     def revoke_invitation(self, request: Request, pk: str, invitation_id: str) -> Response:
         organisation = self._private_organisation()
         invitation = organisation_services.invitation_revoke(
-            organisation_id=organisation.pk, invitation_id=int(invitation_id), actor=_user(request)
+            organisation_id=organisation.pk,
+            invitation_id=int(invitation_id),
+            actor=request_user(request),
         )
         return Response(s.InvitationSerializer(invitation).data)
 
@@ -396,7 +394,7 @@ class OrganisationViewSet(viewsets.ReadOnlyModelViewSet[Organisation]):
         data = s.SmeProfileInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         profile = organisation_services.sme_profile_save(
-            organisation_id=organisation.pk, actor=_user(request), **data.validated_data
+            organisation_id=organisation.pk, actor=request_user(request), **data.validated_data
         )
         return Response(s.SmeProfileSerializer(profile).data)
 
@@ -431,7 +429,7 @@ class NotificationViewSet(viewsets.ReadOnlyModelViewSet[Notification]):
     def get_queryset(self) -> QuerySet[Notification]:
         if getattr(self, "swagger_fake_view", False):  # schema generation has no user
             return Notification.objects.none()
-        queryset = Notification.objects.filter(user=_user(self.request))
+        queryset = Notification.objects.filter(user=request_user(self.request))
         unread = self.request.query_params.get("unread")
         if unread in ("true", "1"):
             queryset = queryset.filter(read_at__isnull=True)
@@ -441,7 +439,7 @@ class NotificationViewSet(viewsets.ReadOnlyModelViewSet[Notification]):
     @action(detail=True, methods=["post"])
     def read(self, request: Request, pk: str) -> Response:
         notification = notification_services.notification_mark_read(
-            user=_user(request), notification_id=int(pk)
+            user=request_user(request), notification_id=int(pk)
         )
         return Response(s.NotificationSerializer(notification).data)
 

@@ -16,17 +16,13 @@ from rest_framework.views import APIView
 
 from licensing.models import Declaration
 from marketplace import roles
+from marketplace.api.permissions import request_user
 from marketplace.api.serializers import StrictInputSerializer
 from marketplace.api.views import ERROR_RESPONSES
 from marketplace.errors import InvalidInput, NotFound
-from marketplace.models import Membership, OrganisationKind, User
+from marketplace.models import Membership, OrganisationKind
 from matching.models import Match, MatchFeedback
 from matching.services import feedback_give
-
-
-def _user(request: Request) -> User:
-    assert isinstance(request.user, User)
-    return request.user
 
 
 def _reasons(match: Match) -> list[str]:
@@ -88,7 +84,7 @@ class SmeMatchesView(APIView):
         responses={200: MatchSerializer(many=True), **ERROR_RESPONSES},
     )
     def get(self, request: Request) -> Response:
-        user = _user(request)
+        user = request_user(request)
         own = Membership.objects.filter(
             user=user, organisation__kind=OrganisationKind.SME
         ).values_list("organisation_id", flat=True)
@@ -122,7 +118,7 @@ class DeclarationCandidatesView(APIView):
 
     @extend_schema(responses={200: CandidateSerializer(many=True), **ERROR_RESPONSES})
     def get(self, request: Request, declaration_id: int) -> Response:
-        user = _user(request)
+        user = request_user(request)
         declaration = Declaration.objects.filter(pk=declaration_id).first()
         if declaration is None or not (
             roles.is_reviewer(user)
@@ -152,7 +148,7 @@ class FeedbackView(APIView):
         data.is_valid(raise_exception=True)
         values = data.validated_data
         feedback_give(
-            actor=_user(request),
+            actor=request_user(request),
             sme_id=values["sme"],
             declaration_id=values["declaration"],
             verdict=values["verdict"],
