@@ -121,20 +121,23 @@ def license_ledger(license: License, today: date) -> LicenseLedger:
             )
         )
     ledger.dues += _minimum_shortfalls(license, ledger.dues, today)
-    # Payment obligations of mediation agreements on this license flow into its ledger.
-    from licensing.models import AgreementObligation
-
-    for obligation in AgreementObligation.objects.filter(
-        agreement__case__license=license, payer_id=license.licensee_id
-    ):
-        ledger.dues.append(
-            Due(
-                "mediation",
-                f"mediation agreement: {obligation.description}",
-                obligation.amount_cny,
-                obligation.due_date,
+    # Payment obligations of mediation agreements on this license flow into its ledger
+    # (read through the relations, so a caller's prefetch serves every license).
+    for case in license.mediation_cases.all():
+        agreement = getattr(case, "agreement", None)
+        if agreement is None:
+            continue
+        for obligation in agreement.obligations.all():
+            if obligation.payer_id != license.licensee_id:
+                continue
+            ledger.dues.append(
+                Due(
+                    "mediation",
+                    f"mediation agreement: {obligation.description}",
+                    obligation.amount_cny,
+                    obligation.due_date,
+                )
             )
-        )
     ledger.dues.sort(key=lambda due: (due.due_date, due.kind))
     payments = [p for p in license.payments.all() if p.status == PaymentStatus.RECORDED]
     # Payments against a report go to it first; the rest pays the oldest dues first.
@@ -170,7 +173,7 @@ def organisation_ledger(organisation_id: int, today: date) -> dict[str, Any]:
     licenses = (
         License.objects.filter(Q(licensee_id=organisation_id) | Q(licensor_id=organisation_id))
         .exclude(status=LicenseStatus.AWAITING_PAYMENT, due_at_acceptance_cny=0)
-        .prefetch_related("royalty_reports", "payments")
+        .prefetch_related("royalty_reports", "payments", "mediation_cases__agreement__obligations")
     )
     sides: dict[str, dict[str, Decimal]] = {
         "as_licensee": {"due": ZERO, "paid": ZERO, "overdue": ZERO},

@@ -29,7 +29,9 @@ def _open_licenses() -> list[License]:
     return list(
         License.objects.filter(status=LicenseStatus.EFFECTIVE, is_open_license=True)
         .select_related("patent")
-        .prefetch_related("filings", "royalty_reports", "payments")
+        .prefetch_related(
+            "filings", "royalty_reports", "payments", "mediation_cases__agreement__obligations"
+        )
     )
 
 
