@@ -366,13 +366,13 @@ def chunk_run(chunk_id: int) -> str:
             return "skipped"
         Match.objects.filter(run_id=chunk.run_id, sme_id__in=chunk.sme_ids).delete()
         Match.objects.bulk_create(rows, batch_size=5000)
-        MatchRun.objects.filter(pk=chunk.run_id).update(done_chunks=models_count(chunk.run_id))
+        MatchRun.objects.filter(pk=chunk.run_id).update(done_chunks=_done_chunks(chunk.run_id))
     if not MatchChunk.objects.filter(run_id=chunk.run_id, status="pending").exists():
         _finish(chunk.run_id)
     return "done"
 
 
-def models_count(run_id: int) -> int:
+def _done_chunks(run_id: int) -> int:
     return MatchChunk.objects.filter(run_id=run_id, status="done").count()
 
 
