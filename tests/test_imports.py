@@ -117,12 +117,18 @@ def test_all_or_nothing_writes_nothing_when_a_row_is_bad(world: World) -> None:
 def test_importing_the_same_file_again_updates_instead_of_duplicating(world: World) -> None:
     first = run(world, csv_bytes([row(1), row(2)]))
     assert (first.created_count, first.updated_count) == (2, 0)
+    before = Patent.objects.get(application_number=application_number(2021, "1", 1))
+    assert not Patent.objects.filter(pk=before.pk, search_vector="改进").exists()
     second = run(world, csv_bytes([row(1, 专利名称="一种改进的正极材料"), row(2), row(3)]))
     assert (second.created_count, second.updated_count) == (1, 2)
     assert Patent.objects.count() == 3
-    assert Patent.objects.get(application_number=application_number(2021, "1", 1)).title == (
-        "一种改进的正极材料"
-    )
+    after = Patent.objects.get(application_number=application_number(2021, "1", 1))
+    assert after.pk == before.pk
+    assert after.title == "一种改进的正极材料"
+    assert after.created_at == before.created_at
+    assert after.updated_at > before.updated_at
+    # The generated search vector follows the new title (the upsert goes through COPY).
+    assert Patent.objects.filter(pk=after.pk, search_vector="改进").exists()
 
 
 def test_a_patent_of_another_organisation_is_not_taken_over(world: World) -> None:

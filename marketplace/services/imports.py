@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from marketplace.bulk import copy_upsert
 from marketplace.errors import InvalidInput, NotFound, PermissionDenied
 from marketplace.models import (
     ImportJob,
@@ -231,12 +232,7 @@ def _write_chunk(job: ImportJob, chunk: list[RowPlan], by_reference: dict[str, i
     update_fields = UPDATE_FIELDS + [
         name for name in OPTIONAL_FACTS if any(name in plan.values for plan in chunk)
     ]
-    Patent.objects.bulk_create(
-        patents,
-        update_conflicts=True,
-        unique_fields=["application_number"],
-        update_fields=update_fields,
-    )
+    copy_upsert(Patent, patents, unique_fields=["application_number"], update_fields=update_fields)
     ids = dict(
         Patent.objects.filter(
             application_number__in=[plan.values["application_number"] for plan in chunk]
