@@ -85,6 +85,13 @@ DATABASES = {
 }
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DATABASE_CONN_MAX_AGE", default=60))
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# Search ANDs GIN bitmaps over up to a few hundred thousand rows: at PostgreSQL's 4 MB default
+# a third of the pages went lossy and were re-checked against the detoasted text (1M patents:
+# candidate p95 154 → 66 ms at 32 MB, BENCHMARKS.md). Per sort/hash node, per connection.
+DATABASE_WORK_MEM = env.str("DATABASE_WORK_MEM", default="32MB")
+if DATABASE_WORK_MEM:
+    _options = DATABASES["default"].setdefault("OPTIONS", {})
+    _options["options"] = f"{_options.get('options', '')} -c work_mem={DATABASE_WORK_MEM}".strip()
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")

@@ -2,11 +2,12 @@
 
 Measured pitfalls (architecture.md): ranking every hit of a broad OR query costs ~1 s at 1M
 documents, so at most RANK_CAP matching rows are ranked; generic words are dropped at
-segmentation. Filters are indexed columns (IPC prefixes in a GIN-indexed array).
+segmentation. Filters are tags in one GIN-indexed array (search_tags: IPC prefixes, type, region).
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
@@ -65,25 +66,34 @@ class SearchResult:
     facets: dict[str, list[dict[str, Any]]]
 
 
+def _region_tag(code: str) -> str:
+    if code.endswith("0000"):
+        return f"prov:{code[:2]}"
+    if code.endswith("00"):
+        return f"city:{code[:4]}"
+    return f"region:{code}"
+
+
 def _filtered(base: QuerySet[Patent], params: SearchParams, today: date) -> QuerySet[Patent]:
+    # IPC prefixes, one patent type and the owner's region go into one `@>` on the
+    # GIN-indexed search_tags, so the index alone finds the patents that pass them all.
+    tags = list(params.ipc)
     queryset = base
-    for prefix in params.ipc:
-        queryset = queryset.filter(ipc_prefixes__contains=[prefix])
-    if params.patent_type:
-        queryset = queryset.filter(patent_type__in=params.patent_type)
+    if len(params.patent_type) == 1:
+        tags.append(f"type:{params.patent_type[0]}")
+    elif params.patent_type:
+        queryset = queryset.filter(
+            search_tags__overlap=[f"type:{kind}" for kind in params.patent_type]
+        )
+    if params.region:
+        tags.append(_region_tag(params.region))
+    if tags:
+        queryset = queryset.filter(search_tags__contains=tags)
     if params.owner_kind:
         queryset = queryset.filter(owner__kind__in=params.owner_kind)
-    if params.region:
-        code = params.region
-        if code.endswith("0000"):
-            queryset = queryset.filter(owner__region__code__startswith=code[:2])
-        elif code.endswith("00"):
-            queryset = queryset.filter(owner__region__code__startswith=code[:4])
-        else:
-            queryset = queryset.filter(owner__region__code=code)
     if params.industry:
         prefixes = ipc_prefixes_for_industry(params.industry) or []
-        queryset = queryset.filter(ipc_prefixes__overlap=prefixes) if prefixes else queryset.none()
+        queryset = queryset.filter(search_tags__overlap=prefixes) if prefixes else queryset.none()
     if params.payment_method:
         queryset = queryset.filter(listed_payment_method__in=params.payment_method)
     if params.max_upfront_cny is not None:
@@ -104,9 +114,9 @@ def _filtered(base: QuerySet[Patent], params: SearchParams, today: date) -> Quer
 def search_patents(base: QuerySet[Patent], params: SearchParams) -> SearchResult:
     """Search within `base` (already restricted to what the caller may see).
 
-    The text search runs once: it fetches the ids of at most RANK_CAP matches (a bitmap scan
-    of the GIN index, no sort), and ranking, the page, the count and the facets all work on
-    those ids. Measured at 1M patents, re-running the match for each of them cost seconds.
+    The text search runs once: it fetches the ids of the newest RANK_CAP matches (bitmap
+    scans of the two GIN indexes, ANDed), and ranking, the page, the count and the facets all
+    work on those ids. Measured at 1M patents, re-running the match for each cost seconds.
     """
     today = timezone.localdate()
     filtered = _filtered(base, params, today)
@@ -131,7 +141,10 @@ def search_patents(base: QuerySet[Patent], params: SearchParams) -> SearchResult
 
 
 def _candidate_ids(filtered: QuerySet[Patent], query: SearchQuery) -> list[int]:
-    return list(filtered.filter(search_vector=query).values_list("id", flat=True)[:RANK_CAP])
+    # The newest RANK_CAP matches are ranked (an explicit order: Patent.Meta.ordering would
+    # otherwise sort by created_at as well).
+    matches = filtered.filter(search_vector=query).order_by("-id")
+    return list(matches.values_list("id", flat=True)[:RANK_CAP])
 
 
 def _quote(token: str) -> str:
@@ -157,36 +170,39 @@ def _order(queryset: QuerySet[Patent], sort: str, *, ranked: bool) -> QuerySet[P
 
 def _facets(queryset: QuerySet[Patent], *, sample: bool = True) -> dict[str, list[dict[str, Any]]]:
     """Counts by type, IPC section, owner province and payment method over the matches (for
-    a search without words: over the newest FACET_CAP of them)."""
+    a search without words: over the newest FACET_CAP of them).
+
+    One GROUP BY over the four values together (at most a few thousand groups), summed here:
+    four separate statements each re-read every match (at 1M, request p95 −50 ms).
+    """
     if sample:
         queryset = Patent.objects.filter(id__in=queryset.order_by("-id").values("id")[:FACET_CAP])
-    sample_set = queryset
-    by_type = sample_set.values("patent_type").annotate(count=Count("id")).order_by("-count")
-    by_section = (
-        sample_set.annotate(section=Substr("main_ipc", 1, 1))
-        .values("section")
+    groups = (
+        queryset.order_by()
+        .annotate(section=Substr("main_ipc", 1, 1), province=Substr("owner_region", 1, 2))
+        .values_list("patent_type", "section", "province", "listed_payment_method")
         .annotate(count=Count("id"))
-        .order_by("section")
     )
-    by_payment = (
-        sample_set.exclude(listed_payment_method="")
-        .values("listed_payment_method")
-        .annotate(count=Count("id"))
-        .order_by("-count", "listed_payment_method")
-    )
-    by_province = (
-        sample_set.annotate(province=Substr("owner__region_id", 1, 2))
-        .values("province")
-        .annotate(count=Count("id"))
-        .order_by("-count", "province")
-    )
+    by_type: Counter[str] = Counter()
+    by_section: Counter[str] = Counter()
+    by_province: Counter[str] = Counter()
+    by_payment: Counter[str] = Counter()
+    for patent_type, section, province, payment, count in groups:
+        by_type[patent_type] += count
+        by_section[section] += count
+        by_province[province] += count
+        if payment:
+            by_payment[payment] += count
+
+    def most_common(
+        counter: Counter[str], value: Callable[[str], str] = str
+    ) -> list[dict[str, Any]]:
+        ordered = sorted(counter.items(), key=lambda item: (-item[1], item[0]))
+        return [{"value": value(key), "count": count} for key, count in ordered]
+
     return {
-        "patent_type": [{"value": row["patent_type"], "count": row["count"]} for row in by_type],
-        "ipc_section": [{"value": row["section"], "count": row["count"]} for row in by_section],
-        "region": [
-            {"value": f"{row['province']}0000", "count": row["count"]} for row in by_province
-        ],
-        "payment_method": [
-            {"value": row["listed_payment_method"], "count": row["count"]} for row in by_payment
-        ],
+        "patent_type": most_common(by_type),
+        "ipc_section": [{"value": key, "count": by_section[key]} for key in sorted(by_section)],
+        "region": most_common(by_province, lambda province: f"{province}0000"),
+        "payment_method": most_common(by_payment),
     }
