@@ -244,6 +244,10 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "matching.tasks.full_rematch",
         "schedule": 24 * 3600.0,
     },
+    "resume-stale-imports": {
+        "task": "marketplace.tasks.resume_stale_imports",
+        "schedule": 300.0,
+    },
     "resume-stale-match-runs": {
         "task": "matching.tasks.resume_stale_runs",
         "schedule": 600.0,
@@ -289,6 +293,11 @@ HEALTH_CELERY_TIMEOUT = env.float("HEALTH_CELERY_TIMEOUT", default=1.0)
 # Bulk import: largest upload accepted, and how many row errors a job keeps for the client.
 IMPORT_MAX_BYTES = env.int("IMPORT_MAX_BYTES", default=50 * 1024 * 1024)
 IMPORT_MAX_REPORTED_ERRORS = env.int("IMPORT_MAX_REPORTED_ERRORS", default=1000)
+# A running import with no progress for this long lost its worker: it is queued again, and
+# failed after IMPORT_MAX_ATTEMPTS runs. Progress is saved at least every 5,000 rows read and
+# every 2,000 rows written (a few seconds apart).
+IMPORT_STALE_MINUTES = env.int("IMPORT_STALE_MINUTES", default=15)
+IMPORT_MAX_ATTEMPTS = env.int("IMPORT_MAX_ATTEMPTS", default=3)
 
 # Further demo data loaded by `load_demo` after the core demo (apps that build on marketplace).
 DEMO_EXTRA_LOADERS = ["licensing.demo.load_demo_declarations"]

@@ -73,3 +73,11 @@ def import_patents(self: Task, job_id: int) -> dict[str, int | str]:
 
     job = import_run(job_id=job_id, progress=progress)
     return {"status": job.status, "created": job.created_count, "errors": job.error_count}
+
+
+@shared_task
+def resume_stale_imports() -> dict[str, int]:
+    """Queue again the imports whose worker was lost (Celery beat, every 5 minutes)."""
+    from marketplace.services.imports import imports_resume_stale
+
+    return imports_resume_stale()

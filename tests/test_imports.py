@@ -297,3 +297,78 @@ def test_management_command_imports_with_progress(world: World, tmp_path: Any) -
     )
     assert "created 2, updated 0, errors 0" in out.getvalue()
     assert Patent.objects.count() == 2
+
+
+def queued(world: World, data: bytes) -> ImportJob:
+    return import_job_create(
+        actor=world.university_member,
+        organisation_id=world.university.pk,
+        upload=io.BytesIO(data),
+        file_name="portfolio.csv",
+        size=len(data),
+        all_or_nothing=False,
+        enqueue=False,
+    )
+
+
+def lose_worker(job: ImportJob, *, attempts: int, minutes_ago: int) -> None:
+    """What a worker killed mid-run leaves: a running job whose heartbeat stopped."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    ImportJob.objects.filter(pk=job.pk).update(
+        status="running",
+        phase="writing",
+        processed_rows=1,
+        attempts=attempts,
+        heartbeat_at=timezone.now() - timedelta(minutes=minutes_ago),
+    )
+
+
+def test_progress_beats_the_heart_and_counts_attempts(world: World) -> None:
+    job = run(world, csv_bytes([row(1)]))
+    assert job.attempts == 1
+    assert job.heartbeat_at is not None and job.started_at is not None
+    assert job.heartbeat_at >= job.started_at
+
+
+def test_an_import_whose_worker_was_lost_is_queued_again_and_finishes(
+    world: World, django_capture_on_commit_callbacks: Any
+) -> None:
+    from marketplace.services.imports import imports_resume_stale
+
+    job = queued(world, csv_bytes([row(1), row(2)]))
+    lose_worker(job, attempts=1, minutes_ago=16)
+    with django_capture_on_commit_callbacks() as callbacks:
+        # (the callbacks are captured, not run: no message goes to the broker here)
+        assert imports_resume_stale() == {"requeued": 1, "failed": 0}
+    assert len(callbacks) == 1
+    job.refresh_from_db()
+    assert (job.status, job.phase, job.processed_rows) == ("queued", "queued", 0)
+    # What the worker does with the message: the rerun imports every row.
+    job = import_run(job_id=job.pk)
+    assert (job.status, job.created_count, job.attempts) == ("succeeded", 2, 2)
+    assert Patent.objects.filter(owner=world.university).count() == 2
+
+
+def test_a_running_import_with_a_recent_heartbeat_is_left_alone(world: World) -> None:
+    from marketplace.services.imports import imports_resume_stale
+
+    job = queued(world, csv_bytes([row(1)]))
+    lose_worker(job, attempts=1, minutes_ago=14)
+    assert imports_resume_stale() == {"requeued": 0, "failed": 0}
+    job.refresh_from_db()
+    assert (job.status, job.attempts) == ("running", 1)
+
+
+def test_an_import_lost_three_times_fails_with_a_reason(world: World) -> None:
+    from marketplace.services.imports import imports_resume_stale
+
+    job = queued(world, csv_bytes([row(1)]))
+    lose_worker(job, attempts=3, minutes_ago=60)
+    assert imports_resume_stale() == {"requeued": 0, "failed": 1}
+    job.refresh_from_db()
+    assert (job.status, job.phase) == ("failed", "done")
+    assert "3" in job.failure and job.finished_at is not None
+    assert not Patent.objects.filter(owner=world.university).exists()

@@ -45,9 +45,20 @@ class ImportJob(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # Set at every progress step: a running job whose heartbeat stops was lost with its worker
+    # and is queued again by imports_resume_stale (at most IMPORT_MAX_ATTEMPTS runs).
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(
+                fields=["heartbeat_at"],
+                name="import_job_running",
+                condition=models.Q(status="running"),
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.file_name} ({self.status})"

@@ -6,11 +6,14 @@ import csv
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
+from functools import partial
 from typing import IO, Any
 
 from django.conf import settings
 from django.core.files.base import File
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -100,9 +103,7 @@ def import_job_create(
     job.file.save(f"{organisation.pk}-{file_name[-100:]}", File(upload), save=False)
     job.save()
     if enqueue:
-        from marketplace.tasks import import_patents
-
-        transaction.on_commit(lambda: import_patents.delay(job.pk))
+        transaction.on_commit(partial(_enqueue, job.pk))
     return job
 
 
@@ -120,6 +121,7 @@ def _error(
 
 
 def _save_progress(job: ImportJob, progress: Progress | None, **values: Any) -> None:
+    values["heartbeat_at"] = timezone.now()
     for name, value in values.items():
         setattr(job, name, value)
     ImportJob.objects.filter(pk=job.pk).update(**values)
@@ -267,8 +269,13 @@ def import_run(*, job_id: int, progress: Progress | None = None) -> ImportJob:
     Claimed with a compare-and-swap on the status, so a second delivery of the task does
     nothing. With all_or_nothing, any bad row means nothing is written.
     """
+    now = timezone.now()
     claimed = ImportJob.objects.filter(pk=job_id, status=ImportStatus.QUEUED).update(
-        status=ImportStatus.RUNNING, started_at=timezone.now(), phase="reading"
+        status=ImportStatus.RUNNING,
+        started_at=now,
+        heartbeat_at=now,
+        phase="reading",
+        attempts=F("attempts") + 1,
     )
     job = ImportJob.objects.select_related("organisation").get(pk=job_id)
     if not claimed:
@@ -333,3 +340,45 @@ def _finish(
         finished_at=timezone.now(),
     )
     return job
+
+
+def _enqueue(job_id: int) -> None:
+    from marketplace.tasks import import_patents
+
+    import_patents.delay(job_id)
+
+
+def imports_resume_stale() -> dict[str, int]:
+    """Queue again the running imports whose worker was lost (no heartbeat for
+    IMPORT_STALE_MINUTES); fail those that already ran IMPORT_MAX_ATTEMPTS times.
+
+    A rerun is safe: the patents are upserted by application number, and an all-or-nothing
+    import wrote nothing before its transaction was lost. A rerun of a partly written import
+    counts the rows written by the lost run as updated.
+    """
+    stale = timezone.now() - timedelta(minutes=settings.IMPORT_STALE_MINUTES)
+    running = ImportJob.objects.filter(status=ImportStatus.RUNNING, heartbeat_at__lt=stale)
+    failed = running.filter(attempts__gte=settings.IMPORT_MAX_ATTEMPTS).update(
+        status=ImportStatus.FAILED,
+        phase="done",
+        finished_at=timezone.now(),
+        failure=gettext(
+            "The import stopped %(attempts)d times without finishing (its worker was lost). "
+            "Upload the file again or contact the platform."
+        )
+        % {"attempts": settings.IMPORT_MAX_ATTEMPTS},
+    )
+    requeued = 0
+    for job_id in running.filter(attempts__lt=settings.IMPORT_MAX_ATTEMPTS).values_list(
+        "pk", flat=True
+    ):
+        with transaction.atomic():
+            # Compare-and-swap: a job that moved on meanwhile is left alone.
+            if ImportJob.objects.filter(
+                pk=job_id, status=ImportStatus.RUNNING, heartbeat_at__lt=stale
+            ).update(status=ImportStatus.QUEUED, phase="queued", processed_rows=0):
+                transaction.on_commit(partial(_enqueue, job_id))
+                requeued += 1
+    if failed or requeued:
+        logger.warning("stale imports: %d queued again, %d failed", requeued, failed)
+    return {"requeued": requeued, "failed": failed}
