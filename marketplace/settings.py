@@ -244,6 +244,10 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "matching.tasks.full_rematch",
         "schedule": 24 * 3600.0,
     },
+    "resend-stale-emails": {
+        "task": "marketplace.tasks.resend_stale_emails",
+        "schedule": 600.0,
+    },
     "resume-stale-imports": {
         "task": "marketplace.tasks.resume_stale_imports",
         "schedule": 300.0,
@@ -298,6 +302,9 @@ IMPORT_MAX_REPORTED_ERRORS = env.int("IMPORT_MAX_REPORTED_ERRORS", default=1000)
 # every 2,000 rows written (a few seconds apart).
 IMPORT_STALE_MINUTES = env.int("IMPORT_STALE_MINUTES", default=15)
 IMPORT_MAX_ATTEMPTS = env.int("IMPORT_MAX_ATTEMPTS", default=3)
+# E-mail queued or claimed this long ago and not sent was left behind by a lost worker (the
+# retry back-off of send_email tops out at 16 minutes).
+EMAIL_STALE_MINUTES = env.int("EMAIL_STALE_MINUTES", default=30)
 
 # Further demo data loaded by `load_demo` after the core demo (apps that build on marketplace).
 DEMO_EXTRA_LOADERS = ["licensing.demo.load_demo_declarations"]

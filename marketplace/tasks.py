@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import logging
 import smtplib
+from datetime import timedelta
 
 from celery import Task, shared_task
+from django.conf import settings
 from django.core.mail import EmailMessage
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from marketplace.models import OutboundEmail, OutboundEmailStatus
@@ -21,7 +23,7 @@ TRANSIENT_MAIL_ERRORS = (smtplib.SMTPException, ConnectionError, TimeoutError, O
 def send_email(self: Task, email_id: int) -> str:
     """Send one queued e-mail; a second delivery of the task finds it claimed and stops."""
     claimed = OutboundEmail.objects.filter(pk=email_id, status=OutboundEmailStatus.QUEUED).update(
-        status=OutboundEmailStatus.SENDING, attempts=F("attempts") + 1
+        status=OutboundEmailStatus.SENDING, attempts=F("attempts") + 1, claimed_at=timezone.now()
     )
     if not claimed:
         return "skipped"
@@ -42,6 +44,31 @@ def send_email(self: Task, email_id: int) -> str:
         status=OutboundEmailStatus.SENT, sent_at=timezone.now(), last_error=""
     )
     return "sent"
+
+
+@shared_task
+def resend_stale_emails() -> int:
+    """Queue again the e-mails a lost worker left behind (Celery beat, every 10 minutes).
+
+    Queued mail whose message was lost, and mail claimed more than EMAIL_STALE_MINUTES ago
+    and never finished: sent at least once rather than never (a worker killed between the
+    SMTP reply and the status update sends it twice).
+    """
+    stale = timezone.now() - timedelta(minutes=settings.EMAIL_STALE_MINUTES)
+    lost = OutboundEmail.objects.filter(
+        Q(status=OutboundEmailStatus.QUEUED, created_at__lt=stale)
+        & (Q(claimed_at__isnull=True) | Q(claimed_at__lt=stale))
+        | Q(status=OutboundEmailStatus.SENDING, claimed_at__lt=stale)
+    )
+    ids = list(lost.values_list("pk", flat=True)[:1000])
+    OutboundEmail.objects.filter(pk__in=ids, status=OutboundEmailStatus.SENDING).update(
+        status=OutboundEmailStatus.QUEUED
+    )
+    for email_id in ids:
+        send_email.delay(email_id)
+    if ids:
+        logger.warning("re-queued %d e-mails left behind by a lost worker", len(ids))
+    return len(ids)
 
 
 @shared_task

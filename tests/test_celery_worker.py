@@ -82,6 +82,51 @@ def test_health_is_503_when_redis_is_unreachable(settings: Any) -> None:
     assert response.json()["checks"]["database"]["ok"] is True
 
 
+@pytest.mark.django_db(transaction=True)
+def test_mail_a_lost_worker_left_behind_is_sent_by_the_sweep(
+    celery_worker_process: WorkerProcess, smtp_sink: SmtpSink
+) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from marketplace.tasks import resend_stale_emails
+
+    now = timezone.now()
+    old, recent = now - timedelta(minutes=31), now - timedelta(minutes=5)
+
+    def email(name: str, status: str, created: Any, claimed: Any = None) -> OutboundEmail:
+        row = OutboundEmail.objects.create(
+            kind="test", to_email=f"{name}@example.com", subject=name, body=name
+        )
+        OutboundEmail.objects.filter(pk=row.pk).update(
+            status=status, created_at=created, claimed_at=claimed
+        )
+        return row
+
+    email("lost-message", "queued", old)
+    email("lost-claim", "sending", old, old)
+    email("fresh", "queued", recent)
+    email("retrying", "queued", old, recent)
+    email("sending", "sending", old, recent)
+    email("sent", "sent", old, old)
+
+    assert resend_stale_emails() == 2
+    smtp_sink.wait_for("lost-message@example.com")
+    smtp_sink.wait_for("lost-claim@example.com")
+    statuses = dict(OutboundEmail.objects.values_list("to_email", "status"))
+    assert statuses == {
+        "lost-message@example.com": "sent",
+        "lost-claim@example.com": "sent",
+        "fresh@example.com": "queued",
+        "retrying@example.com": "queued",
+        "sending@example.com": "sending",
+        "sent@example.com": "sent",
+    }
+    untouched = {"fresh", "retrying", "sending", "sent"}
+    assert not [m for m in smtp_sink.messages if m["Subject"] in untouched]
+
+
 @pytest.mark.django_db
 def test_a_second_delivery_of_the_send_task_sends_nothing() -> None:
     email = OutboundEmail.objects.create(

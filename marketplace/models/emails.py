@@ -30,6 +30,8 @@ class OutboundEmail(models.Model):
     last_error = models.TextField(_("last error"), blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    # When a worker last claimed it: a claim older than EMAIL_STALE_MINUTES was lost.
+    claimed_at = models.DateTimeField(_("claimed at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("outbound e-mail")
