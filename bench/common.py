@@ -111,6 +111,8 @@ def connect(autocommit: bool = True) -> Any:
         password=db.get("PASSWORD") or None,
         autocommit=autocommit,
         cursor_factory=psycopg.ClientCursor,
+        # The service's connection options too (work_mem), so raw SQL runs as the app's does.
+        options=db.get("OPTIONS", {}).get("options", ""),
     )
 
 

@@ -466,9 +466,15 @@ class SearchPagination(LimitOffsetPagination):
     default_limit = 20
     max_limit = 100
 
+    known_count: int | None = None
+
     def get_offset(self, request: Request) -> int:
         # Search pages stop at the ranked window; deeper pages would mean nothing.
         return min(super().get_offset(request), 2000)
+
+    def get_count(self, queryset: Any) -> int:
+        # A text search already knows how many candidates it ranks: no COUNT(*) again.
+        return self.known_count if self.known_count is not None else super().get_count(queryset)
 
 
 class PatentSearchView(APIView):
@@ -521,6 +527,7 @@ class PatentSearchView(APIView):
             base = Patent.objects.filter(is_listed=True)
         result = search_patents(base.select_related("owner"), SearchParams(**values))
         paginator = SearchPagination()
+        paginator.known_count = result.count
         page = paginator.paginate_queryset(result.queryset, request, view=self)
         response = paginator.get_paginated_response(PatentListSerializer(page, many=True).data)
         response.data["query"] = {"tokens": result.tokens, "mode": result.mode}
@@ -528,12 +535,25 @@ class PatentSearchView(APIView):
         return response
 
 
+_FACET_LABELS: tuple[dict[str, IpcClass], dict[str, str]] | None = None
+
+
+def _facet_label_rows() -> tuple[dict[str, IpcClass], dict[str, str]]:
+    """IPC sections and province names: fixed reference data, read once per process."""
+    global _FACET_LABELS
+    if _FACET_LABELS is None:
+        sections = {row.symbol: row for row in IpcClass.objects.filter(level="section")}
+        provinces = dict(
+            Region.objects.filter(code__endswith="0000").values_list("code", "name_zh")
+        )
+        if not (sections and provinces):  # reference tables not loaded yet: read again
+            return sections, provinces
+        _FACET_LABELS = sections, provinces
+    return _FACET_LABELS
+
+
 def _label_facets(facets: dict[str, list[dict[str, Any]]]) -> dict[str, list[dict[str, Any]]]:
-    sections = {row.symbol: row for row in IpcClass.objects.filter(level="section")}
-    provinces = {
-        region.code: region.name_zh
-        for region in Region.objects.filter(code__in=[f["value"] for f in facets["region"]])
-    }
+    sections, provinces = _facet_label_rows()
     types = dict(PatentType.choices)
     for item in facets["payment_method"]:
         item["label"] = item["value"]
