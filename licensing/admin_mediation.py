@@ -177,6 +177,15 @@ class MediationEventInline(admin.TabularInline):
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
+    # Mediators hold no model permission on events: without this the admin hides the inline,
+    # and the case page had no timeline. The case page itself is already limited to the case's
+    # mediator (and supervisors) by MediationCaseAdmin.get_queryset.
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return roles.is_mediator(request.user)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
 
 @admin.register(MediationCase)
 class MediationCaseAdmin(admin.ModelAdmin):

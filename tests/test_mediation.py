@@ -3,6 +3,7 @@ absences, outcome into the ledger, evidence, and who may see and do what."""
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -347,6 +348,18 @@ def test_another_mediator_cannot_open_the_case_by_api_or_admin(
     mine = client_for(None)
     mine.force_login(world.mediator)
     assert case.number in mine.get("/admin/licensing/mediationcase/").content.decode()
+
+
+def test_the_mediators_case_page_shows_the_timeline_read_only(
+    world: World, case: MediationCase
+) -> None:
+    services.case_assign(actor=supervisor(), case_id=case.pk, mediator_id=world.mediator.pk)
+    client = client_for(None)
+    client.force_login(world.mediator)
+    page = client.get(f"/admin/licensing/mediationcase/{case.pk}/change/").content.decode()
+    verbs = re.findall(r'<td class="field-verb">\s*<p>(\w+)</p>', page)
+    assert verbs == ["applied", "mediator_assigned"]
+    assert 'name="events-0-reason"' not in page  # shown, not editable
 
 
 def test_parties_and_reviewers_have_no_mediation_admin(world: World, case: MediationCase) -> None:
