@@ -3,6 +3,7 @@ absences, outcome into the ledger, evidence, and who may see and do what."""
 
 from __future__ import annotations
 
+import io
 import re
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -345,9 +346,17 @@ def test_another_mediator_cannot_open_the_case_by_api_or_admin(
     assert act.status_code == 404
     case.refresh_from_db()
     assert case.status == "applied"
+    evidence = services.case_add_evidence(
+        actor=world.sme_admin, case_id=case.pk, upload=io.BytesIO(b"%PDF-1.7"), name="a.pdf", size=8
+    )
+    download = f"/admin/licensing/mediationcase/{case.pk}/evidence/{evidence.pk}/"
+    assert admin.get(download).status_code == 404
+    history = admin.get(f"/admin/licensing/mediationcase/{case.pk}/history/")
+    assert (history.status_code, history["Location"]) == (302, "/admin/")  # "does not exist"
     mine = client_for(None)
     mine.force_login(world.mediator)
     assert case.number in mine.get("/admin/licensing/mediationcase/").content.decode()
+    assert b"".join(mine.get(download).streaming_content) == b"%PDF-1.7"  # type: ignore[attr-defined]
 
 
 def test_the_mediators_case_page_shows_the_timeline_read_only(
