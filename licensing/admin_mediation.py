@@ -302,8 +302,11 @@ class MediationCaseAdmin(admin.ModelAdmin):
         if case is not None:
             today = timezone.localdate()
             actions = _actions(case, request.user)
+            agents = list(case.agents.all())
             context.update(
                 case=case,
+                applicant_agents=[a for a in agents if a.organisation_id == case.applicant_id],
+                respondent_agents=[a for a in agents if a.organisation_id == case.respondent_id],
                 action_forms=[(step, ACTION_LABELS[step], form) for step, form in actions.items()],
                 evidence=CaseEvidence.objects.filter(case=case),
                 ledger=license_ledger(case.license, today) if case.license else None,

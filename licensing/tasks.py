@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from licensing.models import Declaration, DeclarationEvent
 from marketplace.models import User
@@ -188,6 +189,24 @@ MEDIATION_AUDIENCE = {
     "recusal_requested": ("supervisors",),
     "recusal_granted": ("applicant", "respondent"),
     "recusal_refused": ("applicant", "respondent"),
+    "agents_named": ("applicant", "respondent", "mediator"),
+}
+# The steps as the recipients read them (in their language).
+MEDIATION_STEPS = {
+    "applied": gettext_lazy("applied"),
+    "mediator_assigned": gettext_lazy("mediator assigned"),
+    "notice_sent": gettext_lazy("application sent to the respondent"),
+    "respondent_agreed": gettext_lazy("respondent agreed to mediate"),
+    "not_accepted": gettext_lazy("not accepted"),
+    "accepted": gettext_lazy("accepted for mediation"),
+    "agreement_recorded": gettext_lazy("agreement recorded"),
+    "settled": gettext_lazy("settled by agreement"),
+    "closed_without_agreement": gettext_lazy("closed without agreement"),
+    "withdrawn": gettext_lazy("withdrawn"),
+    "recusal_requested": gettext_lazy("recusal requested"),
+    "recusal_granted": gettext_lazy("recusal granted"),
+    "recusal_refused": gettext_lazy("recusal refused"),
+    "agents_named": gettext_lazy("agents named"),
 }
 
 
@@ -214,7 +233,7 @@ def notify_mediation_event(event_id: int) -> int:
             ).distinct()
 
     def render(user: User) -> tuple[str, str]:
-        step = _(event.verb.replace("_", " "))
+        step = str(MEDIATION_STEPS.get(event.verb, event.verb))
         title = _("Mediation case %(number)s: %(step)s") % {"number": case.number, "step": step}
         body = _("Case %(number)s, status %(status)s.\n%(reason)s") % {
             "number": case.number,
@@ -225,6 +244,12 @@ def notify_mediation_event(event_id: int) -> int:
             body += "\n" + _("Session: %(when)s, %(place)s") % {
                 "when": case.session_at.strftime("%Y-%m-%d %H:%M"),
                 "place": case.session_place,
+            }
+        if event.verb == "agents_named":
+            side = event.data.get("side")
+            body += "\n" + _("Agents with power of attorney for the %(side)s: %(names)s") % {
+                "side": _("applicant") if side == "applicant" else _("respondent"),
+                "names": ", ".join(event.data.get("agents", [])),
             }
         return title, body
 

@@ -180,6 +180,57 @@ class AgentInput:
     power_of_attorney: str
 
 
+def _check_agent_count(*, already_named: int, agents: list[AgentInput]) -> None:
+    """Rules §7: a party has at most two agents with power of attorney (configurable)."""
+    limit = int(rule("MEDIATION_MAX_AGENTS_PER_PARTY"))
+    if already_named + len(agents) > limit:
+        raise InvalidInput(
+            "too_many_agents",
+            _("At most %(limit)d agents per party; %(named)d already named.")
+            if already_named
+            else _("At most %(limit)d agents per party."),
+            fields={"agents": [_("Too many.")]},
+            params={"limit": limit, "named": already_named},
+        )
+
+
+def _create_agents(case: MediationCase, organisation_id: int, agents: list[AgentInput]) -> None:
+    CaseAgent.objects.bulk_create(
+        CaseAgent(
+            case=case,
+            organisation_id=organisation_id,
+            name=agent.name,
+            power_of_attorney=agent.power_of_attorney,
+        )
+        for agent in agents
+    )
+
+
+def _name_agents(case: MediationCase, actor: User, side: str, agents: list[AgentInput]) -> None:
+    """Add agents to one side of a locked case (the row lock makes the count exact)."""
+    if not agents:
+        return
+    organisation_id = case.applicant_id if side == "applicant" else case.respondent_id
+    already_named = CaseAgent.objects.filter(case=case, organisation_id=organisation_id).count()
+    _check_agent_count(already_named=already_named, agents=agents)
+    _create_agents(case, organisation_id, agents)
+    _event(case, actor, "agents_named", side=side, agents=[agent.name for agent in agents])
+
+
+@transaction.atomic
+def case_name_agents(*, actor: User, case_id: int, agents: list[AgentInput]) -> MediationCase:
+    """A party names agents with power of attorney for its own side while the case is open;
+    the other side's agents are that side's to name."""
+    case = _lock(actor, case_id)
+    side = party_of(actor, case)
+    if side is None:
+        raise PermissionDenied("party_required", _("Only a party names its agents."))
+    if case.status not in OPEN_CASE_STATUSES:
+        raise Conflict("case_closed", _("The case is over."))
+    _name_agents(case, actor, side, agents)
+    return case
+
+
 @transaction.atomic
 def case_apply(
     *,
@@ -224,12 +275,7 @@ def case_apply(
             fields={"respondent": [_("Not the other party.")]},
         )
     agents = agents or []
-    if len(agents) > int(rule("MEDIATION_MAX_AGENTS_PER_PARTY")):
-        raise InvalidInput(
-            "too_many_agents",
-            _("At most two agents per party."),
-            fields={"agents": [_("Too many.")]},
-        )
+    _check_agent_count(already_named=0, agents=agents)
     today = _today()
     deadline = add_workdays(today, int(rule("MEDIATION_NOTICE_WORKDAYS")))
     case = MediationCase.objects.create(
@@ -246,15 +292,7 @@ def case_apply(
         deadline_kind="notice_to_respondent",
         deadline_provisional=deadline.provisional,
     )
-    CaseAgent.objects.bulk_create(
-        CaseAgent(
-            case=case,
-            organisation_id=applicant_id,
-            name=agent.name,
-            power_of_attorney=agent.power_of_attorney,
-        )
-        for agent in agents
-    )
+    _create_agents(case, applicant_id, agents)
     _event(case, actor, "applied", deadline=deadline.date.isoformat())
     return case
 
@@ -299,12 +337,25 @@ def case_send_notice(*, actor: User, case_id: int) -> MediationCase:
 
 
 @transaction.atomic
-def case_respond(*, actor: User, case_id: int, agree: bool, reason: str = "") -> MediationCase:
-    """The respondent agrees to mediate (the case must then be accepted within 5 working
-    days) or refuses (not accepted; the applicant is told)."""
+def case_respond(
+    *,
+    actor: User,
+    case_id: int,
+    agree: bool,
+    reason: str = "",
+    agents: list[AgentInput] | None = None,
+) -> MediationCase:
+    """The respondent agrees to mediate, naming its agents if it wishes (the case must then be
+    accepted within 5 working days), or refuses (not accepted; the applicant is told)."""
     case = _lock(actor, case_id)
     if party_of(actor, case) != "respondent":
         raise PermissionDenied("respondent_required", _("Only the respondent answers."))
+    if agents and not agree:
+        raise InvalidInput(
+            "agents_need_agreement",
+            _("Agents are named when agreeing to mediate, not with a refusal."),
+            fields={"agents": [_("Only with an agreement.")]},
+        )
     if agree:
         transition(
             case,
@@ -314,6 +365,7 @@ def case_respond(*, actor: User, case_id: int, agree: bool, reason: str = "") ->
             deadline=add_workdays(_today(), int(rule("MEDIATION_ACCEPT_WORKDAYS"))),
             deadline_kind="accept_case",
         )
+        _name_agents(case, actor, "respondent", agents or [])
     else:
         transition(case, to=S.NOT_ACCEPTED, actor=actor, reason=reason or "respondent refused")
     return case
