@@ -27,6 +27,7 @@ from django.utils.translation import gettext_lazy as _
 from licensing.ledger import license_ledger
 from licensing.models import (
     OPEN_CASE_STATUSES,
+    WAITING_CASE_STATUSES,
     CaseEvidence,
     CaseStatus,
     HolidayCalendarYear,
@@ -159,7 +160,8 @@ class DeadlineFilter(admin.SimpleListFilter):
             return queryset.filter(services.overdue_filter(today))
         if self.value() == "week":
             return queryset.filter(
-                status__in=OPEN_CASE_STATUSES, deadline__range=(today, today + timedelta(days=7))
+                status__in=WAITING_CASE_STATUSES,
+                deadline__range=(today, today + timedelta(days=7)),
             )
         if self.value() == "provisional":
             return queryset.filter(deadline_provisional=True)
@@ -226,7 +228,7 @@ class MediationCaseAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("deadline"), ordering="deadline")
     def deadline_badge(self, case: MediationCase) -> str:
-        if case.deadline is None or case.status not in OPEN_CASE_STATUSES:
+        if case.deadline is None or case.status not in WAITING_CASE_STATUSES:
             return "—"
         today = timezone.localdate()
         days = (case.deadline - today).days
@@ -245,7 +247,7 @@ class MediationCaseAdmin(admin.ModelAdmin):
             'border-radius:8px;white-space:nowrap" title="{} ({})">{}{}</span>',
             colour,
             case.deadline.isoformat(),
-            case.deadline_kind,
+            case.get_deadline_kind_display(),
             label,
             provisional,
         )

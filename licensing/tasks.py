@@ -212,8 +212,10 @@ MEDIATION_STEPS = {
 
 @shared_task
 def notify_mediation_event(event_id: int) -> int:
-    """Tell the parties, the mediator or the supervisors about a step in a case."""
+    """Tell the parties, the mediator or the supervisors about a step in a case; for a case
+    not accepted, record that the applicant has been told (rules §7). Safe to run twice."""
     from licensing.models import MediationEvent
+    from licensing.services.mediation import case_record_applicant_told
     from marketplace.services.notifications import notify
 
     event = MediationEvent.objects.select_related("case").filter(pk=event_id).first()
@@ -245,6 +247,11 @@ def notify_mediation_event(event_id: int) -> int:
                 "when": case.session_at.strftime("%Y-%m-%d %H:%M"),
                 "place": case.session_place,
             }
+        if event.verb == "not_accepted":
+            body += "\n" + _(
+                "The case was not accepted for mediation. Mediation is voluntary: you may "
+                "still take the dispute to court."
+            )
         if event.verb == "agents_named":
             side = event.data.get("side")
             body += "\n" + _("Agents with power of attorney for the %(side)s: %(names)s") % {
@@ -253,15 +260,16 @@ def notify_mediation_event(event_id: int) -> int:
             }
         return title, body
 
-    return len(
-        notify(
-            users=users,
-            kind=f"mediation_{event.verb}",
-            source=f"mediation_event:{event.pk}",
-            render=render,
-            data={"case": case.pk, "event": event.pk},
-        )
+    created = notify(
+        users=users,
+        kind=f"mediation_{event.verb}",
+        source=f"mediation_event:{event.pk}",
+        render=render,
+        data={"case": case.pk, "event": event.pk},
     )
+    if event.verb == "not_accepted":
+        case_record_applicant_told(case_id=case.pk)
+    return len(created)
 
 
 @shared_task

@@ -17,10 +17,12 @@ from django.utils.translation import gettext_lazy as _
 
 from licensing.models import (
     OPEN_CASE_STATUSES,
+    WAITING_CASE_STATUSES,
     AgreementObligation,
     CaseAgent,
     CaseEvidence,
     CaseStatus,
+    DeadlineKind,
     Declaration,
     License,
     MediationAgreement,
@@ -36,6 +38,7 @@ from marketplace.errors import Conflict, InvalidInput, NotFound, PermissionDenie
 from marketplace.models import Membership, User
 
 S = CaseStatus
+K = DeadlineKind
 TRANSITIONS: dict[tuple[str, str], str] = {
     (S.APPLIED, S.NOTIFIED): "notice_sent",
     (S.NOTIFIED, S.AGREED): "respondent_agreed",
@@ -289,7 +292,7 @@ def case_apply(
         matters=matters,
         applied_by=actor,
         deadline=deadline.date,
-        deadline_kind="notice_to_respondent",
+        deadline_kind=K.NOTICE_TO_RESPONDENT,
         deadline_provisional=deadline.provisional,
     )
     _create_agents(case, applicant_id, agents)
@@ -331,7 +334,7 @@ def case_send_notice(*, actor: User, case_id: int) -> MediationCase:
         to=S.NOTIFIED,
         actor=actor,
         deadline=add_days(_today(), int(rule("MEDIATION_ANSWER_DAYS"))),
-        deadline_kind="respondent_answer",
+        deadline_kind=K.RESPONDENT_ANSWER,
     )
     return case
 
@@ -363,12 +366,63 @@ def case_respond(
             actor=actor,
             reason=reason,
             deadline=add_workdays(_today(), int(rule("MEDIATION_ACCEPT_WORKDAYS"))),
-            deadline_kind="accept_case",
+            deadline_kind=K.ACCEPT_CASE,
         )
         _name_agents(case, actor, "respondent", agents or [])
     else:
-        transition(case, to=S.NOT_ACCEPTED, actor=actor, reason=reason or "respondent refused")
+        transition(
+            case,
+            to=S.NOT_ACCEPTED,
+            actor=actor,
+            reason=reason or "respondent refused",
+            deadline=_tell_applicant_deadline(_today()),
+            deadline_kind=K.TELL_APPLICANT,
+        )
     return case
+
+
+def _tell_applicant_deadline(not_accepted_on: date) -> Deadline:
+    """Rules §7: a case not accepted, the applicant is told within 5 working days."""
+    return add_workdays(not_accepted_on, int(rule("MEDIATION_NOT_ACCEPTED_NOTICE_WORKDAYS")))
+
+
+@transaction.atomic
+def case_record_applicant_told(*, case_id: int) -> bool:
+    """Once the applicant's members have the notice that the case was not accepted, record it
+    in the timeline and stop waiting on that deadline; safe to run again (False: nothing to
+    record, or no member of the applicant could be told yet)."""
+    from marketplace.models import Notification
+
+    case = (
+        MediationCase.objects.select_for_update()
+        .filter(pk=case_id, status=S.NOT_ACCEPTED, deadline_kind=K.TELL_APPLICANT)
+        .first()
+    )
+    if case is None or case.deadline is None:
+        return False
+    event = MediationEvent.objects.filter(case=case, verb="not_accepted").last()
+    told = Notification.objects.filter(
+        source=f"mediation_event:{event.pk if event else 0}",
+        user__memberships__organisation_id=case.applicant_id,
+    )
+    if not told.exists():
+        return False
+    deadline = case.deadline
+    MediationCase.objects.filter(pk=case.pk).update(
+        deadline=None, deadline_kind="", deadline_provisional=False, updated_at=timezone.now()
+    )
+    case.deadline, case.deadline_kind, case.deadline_provisional = None, "", False
+    # The notice is created in the same run that records it: today is the day it was told.
+    told_on = _today()
+    _event(
+        case,
+        None,
+        "applicant_told",
+        deadline=deadline.isoformat(),
+        told_on=told_on.isoformat(),
+        in_time=told_on <= deadline,
+    )
+    return True
 
 
 @transaction.atomic
@@ -389,7 +443,7 @@ def case_accept(*, actor: User, case_id: int, session_at: datetime, place: str) 
         session_at=session_at,
         session_place=place.strip(),
         deadline=Deadline(timezone.localtime(session_at).date(), False),
-        deadline_kind="session",
+        deadline_kind=K.SESSION,
     )
     return case
 
@@ -689,8 +743,9 @@ def case_add_evidence(
 
 
 def mediation_sweep(today: date | None = None) -> dict[str, int]:
-    """Celery beat: a respondent silent past 15 days means not accepted; the mediator (or, with
-    none assigned, the supervisors) hears of every deadline due within one working day."""
+    """Celery beat: a respondent silent past 15 days means not accepted; an applicant not yet
+    told that its case was not accepted is told; the mediator (or, with none assigned, the
+    supervisors) hears of every deadline due within one working day."""
     today = today or _today()
     moved = 0
     silent = MediationCase.objects.filter(
@@ -706,11 +761,38 @@ def mediation_sweep(today: date | None = None) -> dict[str, int]:
                 or case.deadline >= today
             ):
                 continue
+            # The 5 working days run from the end of the 15 days, not from the sweep's run.
             transition(
-                case, to=S.NOT_ACCEPTED, actor=None, reason="respondent silent past the deadline"
+                case,
+                to=S.NOT_ACCEPTED,
+                actor=None,
+                reason="respondent silent past the deadline",
+                deadline=_tell_applicant_deadline(case.deadline),
+                deadline_kind=K.TELL_APPLICANT,
             )
             moved += 1
-    return {"not_accepted": moved, "reminded": remind_deadlines(today)}
+    return {
+        "not_accepted": moved,
+        "applicants_told": tell_applicants(),
+        "reminded": remind_deadlines(today),
+    }
+
+
+def tell_applicants() -> int:
+    """A backstop for the notice of non-acceptance: tell every applicant still waiting for it
+    (the notification is idempotent, so a task that did run adds nothing)."""
+    from licensing.tasks import notify_mediation_event
+
+    waiting = MediationEvent.objects.filter(
+        verb="not_accepted", case__status=S.NOT_ACCEPTED, case__deadline_kind=K.TELL_APPLICANT
+    ).values_list("pk", "case_id")
+    told = 0
+    for event_id, case_id in list(waiting):
+        notify_mediation_event(event_id)  # records the notice once an applicant has it
+        told += not MediationCase.objects.filter(
+            pk=case_id, deadline_kind=K.TELL_APPLICANT
+        ).exists()
+    return told
 
 
 def remind_deadlines(today: date) -> int:
@@ -720,7 +802,7 @@ def remind_deadlines(today: date) -> int:
     horizon = add_workdays(today, 1).date
     sent = 0
     due = MediationCase.objects.filter(
-        status__in=OPEN_CASE_STATUSES, is_paused=False, deadline__range=(today, horizon)
+        status__in=WAITING_CASE_STATUSES, is_paused=False, deadline__range=(today, horizon)
     ).select_related("mediator")
     supervisors = list(
         User.objects.filter(
@@ -740,7 +822,7 @@ def remind_deadlines(today: date) -> int:
                 str(_("Case %(number)s waits on: %(kind)s."))
                 % {
                     "number": case.number,
-                    "kind": case.deadline_kind,
+                    "kind": case.get_deadline_kind_display(),
                 },
             )
 
@@ -757,4 +839,4 @@ def remind_deadlines(today: date) -> int:
 
 
 def overdue_filter(today: date) -> Q:
-    return Q(status__in=OPEN_CASE_STATUSES, deadline__lt=today, is_paused=False)
+    return Q(status__in=WAITING_CASE_STATUSES, deadline__lt=today, is_paused=False)
