@@ -27,6 +27,7 @@ from django.utils.translation import gettext_lazy as _
 from licensing.ledger import license_ledger
 from licensing.models import (
     OPEN_CASE_STATUSES,
+    WAITING_CASE_STATUSES,
     CaseEvidence,
     CaseStatus,
     HolidayCalendarYear,
@@ -159,7 +160,8 @@ class DeadlineFilter(admin.SimpleListFilter):
             return queryset.filter(services.overdue_filter(today))
         if self.value() == "week":
             return queryset.filter(
-                status__in=OPEN_CASE_STATUSES, deadline__range=(today, today + timedelta(days=7))
+                status__in=WAITING_CASE_STATUSES,
+                deadline__range=(today, today + timedelta(days=7)),
             )
         if self.value() == "provisional":
             return queryset.filter(deadline_provisional=True)
@@ -175,6 +177,15 @@ class MediationEventInline(admin.TabularInline):
     verbose_name_plural = _("timeline")
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    # Mediators hold no model permission on events: without this the admin hides the inline,
+    # and the case page had no timeline. The case page itself is already limited to the case's
+    # mediator (and supervisors) by MediationCaseAdmin.get_queryset.
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return roles.is_mediator(request.user)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
 
@@ -217,7 +228,7 @@ class MediationCaseAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("deadline"), ordering="deadline")
     def deadline_badge(self, case: MediationCase) -> str:
-        if case.deadline is None or case.status not in OPEN_CASE_STATUSES:
+        if case.deadline is None or case.status not in WAITING_CASE_STATUSES:
             return "—"
         today = timezone.localdate()
         days = (case.deadline - today).days
@@ -236,7 +247,7 @@ class MediationCaseAdmin(admin.ModelAdmin):
             'border-radius:8px;white-space:nowrap" title="{} ({})">{}{}</span>',
             colour,
             case.deadline.isoformat(),
-            case.deadline_kind,
+            case.get_deadline_kind_display(),
             label,
             provisional,
         )
@@ -293,8 +304,11 @@ class MediationCaseAdmin(admin.ModelAdmin):
         if case is not None:
             today = timezone.localdate()
             actions = _actions(case, request.user)
+            agents = list(case.agents.all())
             context.update(
                 case=case,
+                applicant_agents=[a for a in agents if a.organisation_id == case.applicant_id],
+                respondent_agents=[a for a in agents if a.organisation_id == case.respondent_id],
                 action_forms=[(step, ACTION_LABELS[step], form) for step, form in actions.items()],
                 evidence=CaseEvidence.objects.filter(case=case),
                 ledger=license_ledger(case.license, today) if case.license else None,

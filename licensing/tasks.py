@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from licensing.models import Declaration, DeclarationEvent
 from marketplace.models import User
@@ -188,13 +189,33 @@ MEDIATION_AUDIENCE = {
     "recusal_requested": ("supervisors",),
     "recusal_granted": ("applicant", "respondent"),
     "recusal_refused": ("applicant", "respondent"),
+    "agents_named": ("applicant", "respondent", "mediator"),
+}
+# The steps as the recipients read them (in their language).
+MEDIATION_STEPS = {
+    "applied": gettext_lazy("applied"),
+    "mediator_assigned": gettext_lazy("mediator assigned"),
+    "notice_sent": gettext_lazy("application sent to the respondent"),
+    "respondent_agreed": gettext_lazy("respondent agreed to mediate"),
+    "not_accepted": gettext_lazy("not accepted"),
+    "accepted": gettext_lazy("accepted for mediation"),
+    "agreement_recorded": gettext_lazy("agreement recorded"),
+    "settled": gettext_lazy("settled by agreement"),
+    "closed_without_agreement": gettext_lazy("closed without agreement"),
+    "withdrawn": gettext_lazy("withdrawn"),
+    "recusal_requested": gettext_lazy("recusal requested"),
+    "recusal_granted": gettext_lazy("recusal granted"),
+    "recusal_refused": gettext_lazy("recusal refused"),
+    "agents_named": gettext_lazy("agents named"),
 }
 
 
 @shared_task
 def notify_mediation_event(event_id: int) -> int:
-    """Tell the parties, the mediator or the supervisors about a step in a case."""
+    """Tell the parties, the mediator or the supervisors about a step in a case; for a case
+    not accepted, record that the applicant has been told (rules §7). Safe to run twice."""
     from licensing.models import MediationEvent
+    from licensing.services.mediation import case_record_applicant_told
     from marketplace.services.notifications import notify
 
     event = MediationEvent.objects.select_related("case").filter(pk=event_id).first()
@@ -214,7 +235,7 @@ def notify_mediation_event(event_id: int) -> int:
             ).distinct()
 
     def render(user: User) -> tuple[str, str]:
-        step = _(event.verb.replace("_", " "))
+        step = str(MEDIATION_STEPS.get(event.verb, event.verb))
         title = _("Mediation case %(number)s: %(step)s") % {"number": case.number, "step": step}
         body = _("Case %(number)s, status %(status)s.\n%(reason)s") % {
             "number": case.number,
@@ -226,17 +247,29 @@ def notify_mediation_event(event_id: int) -> int:
                 "when": case.session_at.strftime("%Y-%m-%d %H:%M"),
                 "place": case.session_place,
             }
+        if event.verb == "not_accepted":
+            body += "\n" + _(
+                "The case was not accepted for mediation. Mediation is voluntary: you may "
+                "still take the dispute to court."
+            )
+        if event.verb == "agents_named":
+            side = event.data.get("side")
+            body += "\n" + _("Agents with power of attorney for the %(side)s: %(names)s") % {
+                "side": _("applicant") if side == "applicant" else _("respondent"),
+                "names": ", ".join(event.data.get("agents", [])),
+            }
         return title, body
 
-    return len(
-        notify(
-            users=users,
-            kind=f"mediation_{event.verb}",
-            source=f"mediation_event:{event.pk}",
-            render=render,
-            data={"case": case.pk, "event": event.pk},
-        )
+    created = notify(
+        users=users,
+        kind=f"mediation_{event.verb}",
+        source=f"mediation_event:{event.pk}",
+        render=render,
+        data={"case": case.pk, "event": event.pk},
     )
+    if event.verb == "not_accepted":
+        case_record_applicant_told(case_id=case.pk)
+    return len(created)
 
 
 @shared_task

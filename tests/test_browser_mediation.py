@@ -1,11 +1,15 @@
-"""Browser test: a mediator logs in, opens an overdue case from the list, records a session
-and closes the case with an agreement — in headless Chromium (Debian's package, driven by
-Playwright with its executable path). Screenshots go to test-artefacts/."""
+"""Browser tests in headless Chromium (Debian's package, driven by Playwright with its
+executable path): a mediator logs in, opens an overdue case from the list, records a session
+and closes the case with an agreement; a supervisor reassigns a case to another mediator.
+Screenshots go to test-artefacts/."""
 
 from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -15,7 +19,7 @@ import pytest
 from django.apps import apps
 from django.utils import timezone
 
-from licensing.models import MediationCase
+from licensing.models import MediationCase, MediationEvent
 from licensing.services import licenses as license_services
 from licensing.services import mediation as services
 from marketplace import roles
@@ -34,7 +38,14 @@ ARTEFACTS = Path(__file__).resolve().parent.parent / "test-artefacts"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
-def _overdue_case() -> tuple[MediationCase, Any]:
+@dataclass
+class Cast:
+    case: MediationCase
+    mediator: Any
+    supervisor: Any
+
+
+def _overdue_case() -> Cast:
     load_reference_tables(lambda name: apps.get_model("marketplace", name))
     university = OrganisationFactory.create(name="华东示范大学")
     patentee = MembershipFactory.create(organisation=university, role="admin").user
@@ -79,26 +90,16 @@ def _overdue_case() -> tuple[MediationCase, Any]:
     )
     case.refresh_from_db()
     assert case.deadline is not None and case.deadline < timezone.localdate()  # overdue
-    return case, mediator
+    return Cast(case=case, mediator=mediator, supervisor=boss)
 
 
-# In CI (.ci/run installs chromium) the test must run; elsewhere it is skipped without it.
-@pytest.mark.skipif(
-    CHROMIUM is None and not os.environ.get("CI"),
-    reason="Debian's chromium is not installed (.ci/run installs it)",
-)
-@pytest.mark.django_db(transaction=True)
-def test_mediator_records_a_session_and_closes_an_overdue_case_with_an_agreement(
-    live_server: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@contextmanager
+def _logged_in(live_server: Any, user: Any) -> Iterator[Any]:
+    """A Chromium page logged in to the admin as the user."""
     from playwright.sync_api import sync_playwright
 
     assert CHROMIUM is not None, "chromium is required in CI"
-
-    case, mediator = _overdue_case()
     ARTEFACTS.mkdir(exist_ok=True)
-    # Playwright's sync API runs an event loop in this thread; the ORM is not used inside it.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM,
@@ -106,9 +107,33 @@ def test_mediator_records_a_session_and_closes_an_overdue_case_with_an_agreement
         )
         page = browser.new_page(locale="en-US")
         page.goto(f"{live_server.url}/admin/login/")
-        page.fill("#id_username", mediator.email)
+        page.fill("#id_username", user.email)
         page.fill("#id_password", PASSWORD)
         page.click("input[type=submit]")
+        page.wait_for_selector("#user-tools")
+        try:
+            yield page
+        finally:
+            browser.close()
+
+
+# In CI (.ci/run installs chromium) the tests must run; elsewhere they are skipped without it.
+needs_chromium = pytest.mark.skipif(
+    CHROMIUM is None and not os.environ.get("CI"),
+    reason="Debian's chromium is not installed (.ci/run installs it)",
+)
+
+
+@needs_chromium
+@pytest.mark.django_db(transaction=True)
+def test_mediator_records_a_session_and_closes_an_overdue_case_with_an_agreement(
+    live_server: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cast = _overdue_case()
+    case = cast.case
+    # Playwright's sync API runs an event loop in this thread; the ORM is not used inside it.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with _logged_in(live_server, cast.mediator) as page:
         page.goto(f"{live_server.url}/admin/licensing/mediationcase/")
         page.screenshot(path=str(ARTEFACTS / "1-my-cases.png"), full_page=True)
         badge = page.locator("#result_list tbody tr").first.locator(".deadline-badge")
@@ -139,9 +164,51 @@ def test_mediator_records_a_session_and_closes_an_overdue_case_with_an_agreement
         agreement.locator("input[type=submit]").click()
         page.wait_for_selector("text=No step is open to you on this case now.")
         page.screenshot(path=str(ARTEFACTS / "4-settled.png"), full_page=True)
-        browser.close()
     case.refresh_from_db()
     assert case.status == "settled"
     assert case.sessions.count() == 1
     assert case.agreement.obligations.get().amount_cny == Decimal("8000.00")
     assert (ARTEFACTS / "4-settled.png").stat().st_size > 0
+
+
+@needs_chromium
+@pytest.mark.django_db(transaction=True)
+def test_supervisor_reassigns_a_case_to_another_mediator_in_the_admin(
+    live_server: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cast = _overdue_case()
+    case = cast.case
+    other = UserFactory.create(email="mediator-chen@example.com", full_name="陈调解")
+    platform_role_grant(user=other, role=roles.MEDIATOR, actor=None)
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with _logged_in(live_server, cast.supervisor) as page:
+        page.goto(f"{live_server.url}/admin/licensing/mediationcase/")
+        page.locator("#result_list tbody tr", has_text=case.number).locator("th a").click()
+        assign = page.locator("form[data-step=assign]")
+        assign.wait_for()
+        page.screenshot(path=str(ARTEFACTS / "5-supervisor-case-page.png"), full_page=True)
+        assign.locator("select[name=mediator]").select_option(label=other.email)
+        assign.locator("input[type=submit]").click()
+        page.wait_for_selector("text=Done: Assign or reassign the mediator.")
+        parties = page.locator(".case-panel section").first.inner_text()
+        timeline = page.locator("#events-group td.field-verb").all_inner_texts()
+        page.screenshot(path=str(ARTEFACTS / "6-reassigned.png"), full_page=True)
+    assert "Mediator: 陈调解" in parties
+    assert [verb.strip() for verb in timeline] == [
+        "applied",
+        "mediator_assigned",
+        "notice_sent",
+        "respondent_agreed",
+        "accepted",
+        "mediator_assigned",  # the supervisor's reassignment, at the end of the timeline
+    ]
+    case.refresh_from_db()
+    assert (case.mediator, case.mediator_named_on) == (other, timezone.localdate())
+    event = MediationEvent.objects.filter(case=case).latest("id")
+    assert (event.verb, event.actor, event.data) == (
+        "mediator_assigned",
+        cast.supervisor,
+        {"mediator": other.email, "previous": cast.mediator.email},
+    )
+    assert list(MediationCase.objects.for_mediator(cast.mediator)) == []
+    assert (ARTEFACTS / "6-reassigned.png").stat().st_size > 0

@@ -3,11 +3,15 @@ absences, outcome into the ledger, evidence, and who may see and do what."""
 
 from __future__ import annotations
 
+import io
+import re
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 import pytest
+from django.core import mail
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
@@ -20,7 +24,10 @@ from licensing.models import (
     MediationEvent,
 )
 from licensing.services import mediation as services
+from licensing.tasks import notify_mediation_event
 from licensing.workdays import add_workdays
+from marketplace.models import Notification, OutboundEmail, User
+from marketplace.tasks import send_email
 from tests.conftest import ROLES, World, client_for
 from tests.mediation_helpers import fix_today, licensed, open_case, supervisor
 
@@ -163,6 +170,163 @@ def test_a_refusal_ends_the_case(world: World, case: MediationCase) -> None:
         format="json",
     )
     assert response.json()["status"] == "not_accepted"
+
+
+# ---- not accepted: the applicant is told within 5 working days ---------------------------------
+
+
+def _notified_on(world: World, monkeypatch: pytest.MonkeyPatch, day: date) -> MediationCase:
+    fix_today(monkeypatch, day)
+    case = open_case(world, licensed(world))
+    services.case_assign(actor=supervisor(), case_id=case.pk, mediator_id=world.mediator.pk)
+    services.case_send_notice(actor=world.mediator, case_id=case.pk)
+    return case
+
+
+def _waits_on(case: MediationCase) -> tuple[Any, ...]:
+    case.refresh_from_db()
+    return (case.status, case.deadline, case.deadline_kind, case.deadline_provisional)
+
+
+def test_a_refusal_before_national_day_is_told_to_the_applicant_in_app_and_by_mail_after_commit(
+    world: World, monkeypatch: pytest.MonkeyPatch, django_capture_on_commit_callbacks: Any
+) -> None:
+    case = _notified_on(world, monkeypatch, date(2025, 9, 29))
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = world.client("org_admin").post(
+            f"/api/v1/mediation-cases/{case.pk}/respond/",
+            {"agree": False, "reason": "诉讼解决"},
+            format="json",
+        )
+    assert response.status_code == 200
+    # 5 working days from 09-29: 09-30, (National Day 10-01..10-08), 10-09, 10-10,
+    # 10-11 (an adjusted working Saturday), 10-13.
+    assert (response.json()["deadline"], response.json()["deadline_kind"]) == (
+        "2025-10-13",
+        "tell_applicant",
+    )
+    assert _waits_on(case) == ("not_accepted", date(2025, 10, 13), "tell_applicant", False)
+    event = MediationEvent.objects.get(case=case, verb="not_accepted")
+    assert (event.actor, event.from_status, event.to_status, event.reason, event.data) == (
+        world.university_admin,
+        "notified",
+        "not_accepted",
+        "诉讼解决",
+        {"deadline": "2025-10-13"},
+    )
+    assert len(callbacks) == 1  # the notification task is enqueued only once it commits
+    assert not Notification.objects.filter(kind="mediation_not_accepted").exists()
+
+    with django_capture_on_commit_callbacks() as after_notice:
+        assert notify_mediation_event(event.pk) == 3  # the SME's admin, the university's two
+    told = Notification.objects.get(user=world.sme_admin, kind="mediation_not_accepted")
+    assert told.title == f"Mediation case {case.number}: not accepted"
+    assert told.body == (
+        f"Case {case.number}, status not accepted.\nReason: 诉讼解决\n"
+        "The case was not accepted for mediation. Mediation is voluntary: you may still take "
+        "the dispute to court."
+    )
+    queued = OutboundEmail.objects.get(
+        kind="mediation_not_accepted", to_email=world.sme_admin.email
+    )
+    assert (queued.subject, queued.body, queued.status) == (told.title, told.body, "queued")
+    sent_after_commit = [
+        callback.args[0]
+        for callback in after_notice
+        if isinstance(callback, partial) and callback.func == send_email.delay
+    ]
+    assert sorted(sent_after_commit) == sorted(
+        OutboundEmail.objects.filter(kind="mediation_not_accepted").values_list("pk", flat=True)
+    )
+    assert send_email.apply(args=(queued.pk,)).get() == "sent"
+    assert [(message.to, message.subject) for message in mail.outbox] == [
+        ([world.sme_admin.email], told.title)
+    ]
+    # The deadline is met and no longer waited on; the timeline says when.
+    assert _waits_on(case) == ("not_accepted", None, "", False)
+    recorded = MediationEvent.objects.get(case=case, verb="applicant_told")
+    assert (recorded.actor, recorded.data) == (
+        None,
+        {"deadline": "2025-10-13", "told_on": "2025-09-29", "in_time": True},
+    )
+    assert notify_mediation_event(event.pk) == 0  # a retried task tells no one twice
+    assert MediationEvent.objects.filter(case=case, verb="applicant_told").count() == 1
+    shown = client_for(world.sme_admin).get(f"/api/v1/mediation-cases/{case.pk}/").json()
+    assert (shown["status"], shown["deadline"], shown["deadline_kind"]) == (
+        "not_accepted",
+        None,
+        "",
+    )
+
+
+def test_a_respondent_silent_until_national_day_gives_five_working_days_from_the_last_day(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    case = _notified_on(world, monkeypatch, date(2025, 9, 15))
+    assert _waits_on(case) == ("notified", date(2025, 9, 30), "respondent_answer", False)
+    fix_today(monkeypatch, date(2025, 10, 1))  # the sweep runs on the first holiday
+    assert services.mediation_sweep(date(2025, 10, 1)) == {
+        "not_accepted": 1,
+        "applicants_told": 1,
+        "reminded": 0,
+    }
+    # Counted from 09-30, the last day to answer: 10-09, 10-10, 10-11, 10-13, 10-14.
+    event = MediationEvent.objects.get(case=case, verb="not_accepted")
+    assert (event.actor, event.reason, event.data) == (
+        None,
+        "respondent silent past the deadline",
+        {"deadline": "2025-10-14"},
+    )
+    told = Notification.objects.get(user=world.sme_admin, kind="mediation_not_accepted")
+    assert told.title == f"Mediation case {case.number}: not accepted"
+    assert OutboundEmail.objects.filter(
+        kind="mediation_not_accepted", to_email=world.sme_admin.email
+    ).exists()
+    assert _waits_on(case) == ("not_accepted", None, "", False)
+    assert MediationEvent.objects.get(case=case, verb="applicant_told").data == {
+        "deadline": "2025-10-14",
+        "told_on": "2025-10-01",
+        "in_time": True,
+    }
+    assert services.mediation_sweep(date(2025, 10, 2)) == {
+        "not_accepted": 0,
+        "applicants_told": 0,
+        "reminded": 0,
+    }
+
+
+def test_an_applicant_not_yet_told_is_reminded_of_then_told_late_by_the_sweep(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    case = _notified_on(world, monkeypatch, date(2025, 9, 29))
+    # The applicant's only member is away (inactive): no one on its side can be told yet.
+    User.objects.filter(pk=world.sme_admin.pk).update(is_active=False)
+    services.case_respond(actor=world.university_admin, case_id=case.pk, agree=False)
+    event = MediationEvent.objects.get(case=case, verb="not_accepted")
+    assert notify_mediation_event(event.pk) == 2  # the respondent's members only
+    assert _waits_on(case) == ("not_accepted", date(2025, 10, 13), "tell_applicant", False)
+    fix_today(monkeypatch, date(2025, 10, 11))
+    assert services.mediation_sweep(date(2025, 10, 11)) == {
+        "not_accepted": 0,
+        "applicants_told": 0,
+        "reminded": 1,
+    }
+    reminder = Notification.objects.get(kind="mediation_deadline")
+    assert (reminder.user, reminder.title, reminder.body) == (
+        world.mediator,
+        f"Deadline 2025-10-13: case {case.number}",
+        f"Case {case.number} waits on: tell the applicant the case was not accepted.",
+    )
+    User.objects.filter(pk=world.sme_admin.pk).update(is_active=True)
+    fix_today(monkeypatch, date(2025, 10, 14))
+    assert services.mediation_sweep(date(2025, 10, 14))["applicants_told"] == 1
+    assert Notification.objects.filter(user=world.sme_admin, kind="mediation_not_accepted").exists()
+    assert _waits_on(case) == ("not_accepted", None, "", False)
+    assert MediationEvent.objects.get(case=case, verb="applicant_told").data == {
+        "deadline": "2025-10-13",
+        "told_on": "2025-10-14",
+        "in_time": False,
+    }
 
 
 @pytest.mark.parametrize(
@@ -344,9 +508,29 @@ def test_another_mediator_cannot_open_the_case_by_api_or_admin(
     assert act.status_code == 404
     case.refresh_from_db()
     assert case.status == "applied"
+    evidence = services.case_add_evidence(
+        actor=world.sme_admin, case_id=case.pk, upload=io.BytesIO(b"%PDF-1.7"), name="a.pdf", size=8
+    )
+    download = f"/admin/licensing/mediationcase/{case.pk}/evidence/{evidence.pk}/"
+    assert admin.get(download).status_code == 404
+    history = admin.get(f"/admin/licensing/mediationcase/{case.pk}/history/")
+    assert (history.status_code, history["Location"]) == (302, "/admin/")  # "does not exist"
     mine = client_for(None)
     mine.force_login(world.mediator)
     assert case.number in mine.get("/admin/licensing/mediationcase/").content.decode()
+    assert b"".join(mine.get(download).streaming_content) == b"%PDF-1.7"  # type: ignore[attr-defined]
+
+
+def test_the_mediators_case_page_shows_the_timeline_read_only(
+    world: World, case: MediationCase
+) -> None:
+    services.case_assign(actor=supervisor(), case_id=case.pk, mediator_id=world.mediator.pk)
+    client = client_for(None)
+    client.force_login(world.mediator)
+    page = client.get(f"/admin/licensing/mediationcase/{case.pk}/change/").content.decode()
+    verbs = re.findall(r'<td class="field-verb">\s*<p>(\w+)</p>', page)
+    assert verbs == ["applied", "mediator_assigned"]
+    assert 'name="events-0-reason"' not in page  # shown, not editable
 
 
 def test_parties_and_reviewers_have_no_mediation_admin(world: World, case: MediationCase) -> None:

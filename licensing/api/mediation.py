@@ -7,7 +7,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django.http import FileResponse
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.parsers import MultiPartParser
@@ -16,6 +16,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from licensing.models import (
+    CaseAgent,
     CaseCause,
     CaseEvidence,
     MediationAgreement,
@@ -72,8 +73,22 @@ class AgreementSerializer(serializers.ModelSerializer[MediationAgreement]):
         ]
 
 
+class CaseAgentSerializer(serializers.ModelSerializer[CaseAgent]):
+    class Meta:
+        model = CaseAgent
+        fields = ["id", "name", "power_of_attorney"]
+
+
+class PartyAgentsSerializer(serializers.Serializer[Any]):
+    """Each party's agents with power of attorney (at most two each)."""
+
+    applicant = CaseAgentSerializer(many=True)
+    respondent = CaseAgentSerializer(many=True)
+
+
 class CaseSerializer(serializers.ModelSerializer[MediationCase]):
     evidence = EvidenceSerializer(many=True, read_only=True)
+    agents = serializers.SerializerMethodField()
     mediator = serializers.SerializerMethodField()
     agreement = serializers.SerializerMethodField()
 
@@ -98,10 +113,24 @@ class CaseSerializer(serializers.ModelSerializer[MediationCase]):
             "is_paused",
             "session_at",
             "session_place",
+            "agents",
             "evidence",
             "agreement",
             "created_at",
         ]
+
+    @extend_schema_field(PartyAgentsSerializer)
+    def get_agents(self, case: MediationCase) -> dict[str, Any]:
+        agents = sorted(case.agents.all(), key=lambda agent: agent.pk)  # prefetched
+        return {
+            side: CaseAgentSerializer(
+                [agent for agent in agents if agent.organisation_id == organisation_id], many=True
+            ).data
+            for side, organisation_id in (
+                ("applicant", case.applicant_id),
+                ("respondent", case.respondent_id),
+            )
+        }
 
     def get_mediator(self, case: MediationCase) -> str | None:
         return case.mediator.get_full_name() if case.mediator else None
@@ -130,6 +159,11 @@ class ApplySerializer(StrictInputSerializer):
 class RespondSerializer(StrictInputSerializer):
     agree = serializers.BooleanField()
     reason = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+    agents = AgentSerializer(many=True, required=False)
+
+
+class NameAgentsSerializer(StrictInputSerializer):
+    agents = AgentSerializer(many=True, allow_empty=False)
 
 
 class ReasonsSerializer(StrictInputSerializer):
@@ -210,7 +244,7 @@ class MediationCaseViewSet(viewsets.ReadOnlyModelViewSet[MediationCase]):
         return (
             MediationCase.objects.visible_to(request_user(self.request))
             .select_related("mediator", "agreement")
-            .prefetch_related("evidence", "agreement__obligations")
+            .prefetch_related("agents", "evidence", "agreement__obligations")
         )
 
     def _respond(self, case: MediationCase, code: int = status.HTTP_200_OK) -> Response:
@@ -289,6 +323,21 @@ class MediationCaseViewSet(viewsets.ReadOnlyModelViewSet[MediationCase]):
                 case_id=self.get_object().pk,
                 agree=values["agree"],
                 reason=values["reason"],
+                agents=[services.AgentInput(**agent) for agent in values.get("agents", [])],
+            )
+        )
+
+    @extend_schema(request=NameAgentsSerializer, responses={200: CaseSerializer, **ERROR_RESPONSES})
+    @action(detail=True, methods=["post"])
+    def agents(self, request: Request, pk: str) -> Response:
+        """A party names agents with power of attorney for its own side (at most two)."""
+        case = self.get_object()  # a case the caller may not see is a 404, whatever the body
+        values = self._data(NameAgentsSerializer, request)
+        return self._respond(
+            services.case_name_agents(
+                actor=request_user(request),
+                case_id=case.pk,
+                agents=[services.AgentInput(**agent) for agent in values["agents"]],
             )
         )
 

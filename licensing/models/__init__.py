@@ -24,11 +24,13 @@ from licensing.models.licenses import (
 )
 from licensing.models.mediation import (
     OPEN_CASE_STATUSES,
+    WAITING_CASE_STATUSES,
     AgreementObligation,
     CaseAgent,
     CaseCause,
     CaseEvidence,
     CaseStatus,
+    DeadlineKind,
     HolidayCalendarYear,
     HolidayOverride,
     MediationAgreement,
@@ -42,12 +44,14 @@ from licensing.models.statistics import RoyaltyStatistic
 __all__ = [
     "ACTIVE_LICENSE_STATUSES",
     "OPEN_CASE_STATUSES",
+    "WAITING_CASE_STATUSES",
     "AgreementObligation",
     "AnnualFeeRate",
     "CaseAgent",
     "CaseCause",
     "CaseEvidence",
     "CaseStatus",
+    "DeadlineKind",
     "Declaration",
     "DeclarationConsent",
     "DeclarationEvent",

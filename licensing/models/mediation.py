@@ -55,6 +55,19 @@ class CaseStatus(models.TextChoices):
 
 
 OPEN_CASE_STATUSES = ("applied", "notified", "agreed", "accepted")
+# A case not accepted still waits on one deadline: the applicant must be told within
+# 5 working days (rules §7). Every other case that is over waits on nothing.
+WAITING_CASE_STATUSES = (*OPEN_CASE_STATUSES, "not_accepted")
+
+
+class DeadlineKind(models.TextChoices):
+    """What the deadline a case waits on is for (rules §7)."""
+
+    NOTICE_TO_RESPONDENT = "notice_to_respondent", _("send the application to the respondent")
+    RESPONDENT_ANSWER = "respondent_answer", _("the respondent's answer")
+    ACCEPT_CASE = "accept_case", _("accept the case")
+    SESSION = "session", _("the first session")
+    TELL_APPLICANT = "tell_applicant", _("tell the applicant the case was not accepted")
 
 
 class CaseCause(models.TextChoices):
@@ -103,7 +116,7 @@ class MediationCase(models.Model):
     # The deadline the case is waiting on now, what it is for, and whether it was counted
     # on a calendar not yet announced (weekends only): then it is provisional.
     deadline = models.DateField(null=True, blank=True)
-    deadline_kind = models.CharField(max_length=30, blank=True)
+    deadline_kind = models.CharField(max_length=30, choices=DeadlineKind.choices, blank=True)
     deadline_provisional = models.BooleanField(default=False)
     is_paused = models.BooleanField(_("paused for a recusal request"), default=False)
     session_at = models.DateTimeField(null=True, blank=True)
@@ -127,11 +140,12 @@ class MediationCase(models.Model):
             ),
         ]
         indexes = [
-            # The deadline sweep and the mediators' list read open cases by deadline.
+            # The deadline sweep, the reminders and the mediators' overdue-first list read the
+            # cases waiting on a deadline; a case that waits on nothing has none.
             models.Index(
                 fields=["deadline"],
-                condition=models.Q(status__in=["applied", "notified", "agreed", "accepted"]),
-                name="mediation_open_by_deadline",
+                condition=models.Q(deadline__isnull=False),
+                name="mediation_waiting_by_deadline",
             ),
         ]
 

@@ -17,10 +17,12 @@ from django.utils.translation import gettext_lazy as _
 
 from licensing.models import (
     OPEN_CASE_STATUSES,
+    WAITING_CASE_STATUSES,
     AgreementObligation,
     CaseAgent,
     CaseEvidence,
     CaseStatus,
+    DeadlineKind,
     Declaration,
     License,
     MediationAgreement,
@@ -36,6 +38,7 @@ from marketplace.errors import Conflict, InvalidInput, NotFound, PermissionDenie
 from marketplace.models import Membership, User
 
 S = CaseStatus
+K = DeadlineKind
 TRANSITIONS: dict[tuple[str, str], str] = {
     (S.APPLIED, S.NOTIFIED): "notice_sent",
     (S.NOTIFIED, S.AGREED): "respondent_agreed",
@@ -180,6 +183,57 @@ class AgentInput:
     power_of_attorney: str
 
 
+def _check_agent_count(*, already_named: int, agents: list[AgentInput]) -> None:
+    """Rules §7: a party has at most two agents with power of attorney (configurable)."""
+    limit = int(rule("MEDIATION_MAX_AGENTS_PER_PARTY"))
+    if already_named + len(agents) > limit:
+        raise InvalidInput(
+            "too_many_agents",
+            _("At most %(limit)d agents per party; %(named)d already named.")
+            if already_named
+            else _("At most %(limit)d agents per party."),
+            fields={"agents": [_("Too many.")]},
+            params={"limit": limit, "named": already_named},
+        )
+
+
+def _create_agents(case: MediationCase, organisation_id: int, agents: list[AgentInput]) -> None:
+    CaseAgent.objects.bulk_create(
+        CaseAgent(
+            case=case,
+            organisation_id=organisation_id,
+            name=agent.name,
+            power_of_attorney=agent.power_of_attorney,
+        )
+        for agent in agents
+    )
+
+
+def _name_agents(case: MediationCase, actor: User, side: str, agents: list[AgentInput]) -> None:
+    """Add agents to one side of a locked case (the row lock makes the count exact)."""
+    if not agents:
+        return
+    organisation_id = case.applicant_id if side == "applicant" else case.respondent_id
+    already_named = CaseAgent.objects.filter(case=case, organisation_id=organisation_id).count()
+    _check_agent_count(already_named=already_named, agents=agents)
+    _create_agents(case, organisation_id, agents)
+    _event(case, actor, "agents_named", side=side, agents=[agent.name for agent in agents])
+
+
+@transaction.atomic
+def case_name_agents(*, actor: User, case_id: int, agents: list[AgentInput]) -> MediationCase:
+    """A party names agents with power of attorney for its own side while the case is open;
+    the other side's agents are that side's to name."""
+    case = _lock(actor, case_id)
+    side = party_of(actor, case)
+    if side is None:
+        raise PermissionDenied("party_required", _("Only a party names its agents."))
+    if case.status not in OPEN_CASE_STATUSES:
+        raise Conflict("case_closed", _("The case is over."))
+    _name_agents(case, actor, side, agents)
+    return case
+
+
 @transaction.atomic
 def case_apply(
     *,
@@ -224,12 +278,7 @@ def case_apply(
             fields={"respondent": [_("Not the other party.")]},
         )
     agents = agents or []
-    if len(agents) > int(rule("MEDIATION_MAX_AGENTS_PER_PARTY")):
-        raise InvalidInput(
-            "too_many_agents",
-            _("At most two agents per party."),
-            fields={"agents": [_("Too many.")]},
-        )
+    _check_agent_count(already_named=0, agents=agents)
     today = _today()
     deadline = add_workdays(today, int(rule("MEDIATION_NOTICE_WORKDAYS")))
     case = MediationCase.objects.create(
@@ -243,18 +292,10 @@ def case_apply(
         matters=matters,
         applied_by=actor,
         deadline=deadline.date,
-        deadline_kind="notice_to_respondent",
+        deadline_kind=K.NOTICE_TO_RESPONDENT,
         deadline_provisional=deadline.provisional,
     )
-    CaseAgent.objects.bulk_create(
-        CaseAgent(
-            case=case,
-            organisation_id=applicant_id,
-            name=agent.name,
-            power_of_attorney=agent.power_of_attorney,
-        )
-        for agent in agents
-    )
+    _create_agents(case, applicant_id, agents)
     _event(case, actor, "applied", deadline=deadline.date.isoformat())
     return case
 
@@ -293,18 +334,31 @@ def case_send_notice(*, actor: User, case_id: int) -> MediationCase:
         to=S.NOTIFIED,
         actor=actor,
         deadline=add_days(_today(), int(rule("MEDIATION_ANSWER_DAYS"))),
-        deadline_kind="respondent_answer",
+        deadline_kind=K.RESPONDENT_ANSWER,
     )
     return case
 
 
 @transaction.atomic
-def case_respond(*, actor: User, case_id: int, agree: bool, reason: str = "") -> MediationCase:
-    """The respondent agrees to mediate (the case must then be accepted within 5 working
-    days) or refuses (not accepted; the applicant is told)."""
+def case_respond(
+    *,
+    actor: User,
+    case_id: int,
+    agree: bool,
+    reason: str = "",
+    agents: list[AgentInput] | None = None,
+) -> MediationCase:
+    """The respondent agrees to mediate, naming its agents if it wishes (the case must then be
+    accepted within 5 working days), or refuses (not accepted; the applicant is told)."""
     case = _lock(actor, case_id)
     if party_of(actor, case) != "respondent":
         raise PermissionDenied("respondent_required", _("Only the respondent answers."))
+    if agents and not agree:
+        raise InvalidInput(
+            "agents_need_agreement",
+            _("Agents are named when agreeing to mediate, not with a refusal."),
+            fields={"agents": [_("Only with an agreement.")]},
+        )
     if agree:
         transition(
             case,
@@ -312,11 +366,63 @@ def case_respond(*, actor: User, case_id: int, agree: bool, reason: str = "") ->
             actor=actor,
             reason=reason,
             deadline=add_workdays(_today(), int(rule("MEDIATION_ACCEPT_WORKDAYS"))),
-            deadline_kind="accept_case",
+            deadline_kind=K.ACCEPT_CASE,
         )
+        _name_agents(case, actor, "respondent", agents or [])
     else:
-        transition(case, to=S.NOT_ACCEPTED, actor=actor, reason=reason or "respondent refused")
+        transition(
+            case,
+            to=S.NOT_ACCEPTED,
+            actor=actor,
+            reason=reason or "respondent refused",
+            deadline=_tell_applicant_deadline(_today()),
+            deadline_kind=K.TELL_APPLICANT,
+        )
     return case
+
+
+def _tell_applicant_deadline(not_accepted_on: date) -> Deadline:
+    """Rules §7: a case not accepted, the applicant is told within 5 working days."""
+    return add_workdays(not_accepted_on, int(rule("MEDIATION_NOT_ACCEPTED_NOTICE_WORKDAYS")))
+
+
+@transaction.atomic
+def case_record_applicant_told(*, case_id: int) -> bool:
+    """Once the applicant's members have the notice that the case was not accepted, record it
+    in the timeline and stop waiting on that deadline; safe to run again (False: nothing to
+    record, or no member of the applicant could be told yet)."""
+    from marketplace.models import Notification
+
+    case = (
+        MediationCase.objects.select_for_update()
+        .filter(pk=case_id, status=S.NOT_ACCEPTED, deadline_kind=K.TELL_APPLICANT)
+        .first()
+    )
+    if case is None or case.deadline is None:
+        return False
+    event = MediationEvent.objects.filter(case=case, verb="not_accepted").last()
+    told = Notification.objects.filter(
+        source=f"mediation_event:{event.pk if event else 0}",
+        user__memberships__organisation_id=case.applicant_id,
+    )
+    if not told.exists():
+        return False
+    deadline = case.deadline
+    MediationCase.objects.filter(pk=case.pk).update(
+        deadline=None, deadline_kind="", deadline_provisional=False, updated_at=timezone.now()
+    )
+    case.deadline, case.deadline_kind, case.deadline_provisional = None, "", False
+    # The notice is created in the same run that records it: today is the day it was told.
+    told_on = _today()
+    _event(
+        case,
+        None,
+        "applicant_told",
+        deadline=deadline.isoformat(),
+        told_on=told_on.isoformat(),
+        in_time=told_on <= deadline,
+    )
+    return True
 
 
 @transaction.atomic
@@ -337,7 +443,7 @@ def case_accept(*, actor: User, case_id: int, session_at: datetime, place: str) 
         session_at=session_at,
         session_place=place.strip(),
         deadline=Deadline(timezone.localtime(session_at).date(), False),
-        deadline_kind="session",
+        deadline_kind=K.SESSION,
     )
     return case
 
@@ -637,8 +743,9 @@ def case_add_evidence(
 
 
 def mediation_sweep(today: date | None = None) -> dict[str, int]:
-    """Celery beat: a respondent silent past 15 days means not accepted; the mediator (or, with
-    none assigned, the supervisors) hears of every deadline due within one working day."""
+    """Celery beat: a respondent silent past 15 days means not accepted; an applicant not yet
+    told that its case was not accepted is told; the mediator (or, with none assigned, the
+    supervisors) hears of every deadline due within one working day."""
     today = today or _today()
     moved = 0
     silent = MediationCase.objects.filter(
@@ -654,11 +761,38 @@ def mediation_sweep(today: date | None = None) -> dict[str, int]:
                 or case.deadline >= today
             ):
                 continue
+            # The 5 working days run from the end of the 15 days, not from the sweep's run.
             transition(
-                case, to=S.NOT_ACCEPTED, actor=None, reason="respondent silent past the deadline"
+                case,
+                to=S.NOT_ACCEPTED,
+                actor=None,
+                reason="respondent silent past the deadline",
+                deadline=_tell_applicant_deadline(case.deadline),
+                deadline_kind=K.TELL_APPLICANT,
             )
             moved += 1
-    return {"not_accepted": moved, "reminded": remind_deadlines(today)}
+    return {
+        "not_accepted": moved,
+        "applicants_told": tell_applicants(),
+        "reminded": remind_deadlines(today),
+    }
+
+
+def tell_applicants() -> int:
+    """A backstop for the notice of non-acceptance: tell every applicant still waiting for it
+    (the notification is idempotent, so a task that did run adds nothing)."""
+    from licensing.tasks import notify_mediation_event
+
+    waiting = MediationEvent.objects.filter(
+        verb="not_accepted", case__status=S.NOT_ACCEPTED, case__deadline_kind=K.TELL_APPLICANT
+    ).values_list("pk", "case_id")
+    told = 0
+    for event_id, case_id in list(waiting):
+        notify_mediation_event(event_id)  # records the notice once an applicant has it
+        told += not MediationCase.objects.filter(
+            pk=case_id, deadline_kind=K.TELL_APPLICANT
+        ).exists()
+    return told
 
 
 def remind_deadlines(today: date) -> int:
@@ -668,7 +802,7 @@ def remind_deadlines(today: date) -> int:
     horizon = add_workdays(today, 1).date
     sent = 0
     due = MediationCase.objects.filter(
-        status__in=OPEN_CASE_STATUSES, is_paused=False, deadline__range=(today, horizon)
+        status__in=WAITING_CASE_STATUSES, is_paused=False, deadline__range=(today, horizon)
     ).select_related("mediator")
     supervisors = list(
         User.objects.filter(
@@ -688,7 +822,7 @@ def remind_deadlines(today: date) -> int:
                 str(_("Case %(number)s waits on: %(kind)s."))
                 % {
                     "number": case.number,
-                    "kind": case.deadline_kind,
+                    "kind": case.get_deadline_kind_display(),
                 },
             )
 
@@ -705,4 +839,4 @@ def remind_deadlines(today: date) -> int:
 
 
 def overdue_filter(today: date) -> Q:
-    return Q(status__in=OPEN_CASE_STATUSES, deadline__lt=today, is_paused=False)
+    return Q(status__in=WAITING_CASE_STATUSES, deadline__lt=today, is_paused=False)
