@@ -22,6 +22,7 @@ from django.shortcuts import get_object_or_404
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from licensing.ledger import license_ledger
@@ -172,9 +173,13 @@ class MediationEventInline(admin.TabularInline):
     model = MediationEvent
     extra = 0
     can_delete = False
-    fields = ("created_at", "verb", "from_status", "to_status", "actor", "reason")
+    fields = ("created_at", "verb", "from_status", "to_status", "actor", "reason_shown")
     readonly_fields = fields
     verbose_name_plural = _("timeline")
+
+    @admin.display(description=_("reason"))
+    def reason_shown(self, event: MediationEvent) -> str:
+        return gettext(event.reason) if event.reason else ""
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False

@@ -77,7 +77,10 @@ def notify_declaration_event(event_id: int) -> int:
             "title": declaration.patent.title,
             "patentee": declaration.organisation.name,
             "step": _(event.verb.replace("_", " ")),
-            "reason": (_("Reason: %(reason)s") % {"reason": event.reason}) if event.reason else "",
+            # System reasons are catalogue entries (gettext_noop); a person's words are not.
+            "reason": (_("Reason: %(reason)s") % {"reason": _(event.reason)})
+            if event.reason
+            else "",
         }
         return title, body
 
@@ -141,7 +144,10 @@ def notify_license_event(event_id: int) -> int:
         body = _("Licensee: %(licensee)s. Patentee: %(licensor)s.\n%(reason)s") % {
             "licensee": license.licensee.name,
             "licensor": license.licensor.name,
-            "reason": (_("Reason: %(reason)s") % {"reason": event.reason}) if event.reason else "",
+            # System reasons are catalogue entries (gettext_noop); a person's words are not.
+            "reason": (_("Reason: %(reason)s") % {"reason": _(event.reason)})
+            if event.reason
+            else "",
         }
         return title, body
 
@@ -240,7 +246,10 @@ def notify_mediation_event(event_id: int) -> int:
         body = _("Case %(number)s, status %(status)s.\n%(reason)s") % {
             "number": case.number,
             "status": case.get_status_display(),
-            "reason": (_("Reason: %(reason)s") % {"reason": event.reason}) if event.reason else "",
+            # System reasons are catalogue entries (gettext_noop); a person's words are not.
+            "reason": (_("Reason: %(reason)s") % {"reason": _(event.reason)})
+            if event.reason
+            else "",
         }
         if case.session_at and event.verb == "accepted":
             body += "\n" + _("Session: %(when)s, %(place)s") % {

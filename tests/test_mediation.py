@@ -159,6 +159,15 @@ def test_a_silent_respondent_means_not_accepted_after_fifteen_days(
     assert services.mediation_sweep(date(2025, 10, 16))["not_accepted"] == 1
     case.refresh_from_db()
     assert case.status == "not_accepted"
+    # The platform's own reason is shown in the reader's language.
+    for language, reason in (
+        ("zh-hans", "被申请人逾期未答复"),
+        ("en", "respondent silent past the deadline"),
+    ):
+        events = world.client("org_admin").get(
+            f"/api/v1/mediation-cases/{case.pk}/timeline/", HTTP_ACCEPT_LANGUAGE=language
+        )
+        assert [e["reason"] for e in events.json() if e["verb"] == "not_accepted"] == [reason]
 
 
 def test_a_refusal_ends_the_case(world: World, case: MediationCase) -> None:
@@ -170,6 +179,11 @@ def test_a_refusal_ends_the_case(world: World, case: MediationCase) -> None:
         format="json",
     )
     assert response.json()["status"] == "not_accepted"
+    # A person's own words come back as typed, whatever the reader's language.
+    events = world.client("org_admin").get(
+        f"/api/v1/mediation-cases/{case.pk}/timeline/", HTTP_ACCEPT_LANGUAGE="en"
+    )
+    assert [e["reason"] for e in events.json() if e["verb"] == "not_accepted"] == ["诉讼解决"]
 
 
 # ---- not accepted: the applicant is told within 5 working days ---------------------------------

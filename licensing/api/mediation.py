@@ -7,6 +7,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django.http import FileResponse
+from django.utils.translation import gettext
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
@@ -220,6 +221,7 @@ class RecusalDecisionSerializer(StrictInputSerializer):
 
 class EventSerializer(serializers.ModelSerializer[MediationEvent]):
     actor = serializers.SerializerMethodField()
+    reason = serializers.SerializerMethodField()
 
     class Meta:
         model = MediationEvent
@@ -227,6 +229,10 @@ class EventSerializer(serializers.ModelSerializer[MediationEvent]):
 
     def get_actor(self, event: MediationEvent) -> str | None:
         return event.actor.get_full_name() if event.actor else None
+
+    def get_reason(self, event: MediationEvent) -> str:
+        # The platform's own reasons are catalogue entries; a person's words come back as typed.
+        return gettext(event.reason) if event.reason else ""
 
 
 class MediationCaseViewSet(viewsets.ReadOnlyModelViewSet[MediationCase]):

@@ -14,6 +14,7 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_noop
 
 from licensing.models import (
     OPEN_CASE_STATUSES,
@@ -374,7 +375,7 @@ def case_respond(
             case,
             to=S.NOT_ACCEPTED,
             actor=actor,
-            reason=reason or "respondent refused",
+            reason=reason or gettext_noop("respondent refused"),
             deadline=_tell_applicant_deadline(_today()),
             deadline_kind=K.TELL_APPLICANT,
         )
@@ -479,9 +480,19 @@ def case_record_session(
     )
     _event(case, actor, "session_recorded", session=session.pk)
     if not absence_excused and not applicant_present:
-        transition(case, to=S.WITHDRAWN, actor=actor, reason="applicant absent without good reason")
+        transition(
+            case,
+            to=S.WITHDRAWN,
+            actor=actor,
+            reason=gettext_noop("applicant absent without good reason"),
+        )
     elif not absence_excused and not respondent_present:
-        transition(case, to=S.CLOSED, actor=actor, reason="respondent absent without good reason")
+        transition(
+            case,
+            to=S.CLOSED,
+            actor=actor,
+            reason=gettext_noop("respondent absent without good reason"),
+        )
     return session
 
 
@@ -577,7 +588,9 @@ def case_close(*, actor: User, case_id: int, reason: str) -> MediationCase:
     """The mediator closes the case without agreement."""
     case = _lock(actor, case_id)
     _require_mediator(actor, case)
-    transition(case, to=S.CLOSED, actor=actor, reason=reason or "no agreement reached")
+    transition(
+        case, to=S.CLOSED, actor=actor, reason=reason or gettext_noop("no agreement reached")
+    )
     return case
 
 
@@ -766,7 +779,7 @@ def mediation_sweep(today: date | None = None) -> dict[str, int]:
                 case,
                 to=S.NOT_ACCEPTED,
                 actor=None,
-                reason="respondent silent past the deadline",
+                reason=gettext_noop("respondent silent past the deadline"),
                 deadline=_tell_applicant_deadline(case.deadline),
                 deadline_kind=K.TELL_APPLICANT,
             )
