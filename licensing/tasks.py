@@ -196,6 +196,7 @@ MEDIATION_AUDIENCE = {
     "recusal_granted": ("applicant", "respondent"),
     "recusal_refused": ("applicant", "respondent"),
     "agents_named": ("applicant", "respondent", "mediator"),
+    "agent_revoked": ("applicant", "respondent", "mediator"),
 }
 # The steps as the recipients read them (in their language).
 MEDIATION_STEPS = {
@@ -213,6 +214,7 @@ MEDIATION_STEPS = {
     "recusal_granted": gettext_lazy("recusal granted"),
     "recusal_refused": gettext_lazy("recusal refused"),
     "agents_named": gettext_lazy("agents named"),
+    "agent_revoked": gettext_lazy("agent's power of attorney revoked"),
 }
 
 
@@ -261,9 +263,14 @@ def notify_mediation_event(event_id: int) -> int:
                 "The case was not accepted for mediation. Mediation is voluntary: you may "
                 "still take the dispute to court."
             )
-        if event.verb == "agents_named":
+        if event.verb in ("agents_named", "agent_revoked"):
             side = event.data.get("side")
-            body += "\n" + _("Agents with power of attorney for the %(side)s: %(names)s") % {
+            line = (
+                _("Agents with power of attorney for the %(side)s: %(names)s")
+                if event.verb == "agents_named"
+                else _("Power of attorney revoked for the %(side)s: %(names)s")
+            )
+            body += "\n" + line % {
                 "side": _("applicant") if side == "applicant" else _("respondent"),
                 "names": ", ".join(event.data.get("agents", [])),
             }

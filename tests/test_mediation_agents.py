@@ -342,3 +342,65 @@ def test_the_mediators_case_page_shows_each_sides_agents(world: World, case: Med
     page = admin.get(f"/admin/licensing/mediationcase/{case.pk}/change/").content.decode()
     assert "agents: 李律师 (授权委托书 2025-017)" in page
     assert "agents: 王专利代理师 (授权委托书 2025-018)" in page
+
+
+# ---- a party revokes one of its own agents (to replace a wrong name) --------------------------
+
+
+def _revoke(user: Any, case: MediationCase, agent_id: int) -> Any:
+    return client_for(user).post(f"/api/v1/mediation-cases/{case.pk}/agents/{agent_id}/revoke/")
+
+
+@pytest.mark.parametrize(
+    ("role", "status"),
+    [
+        ("applicant", 200),
+        ("respondent_admin", 404),  # the other side's agent is not theirs to revoke
+        ("respondent_member", 404),
+        ("outsider", 404),
+        ("mediator", 403),
+        ("supervisor", 403),
+        ("reviewer", 404),
+        ("anonymous", 401),
+    ],
+)
+def test_a_party_revokes_its_own_agent_and_no_one_else_can(
+    world: World, case: MediationCase, role: str, status: int
+) -> None:
+    agent = CaseAgent.objects.get(case=case)
+    before = _state(case)
+    response = _revoke(_user(world, role), case, agent.pk)
+    assert response.status_code == status, response.json()
+    if status != 200:
+        assert _state(case) == before
+        return
+    assert response.json()["agents"] == {"applicant": [], "respondent": []}
+    event = MediationEvent.objects.get(case=case, verb="agent_revoked")
+    assert (event.actor, event.data) == (
+        world.sme_admin,
+        {"side": "applicant", "agents": ["李律师"]},
+    )
+    assert notify_mediation_event(event.pk) == 4
+    told = Notification.objects.get(user=world.mediator, kind="mediation_agent_revoked")
+    assert told.body.endswith("Power of attorney revoked for the applicant: 李律师")
+
+
+def test_a_revoked_agent_frees_a_place_within_the_limit(world: World, case: MediationCase) -> None:
+    assert _name(world.sme_admin, case, AGENT_B).status_code == 200
+    assert _name(world.sme_admin, case, AGENT_C).json()["code"] == "too_many_agents"
+    wrong = CaseAgent.objects.get(case=case, name=AGENT_B["name"])
+    assert _revoke(world.sme_admin, case, wrong.pk).status_code == 200
+    assert _name(world.sme_admin, case, AGENT_C).status_code == 200
+    assert _agents(case) == [("applicant", "李律师"), ("applicant", "赵顾问")]
+
+
+def test_no_revocation_once_the_case_is_over_or_for_an_unknown_agent(
+    world: World, case: MediationCase
+) -> None:
+    agent = CaseAgent.objects.get(case=case)
+    assert _revoke(world.sme_admin, case, agent.pk + 1000).status_code == 404
+    services.case_withdraw(actor=world.sme_admin, case_id=case.pk)
+    before = _state(case)
+    response = _revoke(world.sme_admin, case, agent.pk)
+    assert (response.status_code, response.json()["code"]) == (409, "case_closed")
+    assert _state(case) == before

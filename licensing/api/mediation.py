@@ -347,6 +347,17 @@ class MediationCaseViewSet(viewsets.ReadOnlyModelViewSet[MediationCase]):
             )
         )
 
+    @extend_schema(request=None, responses={200: CaseSerializer, **ERROR_RESPONSES})
+    @action(detail=True, methods=["post"], url_path=r"agents/(?P<agent_id>[0-9]+)/revoke")
+    def revoke_agent(self, request: Request, pk: str, agent_id: str) -> Response:
+        """A party revokes one of its own agents' power of attorney (to name another)."""
+        case = self.get_object()
+        return self._respond(
+            services.case_revoke_agent(
+                actor=request_user(request), case_id=case.pk, agent_id=int(agent_id)
+            )
+        )
+
     @extend_schema(request=ReasonsSerializer, responses={200: CaseSerializer, **ERROR_RESPONSES})
     @action(detail=True, methods=["post"])
     def recusal(self, request: Request, pk: str) -> Response:

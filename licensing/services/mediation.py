@@ -236,6 +236,27 @@ def case_name_agents(*, actor: User, case_id: int, agents: list[AgentInput]) -> 
 
 
 @transaction.atomic
+def case_revoke_agent(*, actor: User, case_id: int, agent_id: int) -> MediationCase:
+    """A party revokes the power of attorney of one of its own agents while the case is open
+    (to replace a wrong name within the limit of two); the timeline keeps the name."""
+    case = _lock(actor, case_id)
+    side = party_of(actor, case)
+    if side is None:
+        raise PermissionDenied("party_required", _("Only a party names its agents."))
+    if case.status not in OPEN_CASE_STATUSES:
+        raise Conflict("case_closed", _("The case is over."))
+    organisation_id = case.applicant_id if side == "applicant" else case.respondent_id
+    agent = CaseAgent.objects.filter(
+        pk=agent_id, case=case, organisation_id=organisation_id
+    ).first()
+    if agent is None:  # another side's agent is not the caller's to revoke, nor to know of
+        raise NotFound()
+    agent.delete()
+    _event(case, actor, "agent_revoked", side=side, agents=[agent.name])
+    return case
+
+
+@transaction.atomic
 def case_apply(
     *,
     actor: User,
