@@ -218,7 +218,7 @@ def table_size() -> dict[str, str]:
     with common.connect() as conn:
         rows = conn.execute(
             "SELECT relname, pg_size_pretty(pg_total_relation_size(oid)) FROM pg_class "
-            "WHERE relname IN ('marketplace_patent', 'patent_search_vector', "
+            "WHERE relname IN ('marketplace_patent', 'patent_search', "
             "'patent_ipc_prefixes') ORDER BY relname"
         ).fetchall()
         database = conn.execute(
