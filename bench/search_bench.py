@@ -258,10 +258,10 @@ def statement_kind(sql: str) -> str:
         return "count"
     if 'AS "a" FROM' in sql and sql.rstrip().endswith("LIMIT 1"):
         return "exists"
-    if "ts_rank" in sql:
-        return "page"
     if sql.startswith('SELECT "marketplace_patent"."id"') and "@@" in sql:
-        return "candidates"  # the ids to rank, read before the page
+        return "candidates"  # the matches to rank (with their rank and facet values)
+    if "ts_rank" in sql or 'INNER JOIN "marketplace_organisation"' in sql:
+        return "page"  # the page's rows (with their owners)
     return "other"
 
 
@@ -334,11 +334,10 @@ def prepare(queries: Sequence[BenchQuery], count_matches: bool) -> list[Prepared
     """Record, per request, the SQL the ORM runs to find and rank the page (as the view does).
 
     That is every statement of search_patents and the page fetch but the facets, the count
-    and the owners' look-ups: today the candidate ids and the ranked page.
+    and the owners' look-ups: today the ranked candidates and the page's rows.
     """
     from django.contrib.postgres.search import SearchQuery
     from django.db import connection
-    from django.db.models import QuerySet
     from django.http import QueryDict
     from django.utils import timezone
 
@@ -362,8 +361,7 @@ def prepare(queries: Sequence[BenchQuery], count_matches: bool) -> list[Prepared
         recorder = StatementRecorder()
         with connection.execute_wrapper(recorder):
             result = search_patents(base, SearchParams(**values))
-            page: QuerySet[Patent] = result.queryset[:PAGE]
-            list(page)
+            list(result.queryset[:PAGE])
         engine = [(k, sql, p) for k, sql, p in recorder.statements if k in ENGINE_KINDS]
         item = Prepared(query, result.tokens, result.mode, engine)
         if count_matches:

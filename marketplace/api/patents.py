@@ -528,7 +528,8 @@ class PatentSearchView(APIView):
         result = search_patents(base.select_related("owner"), SearchParams(**values))
         paginator = SearchPagination()
         paginator.known_count = result.count
-        page = paginator.paginate_queryset(result.queryset, request, view=self)
+        # A ranked page slices like a queryset (the paginator only counts and slices it).
+        page = paginator.paginate_queryset(result.queryset, request, view=self)  # type: ignore[arg-type]
         response = paginator.get_paginated_response(PatentListSerializer(page, many=True).data)
         response.data["query"] = {"tokens": result.tokens, "mode": result.mode}
         response.data["facets"] = _label_facets(result.facets)
