@@ -40,6 +40,7 @@ class Supply:
     _by_id: dict[int, int] | None = field(default=None, repr=False)
     _affordability: dict[float | None, np.ndarray] = field(default_factory=dict, repr=False)
     _province_rows: dict[int, np.ndarray] | None = field(default=None, repr=False)
+    _scratch: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)
 
     def __len__(self) -> int:
         return int(self.ids.shape[0])
@@ -163,7 +164,8 @@ class IndustryCache:
         self.row_ids, self.row_starts = np.unique(self.pair_rows, return_index=True)
         self.rows: dict[str, np.ndarray] = {}
         self.weighted: dict[str, np.ndarray] = {}
-        self.bests: dict[tuple[str, int], str] = {}
+        # (IPC label, industry) → the reason in Chinese and English.
+        self.reasons: dict[tuple[str, str], tuple[str, str]] = {}
 
     def weighted_row(self, code: str) -> np.ndarray:
         """row(code) times the industry weight, in float32 as the formula multiplies it."""
@@ -186,15 +188,12 @@ class IndustryCache:
 
     def best(self, code: str, index: int) -> str:
         """The declaration's industry that gave the value (the first of equals), for reasons."""
-        key = (code, index)
-        if key not in self.bests:
-            top, best = 0.0, ""
-            for industry, weight in self.supply.industries[index].items():
-                value = weight * industry_relation(code, industry)
-                if value > top:
-                    top, best = value, industry
-            self.bests[key] = best
-        return self.bests[key]
+        top, best = 0.0, ""
+        for industry, weight in self.supply.industries[index].items():
+            value = weight * industry_relation(code, industry)
+            if value > top:
+                top, best = value, industry
+        return best
 
 
 def _keyword_scores(supply: Supply, keywords: Sequence[str]) -> np.ndarray:
@@ -215,7 +214,7 @@ def _affordability(supply: Supply, budget: Decimal | None) -> np.ndarray:
     return ratio.astype(np.float32)
 
 
-@dataclass
+@dataclass(slots=True)
 class Scored:
     index: int
     score: float
@@ -317,10 +316,19 @@ def score_totals(
     the order of the formula; also the semantic matrix and the keyword rows, for the reasons.
     Excluded pairs (own patents, declarations the SME rejected) are -inf."""
     weights = settings.MATCHING_WEIGHTS
+    if len(block) > BLOCK:
+        raise ValueError(f"score at most {BLOCK} SMEs at a time")
     vectors = np.vstack([demand.vector for demand in block]).astype(np.float32, copy=False)
-    semantic = vectors @ supply.vectors.T
+    # Two (block × declarations) buffers reused from block to block: fresh 60 MB arrays
+    # would cost a page fault per 4 KiB each time. The caller reads them before the next call.
+    shape = (BLOCK, len(supply))
+    if supply._scratch is None or supply._scratch[0].shape != shape:
+        supply._scratch = (np.empty(shape, np.float32), np.empty(shape, np.float32))
+    semantic = supply._scratch[0][: len(block)]
+    total = supply._scratch[1][: len(block)]
+    np.matmul(vectors, supply.vectors.T, out=semantic)
     np.clip(semantic, 0.0, 1.0, out=semantic)
-    total = np.float32(weights["semantic"]) * semantic
+    np.multiply(semantic, np.float32(weights["semantic"]), out=total)
     keyword_weight = np.float32(weights["keywords"])
     region_weight = np.float32(weights["region"])
     keywords: dict[int, np.ndarray] = {}
@@ -357,7 +365,10 @@ def _choose(
     top_k: int,
     per_patentee: int,
 ) -> list[Scored]:
-    """Walk the ranked candidates: at most `per_patentee` per patentee, `top_k` in all."""
+    """Walk the ranked candidates: at most `per_patentee` per patentee, `top_k` in all.
+
+    The hot loop of a full re-match (5.5 million matches): the reasons are those of
+    _reasons(), built here from pieces that are the same for the whole list."""
     chosen: list[Scored] = []
     per: dict[int, int] = {}
     # The candidates' values as Python floats at once (numpy scalars cost ~1 µs each).
@@ -368,32 +379,68 @@ def _choose(
     found = keywords[order].tolist() if keywords is not None else None
     patentees = supply.patentee_ids[order].tolist()
     province = demand.province
+    provinces = supply.provinces
+    code = demand.industry
+    labels = supply.ipc_label
+    region_reasons = (f"同省: {demand.province_name}", f"same province: {demand.province_name}")
+    has_budget = demand.budget is not None
+    industry_reasons = industries.reasons
     for position, index in enumerate(order.tolist()):
-        if len(chosen) >= top_k or not math.isfinite(totals[position]):
+        value = totals[position]
+        if len(chosen) >= top_k or not math.isfinite(value):
             break
         patentee = patentees[position]
-        if per.get(patentee, 0) >= per_patentee:
+        taken = per.get(patentee, 0)
+        if taken >= per_patentee:
             continue
-        per[patentee] = per.get(patentee, 0) + 1
-        components = {
-            "semantic": round(semantics[position], 4),
-            "industry": round(industry[position], 4),
-            "keywords": round(found[position], 4) if found is not None else 0.0,
-            "region": 1.0 if province and supply.provinces[index] == province else 0.0,
-            "affordability": round(afford[position], 4),
-        }
-        hits = (
-            [word for word in demand.keywords if word in supply.tokens[index]]
-            if found is not None and found[position] > 0
-            else []
-        )
-        best = industries.best(demand.industry, index) if components["industry"] > 0 else ""
+        per[patentee] = taken + 1
+        similarity = round(semantics[position], 4)
+        relevance = round(industry[position], 4)
+        share = round(found[position], 4) if found is not None else 0.0
+        region = 1.0 if province and provinces[index] == province else 0.0
+        affordable = round(afford[position], 4)
+        zh: list[str] = []
+        en: list[str] = []
+        if similarity >= 0.15:
+            zh.append(f"技术内容相似度 {similarity:.2f}")
+            en.append(f"similar technical content ({similarity:.2f})")
+        if relevance > 0:
+            best = industries.best(code, index)
+            if best:
+                key = (labels[index], best)
+                pair = industry_reasons.get(key)
+                if pair is None:
+                    name = industry_names.get(best, "")
+                    pair = industry_reasons[key] = (
+                        f"IPC {key[0]} ↔ 行业 {best} {name}".strip(),
+                        f"IPC {key[0]} ↔ industry {best}",
+                    )
+                zh.append(pair[0])
+                en.append(pair[1])
+        if found is not None and found[position] > 0:
+            tokens = supply.tokens[index]
+            hits = ", ".join([word for word in demand.keywords if word in tokens])
+            zh.append("关键词: " + hits)
+            en.append("keywords: " + hits)
+        if region > 0:
+            zh.append(region_reasons[0])
+            en.append(region_reasons[1])
+        if has_budget and affordable >= 1.0:
+            zh.append("许可费在预算内")
+            en.append("royalty within budget")
         chosen.append(
             Scored(
                 index,
-                round(totals[position], 6),
-                components,
-                *_reasons(supply, demand, index, components, best, hits, industry_names),
+                round(value, 6),
+                {
+                    "semantic": similarity,
+                    "industry": relevance,
+                    "keywords": share,
+                    "region": region,
+                    "affordability": affordable,
+                },
+                zh,
+                en,
             )
         )
     return chosen

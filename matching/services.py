@@ -314,6 +314,10 @@ MATCH_COLUMNS = (
 )
 
 
+# One encoder for every row (json.dumps with options builds a new one per call).
+_JSON = json.JSONEncoder(ensure_ascii=False)
+
+
 def _match_rows(
     run_id: int, supply: Supply, demands: list[Demand], ranked: list[list[Scored]]
 ) -> Iterator[tuple[object, ...]]:
@@ -321,20 +325,21 @@ def _match_rows(
     now = timezone.now()
     declaration_ids = supply.ids.tolist()
     patent_ids = supply.patent_ids.tolist()
-    dumps = json.dumps
+    encode = _JSON.encode
     for demand, scored in zip(demands, ranked, strict=True):
+        sme, need = demand.organisation_id, demand.need_id
         for rank, item in enumerate(scored, start=1):
             yield (
                 run_id,
-                demand.organisation_id,
+                sme,
                 declaration_ids[item.index],
                 patent_ids[item.index],
-                demand.need_id,
+                need,
                 item.score,
                 rank,
-                dumps(item.components),
-                dumps(item.reasons_zh, ensure_ascii=False),
-                dumps(item.reasons_en, ensure_ascii=False),
+                encode(item.components),
+                encode(item.reasons_zh),
+                encode(item.reasons_en),
                 now,
             )
 

@@ -122,7 +122,7 @@ def _reference(
     for declaration_id in demand.rejected_declarations:
         total[supply.ids == declaration_id] = -np.inf
     order = sorted(range(len(supply)), key=lambda index: -total[index])
-    chosen = []
+    chosen: list[tuple[int, float, dict[str, float], list[str], list[str]]] = []
     per: dict[int, int] = {}
     for index in order:
         if not np.isfinite(total[index]) or len(chosen) >= top_k:
