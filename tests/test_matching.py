@@ -361,3 +361,30 @@ def test_after_matches_are_retired_a_weaker_declaration_can_enter_the_list(
     assert incremental == [market["display"].pk]
     _rematch()
     assert _ranked(world.sme) == incremental  # what a full re-match gives
+
+
+@pytest.fixture
+def tasks_in_line() -> Any:
+    """Celery tasks run where they are sent (the real task code, without a broker)."""
+    from marketplace.celery import app as celery_app
+
+    before = celery_app.conf.task_always_eager
+    celery_app.conf.task_always_eager = True
+    yield
+    celery_app.conf.task_always_eager = before
+
+
+def test_a_patent_or_profile_saved_gets_its_vector_on_the_index_queue(
+    world: World, tasks_in_line: None, django_capture_on_commit_callbacks: Any
+) -> None:
+    from matching.models import TextVector
+
+    with django_capture_on_commit_callbacks(execute=True):
+        patent = declarable_patent(world.university, 30, title="一种固态电池电解质")
+        profile = SmeProfileFactory.create(organisation__name="向量测试企业")
+    first = TextVector.objects.get(kind="patent", object_id=patent.pk).text_hash
+    assert TextVector.objects.filter(kind="sme", object_id=profile.organisation_id).exists()
+    with django_capture_on_commit_callbacks(execute=True):
+        patent.title = "一种固态电池电解质膜"
+        patent.save()
+    assert TextVector.objects.get(kind="patent", object_id=patent.pk).text_hash != first
