@@ -690,6 +690,24 @@ def _cutoffs(run: MatchRun) -> dict[int, float]:
 
 # A declaration enters a list only above this score (else every SME gets every patent).
 INCREMENTAL_MINIMUM = 0.2
+_FLOORS: dict[tuple[int, str, float], np.ndarray] = {}
+
+
+def _floors(run: MatchRun, snapshot: DemandSnapshot) -> np.ndarray:
+    """The score each snapshot SME's list asks of a newcomer: its cached lowest score when
+    the list is full, else the minimum; aligned with the snapshot's rows."""
+    cutoffs = _cutoffs(run)
+    key = (run.pk, _lists_version(), snapshot.taken_at)
+    if key not in _FLOORS:
+        _FLOORS.clear()
+        _FLOORS[key] = np.maximum(
+            np.array(
+                [cutoffs.get(sme, INCREMENTAL_MINIMUM) for sme in snapshot.ids.tolist()],
+                dtype=np.float32,
+            ),
+            np.float32(INCREMENTAL_MINIMUM),
+        )
+    return _FLOORS[key]
 
 
 @transaction.atomic
@@ -705,13 +723,9 @@ def declaration_matched(declaration_id: int) -> list[int]:
         return []
     snapshot = demand_snapshot()
     estimate = _estimate(snapshot, supply)
-    cutoffs = _cutoffs(run)
-    floor = np.array(
-        [cutoffs.get(sme, INCREMENTAL_MINIMUM) for sme in snapshot.ids.tolist()],
-        dtype=np.float32,
-    )
+    floor = _floors(run, snapshot)
     # A small margin: the estimate's float32 sums may differ from the exact score's last bit.
-    admitted = snapshot.ids[estimate > np.maximum(floor, INCREMENTAL_MINIMUM) - 1e-4].tolist()
+    admitted = snapshot.ids[estimate > floor - 1e-4].tolist()
     if not admitted:
         return []
     names = reference_names()
