@@ -622,27 +622,6 @@ def process_tree_cpu(pid: int) -> float:
     return total
 
 
-def postgres_cpu() -> float:
-    """CPU seconds of every PostgreSQL process of this database so far (from /proc; the
-    backends the workers use belong to it)."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    with common.connect() as conn:
-        pids = [
-            row[0]
-            for row in conn.execute(
-                "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
-            ).fetchall()
-        ]
-    total = 0.0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += (int(fields[11]) + int(fields[12])) / ticks
-    return total
-
-
 def full_run(concurrency: int) -> dict[str, Any]:
     """run_start → chunks on the `match` queue → real workers; until the run is current."""
     from marketplace.celery import app
@@ -670,9 +649,7 @@ def full_run(concurrency: int) -> dict[str, Any]:
             time.sleep(0.5)
         seconds = time.perf_counter() - began
         load_after = [round(x, 2) for x in os.getloadavg()]
-        # The run's CPU: the workers' processes, and the database backends they hold open.
-        worker_cpu = process_tree_cpu(workers.pid)
-        database_cpu = postgres_cpu()
+        worker_cpu = process_tree_cpu(workers.pid)  # the workers' own CPU time
     finally:
         stop_workers(workers)
     rows = Match.objects.filter(run=run).count()
@@ -688,7 +665,6 @@ def full_run(concurrency: int) -> dict[str, Any]:
         "run_start_seconds": round(enqueued, 2),
         "match_rows": rows,
         "worker_cpu_seconds": round(worker_cpu, 1),
-        "database_cpu_seconds_of_open_backends": round(database_cpu, 1),
         "loadavg_before_after": [load_before, load_after],
     }
 
@@ -930,8 +906,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         print(
             f"  full re-match: {full['seconds']:.1f} s for {full['match_rows']} matches in "
             f"{full['chunks']} chunks (target ≤ {TARGET_FULL_S:.0f} s: {target}); "
-            f"CPU: workers {full['worker_cpu_seconds']} s, database backends "
-            f"{full['database_cpu_seconds_of_open_backends']} s; "
+            f"the workers' CPU {full['worker_cpu_seconds']} s; "
             f"load {full['loadavg_before_after']}"
         )
         print("  one chunk's phases in process:", flush=True)

@@ -458,7 +458,11 @@ def chunk_run(chunk_id: int) -> str:
         claimed = MatchChunk.objects.filter(pk=chunk.pk, status="pending").update(status="done")
         if not claimed:
             return "skipped"
-        Match.objects.filter(run_id=chunk.run_id, sme_id__in=chunk.sme_ids).delete()
+        if chunk.attempts:
+            # Rows of this chunk exist only if it was done and set back to pending (an ack
+            # lost after commit): rewrite them whole. A first attempt skips the delete, which
+            # would otherwise read the run's rows written so far, chunk after chunk.
+            Match.objects.filter(run_id=chunk.run_id, sme_id__in=chunk.sme_ids).delete()
         _copy_matches(_match_rows(chunk.run_id, context.supply, demands, ranked))
         MatchRun.objects.filter(pk=chunk.run_id).update(done_chunks=_done_chunks(chunk.run_id))
     if not MatchChunk.objects.filter(run_id=chunk.run_id, status="pending").exists():
