@@ -16,9 +16,9 @@
    A rerun with the same sizes finds the data loaded and skips this.
 2. (a) Full re-match through the real chunked path: run_start enqueues the chunks on the
    `match` queue and real `celery worker` processes (-Q match, prefork, concurrency 2 — one per
-   core) run chunk_run; timed from run_start until the run is complete and current. Phases of
-   one chunk are timed in process. A second run is timed too when --runs 2: it also retires
-   the first run's rows.
+   core) run chunk_run; timed from run_start until the run is complete and current (deleting
+   an earlier run's rows, which follows the swap, is not in the figure). Phases of one chunk
+   are timed in process.
    Baselines in the same run: the numpy scoring alone (feature sums + top-k, no reasons, no
    database) over a sample of SMEs, extrapolated to all; and a raw COPY of the run's own match
    rows into an unindexed, unconstrained copy of the table.
@@ -85,11 +85,9 @@ def _county_picker(rng: random.Random) -> Any:
     from bench.generate import Weighted
 
     counties = _counties()
-    provinces = [p for p in vocab.PROVINCE_WEIGHTS if p in counties]
     # Every province has SMEs; the patent-heavy ones more.
     weights = [vocab.PROVINCE_WEIGHTS.get(p, 0.5) for p in counties]
     pick = Weighted(list(counties), weights)
-    del provinces
     return lambda: rng.choice(counties[pick.pick(rng)])
 
 
@@ -377,7 +375,7 @@ def load_data(smes: int, declarations: int, seed: int) -> dict[str, float]:
             )
             timings["needs"] = len(needs)
         with common.stopwatch("patents (generate + segment + COPY)", timings):
-            _load_patents(conn, declarations, seed, smes)
+            _load_patents(conn, declarations, seed)
         with common.stopwatch("declarations", timings):
             _copy(
                 conn,
@@ -393,19 +391,17 @@ def load_data(smes: int, declarations: int, seed: int) -> dict[str, float]:
     return timings
 
 
-def _load_patents(
-    conn: Any, count: int, seed: int, smes: int, *, serial_offset: int = 0, number: int = 0
-) -> list[int]:
+def _load_patents(conn: Any, count: int, seed: int, *, serial_offset: int = 0) -> list[int]:
     """`count` in-force patents of the bench patentees (Zipf-weighted: a few big universities);
     returns their ids."""
     from bench.generate import COPY_COLUMNS, PatentGenerator, Weighted, model_row
     from bench.search_bench import extra_columns
 
-    rng = random.Random(seed + 3 + number)
+    rng = random.Random(seed + 3)
     owners = Weighted(
         list(range(1, PATENTEES + 1)), [1 / (rank + 1) ** 0.7 for rank in range(PATENTEES)]
     )
-    generator = PatentGenerator(seed + number, serial_offset)
+    generator = PatentGenerator(seed, serial_offset)
     extra = extra_columns()
     columns = ", ".join([*COPY_COLUMNS, *extra])
     defaults = tuple(extra.values())
@@ -423,7 +419,6 @@ def _load_patents(
                 continue
             copy.write_row(values + defaults)
             written += 1
-    del smes
     rows = conn.execute(
         "SELECT id FROM marketplace_patent WHERE id NOT IN "
         "(SELECT patent_id FROM licensing_declaration) ORDER BY id"
@@ -780,7 +775,7 @@ def new_declarations(count: int, seed: int) -> list[int]:
     with common.connect(autocommit=False) as conn:
         number = conn.execute("SELECT count(*) FROM licensing_declaration").fetchone()[0]
         patents = _load_patents(
-            conn, count, seed + 99 + number, 0, serial_offset=NEW_SERIAL_OFFSET + number
+            conn, count, seed + 99 + number, serial_offset=NEW_SERIAL_OFFSET + number
         )
         owners = conn.execute(
             "SELECT id, owner_id FROM marketplace_patent WHERE id = ANY(%s) ORDER BY id",
@@ -832,11 +827,23 @@ def remove_new_declarations() -> int:
 
 def incremental(count: int, seed: int) -> dict[str, Any]:
     """match_declaration (stored + notified) for `count` new declarations, one after another."""
+    from django.conf import settings
+
     from marketplace.models import Notification, OutboundEmail
     from matching.models import Match
     from matching.tasks import match_declaration
 
     ids = new_declarations(count + 1, seed)
+    # A list with fewer than top K matches takes any new declaration above the minimum score,
+    # so the SMEs reached (and notified) depend on how many lists are short: full right after
+    # a full re-match, short after declarations were retired (or part (b) of a rerun removed).
+    with common.connect() as conn:
+        short_lists = conn.execute(
+            "SELECT count(*) FROM (SELECT sme_id FROM matching_match m JOIN matching_matchrun r "
+            "ON r.id = m.run_id WHERE r.is_current GROUP BY sme_id HAVING count(*) < %s) s",
+            [settings.MATCHING_TOP_K],
+        ).fetchone()[0]
+    print(f"  lists shorter than top K before the new declarations: {short_lists}", flush=True)
     began = time.perf_counter()
     first = match_declaration(ids[0])  # cold: loads every SME into this process
     cold = time.perf_counter() - began
@@ -850,6 +857,7 @@ def incremental(count: int, seed: int) -> dict[str, Any]:
     load_after = [round(x, 2) for x in os.getloadavg()]
     return {
         "declarations": len(timings),
+        "short_lists_before": short_lists,
         "cold_first_call_s": round(cold, 2),
         "first_call_gained": first,
         "latency_ms": common.summary(timings),

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -553,8 +554,6 @@ def _rows_by(groups: dict[object, list[int]]) -> dict[object, np.ndarray]:
 
 def demand_snapshot() -> DemandSnapshot:
     """The worker's snapshot of every SME's demand, rebuilt when it is out of date."""
-    import time
-
     stamp = _demand_stamp()
     if _SNAPSHOT:
         current = _SNAPSHOT[0]
