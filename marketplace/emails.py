@@ -83,6 +83,27 @@ def queue(message: Message) -> OutboundEmail:
     return email
 
 
+def queue_many(messages: list[Message]) -> list[OutboundEmail]:
+    """Store the messages in the current transaction (one insert) and send them once that
+    commits (one broker connection for all)."""
+    rows = OutboundEmail.objects.bulk_create(
+        [
+            OutboundEmail(kind=m.kind, to_email=m.to_email, subject=m.subject, body=m.body)
+            for m in messages
+        ]
+    )
+    transaction.on_commit(partial(_send_all, [row.pk for row in rows]))
+    return rows
+
+
+def _send_all(email_ids: list[int]) -> None:
+    from marketplace.tasks import send_email
+
+    with send_email.app.producer_or_acquire() as producer:
+        for email_id in email_ids:
+            send_email.apply_async((email_id,), producer=producer)
+
+
 def send_after_commit(builder: Callable[..., Message], **kwargs: object) -> OutboundEmail:
     """Render a message now (in the recipient's language) and queue it."""
     return queue(builder(**kwargs))

@@ -1,5 +1,6 @@
 """App configuration for matching."""
 
+import functools
 from typing import Any
 
 from django.apps import AppConfig
@@ -34,6 +35,24 @@ def _text_changed(kind: str) -> Any:
     return receiver
 
 
+def _patents_written(patent_ids: list[int]) -> None:
+    """Patents changed in bulk (an import) or their facts: their vectors are refreshed on the
+    `index` queue after commit (unchanged texts cost a hash, not an embedding)."""
+    from matching.tasks import index_vectors
+
+    for start in range(0, len(patent_ids), 2000):
+        transaction.on_commit(
+            functools.partial(index_vectors.delay, "patent", list(patent_ids[start : start + 2000]))
+        )
+
+
+def _profile_saved(sender: Any, instance: Any, **kwargs: Any) -> None:
+    from matching.tasks import index_vectors
+
+    organisation_id = instance.organisation_id
+    transaction.on_commit(lambda: index_vectors.delay("sme", [organisation_id]))
+
+
 class MatchingConfig(AppConfig):
     """Supply-demand matching engine."""
 
@@ -42,10 +61,23 @@ class MatchingConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from marketplace.patents import guards
         from marketplace.search.query import register_industry_resolver
         from matching.services import ipc_prefixes_for_industry
 
         register_industry_resolver(ipc_prefixes_for_industry)
+        guards.register_listener(_patents_written)
+        post_save.connect(
+            _text_changed("patent"),
+            sender="marketplace.Patent",
+            dispatch_uid="matching_patent_text",
+            weak=False,
+        )
+        post_save.connect(
+            _profile_saved,
+            sender="marketplace.SmeProfile",
+            dispatch_uid="matching_sme_profile_text",
+        )
         post_save.connect(
             _declaration_event,
             sender="licensing.DeclarationEvent",

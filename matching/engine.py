@@ -8,6 +8,7 @@ SME. At most MATCHING_PER_PATENTEE patents of one patentee in a list.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -31,9 +32,83 @@ class Supply:
     main_subclass: list[str]
     ipc_label: list[str]
     titles: list[str] = field(default_factory=list)
+    # Derived lookups, built on first use and kept for every SME scored against this supply.
+    _province_codes: np.ndarray | None = field(default=None, repr=False)
+    _subclass_codes: dict[str, np.ndarray] | None = field(default=None, repr=False)
+    _postings: dict[str, np.ndarray] | None = field(default=None, repr=False)
+    _by_patentee: dict[int, np.ndarray] | None = field(default=None, repr=False)
+    _by_id: dict[int, int] | None = field(default=None, repr=False)
+    _affordability: dict[float | None, np.ndarray] = field(default_factory=dict, repr=False)
+    _province_rows: dict[int, np.ndarray] | None = field(default=None, repr=False)
+    _scratch: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)
 
     def __len__(self) -> int:
         return int(self.ids.shape[0])
+
+    def province_codes(self) -> np.ndarray:
+        """Provinces as integers (-1 when unknown, which matches no SME)."""
+        if self._province_codes is None:
+            self._province_codes = np.array(
+                [int(p) if p.isdigit() else -1 for p in self.provinces], dtype=np.int32
+            )
+        return self._province_codes
+
+    def province_rows(self, province: str) -> np.ndarray:
+        """Rows whose patentee is in the province (two-digit code)."""
+        if self._province_rows is None:
+            groups: dict[int, list[int]] = {}
+            for index, code in enumerate(self.province_codes().tolist()):
+                groups.setdefault(code, []).append(index)
+            self._province_rows = {k: np.array(v, dtype=np.int64) for k, v in groups.items()}
+        if not province.isdigit():
+            return _NO_ROWS
+        return self._province_rows.get(int(province), _NO_ROWS)
+
+    def subclass_rows(self, subclasses: set[str]) -> np.ndarray:
+        """Rows whose main IPC subclass is one of `subclasses`."""
+        if self._subclass_codes is None:
+            groups: dict[str, list[int]] = {}
+            for index, subclass in enumerate(self.main_subclass):
+                groups.setdefault(subclass, []).append(index)
+            self._subclass_codes = {k: np.array(v, dtype=np.int64) for k, v in groups.items()}
+        found = [self._subclass_codes[s] for s in subclasses if s in self._subclass_codes]
+        return np.concatenate(found) if found else np.zeros(0, dtype=np.int64)
+
+    def rows_with_token(self, word: str) -> np.ndarray:
+        """Rows whose patent text has the word (an inverted index over the tokens)."""
+        if self._postings is None:
+            lists: dict[str, list[int]] = {}
+            for index, tokens in enumerate(self.tokens):
+                for token in tokens:
+                    lists.setdefault(token, []).append(index)
+            self._postings = {k: np.array(v, dtype=np.int64) for k, v in lists.items()}
+        return self._postings.get(word, _NO_ROWS)
+
+    def rows_of_patentee(self, organisation_id: int) -> np.ndarray:
+        if self._by_patentee is None:
+            groups: dict[int, list[int]] = {}
+            for index, patentee in enumerate(self.patentee_ids.tolist()):
+                groups.setdefault(patentee, []).append(index)
+            self._by_patentee = {k: np.array(v, dtype=np.int64) for k, v in groups.items()}
+        return self._by_patentee.get(organisation_id, _NO_ROWS)
+
+    def row_of(self, declaration_id: int) -> int | None:
+        if self._by_id is None:
+            self._by_id = {pk: index for index, pk in enumerate(self.ids.tolist())}
+        return self._by_id.get(declaration_id)
+
+    def affordability(self, budget: Decimal | None, *, weighted: bool = False) -> np.ndarray:
+        """The affordability of every row at one budget, or that times its weight in float32
+        as the formula multiplies it (few distinct budgets: cached)."""
+        key = None if budget is None or budget <= 0 else float(budget)
+        if key not in self._affordability:
+            values = _affordability(self, budget)
+            weight = np.float32(settings.MATCHING_WEIGHTS["affordability"])
+            self._affordability[key] = np.vstack([values, weight * values])
+        return self._affordability[key][1 if weighted else 0]
+
+
+_NO_ROWS = np.zeros(0, dtype=np.int64)
 
 
 @dataclass
@@ -67,38 +142,66 @@ def industry_relation(sme_code: str, patent_code: str) -> float:
 
 
 class IndustryCache:
-    """Industry relevance of every declaration for one SME industry code, computed once."""
+    """Industry relevance of every declaration for one SME industry code, computed once per
+    code: the relation is worked out per distinct concordance code (hundreds), then spread
+    over the (declaration, code, weight) pairs with numpy."""
 
     def __init__(self, supply: Supply) -> None:
         self.supply = supply
-        self.rows: dict[str, tuple[np.ndarray, list[str]]] = {}
+        codes: dict[str, int] = {}
+        rows: list[int] = []
+        columns: list[int] = []
+        weights: list[float] = []
+        for index, industries in enumerate(supply.industries):
+            for code, weight in industries.items():
+                rows.append(index)
+                columns.append(codes.setdefault(code, len(codes)))
+                weights.append(weight)
+        self.codes = list(codes)
+        self.pair_rows = np.array(rows, dtype=np.int64)
+        self.pair_codes = np.array(columns, dtype=np.int64)
+        self.pair_weights = np.array(weights, dtype=np.float64)
+        self.row_ids, self.row_starts = np.unique(self.pair_rows, return_index=True)
+        self.rows: dict[str, np.ndarray] = {}
+        self.weighted: dict[str, np.ndarray] = {}
+        # (IPC label, industry) → the reason in Chinese and English.
+        self.reasons: dict[tuple[str, str], tuple[str, str]] = {}
 
-    def row(self, code: str) -> tuple[np.ndarray, list[str]]:
+    def weighted_row(self, code: str) -> np.ndarray:
+        """row(code) times the industry weight, in float32 as the formula multiplies it."""
+        if code not in self.weighted:
+            weight = np.float32(settings.MATCHING_WEIGHTS["industry"])
+            self.weighted[code] = weight * self.row(code)
+        return self.weighted[code]
+
+    def row(self, code: str) -> np.ndarray:
+        """max over a declaration's industries of weight × relation, per declaration."""
         if code not in self.rows:
-            values = np.zeros(len(self.supply), dtype=np.float32)
-            best: list[str] = [""] * len(self.supply)
-            for index, industries in enumerate(self.supply.industries):
-                top = 0.0
-                for industry, weight in industries.items():
-                    value = weight * industry_relation(code, industry)
-                    if value > top:
-                        top, best[index] = value, industry
-                values[index] = top
-            self.rows[code] = (values, best)
+            relation = np.array([industry_relation(code, c) for c in self.codes], np.float64)
+            values = np.zeros(len(self.supply), dtype=np.float64)
+            if self.pair_rows.size:
+                # Pairs are in row order: the maximum per row is a reduceat over row starts.
+                pairs = self.pair_weights * relation[self.pair_codes]
+                values[self.row_ids] = np.maximum.reduceat(pairs, self.row_starts)
+            self.rows[code] = values.astype(np.float32)
         return self.rows[code]
 
+    def best(self, code: str, index: int) -> str:
+        """The declaration's industry that gave the value (the first of equals), for reasons."""
+        top, best = 0.0, ""
+        for industry, weight in self.supply.industries[index].items():
+            value = weight * industry_relation(code, industry)
+            if value > top:
+                top, best = value, industry
+        return best
 
-def _keyword_scores(supply: Supply, keywords: Sequence[str]) -> tuple[np.ndarray, list[list[str]]]:
-    scores = np.zeros(len(supply), dtype=np.float32)
-    hits: list[list[str]] = [[] for _ in range(len(supply))]
-    if not keywords:
-        return scores, hits
-    for index, tokens in enumerate(supply.tokens):
-        found = [word for word in keywords if word in tokens]
-        if found:
-            scores[index] = len(found) / len(keywords)
-            hits[index] = found
-    return scores, hits
+
+def _keyword_scores(supply: Supply, keywords: Sequence[str]) -> np.ndarray:
+    """Share of the SME's keywords found in each declaration's text."""
+    counts = np.zeros(len(supply), dtype=np.float64)
+    for word in keywords:
+        counts[supply.rows_with_token(word)] += 1.0
+    return (counts / len(keywords)).astype(np.float32) if keywords else counts.astype(np.float32)
 
 
 def _affordability(supply: Supply, budget: Decimal | None) -> np.ndarray:
@@ -111,13 +214,18 @@ def _affordability(supply: Supply, budget: Decimal | None) -> np.ndarray:
     return ratio.astype(np.float32)
 
 
-@dataclass
+@dataclass(slots=True)
 class Scored:
     index: int
     score: float
     components: dict[str, float]
     reasons_zh: list[str]
     reasons_en: list[str]
+
+
+# SMEs scored together: one (block × declarations) float32 matrix per feature step, ~60 MB
+# at 59,000 declarations, so the working set stays in memory and numpy runs whole rows.
+BLOCK = 256
 
 
 def score_sme(
@@ -130,68 +238,209 @@ def score_sme(
     per_patentee: int | None = None,
 ) -> list[Scored]:
     """The SME's best declarations, highest score first, explained."""
-    weights = settings.MATCHING_WEIGHTS
+    return score_smes(
+        supply, [demand], industries, industry_names, top_k=top_k, per_patentee=per_patentee
+    )[0]
+
+
+def score_smes(
+    supply: Supply,
+    demands: Sequence[Demand],
+    industries: IndustryCache,
+    industry_names: dict[str, str],
+    *,
+    top_k: int | None = None,
+    per_patentee: int | None = None,
+) -> list[list[Scored]]:
+    """Each SME's best declarations, highest score first, explained; SMEs are scored a block
+    at a time as matrices (one matrix product for the semantic part, then whole-row sums)."""
     top_k = top_k or settings.MATCHING_TOP_K
     per_patentee = per_patentee or settings.MATCHING_PER_PATENTEE
     if len(supply) == 0:
-        return []
-    semantic = np.clip(supply.vectors @ demand.vector, 0.0, 1.0)
-    industry, best_industry = industries.row(demand.industry)
-    keywords, hits = _keyword_scores(supply, demand.keywords)
-    region = np.array(
-        [1.0 if p and p == demand.province else 0.0 for p in supply.provinces], dtype=np.float32
-    )
-    afford = _affordability(supply, demand.budget)
-    total = (
-        weights["semantic"] * semantic
-        + weights["industry"] * industry
-        + weights["keywords"] * keywords
-        + weights["region"] * region
-        + weights["affordability"] * afford
-    )
-    # Feedback: similar patents (same IPC subclass) rise or fall for this SME.
-    if demand.interested_subclasses or demand.rejected_subclasses:
-        for index, subclass in enumerate(supply.main_subclass):
-            if subclass in demand.interested_subclasses:
-                total[index] += 0.05
-            if subclass in demand.rejected_subclasses:
-                total[index] -= 0.10
-    total[supply.patentee_ids == demand.organisation_id] = -np.inf  # never one's own patents
-    for declaration_id in demand.rejected_declarations:
-        total[supply.ids == declaration_id] = -np.inf
+        return [[] for _ in demands]
+    results: list[list[Scored]] = []
     candidates = min(len(supply), top_k * 4 + per_patentee * 10)
-    order = np.argpartition(-total, candidates - 1)[:candidates]
-    order = order[np.argsort(-total[order], kind="stable")]
+    for start in range(0, len(demands), BLOCK):
+        block = demands[start : start + BLOCK]
+        total, semantic, keywords = score_totals(supply, block, industries)
+        for row, demand in enumerate(block):
+            picked = _top(total[row], candidates)
+            # Highest score first; equal scores by supply row (declaration id), so a list
+            # never depends on how the partition happened to order ties.
+            picked = picked[np.lexsort((picked, -total[row, picked]))]
+            results.append(
+                _choose(
+                    supply,
+                    demand,
+                    industries,
+                    industry_names,
+                    picked,
+                    total[row],
+                    semantic[row],
+                    keywords.get(row),
+                    top_k,
+                    per_patentee,
+                )
+            )
+    return results
+
+
+_SAMPLE = 2048  # columns sampled to guess a threshold that keeps a few hundred candidates
+
+
+def _top(line: np.ndarray, count: int) -> np.ndarray:
+    """Indices of the `count` highest values (unordered). A full argpartition of 59,000 values
+    per SME costs ~0.8 ms; instead a threshold from a fixed sample of columns keeps a few
+    hundred values, which are partitioned. Exact: when fewer than `count` values pass the
+    threshold, the whole row is partitioned."""
+    size = line.shape[0]
+    if size > 8 * _SAMPLE:
+        step = size // _SAMPLE
+        sample = line[::step]
+        keep = max(2, (2 * count * sample.shape[0]) // size + 1)
+        threshold = np.partition(sample, sample.shape[0] - keep)[sample.shape[0] - keep]
+        if np.isfinite(threshold):
+            passed = np.flatnonzero(line >= threshold)
+            if passed.shape[0] >= count:
+                if passed.shape[0] == count:
+                    return passed
+                chosen = np.argpartition(-line[passed], count - 1)[:count]
+                return passed[chosen]
+    return np.argpartition(-line, count - 1)[:count]
+
+
+def score_totals(
+    supply: Supply, block: Sequence[Demand], industries: IndustryCache
+) -> tuple[np.ndarray, np.ndarray, dict[int, np.ndarray]]:
+    """The weighted sum for a block of SMEs (rows) × every declaration (columns), float32, in
+    the order of the formula; also the semantic matrix and the keyword rows, for the reasons.
+    Excluded pairs (own patents, declarations the SME rejected) are -inf."""
+    weights = settings.MATCHING_WEIGHTS
+    if len(block) > BLOCK:
+        raise ValueError(f"score at most {BLOCK} SMEs at a time")
+    vectors = np.vstack([demand.vector for demand in block]).astype(np.float32, copy=False)
+    # Two (block × declarations) buffers reused from block to block: fresh 60 MB arrays
+    # would cost a page fault per 4 KiB each time. The caller reads them before the next call.
+    shape = (BLOCK, len(supply))
+    if supply._scratch is None or supply._scratch[0].shape != shape:
+        supply._scratch = (np.empty(shape, np.float32), np.empty(shape, np.float32))
+    semantic = supply._scratch[0][: len(block)]
+    total = supply._scratch[1][: len(block)]
+    np.matmul(vectors, supply.vectors.T, out=semantic)
+    np.clip(semantic, 0.0, 1.0, out=semantic)
+    np.multiply(semantic, np.float32(weights["semantic"]), out=total)
+    keyword_weight = np.float32(weights["keywords"])
+    region_weight = np.float32(weights["region"])
+    keywords: dict[int, np.ndarray] = {}
+    for row, demand in enumerate(block):
+        line = total[row]
+        line += industries.weighted_row(demand.industry)
+        if demand.keywords:
+            keywords[row] = _keyword_scores(supply, demand.keywords)
+            line += keyword_weight * keywords[row]
+        line[supply.province_rows(demand.province)] += region_weight
+        line += supply.affordability(demand.budget, weighted=True)
+        # Feedback: similar patents (same IPC subclass) rise or fall for this SME.
+        if demand.interested_subclasses:
+            line[supply.subclass_rows(demand.interested_subclasses)] += np.float32(0.05)
+        if demand.rejected_subclasses:
+            line[supply.subclass_rows(demand.rejected_subclasses)] -= np.float32(0.10)
+        line[supply.rows_of_patentee(demand.organisation_id)] = -np.inf  # never one's own
+        for declaration_id in demand.rejected_declarations:
+            index = supply.row_of(declaration_id)
+            if index is not None:
+                line[index] = -np.inf
+    return total, semantic, keywords
+
+
+def _choose(
+    supply: Supply,
+    demand: Demand,
+    industries: IndustryCache,
+    industry_names: dict[str, str],
+    order: np.ndarray,
+    total: np.ndarray,
+    semantic: np.ndarray,
+    keywords: np.ndarray | None,
+    top_k: int,
+    per_patentee: int,
+) -> list[Scored]:
+    """Walk the ranked candidates: at most `per_patentee` per patentee, `top_k` in all.
+
+    The hot loop of a full re-match (5.5 million matches): the reasons are those of
+    _reasons(), built here from pieces that are the same for the whole list."""
     chosen: list[Scored] = []
     per: dict[int, int] = {}
-    for index in order.tolist():
-        if not np.isfinite(total[index]) or len(chosen) >= top_k:
+    # The candidates' values as Python floats at once (numpy scalars cost ~1 µs each).
+    totals = total[order].tolist()
+    semantics = semantic[order].tolist()
+    industry = industries.row(demand.industry)[order].tolist()
+    afford = supply.affordability(demand.budget)[order].tolist()
+    found = keywords[order].tolist() if keywords is not None else None
+    patentees = supply.patentee_ids[order].tolist()
+    province = demand.province
+    provinces = supply.provinces
+    code = demand.industry
+    labels = supply.ipc_label
+    region_reasons = (f"同省: {demand.province_name}", f"same province: {demand.province_name}")
+    has_budget = demand.budget is not None
+    industry_reasons = industries.reasons
+    for position, index in enumerate(order.tolist()):
+        value = totals[position]
+        if len(chosen) >= top_k or not math.isfinite(value):
             break
-        patentee = int(supply.patentee_ids[index])
-        if per.get(patentee, 0) >= per_patentee:
+        patentee = patentees[position]
+        taken = per.get(patentee, 0)
+        if taken >= per_patentee:
             continue
-        per[patentee] = per.get(patentee, 0) + 1
-        components = {
-            "semantic": round(float(semantic[index]), 4),
-            "industry": round(float(industry[index]), 4),
-            "keywords": round(float(keywords[index]), 4),
-            "region": round(float(region[index]), 4),
-            "affordability": round(float(afford[index]), 4),
-        }
+        per[patentee] = taken + 1
+        similarity = round(semantics[position], 4)
+        relevance = round(industry[position], 4)
+        share = round(found[position], 4) if found is not None else 0.0
+        region = 1.0 if province and provinces[index] == province else 0.0
+        affordable = round(afford[position], 4)
+        zh: list[str] = []
+        en: list[str] = []
+        if similarity >= 0.15:
+            zh.append(f"技术内容相似度 {similarity:.2f}")
+            en.append(f"similar technical content ({similarity:.2f})")
+        if relevance > 0:
+            best = industries.best(code, index)
+            if best:
+                key = (labels[index], best)
+                pair = industry_reasons.get(key)
+                if pair is None:
+                    name = industry_names.get(best, "")
+                    pair = industry_reasons[key] = (
+                        f"IPC {key[0]} ↔ 行业 {best} {name}".strip(),
+                        f"IPC {key[0]} ↔ industry {best}",
+                    )
+                zh.append(pair[0])
+                en.append(pair[1])
+        if found is not None and found[position] > 0:
+            tokens = supply.tokens[index]
+            hits = ", ".join([word for word in demand.keywords if word in tokens])
+            zh.append("关键词: " + hits)
+            en.append("keywords: " + hits)
+        if region > 0:
+            zh.append(region_reasons[0])
+            en.append(region_reasons[1])
+        if has_budget and affordable >= 1.0:
+            zh.append("许可费在预算内")
+            en.append("royalty within budget")
         chosen.append(
             Scored(
                 index,
-                round(float(total[index]), 6),
-                components,
-                *_reasons(
-                    supply,
-                    demand,
-                    index,
-                    components,
-                    best_industry[index],
-                    hits[index],
-                    industry_names,
-                ),
+                round(value, 6),
+                {
+                    "semantic": similarity,
+                    "industry": relevance,
+                    "keywords": share,
+                    "region": region,
+                    "affordability": affordable,
+                },
+                zh,
+                en,
             )
         )
     return chosen

@@ -104,17 +104,25 @@ class MatchChunk(models.Model):
 
 
 class Match(models.Model):
-    """A declared patent proposed to an SME, with each score component and the reasons."""
+    """A declared patent proposed to an SME, with each score component and the reasons.
 
-    run = models.ForeignKey(MatchRun, on_delete=models.CASCADE, related_name="matches")
+    A full re-match writes ~5.5 million rows, and every index costs on each (a raw COPY of
+    them took 25 s into the bare table, 128 s with nine indexes): only the indexes queries
+    use are kept. Run and SME are served by the unique (run, sme, declaration) index; the
+    patent and need columns by none, since deleting a patent or a need is rare and may scan.
+    """
+
+    run = models.ForeignKey(
+        MatchRun, on_delete=models.CASCADE, related_name="matches", db_index=False
+    )
     sme = models.ForeignKey(
-        "marketplace.Organisation", on_delete=models.CASCADE, related_name="matches"
+        "marketplace.Organisation", on_delete=models.CASCADE, related_name="matches", db_index=False
     )
     declaration = models.ForeignKey(
         "licensing.Declaration", on_delete=models.CASCADE, related_name="matches"
-    )
+    )  # indexed: a retired declaration leaves the lists of every run
     patent = models.ForeignKey(
-        "marketplace.Patent", on_delete=models.CASCADE, related_name="matches"
+        "marketplace.Patent", on_delete=models.CASCADE, related_name="matches", db_index=False
     )
     need = models.ForeignKey(
         "marketplace.TechnologyNeed",
@@ -122,6 +130,7 @@ class Match(models.Model):
         null=True,
         blank=True,
         related_name="+",
+        db_index=False,
     )
     score = models.FloatField()
     rank = models.PositiveSmallIntegerField()
@@ -138,7 +147,7 @@ class Match(models.Model):
             ),
         ]
         indexes = [
-            models.Index(fields=["run", "sme", "rank"], name="match_run_sme_rank"),
+            # A declaration's candidate licensees, best first.
             models.Index(fields=["run", "declaration", "-score"], name="match_run_declaration"),
         ]
 

@@ -25,12 +25,19 @@ def full_rematch() -> int:
 
 @shared_task
 def index_vectors(kind: str, ids: list[int]) -> int:
-    """Recompute the text vectors of changed patents or needs (the `index` queue)."""
-    from marketplace.models import Patent, TechnologyNeed
-    from matching.services import _need_text, _patent_text, vectors_for
+    """Recompute the text vectors of changed patents, needs or SME profiles (the `index`
+    queue); a text whose hash is unchanged keeps its vector."""
+    from marketplace.models import Industry, Patent, SmeProfile, TechnologyNeed
+    from matching.services import _need_text, _patent_text, _sme_text, vectors_for
 
     if kind == "patent":
         texts = {p.pk: _patent_text(p) for p in Patent.objects.filter(pk__in=ids)}
+    elif kind == "sme":
+        names = dict(Industry.objects.values_list("code", "name_zh"))
+        texts = {
+            p.organisation_id: _sme_text(p, names)
+            for p in SmeProfile.objects.filter(organisation_id__in=ids)
+        }
     else:
         texts = {n.pk: _need_text(n) for n in TechnologyNeed.objects.filter(pk__in=ids)}
     return len(vectors_for(kind, texts))

@@ -87,7 +87,8 @@ def test_registration_creates_organisation_admin_and_profile_and_mails_a_token(
         "founder@example.com",
         "queued",
     )
-    assert len(callbacks) == 1  # the send task is enqueued only after commit
+    # Enqueued only after commit: the send task, and the profile's text vector (index queue).
+    assert len(callbacks) == 2
 
 
 def test_unverified_admin_cannot_log_in_until_the_mailed_token_is_used() -> None:

@@ -296,3 +296,95 @@ def test_two_first_incremental_matches_share_one_current_run(
     monkeypatch.undo()
     assert MatchRun.objects.filter(is_current=True).get() == run
     assert world.sme.pk in declaration_matched(market["battery"].pk)
+
+
+def test_a_new_declaration_reaches_an_sme_created_after_the_workers_snapshot(
+    world: World, market: dict[str, Any]
+) -> None:
+    _rematch()
+    first = announced(
+        declarable_patent(world.university, 21, title="一种锂离子电池正极包覆方法"),
+        world.university_member,
+        world.reviewer,
+    )
+    assert world.sme.pk in declaration_matched(first.pk)  # the worker now holds a snapshot
+    newcomer = SmeProfileFactory.create(organisation__name="苏州新电池有限公司").organisation
+    second = announced(
+        declarable_patent(world.university, 22, title="一种锂离子电池负极材料"),
+        world.university_member,
+        world.reviewer,
+    )
+    assert newcomer.pk in declaration_matched(second.pk)
+    assert second.pk in _ranked(newcomer)
+
+
+def test_a_full_list_takes_a_new_declaration_only_when_it_beats_the_lowest(
+    world: World, market: dict[str, Any], settings: Any
+) -> None:
+    settings.MATCHING_TOP_K = 1
+    _rematch()
+    assert _ranked(world.sme) == [market["battery"].pk]
+    # The textile patent scores below the battery patent for the battery maker: no room.
+    assert world.sme.pk not in declaration_matched(market["textile"].pk)
+    assert _ranked(world.sme) == [market["battery"].pk]
+    # A closer patent displaces the lowest match of the full list.
+    closer = announced(
+        declarable_patent(
+            world.university,
+            23,
+            title="高镍正极材料包覆技术",
+            abstract="寻求锂离子电池正极材料包覆改性技术，正极，包覆。",
+        ),
+        world.university_member,
+        world.reviewer,
+    )
+    assert world.sme.pk in declaration_matched(closer.pk)
+    assert _ranked(world.sme) == [closer.pk]
+
+
+def test_after_matches_are_retired_a_weaker_declaration_can_enter_the_list(
+    world: World, market: dict[str, Any], settings: Any
+) -> None:
+    settings.MATCHING_TOP_K = 1
+    _rematch()
+    declaration_matched(market["textile"].pk)  # cutoffs cached with the battery patent's score
+    declaration_services.declaration_request_withdrawal(
+        actor=world.university_member, declaration_id=market["battery"].pk, reason="调整"
+    )
+    declaration_services.declaration_approve_withdrawal(
+        actor=world.reviewer, declaration_id=market["battery"].pk
+    )
+    declaration_retired(market["battery"].pk)
+    assert _ranked(world.sme) == []
+    declaration_matched(market["display"].pk)
+    incremental = _ranked(world.sme)
+    assert incremental == [market["display"].pk]
+    _rematch()
+    assert _ranked(world.sme) == incremental  # what a full re-match gives
+
+
+@pytest.fixture
+def tasks_in_line() -> Any:
+    """Celery tasks run where they are sent (the real task code, without a broker)."""
+    from marketplace.celery import app as celery_app
+
+    before = celery_app.conf.task_always_eager
+    celery_app.conf.task_always_eager = True
+    yield
+    celery_app.conf.task_always_eager = before
+
+
+def test_a_patent_or_profile_saved_gets_its_vector_on_the_index_queue(
+    world: World, tasks_in_line: None, django_capture_on_commit_callbacks: Any
+) -> None:
+    from matching.models import TextVector
+
+    with django_capture_on_commit_callbacks(execute=True):
+        patent = declarable_patent(world.university, 30, title="一种固态电池电解质")
+        profile = SmeProfileFactory.create(organisation__name="向量测试企业")
+    first = TextVector.objects.get(kind="patent", object_id=patent.pk).text_hash
+    assert TextVector.objects.filter(kind="sme", object_id=profile.organisation_id).exists()
+    with django_capture_on_commit_callbacks(execute=True):
+        patent.title = "一种固态电池电解质膜"
+        patent.save()
+    assert TextVector.objects.get(kind="patent", object_id=patent.pk).text_hash != first

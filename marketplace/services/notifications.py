@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone, translation
 
 from marketplace import emails
@@ -25,20 +25,37 @@ def notify(
     data: dict[str, Any] | None = None,
     send_email: bool = True,
 ) -> list[Notification]:
-    """Notify each user once per `source`; a repeated call (a task retried) adds nothing."""
-    created: list[Notification] = []
-    for user in {user.pk: user for user in users if user.is_active}.values():
+    """Notify each user once per `source`; a repeated call (a task retried) adds nothing.
+
+    In bulk (a new patent may reach hundreds of SMEs): one read of who already has it, one
+    insert per table, and the e-mails enqueued together after commit. Two calls for one
+    source take turns on an advisory lock, so a duplicated task never sends twice."""
+    recipients = {user.pk: user for user in users if user.is_active}
+    if not recipients:
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"notify:{source}"])
+    done = set(
+        Notification.objects.filter(source=source, user_id__in=list(recipients)).values_list(
+            "user_id", flat=True
+        )
+    )
+    pending = []
+    for pk, user in recipients.items():
+        if pk in done:
+            continue
         with translation.override(user.preferred_language):
             title, body = render(user)
-        notification, is_new = Notification.objects.get_or_create(
-            user=user,
-            source=source,
-            defaults={"kind": kind, "title": title, "body": body, "data": data or {}},
+        pending.append(
+            Notification(
+                user=user, kind=kind, source=source, title=title, body=body, data=data or {}
+            )
         )
-        if is_new:
-            created.append(notification)
-            if send_email:
-                emails.queue(emails.Message(kind, user.email, title, body))
+    created = Notification.objects.bulk_create(pending)
+    if send_email and created:
+        emails.queue_many(
+            [emails.Message(kind, item.user.email, item.title, item.body) for item in created]
+        )
     return created
 
 
