@@ -26,6 +26,7 @@ from licensing.models import (
 from licensing.services import mediation as services
 from licensing.tasks import notify_mediation_event
 from licensing.workdays import add_workdays
+from marketplace import emails
 from marketplace.models import Notification, OutboundEmail, User
 from marketplace.tasks import send_email
 from tests.conftest import ROLES, World, client_for
@@ -244,10 +245,12 @@ def test_a_refusal_before_national_day_is_told_to_the_applicant_in_app_and_by_ma
         kind="mediation_not_accepted", to_email=world.sme_admin.email
     )
     assert (queued.subject, queued.body, queued.status) == (told.title, told.body, "queued")
+    # After commit, one callback publishes every e-mail of the notification together.
     sent_after_commit = [
-        callback.args[0]
+        email_id
         for callback in after_notice
-        if isinstance(callback, partial) and callback.func == send_email.delay
+        if isinstance(callback, partial) and callback.func is emails._send_all
+        for email_id in callback.args[0]
     ]
     assert sorted(sent_after_commit) == sorted(
         OutboundEmail.objects.filter(kind="mediation_not_accepted").values_list("pk", flat=True)
