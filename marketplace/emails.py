@@ -97,11 +97,12 @@ def queue_many(messages: list[Message]) -> list[OutboundEmail]:
 
 
 def _send_all(email_ids: list[int]) -> None:
-    from marketplace.tasks import send_email
+    from marketplace.tasks import send_emails
 
-    with send_email.app.producer_or_acquire() as producer:
-        for email_id in email_ids:
-            send_email.apply_async((email_id,), producer=producer)
+    size = settings.EMAIL_BATCH_SIZE
+    with send_emails.app.producer_or_acquire() as producer:
+        for start in range(0, len(email_ids), size):
+            send_emails.apply_async((email_ids[start : start + size],), producer=producer)
 
 
 def send_after_commit(builder: Callable[..., Message], **kwargs: object) -> OutboundEmail:

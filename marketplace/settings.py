@@ -305,6 +305,8 @@ IMPORT_MAX_ATTEMPTS = env.int("IMPORT_MAX_ATTEMPTS", default=3)
 # E-mail queued or claimed this long ago and not sent was left behind by a lost worker (the
 # retry back-off of send_email tops out at 16 minutes).
 EMAIL_STALE_MINUTES = env.int("EMAIL_STALE_MINUTES", default=30)
+# E-mails of one notification go to the worker in batches of this many (one SMTP connection each).
+EMAIL_BATCH_SIZE = env.int("EMAIL_BATCH_SIZE", default=50)
 
 # Further demo data loaded by `load_demo` after the core demo (apps that build on marketplace).
 DEMO_EXTRA_LOADERS = ["licensing.demo.load_demo_declarations"]

@@ -138,6 +138,37 @@ def test_a_second_delivery_of_the_send_task_sends_nothing() -> None:
 
 
 @pytest.mark.django_db
+def test_a_batch_of_mails_goes_out_over_one_connection_and_once_only() -> None:
+    from marketplace.emails import Message, queue_many
+    from marketplace.tasks import send_emails
+
+    rows = queue_many([Message("test", f"batch{n}@example.com", f"B{n}", "body") for n in range(3)])
+    ids = [row.pk for row in rows]
+    assert send_emails.apply(args=(ids,)).get() == {"sent": 3, "retried": 0, "skipped": 0}
+    assert send_emails.apply(args=(ids,)).get() == {"sent": 0, "retried": 0, "skipped": 3}
+    assert sorted(m.to[0] for m in mail.outbox) == [f"batch{n}@example.com" for n in range(3)]
+    assert set(OutboundEmail.objects.filter(pk__in=ids).values_list("status", "attempts")) == {
+        ("sent", 1)
+    }
+
+
+@pytest.mark.django_db
+def test_a_batch_that_cannot_reach_the_server_goes_back_to_single_retries(settings: Any) -> None:
+    from marketplace.emails import Message, queue_many
+    from marketplace.tasks import send_emails
+
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", free_port(), 1
+    rows = queue_many([Message("test", f"down{n}@example.com", "Down", "x") for n in range(2)])
+    result = send_emails.apply(args=([row.pk for row in rows],)).get()
+    assert result == {"sent": 0, "retried": 2, "skipped": 0}
+    for row in rows:
+        row.refresh_from_db()
+        assert (row.status, row.attempts) == ("queued", 1)
+        assert "Connection refused" in row.last_error or "ConnectionRefused" in row.last_error
+
+
+@pytest.mark.django_db
 def test_unreachable_smtp_server_is_retried_then_marked_failed(settings: Any) -> None:
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", free_port(), 1
