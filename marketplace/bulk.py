@@ -35,6 +35,9 @@ def copy_upsert(
     """
     if not objs:
         return
+    if not connection.in_atomic_block:
+        # Outside a transaction the staging rows would vanish at the COPY's own commit.
+        raise RuntimeError("copy_upsert must run inside transaction.atomic()")
     fields = _columns(model)
     # Every identifier below comes from the model's metadata, quoted; values go by COPY.
     table = connection.ops.quote_name(model._meta.db_table)
