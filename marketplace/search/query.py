@@ -127,9 +127,6 @@ class RankedPage:
     def __len__(self) -> int:
         return len(self.ranked)
 
-    def count(self) -> int:
-        return len(self.ranked)
-
     def __getitem__(self, window: slice) -> list[Patent]:
         chosen = self.ranked[window]
         found = {patent.pk: patent for patent in self.rows.filter(pk__in=[pk for pk, _ in chosen])}
@@ -154,9 +151,7 @@ def search_patents(base: QuerySet[Patent], params: SearchParams) -> SearchResult
     filtered = _filtered(base, params, today)
     tokens = query_tokens(params.q)
     if not tokens:
-        return SearchResult(
-            _order(filtered, params.sort, ranked=False), tokens, "none", _facets(filtered)
-        )
+        return SearchResult(_order(filtered, params.sort), tokens, "none", _facets(filtered))
     mode = "and"
     query = SearchQuery(" ".join(tokens), config="simple", search_type="plain")
     rows = _candidates(filtered, query)
@@ -175,9 +170,7 @@ def search_patents(base: QuerySet[Patent], params: SearchParams) -> SearchResult
         ranked = sorted(((row[0], row[1]) for row in rows), key=lambda item: (-item[1], -item[0]))
         ordered = RankedPage(page_rows, ranked)
     else:
-        ordered = _order(
-            page_rows.filter(id__in=[row[0] for row in rows]), params.sort, ranked=False
-        )
+        ordered = _order(page_rows.filter(id__in=[row[0] for row in rows]), params.sort)
     return SearchResult(ordered, tokens, mode, facets, count=len(rows))
 
 
@@ -207,7 +200,9 @@ def _quote(token: str) -> str:
     return "'" + token.replace("\\", "\\\\").replace("'", "''") + "'"
 
 
-def _order(queryset: QuerySet[Patent], sort: str, *, ranked: bool) -> QuerySet[Patent]:
+def _order(queryset: QuerySet[Patent], sort: str) -> QuerySet[Patent]:
+    """Every order but relevance (RankedPage orders by rank); relevance without words: newest
+    registered first."""
     if sort == "newest":
         return queryset.order_by(F("grant_date").desc(nulls_last=True), "-id")
     if sort == "remaining_term":
@@ -218,22 +213,19 @@ def _order(queryset: QuerySet[Patent], sort: str, *, ranked: bool) -> QuerySet[P
             F("listed_royalty_rate").asc(nulls_first=True),
             "-id",
         )
-    if ranked:
-        return queryset.order_by("-rank", "-id")
     return queryset.order_by("-id")
 
 
-def _facets(queryset: QuerySet[Patent], *, sample: bool = True) -> dict[str, list[dict[str, Any]]]:
+def _facets(queryset: QuerySet[Patent]) -> dict[str, list[dict[str, Any]]]:
     """Counts by type, IPC section, owner province and payment method over the matches of a
     search without words (over the newest FACET_CAP of them).
 
     One GROUP BY over the four values together (at most a few thousand groups), summed here:
     four separate statements each re-read every match.
     """
-    if sample:
-        queryset = Patent.objects.filter(id__in=queryset.order_by("-id").values("id")[:FACET_CAP])
+    sample = Patent.objects.filter(id__in=queryset.order_by("-id").values("id")[:FACET_CAP])
     groups = (
-        queryset.order_by()
+        sample.order_by()
         .annotate(section=Substr("main_ipc", 1, 1), province=Substr("owner_region", 1, 2))
         .values_list("patent_type", "section", "province", "listed_payment_method")
         .annotate(count=Count("id"))
