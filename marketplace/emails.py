@@ -92,11 +92,12 @@ def queue_many(messages: list[Message]) -> list[OutboundEmail]:
             for m in messages
         ]
     )
-    transaction.on_commit(partial(_send_all, [row.pk for row in rows]))
+    transaction.on_commit(partial(send_in_batches, [row.pk for row in rows]))
     return rows
 
 
-def _send_all(email_ids: list[int]) -> None:
+def send_in_batches(email_ids: list[int]) -> None:
+    """Publish send_emails tasks of EMAIL_BATCH_SIZE ids each, over one broker connection."""
     from marketplace.tasks import send_emails
 
     size = settings.EMAIL_BATCH_SIZE

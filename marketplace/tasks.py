@@ -6,6 +6,7 @@ import contextlib
 import logging
 import smtplib
 from datetime import timedelta
+from typing import Any
 
 from celery import Task, shared_task
 from django.conf import settings
@@ -13,6 +14,7 @@ from django.core.mail import EmailMessage, get_connection
 from django.db.models import F, Q
 from django.utils import timezone
 
+from marketplace.emails import send_in_batches
 from marketplace.models import OutboundEmail, OutboundEmailStatus
 
 logger = logging.getLogger(__name__)
@@ -20,17 +22,37 @@ logger = logging.getLogger(__name__)
 TRANSIENT_MAIL_ERRORS = (smtplib.SMTPException, ConnectionError, TimeoutError, OSError)
 
 
+def _claim(email_id: int) -> bool:
+    """Compare-and-swap queued → sending: a second delivery of a send task finds it taken."""
+    return bool(
+        OutboundEmail.objects.filter(pk=email_id, status=OutboundEmailStatus.QUEUED).update(
+            status=OutboundEmailStatus.SENDING,
+            attempts=F("attempts") + 1,
+            claimed_at=timezone.now(),
+        )
+    )
+
+
+def _mark_sent(email_id: int) -> None:
+    OutboundEmail.objects.filter(pk=email_id).update(
+        status=OutboundEmailStatus.SENT, sent_at=timezone.now(), last_error=""
+    )
+
+
+def _message(email: OutboundEmail, connection: Any = None) -> EmailMessage:
+    return EmailMessage(
+        subject=email.subject, body=email.body, to=[email.to_email], connection=connection
+    )
+
+
 @shared_task(bind=True, max_retries=6, default_retry_delay=30)
 def send_email(self: Task, email_id: int) -> str:
     """Send one queued e-mail; a second delivery of the task finds it claimed and stops."""
-    claimed = OutboundEmail.objects.filter(pk=email_id, status=OutboundEmailStatus.QUEUED).update(
-        status=OutboundEmailStatus.SENDING, attempts=F("attempts") + 1, claimed_at=timezone.now()
-    )
-    if not claimed:
+    if not _claim(email_id):
         return "skipped"
     email = OutboundEmail.objects.get(pk=email_id)
     try:
-        EmailMessage(subject=email.subject, body=email.body, to=[email.to_email]).send()
+        _message(email).send()
     except TRANSIENT_MAIL_ERRORS as error:
         final = self.request.retries >= (self.max_retries or 0)
         OutboundEmail.objects.filter(pk=email_id).update(
@@ -41,9 +63,7 @@ def send_email(self: Task, email_id: int) -> str:
             logger.error("giving up on e-mail %s: %r", email_id, error)
             return "failed"
         raise self.retry(exc=error, countdown=30 * 2**self.request.retries) from error
-    OutboundEmail.objects.filter(pk=email_id).update(
-        status=OutboundEmailStatus.SENT, sent_at=timezone.now(), last_error=""
-    )
+    _mark_sent(email_id)
     return "sent"
 
 
@@ -55,15 +75,10 @@ def send_emails(email_ids: list[int]) -> dict[str, int]:
     Each e-mail is claimed as in send_email, so a second delivery sends none twice. One that
     meets a transient error goes back to the queue and on to send_email's own retries.
     """
-    claimed = []
-    for email_id in email_ids:
-        if OutboundEmail.objects.filter(pk=email_id, status=OutboundEmailStatus.QUEUED).update(
-            status=OutboundEmailStatus.SENDING,
-            attempts=F("attempts") + 1,
-            claimed_at=timezone.now(),
-        ):
-            claimed.append(email_id)
-    sent = retried = 0
+    claimed = [email_id for email_id in email_ids if _claim(email_id)]
+    skipped = len(email_ids) - len(claimed)
+    if not claimed:
+        return {"sent": 0, "retried": 0, "skipped": skipped}
 
     def retry_alone(email_id: int, error: BaseException) -> None:
         OutboundEmail.objects.filter(pk=email_id).update(
@@ -71,34 +86,28 @@ def send_emails(email_ids: list[int]) -> dict[str, int]:
         )
         send_email.apply_async((email_id,), countdown=30)
 
-    if not claimed:
-        return {"sent": 0, "retried": 0, "skipped": len(email_ids)}
     connection = get_connection()
     try:
         connection.open()
     except TRANSIENT_MAIL_ERRORS as error:
         for email_id in claimed:
             retry_alone(email_id, error)
-        return {"sent": 0, "retried": len(claimed), "skipped": len(email_ids) - len(claimed)}
+        return {"sent": 0, "retried": len(claimed), "skipped": skipped}
+    sent = retried = 0
     try:
         for email in OutboundEmail.objects.filter(pk__in=claimed).order_by("pk"):
-            message = EmailMessage(
-                subject=email.subject, body=email.body, to=[email.to_email], connection=connection
-            )
             try:
-                message.send()
+                _message(email, connection).send()
             except TRANSIENT_MAIL_ERRORS as error:
                 retry_alone(email.pk, error)
                 retried += 1
                 continue
-            OutboundEmail.objects.filter(pk=email.pk).update(
-                status=OutboundEmailStatus.SENT, sent_at=timezone.now(), last_error=""
-            )
+            _mark_sent(email.pk)
             sent += 1
     finally:
         with contextlib.suppress(*TRANSIENT_MAIL_ERRORS):
             connection.close()
-    return {"sent": sent, "retried": retried, "skipped": len(email_ids) - len(claimed)}
+    return {"sent": sent, "retried": retried, "skipped": skipped}
 
 
 @shared_task
@@ -119,8 +128,7 @@ def resend_stale_emails() -> int:
     OutboundEmail.objects.filter(pk__in=ids, status=OutboundEmailStatus.SENDING).update(
         status=OutboundEmailStatus.QUEUED
     )
-    for email_id in ids:
-        send_email.delay(email_id)
+    send_in_batches(ids)
     if ids:
         logger.warning("re-queued %d e-mails left behind by a lost worker", len(ids))
     return len(ids)
