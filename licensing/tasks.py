@@ -233,8 +233,9 @@ def notify_mediation_event(event_id: int) -> int:
     users: list[User] = []
     for audience in MEDIATION_AUDIENCE[event.verb]:
         if audience in ("applicant", "respondent"):
-            organisation_id = case.applicant_id if audience == "applicant" else case.respondent_id
-            users += User.objects.filter(memberships__organisation_id=organisation_id)
+            users += User.objects.filter(
+                memberships__organisation_id=case.organisation_of(audience)
+            )
         elif audience == "mediator" and case.mediator_id:
             users += User.objects.filter(pk=case.mediator_id)
         elif audience == "supervisors":

@@ -152,6 +152,10 @@ class MediationCase(models.Model):
     def __str__(self) -> str:
         return self.number
 
+    def organisation_of(self, side: str) -> int:
+        """The organisation on one side of the case: "applicant" or "respondent"."""
+        return self.applicant_id if side == "applicant" else self.respondent_id
+
 
 class CaseAgent(models.Model):
     """An agent with power of attorney for one party (at most two per party)."""

@@ -214,23 +214,30 @@ def _name_agents(case: MediationCase, actor: User, side: str, agents: list[Agent
     """Add agents to one side of a locked case (the row lock makes the count exact)."""
     if not agents:
         return
-    organisation_id = case.applicant_id if side == "applicant" else case.respondent_id
+    organisation_id = case.organisation_of(side)
     already_named = CaseAgent.objects.filter(case=case, organisation_id=organisation_id).count()
     _check_agent_count(already_named=already_named, agents=agents)
     _create_agents(case, organisation_id, agents)
     _event(case, actor, "agents_named", side=side, agents=[agent.name for agent in agents])
 
 
-@transaction.atomic
-def case_name_agents(*, actor: User, case_id: int, agents: list[AgentInput]) -> MediationCase:
-    """A party names agents with power of attorney for its own side while the case is open;
-    the other side's agents are that side's to name."""
+def _lock_own_open_side(actor: User, case_id: int) -> tuple[MediationCase, str]:
+    """The locked case and the caller's side, for a party acting on its own agents while the
+    case is open."""
     case = _lock(actor, case_id)
     side = party_of(actor, case)
     if side is None:
         raise PermissionDenied("party_required", _("Only a party names its agents."))
     if case.status not in OPEN_CASE_STATUSES:
         raise Conflict("case_closed", _("The case is over."))
+    return case, side
+
+
+@transaction.atomic
+def case_name_agents(*, actor: User, case_id: int, agents: list[AgentInput]) -> MediationCase:
+    """A party names agents with power of attorney for its own side while the case is open;
+    the other side's agents are that side's to name."""
+    case, side = _lock_own_open_side(actor, case_id)
     _name_agents(case, actor, side, agents)
     return case
 
@@ -239,15 +246,9 @@ def case_name_agents(*, actor: User, case_id: int, agents: list[AgentInput]) -> 
 def case_revoke_agent(*, actor: User, case_id: int, agent_id: int) -> MediationCase:
     """A party revokes the power of attorney of one of its own agents while the case is open
     (to replace a wrong name within the limit of two); the timeline keeps the name."""
-    case = _lock(actor, case_id)
-    side = party_of(actor, case)
-    if side is None:
-        raise PermissionDenied("party_required", _("Only a party names its agents."))
-    if case.status not in OPEN_CASE_STATUSES:
-        raise Conflict("case_closed", _("The case is over."))
-    organisation_id = case.applicant_id if side == "applicant" else case.respondent_id
+    case, side = _lock_own_open_side(actor, case_id)
     agent = CaseAgent.objects.filter(
-        pk=agent_id, case=case, organisation_id=organisation_id
+        pk=agent_id, case=case, organisation_id=case.organisation_of(side)
     ).first()
     if agent is None:  # another side's agent is not the caller's to revoke, nor to know of
         raise NotFound()
@@ -658,7 +659,7 @@ def case_request_recusal(*, actor: User, case_id: int, reasons: str) -> RecusalR
     recusal = RecusalRequest.objects.create(
         case=case,
         mediator_id=case.mediator_id,
-        organisation_id=case.applicant_id if side == "applicant" else case.respondent_id,
+        organisation_id=case.organisation_of(side),
         requested_by=actor,
         reasons=reasons.strip(),
     )
@@ -762,7 +763,7 @@ def case_add_evidence(
     upload.seek(0)
     evidence = CaseEvidence(
         case=case,
-        organisation_id=case.applicant_id if side == "applicant" else case.respondent_id,
+        organisation_id=case.organisation_of(side),
         uploaded_by=actor,
         original_name=name[-255:],
         content_type=content_type,
