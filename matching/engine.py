@@ -110,6 +110,10 @@ class Supply:
 
 _NO_ROWS = np.zeros(0, dtype=np.int64)
 
+# Feedback: patents in a subclass the SME marked interesting rise, in one it rejected fall.
+FEEDBACK_RAISE = np.float32(0.05)
+FEEDBACK_LOWER = np.float32(0.10)
+
 
 @dataclass
 class Demand:
@@ -342,9 +346,9 @@ def score_totals(
         line += supply.affordability(demand.budget, weighted=True)
         # Feedback: similar patents (same IPC subclass) rise or fall for this SME.
         if demand.interested_subclasses:
-            line[supply.subclass_rows(demand.interested_subclasses)] += np.float32(0.05)
+            line[supply.subclass_rows(demand.interested_subclasses)] += FEEDBACK_RAISE
         if demand.rejected_subclasses:
-            line[supply.subclass_rows(demand.rejected_subclasses)] -= np.float32(0.10)
+            line[supply.subclass_rows(demand.rejected_subclasses)] -= FEEDBACK_LOWER
         line[supply.rows_of_patentee(demand.organisation_id)] = -np.inf  # never one's own
         for declaration_id in demand.rejected_declarations:
             index = supply.row_of(declaration_id)

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Count, Max, Min
+from django.db.models import Count, Max, Min, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -38,6 +38,8 @@ from marketplace.models import (
 from marketplace.patents.ipc import parse_ipc
 from matching.embedders import get_embedder
 from matching.engine import (
+    FEEDBACK_LOWER,
+    FEEDBACK_RAISE,
     Demand,
     IndustryCache,
     Scored,
@@ -124,8 +126,13 @@ def industries_for(symbols: list[str], table: dict[str, dict[str, float]]) -> di
 # ---- vectors -------------------------------------------------------------------------------
 
 
+def patent_text(title: str, abstract: str) -> str:
+    """What a patent's vector embeds (from the model or from plain values alike)."""
+    return f"{title}\n{abstract[:1000]}"
+
+
 def _patent_text(patent: Patent) -> str:
-    return f"{patent.title}\n{patent.abstract[:1000]}"
+    return patent_text(patent.title, patent.abstract)
 
 
 def _need_text(need: TechnologyNeed) -> str:
@@ -203,9 +210,7 @@ def load_supply(declaration_ids: list[int] | None = None) -> Supply:
         declarations = declarations.filter(pk__in=declaration_ids)
     rows = list(declarations.values_list(*SUPPLY_FIELDS))
     table = _concordance()
-    vectors = vectors_for(
-        "patent", {row[1]: f"{row[4]}\n{row[5][:1000]}" for row in rows}
-    )  # the text _patent_text gives
+    vectors = vectors_for("patent", {row[1]: patent_text(row[4], row[5]) for row in rows})
     dim = get_embedder().dim
     ipcs: dict[tuple[str, ...], dict[str, float]] = {}
     industries = []
@@ -629,23 +634,17 @@ def _estimate(snapshot: DemandSnapshot, supply: Supply) -> np.ndarray:
     share = found / np.maximum(snapshot.keyword_counts, 1.0)
     total += np.float32(weights["keywords"]) * share.astype(np.float32)
     total[snapshot.provinces == supply.province_codes()[0]] += np.float32(weights["region"])
-    upfront = float(supply.upfront[0])
+    # The engine's own affordability (cached per budget) of this one declaration.
     by_budget = np.array(
-        [
-            0.5
-            if budget is None or budget <= 0
-            else (1.0 if upfront <= float(budget) else float(budget) / max(upfront, 1.0))
-            for budget in snapshot.budgets
-        ],
-        dtype=np.float32,
+        [supply.affordability(budget)[0] for budget in snapshot.budgets], dtype=np.float32
     )
     if by_budget.size:
         total += np.float32(weights["affordability"]) * by_budget[snapshot.budget_rows]
     subclass = supply.main_subclass[0]
     if subclass in snapshot.interested:
-        total[snapshot.interested[subclass]] += np.float32(0.05)
+        total[snapshot.interested[subclass]] += FEEDBACK_RAISE
     if subclass in snapshot.rejected:
-        total[snapshot.rejected[subclass]] -= np.float32(0.10)
+        total[snapshot.rejected[subclass]] -= FEEDBACK_LOWER
     rows = snapshot.rejected_declarations.get(int(supply.ids[0]))
     if rows is not None:
         total[rows] = -np.inf
@@ -670,6 +669,17 @@ def _lists_shrunk() -> None:
     cache.set(LISTS_VERSION_KEY, uuid.uuid4().hex, None)
 
 
+def _list_sizes(matches: QuerySet[Match]) -> dict[int, tuple[int, float]]:
+    """Each SME's number of matches and lowest score among `matches`."""
+    return {
+        sme: (count, low)
+        for sme, count, low in matches.values("sme_id")
+        .annotate(count=Count("id"), low=Min("score"))
+        .values_list("sme_id", "count", "low")
+        .order_by()
+    }
+
+
 def _cutoffs(run: MatchRun) -> dict[int, float]:
     """Each full list's lowest score in the run (SMEs with fewer than top K are absent).
 
@@ -681,11 +691,7 @@ def _cutoffs(run: MatchRun) -> dict[int, float]:
         _CUTOFFS.clear()
         _CUTOFFS[key] = {
             sme: low
-            for sme, count, low in Match.objects.filter(run=run)
-            .values("sme_id")
-            .annotate(count=Count("id"), low=Min("score"))
-            .values_list("sme_id", "count", "low")
-            .order_by()
+            for sme, (count, low) in _list_sizes(Match.objects.filter(run=run)).items()
             if count >= top_k
         }
     return _CUTOFFS[key]
@@ -742,15 +748,9 @@ def declaration_matched(declaration_id: int) -> list[int]:
     if not best:
         return []
     top_k = settings.MATCHING_TOP_K
-    lists = {
-        sme: (count, low)
-        for sme, count, low in Match.objects.filter(run=run, sme_id__in=list(best))
-        .exclude(declaration_id=declaration_id)
-        .values("sme_id")
-        .annotate(count=Count("id"), low=Min("score"))
-        .values_list("sme_id", "count", "low")
-        .order_by()
-    }
+    lists = _list_sizes(
+        Match.objects.filter(run=run, sme_id__in=list(best)).exclude(declaration_id=declaration_id)
+    )
     gained: list[int] = []
     displace: list[int] = []
     for sme, (_demand, scored) in best.items():
