@@ -66,13 +66,15 @@ def ensure_schema() -> str:
     """
     from django.apps import apps
     from django.core.management import call_command
+    from django.db import connection
     from django.db.migrations.recorder import MigrationRecorder
 
     from marketplace.patents.cleaning import known_subclasses_cache_clear
 
-    applied = MigrationRecorder.Migration.objects.filter(
-        app="marketplace", name="0004_load_ipc_titles"
-    ).exists()
+    recorder = MigrationRecorder(connection)
+    applied = recorder.has_table() and (
+        recorder.migration_qs.filter(app="marketplace", name="0004_load_ipc_titles").exists()
+    )
     if not IPC_CSV.exists() and not applied:
         call_command("migrate", "marketplace", "0003", verbosity=0)
         call_command("migrate", "marketplace", "0004", fake=True, verbosity=0)

@@ -155,6 +155,24 @@ class Match(models.Model):
         return f"{self.sme_id} ← {self.declaration_id} ({self.score:.3f})"
 
 
+class ListFloor(models.Model):
+    """The lowest score of an SME's full list (top K) in a full run: the bar a newly
+    announced declaration must clear to enter that list, even after retired declarations
+    left the list short. A slot a withdrawal opens is refilled by the next full re-match,
+    not by a weaker newcomer (which the run had ranked below K); SMEs whose run list was
+    short have no row and take any newcomer above the engine's minimum."""
+
+    run = models.ForeignKey(MatchRun, on_delete=models.CASCADE, related_name="+", db_index=False)
+    sme = models.ForeignKey("marketplace.Organisation", on_delete=models.CASCADE, related_name="+")
+    score = models.FloatField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["run", "sme"], name="list_floor_once")]
+
+    def __str__(self) -> str:
+        return f"{self.sme_id} in run {self.run_id}: {self.score:.3f}"
+
+
 class MatchFeedback(models.Model):
     """An SME's verdict on a match; it raises or lowers similar results for that SME."""
 

@@ -8,7 +8,7 @@ import hashlib
 import json
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
@@ -48,7 +48,15 @@ from matching.engine import (
     industry_relation,
     score_smes,
 )
-from matching.models import IpcIndustry, Match, MatchChunk, MatchFeedback, MatchRun, TextVector
+from matching.models import (
+    IpcIndustry,
+    ListFloor,
+    Match,
+    MatchChunk,
+    MatchFeedback,
+    MatchRun,
+    TextVector,
+)
 
 DATA = Path(__file__).resolve().parent / "reference_data"
 
@@ -350,12 +358,27 @@ def _match_rows(
             )
 
 
-def _copy_matches(rows: Iterator[tuple[object, ...]]) -> int:
+def _floor_rows(
+    run_id: int, demands: list[Demand], ranked: list[list[Scored]]
+) -> Iterator[tuple[object, ...]]:
+    """(run, SME, lowest score) of every full list, for ListFloor."""
+    top_k = settings.MATCHING_TOP_K
+    for demand, scored in zip(demands, ranked, strict=True):
+        if len(scored) >= top_k:
+            yield run_id, demand.organisation_id, scored[-1].score
+
+
+def _copy_matches(
+    rows: Iterator[tuple[object, ...]],
+    *,
+    table: str = "matching_match",
+    columns: Sequence[str] = MATCH_COLUMNS,
+) -> int:
     """Write match rows with COPY (an order of magnitude cheaper than INSERTs for a chunk's
     ~100,000 rows); in the caller's transaction."""
     written = 0
     with connection.cursor() as cursor:
-        statement = f"COPY matching_match ({', '.join(MATCH_COLUMNS)}) FROM STDIN"
+        statement = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
         with cursor.cursor.copy(statement) as copy:
             for row in rows:
                 copy.write_row(row)
@@ -469,7 +492,13 @@ def chunk_run(chunk_id: int) -> str:
             # lost after commit): rewrite them whole. A first attempt skips the delete, which
             # would otherwise read the run's rows written so far, chunk after chunk.
             Match.objects.filter(run_id=chunk.run_id, sme_id__in=chunk.sme_ids).delete()
+            ListFloor.objects.filter(run_id=chunk.run_id, sme_id__in=chunk.sme_ids).delete()
         _copy_matches(_match_rows(chunk.run_id, context.supply, demands, ranked))
+        _copy_matches(
+            _floor_rows(chunk.run_id, demands, ranked),
+            table="matching_listfloor",
+            columns=("run_id", "sme_id", "score"),
+        )
         MatchRun.objects.filter(pk=chunk.run_id).update(done_chunks=_done_chunks(chunk.run_id))
     if not MatchChunk.objects.filter(run_id=chunk.run_id, status="pending").exists():
         _finish(chunk.run_id)
@@ -491,6 +520,7 @@ def _finish(run_id: int) -> None:
             status=MatchRun.Status.COMPLETE, is_current=True, finished_at=timezone.now()
         )
     Match.objects.filter(run__is_current=False, run__status=MatchRun.Status.COMPLETE).delete()
+    ListFloor.objects.filter(run__is_current=False, run__status=MatchRun.Status.COMPLETE).delete()
 
 
 def current_run() -> MatchRun | None:
@@ -680,20 +710,32 @@ def _list_sizes(matches: QuerySet[Match]) -> dict[int, tuple[int, float]]:
     }
 
 
+_RUN_FLOORS: dict[int, dict[int, float]] = {}
+
+
+def _run_floors(run: MatchRun) -> dict[int, float]:
+    """The run's ListFloor rows by SME (fixed for a run: cached per run)."""
+    if run.pk not in _RUN_FLOORS:
+        _RUN_FLOORS.clear()
+        _RUN_FLOORS[run.pk] = dict(ListFloor.objects.filter(run=run).values_list("sme_id", "score"))
+    return _RUN_FLOORS[run.pk]
+
+
 def _cutoffs(run: MatchRun) -> dict[int, float]:
-    """Each full list's lowest score in the run (SMEs with fewer than top K are absent).
+    """The score each SME's list asks of a newcomer: the lowest score of a full list, and
+    never less than the run's floor (SMEs with neither are absent).
 
     Cached per run and lists version: new matches only raise a list's lowest score, so a
     cached value stays a lower bound until matches are removed (a retired declaration)."""
     key = (run.pk, _lists_version())
     if key not in _CUTOFFS:
         top_k = settings.MATCHING_TOP_K
+        cutoffs = dict(_run_floors(run))
+        for sme, (count, low) in _list_sizes(Match.objects.filter(run=run)).items():
+            if count >= top_k:
+                cutoffs[sme] = max(low, cutoffs.get(sme, low))
         _CUTOFFS.clear()
-        _CUTOFFS[key] = {
-            sme: low
-            for sme, (count, low) in _list_sizes(Match.objects.filter(run=run)).items()
-            if count >= top_k
-        }
+        _CUTOFFS[key] = cutoffs
     return _CUTOFFS[key]
 
 
@@ -751,6 +793,7 @@ def declaration_matched(declaration_id: int) -> list[int]:
     lists = _list_sizes(
         Match.objects.filter(run=run, sme_id__in=list(best)).exclude(declaration_id=declaration_id)
     )
+    floors = _run_floors(run)
     gained: list[int] = []
     displace: list[int] = []
     for sme, (_demand, scored) in best.items():
@@ -759,6 +802,8 @@ def declaration_matched(declaration_id: int) -> list[int]:
             if low >= scored.score:
                 continue
             displace.append(sme)
+        elif floors.get(sme, INCREMENTAL_MINIMUM) >= scored.score:
+            continue  # a list short of retired matches waits for the next full re-match
         gained.append(sme)
     if displace:
         # The lowest match of each full list makes room (one per list).

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from licensing.services import declarations as declaration_services
 from marketplace.models import Industry, Organisation, Region, TechnologyNeed
-from matching.models import IpcIndustry, Match, MatchChunk, MatchRun
+from matching.models import IpcIndustry, ListFloor, Match, MatchChunk, MatchRun
 from matching.services import (
     chunk_run,
     current_run,
@@ -342,25 +342,79 @@ def test_a_full_list_takes_a_new_declaration_only_when_it_beats_the_lowest(
     assert _ranked(world.sme) == [closer.pk]
 
 
-def test_after_matches_are_retired_a_weaker_declaration_can_enter_the_list(
+def _withdrawn_and_retired(world: World, declaration_id: int) -> None:
+    declaration_services.declaration_request_withdrawal(
+        actor=world.university_member, declaration_id=declaration_id, reason="调整"
+    )
+    declaration_services.declaration_approve_withdrawal(
+        actor=world.reviewer, declaration_id=declaration_id
+    )
+    declaration_retired(declaration_id)
+
+
+def test_a_run_records_the_floor_of_each_full_list_once(
+    world: World, market: dict[str, Any], settings: Any
+) -> None:
+    settings.MATCHING_TOP_K = 1
+    first = _rematch()
+    lowest = dict(Match.objects.filter(run=first).values_list("sme_id", "score"))
+    floors = dict(ListFloor.objects.filter(run=first).values_list("sme_id", "score"))
+    assert world.sme.pk in floors
+    assert floors == lowest  # every list holds one match: it is the list's lowest
+    # A chunk redone after a lost ack rewrites its floors, not adds to them.
+    chunk = MatchChunk.objects.filter(run=first).first()
+    assert chunk is not None
+    MatchChunk.objects.filter(pk=chunk.pk).update(status="pending")
+    MatchRun.objects.filter(pk=first.pk).update(status="running")
+    assert chunk_run(chunk.pk) == "done"
+    assert ListFloor.objects.filter(run=first).count() == len(floors)
+    second = _rematch()
+    assert not ListFloor.objects.filter(run=first).exists()  # dropped with the old run
+    assert dict(ListFloor.objects.filter(run=second).values_list("sme_id", "score")) == floors
+
+
+def test_a_short_list_has_no_floor_and_takes_any_newcomer_above_the_minimum(
+    world: World, market: dict[str, Any]
+) -> None:
+    run = _rematch()  # top 50 of three declarations: every list is short
+    assert not ListFloor.objects.filter(run=run).exists()
+    assert world.sme.pk in declaration_matched(
+        announced(
+            declarable_patent(world.university, 24, title="一种锂离子电池隔膜"),
+            world.university_member,
+            world.reviewer,
+        ).pk
+    )
+
+
+def test_a_list_short_of_retired_matches_waits_for_the_rematch_for_a_weaker_newcomer(
     world: World, market: dict[str, Any], settings: Any
 ) -> None:
     settings.MATCHING_TOP_K = 1
     _rematch()
     declaration_matched(market["textile"].pk)  # cutoffs cached with the battery patent's score
-    declaration_services.declaration_request_withdrawal(
-        actor=world.university_member, declaration_id=market["battery"].pk, reason="调整"
-    )
-    declaration_services.declaration_approve_withdrawal(
-        actor=world.reviewer, declaration_id=market["battery"].pk
-    )
-    declaration_retired(market["battery"].pk)
+    _withdrawn_and_retired(world, market["battery"].pk)
     assert _ranked(world.sme) == []
-    declaration_matched(market["display"].pk)
-    incremental = _ranked(world.sme)
-    assert incremental == [market["display"].pk]
+    # The display patent ranks below the run's floor (the battery patent's score): the slot
+    # stays open rather than telling the SME about a patent the run had ranked below its list.
+    assert world.sme.pk not in declaration_matched(market["display"].pk)
+    assert _ranked(world.sme) == []
+    # A newcomer above the floor takes the slot at once.
+    closer = announced(
+        declarable_patent(
+            world.university,
+            23,
+            title="高镍正极材料包覆技术",
+            abstract="寻求锂离子电池正极材料包覆改性技术，正极，包覆。",
+        ),
+        world.university_member,
+        world.reviewer,
+    )
+    assert world.sme.pk in declaration_matched(closer.pk)
+    assert _ranked(world.sme) == [closer.pk]
+    _withdrawn_and_retired(world, closer.pk)
     _rematch()
-    assert _ranked(world.sme) == incremental  # what a full re-match gives
+    assert _ranked(world.sme) == [market["display"].pk]  # the nightly re-match refills it
 
 
 @pytest.fixture
