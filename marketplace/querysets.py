@@ -101,3 +101,17 @@ class TechnologyNeedQuerySet(models.QuerySet):
         return self.filter(
             models.Q(status="open") | models.Q(organisation__memberships__user=user)
         ).distinct()
+
+
+def known_related(instance: models.Model, **related: list[Any]) -> None:
+    """Record related objects already in hand (a row just created, a relation known to be
+    empty) as if prefetched, so that `instance.<name>.all()` answers without a query.
+
+    Django keeps prefetched rows in `_prefetched_objects_cache` as evaluated querysets (see
+    `prefetch_related_objects`); this fills it the same way, for reverse relations."""
+    cache = instance.__dict__.setdefault("_prefetched_objects_cache", {})
+    for name, objects in related.items():
+        queryset = getattr(instance, name).get_queryset()
+        queryset._result_cache = list(objects)
+        queryset._prefetch_done = True
+        cache[name] = queryset

@@ -9,11 +9,19 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from dateutil.relativedelta import relativedelta
 from django.apps import apps
 from django.db import connection
 from django.utils import timezone
 
-from licensing.models import Declaration, DeclarationEvent, License, LicenseFiling, LicensePayment
+from licensing.models import (
+    Declaration,
+    DeclarationEvent,
+    License,
+    LicenseEvent,
+    LicenseFiling,
+    LicensePayment,
+)
 from licensing.services import declarations as declaration_services
 from licensing.services import licenses as services
 from marketplace.reference import load_reference_tables
@@ -67,17 +75,36 @@ def test_notice_and_payment_make_the_license_effective_with_the_terms_snapshot(
     assert (
         body["term_end"] == (TODAY().replace(year=TODAY().year + 5) - timedelta(days=1)).isoformat()
     )
-    assert (
-        body["filing_deadline"]
-        == (TODAY() + timedelta(days=0))
-        .replace(
-            month=((TODAY().month + 2) % 12) + 1,
-            year=TODAY().year + (1 if TODAY().month > 9 else 0),
-        )
-        .isoformat()
-        or body["filing_deadline"]
-    )
+    assert body["filing_deadline"] == (TODAY() + relativedelta(months=3)).isoformat()
     assert [p["amount_cny"] for p in body["payments"]] == ["50000.00"]
+
+
+@pytest.mark.django_db
+def test_the_acceptance_answer_is_the_stored_license_in_a_fixed_number_of_statements(
+    world: World, declaration: Declaration, django_assert_num_queries: Any
+) -> None:
+    client = client_for(world.sme_admin)
+    # Token, idempotency look-up, two savepoints (the test's transaction turns the request's
+    # atomic blocks into savepoints), membership, lock, declaration + patent, co-owner,
+    # savepoint + license + release, both events in one insert, payment, idempotency record
+    # (with its savepoint): the payments and filings of the answer are those in hand, and no
+    # query looks for a license held already (the unique index answers that).
+    with django_assert_num_queries(16):
+        response = client.post(
+            "/api/v1/licenses/",
+            accept_body(declaration, world.sme.pk),
+            format="json",
+            HTTP_IDEMPOTENCY_KEY="accept-1",
+        )
+    assert response.status_code == 201, response.json()
+    body = response.json()
+    assert body == client.get(f"/api/v1/licenses/{body['id']}/").json()
+    assert body["filings"] == []
+    events = LicenseEvent.objects.filter(license_id=body["id"]).order_by("id")
+    assert [(e.verb, e.to_status, e.data) for e in events] == [
+        ("notice_sent", "effective", {"declaration": declaration.pk}),
+        ("took_effect", "effective", {"effective_date": TODAY().isoformat()}),
+    ]
 
 
 @pytest.mark.django_db

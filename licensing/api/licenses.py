@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import Q, QuerySet, prefetch_related_objects
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -254,7 +254,6 @@ class LicenseViewSet(viewsets.ReadOnlyModelViewSet[License]):
                     notice_text=values["notice_text"],
                     payment=dict(values["payment"]) if "payment" in values else None,
                 )
-                prefetch_related_objects([license], "payments", "filings")
                 body = LicenseSerializer(license).data
                 if key:
                     IdempotencyRecord.objects.create(
