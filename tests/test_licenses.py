@@ -574,3 +574,22 @@ def test_ordinary_licenses_are_recorded_as_not_open(world: World) -> None:
 
 
 __all__ = ["date"]
+
+
+@pytest.mark.django_db
+def test_the_migration_flattens_notice_sent_data_stored_nested(
+    world: World, license: License
+) -> None:
+    import importlib
+
+    migration = importlib.import_module("licensing.migrations.0011_notice_sent_event_data")
+    notice = LicenseEvent.objects.get(license=license, verb="notice_sent")
+    LicenseEvent.objects.filter(pk=notice.pk).update(data={"data": {"declaration": 7}})
+    other = LicenseEvent.objects.get(license=license, verb="took_effect")
+    before = other.data
+    with connection.cursor() as cursor:
+        cursor.execute(migration.Migration.operations[0].sql)
+        cursor.execute(migration.Migration.operations[0].sql)  # a second run changes nothing
+    notice.refresh_from_db()
+    other.refresh_from_db()
+    assert (notice.data, other.data) == ({"declaration": 7}, before)
