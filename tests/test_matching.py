@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
+from licensing.models import Declaration
 from licensing.services import declarations as declaration_services
 from marketplace.models import Industry, Organisation, Region, TechnologyNeed
 from matching.models import IpcIndustry, ListFloor, Match, MatchChunk, MatchRun
@@ -318,6 +319,20 @@ def test_a_new_declaration_reaches_an_sme_created_after_the_workers_snapshot(
     assert second.pk in _ranked(newcomer)
 
 
+def _closer_to_the_battery_need(world: World) -> Declaration:
+    """A declaration whose patent repeats the battery maker's need: it beats every other."""
+    return announced(
+        declarable_patent(
+            world.university,
+            23,
+            title="高镍正极材料包覆技术",
+            abstract="寻求锂离子电池正极材料包覆改性技术，正极，包覆。",
+        ),
+        world.university_member,
+        world.reviewer,
+    )
+
+
 def test_a_full_list_takes_a_new_declaration_only_when_it_beats_the_lowest(
     world: World, market: dict[str, Any], settings: Any
 ) -> None:
@@ -328,16 +343,7 @@ def test_a_full_list_takes_a_new_declaration_only_when_it_beats_the_lowest(
     assert world.sme.pk not in declaration_matched(market["textile"].pk)
     assert _ranked(world.sme) == [market["battery"].pk]
     # A closer patent displaces the lowest match of the full list.
-    closer = announced(
-        declarable_patent(
-            world.university,
-            23,
-            title="高镍正极材料包覆技术",
-            abstract="寻求锂离子电池正极材料包覆改性技术，正极，包覆。",
-        ),
-        world.university_member,
-        world.reviewer,
-    )
+    closer = _closer_to_the_battery_need(world)
     assert world.sme.pk in declaration_matched(closer.pk)
     assert _ranked(world.sme) == [closer.pk]
 
@@ -400,16 +406,7 @@ def test_a_list_short_of_retired_matches_waits_for_the_rematch_for_a_weaker_newc
     assert world.sme.pk not in declaration_matched(market["display"].pk)
     assert _ranked(world.sme) == []
     # A newcomer above the floor takes the slot at once.
-    closer = announced(
-        declarable_patent(
-            world.university,
-            23,
-            title="高镍正极材料包覆技术",
-            abstract="寻求锂离子电池正极材料包覆改性技术，正极，包覆。",
-        ),
-        world.university_member,
-        world.reviewer,
-    )
+    closer = _closer_to_the_battery_need(world)
     assert world.sme.pk in declaration_matched(closer.pk)
     assert _ranked(world.sme) == [closer.pk]
     _withdrawn_and_retired(world, closer.pk)
