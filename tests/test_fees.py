@@ -10,7 +10,7 @@ import pytest
 from dateutil.relativedelta import relativedelta
 from django.utils import timezone
 
-from licensing.fees import fee_calendar
+from licensing.fees import due_date, fee_calendar
 from licensing.models import Declaration, LicenseFiling
 from licensing.services import declarations as declaration_services
 from licensing.services import licenses as license_services
@@ -206,3 +206,64 @@ def test_design_patents_follow_their_own_schedule(world: World) -> None:
 
 
 __all__ = ["client_for"]
+
+
+def test_a_patent_filed_on_29_february_falls_due_on_the_28th_in_common_years(
+    world: World,
+) -> None:
+
+    patent = declarable_patent(
+        world.university,
+        9,
+        application_number=application_number(2016, "1", 9),
+        filing_date="2016-02-29",
+        grant_date="2018-05-02",
+    )
+    assert [due_date(patent, year) for year in (1, 2, 5, 9)] == [
+        date(2016, 2, 29),
+        date(2017, 2, 28),
+        date(2020, 2, 29),
+        date(2024, 2, 29),
+    ]
+
+
+def test_a_patentees_totals_in_batches_equal_the_sum_of_its_calendars(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from django.db.models import F
+
+    import licensing.fees as fees
+
+    today = timezone.localdate()
+    patents = [
+        _old_invention(world, date(2010 + serial, 3, 15), date(2012 + serial, 6, 20), serial)
+        for serial in range(1, 6)
+    ]
+    partner = OrganisationFactory.create(
+        name="共有研究院", kind=OrganisationKind.RESEARCH_INSTITUTE
+    )
+    PatentCoOwner.objects.create(patent=patents[1], organisation=partner)
+    _licensed_and_filed(world, patents[3], today)
+    Patent.objects.filter(pk=patents[2].pk).update(
+        annual_fees_paid_through=F("annual_fees_paid_through") - 1
+    )
+    calendars = [fee_calendar(Patent.objects.get(pk=p.pk), today) for p in patents]
+    expected = {
+        "patents": "5",
+        "current_year_fees_cny": str(
+            sum((c[0].fee for c in calendars if c[0].state != "paid"), Decimal("0.00"))
+        ),
+        "remaining_fees_cny": str(
+            sum((y.fee for c in calendars for y in c if y.state != "paid"), Decimal("0.00"))
+        ),
+        "open_license_saving_cny": str(
+            sum((y.open_license_saving for c in calendars for y in c), Decimal("0.00"))
+        ),
+    }
+    assert Decimal(expected["open_license_saving_cny"]) > 0  # the licensed patent saves
+    assert Decimal(expected["current_year_fees_cny"]) > 0  # the unpaid one owes this year
+    monkeypatch.setattr(fees, "TOTALS_BATCH", 2)  # three batches: 2, 2, 1
+    response = client_for(world.university_member).get(
+        f"/api/v1/organisations/{world.university.pk}/fee-totals/"
+    )
+    assert response.json() == {"organisation": str(world.university.pk), **expected}

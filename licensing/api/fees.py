@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
-from django.db.models import Q
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
@@ -14,7 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from licensing.fees import calendar_totals, fee_calendar
+from licensing.fees import calendar_totals, fee_calendar, patentee_totals
 from marketplace import roles
 from marketplace.api.views import ERROR_RESPONSES
 from marketplace.errors import NotFound
@@ -89,28 +87,8 @@ class FeeTotalsView(APIView):
     def get(self, request: Request, organisation_id: int) -> Response:
         if not (organisation_id in _owner_ids(request.user) or roles.is_reviewer(request.user)):
             raise NotFound()
-        today = timezone.localdate()
         patents = Patent.objects.filter(
-            Q(owner_id=organisation_id), legal_status=LegalStatus.IN_FORCE
+            owner_id=organisation_id, legal_status=LegalStatus.IN_FORCE
         ).select_related("owner")
-        remaining = saving = this_year = Decimal("0.00")
-        count = 0
-        for patent in patents.iterator(chunk_size=500):
-            years = fee_calendar(patent, today)
-            if not years:
-                continue
-            count += 1
-            totals = calendar_totals(years)
-            remaining += Decimal(totals["remaining_fees_cny"])
-            saving += Decimal(totals["open_license_saving_cny"])
-            if years[0].state != "paid":
-                this_year += years[0].fee
-        return Response(
-            {
-                "organisation": str(organisation_id),
-                "patents": str(count),
-                "current_year_fees_cny": str(this_year),
-                "remaining_fees_cny": str(remaining),
-                "open_license_saving_cny": str(saving),
-            }
-        )
+        totals = patentee_totals(patents, timezone.localdate())
+        return Response({"organisation": str(organisation_id), **totals})
