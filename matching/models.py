@@ -197,6 +197,7 @@ class MatchFeedback(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)  # a verdict changed in place moves it
 
     class Meta:
         constraints = [

@@ -9,10 +9,11 @@ import json
 import time
 import uuid
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
-from datetime import timedelta
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from django.conf import settings
@@ -550,12 +551,18 @@ class DemandSnapshot:
     """Every SME's demand as arrays, kept in the worker process between incremental matches
     (reading 110,000 SMEs and their vectors takes seconds; scoring one declaration against
     the arrays takes milliseconds). Only a filter: the SMEs it admits are scored again from
-    the database, so a stale snapshot can miss an SME but never store a wrong score. It is
-    rebuilt when its stamp changes (profiles, needs or feedback counted or updated) or after
-    SNAPSHOT_SECONDS (feedback changed in place leaves no stamp)."""
+    the database, so a stale snapshot can miss an SME but never store a wrong score.
 
-    stamp: tuple[object, ...]
-    taken_at: float
+    When its stamp moves (profiles, needs or feedback counted or updated) only the SMEs whose
+    rows changed since are read again (~0.4 s instead of ~16 s at 110,000 SMEs); a new day, a
+    count that went down (a row deleted) or SNAPSHOT_SECONDS since the last full read read
+    everything again."""
+
+    stamp: DemandStamp
+    taken_at: float  # this snapshot (keys the floors cached for it)
+    read_at: float  # the last full read
+    demands: list[Demand]  # row by row; each vector a view of a row of `vectors`
+    rows: dict[int, int]  # SME id → row
     ids: np.ndarray
     vectors: np.ndarray
     codes: list[str]
@@ -570,17 +577,70 @@ class DemandSnapshot:
     rejected_declarations: dict[int, np.ndarray]
 
 
-SNAPSHOT_SECONDS = 600.0
+SNAPSHOT_SECONDS = 3600.0
+# Rows saved this long before the last stamp was taken are read again: a transaction that
+# saved a row before then but committed after is not missed (and clocks may differ a little).
+SNAPSHOT_OVERLAP = timedelta(seconds=60)
 _SNAPSHOT: list[DemandSnapshot] = []
 LISTS_VERSION_KEY = "matching:lists-version"
 _CUTOFFS: dict[tuple[int, str], dict[int, float]] = {}
 
 
-def _demand_stamp() -> tuple[object, ...]:
+@dataclass(frozen=True)
+class DemandStamp:
+    """Counts and last changes of what a demand is made of, and the day (needs expire)."""
+
+    profiles: int
+    profiles_changed: datetime | None
+    needs: int
+    needs_changed: datetime | None
+    feedback: int
+    feedback_changed: datetime | None
+    day: date
+    taken_on: datetime = field(compare=False)  # wall clock: where the next re-read starts
+
+
+def _demand_stamp() -> DemandStamp:
     profiles = SmeProfile.objects.aggregate(count=Count("id"), last=Max("updated_at"))
     needs = TechnologyNeed.objects.aggregate(count=Count("id"), last=Max("updated_at"))
-    feedback = MatchFeedback.objects.aggregate(count=Count("id"), last=Max("id"))
-    return (*profiles.values(), *needs.values(), *feedback.values(), timezone.localdate())
+    feedback = MatchFeedback.objects.aggregate(count=Count("id"), last=Max("updated_at"))
+    return DemandStamp(
+        profiles["count"],
+        profiles["last"],
+        needs["count"],
+        needs["last"],
+        feedback["count"],
+        feedback["last"],
+        timezone.localdate(),
+        timezone.now(),
+    )
+
+
+def _changed_smes(old: DemandStamp, new: DemandStamp) -> set[int] | None:
+    """The SMEs whose profile, needs or feedback changed between two stamps; None when only
+    a full read will do (another day, or fewer rows: something was deleted)."""
+    if (
+        new.day != old.day
+        or new.profiles < old.profiles
+        or new.needs < old.needs
+        or new.feedback < old.feedback
+    ):
+        return None
+
+    start = old.taken_on - SNAPSHOT_OVERLAP
+    return (
+        set(
+            SmeProfile.objects.filter(updated_at__gte=start).values_list(
+                "organisation_id", flat=True
+            )
+        )
+        | set(
+            TechnologyNeed.objects.filter(updated_at__gte=start).values_list(
+                "organisation_id", flat=True
+            )
+        )
+        | set(MatchFeedback.objects.filter(updated_at__gte=start).values_list("sme_id", flat=True))
+    )
 
 
 def _rows_by(groups: dict[object, list[int]]) -> dict[object, np.ndarray]:
@@ -588,13 +648,82 @@ def _rows_by(groups: dict[object, list[int]]) -> dict[object, np.ndarray]:
 
 
 def demand_snapshot() -> DemandSnapshot:
-    """The worker's snapshot of every SME's demand, rebuilt when it is out of date."""
+    """The worker's snapshot of every SME's demand, brought up to date: as it is when its
+    stamp has not moved, patched with the SMEs that changed when it has, read whole after a
+    new day, a deletion or SNAPSHOT_SECONDS."""
     stamp = _demand_stamp()
-    if _SNAPSHOT:
+    now = time.monotonic()
+    if _SNAPSHOT and now - _SNAPSHOT[0].read_at < SNAPSHOT_SECONDS:
         current = _SNAPSHOT[0]
-        if current.stamp == stamp and time.monotonic() - current.taken_at < SNAPSHOT_SECONDS:
+        if current.stamp == stamp:
             return current
-    demands = load_demand(sme_ids())
+        changed = _changed_smes(current.stamp, stamp)
+        if changed is not None:
+            fresh = {demand.organisation_id: demand for demand in load_demand(sorted(changed))}
+            if all(sme in current.rows for sme in fresh):
+                _patch(current, fresh)
+                current.stamp = stamp
+                return current
+            demands = [fresh.pop(d.organisation_id, d) for d in current.demands]
+            demands.extend(fresh.values())  # SMEs new since the last read
+            snapshot = _snapshot_of(demands, stamp, read_at=current.read_at)
+            _SNAPSHOT[:] = [snapshot]
+            return snapshot
+    snapshot = _snapshot_of(load_demand(sme_ids()), stamp, read_at=now)
+    _SNAPSHOT[:] = [snapshot]
+    return snapshot
+
+
+def _posting(index: dict[Any, np.ndarray], key: object, row: int, *, add: bool) -> None:
+    rows = index.get(key, np.zeros(0, dtype=np.int64))
+    rows = np.append(rows, np.int64(row)) if add else rows[rows != row]
+    if rows.size:
+        index[key] = rows
+    else:
+        index.pop(key, None)
+
+
+def _patch(snapshot: DemandSnapshot, fresh: dict[int, Demand]) -> None:
+    """Replace the rows of SMEs already in the snapshot (a few ms for a few SMEs, where
+    building the arrays again takes ~0.3 s); the rows, and so the cached floors, keep their
+    order."""
+    codes = {code: number for number, code in enumerate(snapshot.codes)}
+    budgets = {budget: number for number, budget in enumerate(snapshot.budgets)}
+    for sme, new in fresh.items():
+        row = snapshot.rows[sme]
+        old = snapshot.demands[row]
+        changes: list[tuple[dict[Any, np.ndarray], set[Any], set[Any]]] = [
+            (snapshot.keyword_rows, set(old.keywords), set(new.keywords)),
+            (snapshot.interested, old.interested_subclasses, new.interested_subclasses),
+            (snapshot.rejected, old.rejected_subclasses, new.rejected_subclasses),
+            (
+                snapshot.rejected_declarations,
+                old.rejected_declarations,
+                new.rejected_declarations,
+            ),
+        ]
+        for index, before, after in changes:
+            for key in before - after:
+                _posting(index, key, row, add=False)
+            for key in after - before:
+                _posting(index, key, row, add=True)
+        if new.industry not in codes:
+            codes[new.industry] = len(snapshot.codes)
+            snapshot.codes.append(new.industry)
+        if new.budget not in budgets:
+            budgets[new.budget] = len(snapshot.budgets)
+            snapshot.budgets.append(new.budget)
+        snapshot.code_rows[row] = codes[new.industry]
+        snapshot.budget_rows[row] = budgets[new.budget]
+        snapshot.provinces[row] = int(new.province) if new.province.isdigit() else -2
+        snapshot.keyword_counts[row] = len(new.keywords)
+        snapshot.vectors[row] = new.vector
+        new.vector = snapshot.vectors[row]
+        snapshot.demands[row] = new
+
+
+def _snapshot_of(demands: list[Demand], stamp: DemandStamp, *, read_at: float) -> DemandSnapshot:
+    """The arrays of a snapshot from its demands (~0.3 s for 110,000 SMEs)."""
     codes: dict[str, int] = {}
     budgets: dict[Decimal | None, int] = {}
     keywords: dict[object, list[int]] = {}
@@ -611,13 +740,17 @@ def demand_snapshot() -> DemandSnapshot:
         for declaration_id in demand.rejected_declarations:
             rejected_declarations.setdefault(declaration_id, []).append(row)
     dim = get_embedder().dim
+    vectors = np.vstack([d.vector for d in demands]) if demands else np.zeros((0, dim), np.float32)
+    for row, demand in enumerate(demands):
+        demand.vector = vectors[row]  # one copy of each vector, in the matrix
     snapshot = DemandSnapshot(
         stamp=stamp,
         taken_at=time.monotonic(),
+        read_at=read_at,
+        demands=demands,
+        rows={d.organisation_id: row for row, d in enumerate(demands)},
         ids=np.array([d.organisation_id for d in demands], dtype=np.int64),
-        vectors=np.vstack([d.vector for d in demands])
-        if demands
-        else np.zeros((0, dim), np.float32),
+        vectors=vectors,
         codes=[],
         code_rows=np.array(
             [codes.setdefault(d.industry, len(codes)) for d in demands], dtype=np.int64
@@ -637,7 +770,6 @@ def demand_snapshot() -> DemandSnapshot:
     )
     snapshot.codes = list(codes)
     snapshot.budgets = list(budgets)
-    _SNAPSHOT[:] = [snapshot]
     return snapshot
 
 

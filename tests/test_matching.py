@@ -439,3 +439,115 @@ def test_a_patent_or_profile_saved_gets_its_vector_on_the_index_queue(
         patent.title = "一种固态电池电解质膜"
         patent.save()
     assert TextVector.objects.get(kind="patent", object_id=patent.pk).text_hash != first
+
+
+@pytest.fixture
+def demand_reads(monkeypatch: pytest.MonkeyPatch) -> list[list[int]]:
+    """The SME ids of every load_demand call the worker's snapshot makes."""
+    import matching.services as matching_services
+
+    calls: list[list[int]] = []
+    load = matching_services.load_demand
+
+    def recording(ids: list[int], names: Any = None) -> Any:
+        calls.append(list(ids))
+        return load(ids, names)
+
+    monkeypatch.setattr(matching_services, "load_demand", recording)
+    # Exactly the SMEs changed since the last stamp (in production a minute more is re-read).
+    monkeypatch.setattr(matching_services, "SNAPSHOT_OVERLAP", timedelta(0))
+    matching_services._SNAPSHOT.clear()
+    return calls
+
+
+def _snapshot_row(sme: Organisation) -> Any:
+    from matching.services import demand_snapshot
+
+    snapshot = demand_snapshot()
+    rows = [d for d in snapshot.demands if d.organisation_id == sme.pk]
+    assert len(rows) == 1
+    return rows[0]
+
+
+def test_the_snapshot_reads_again_only_the_smes_that_changed(
+    world: World, market: dict[str, Any], demand_reads: list[list[int]]
+) -> None:
+    from matching.models import MatchFeedback
+    from matching.services import demand_snapshot
+
+    _rematch()  # feedback is given on matches
+    demand_reads.clear()  # the run's chunks read their SMEs too
+    first = demand_snapshot()
+    everyone = set(first.ids.tolist())
+    assert {world.sme.pk, market["mill"].pk} <= everyone
+    assert demand_snapshot() is demand_snapshot()  # nothing changed: nothing read
+    assert len(demand_reads) == 1
+    # A need edited: only its SME is read again, and the snapshot shows the new keywords.
+    need = TechnologyNeed.objects.get(organisation=world.sme)
+    need.keywords = ["正极", "包覆", "固态电解质"]
+    need.save()
+    assert "固态电解质" in _snapshot_row(world.sme).keywords
+    assert demand_reads[-1] == [world.sme.pk]
+    # A verdict changed in place (no new row) is seen too.
+    feedback = MatchFeedback.objects.create(
+        sme=world.sme,
+        declaration=market["display"],
+        verdict="interested",
+        given_by=world.sme_admin,
+    )
+    assert _snapshot_row(world.sme).interested_subclasses == {"H10K"}
+    feedback.verdict = "not_relevant"
+    feedback.reason = "wrong_field"
+    feedback.save()
+    row = _snapshot_row(world.sme)
+    assert (row.interested_subclasses, row.rejected_subclasses) == (set(), {"H10K"})
+    assert demand_reads[-1] == [world.sme.pk]
+    patched = demand_snapshot()
+    assert patched.read_at == first.read_at  # patched in place, not read again
+    _assert_as_if_read_whole(patched)
+    # A new SME is added to the rows; the others stay as they were.
+    newcomer = SmeProfileFactory.create(organisation__name="常州新材料有限公司").organisation
+    assert set(demand_snapshot().ids.tolist()) == everyone | {newcomer.pk}
+    assert demand_reads[-1] == [newcomer.pk]
+    # One full read, three patches, the check's own full read, one rebuild with the newcomer.
+    assert len(demand_reads) == 6
+    _assert_as_if_read_whole(demand_snapshot())
+
+
+def _assert_as_if_read_whole(patched: Any) -> None:
+    """A patched snapshot holds, SME by SME, what a full read gives."""
+    from matching.services import _snapshot_of, load_demand, sme_ids
+
+    whole = _snapshot_of(load_demand(sme_ids()), patched.stamp, read_at=0.0)
+
+    def by_sme(snapshot: Any) -> dict[int, tuple[object, ...]]:
+        def keys(index: dict[Any, Any], row: int) -> set[Any]:
+            return {key for key, rows in index.items() if row in rows.tolist()}
+
+        return {
+            int(sme): (
+                snapshot.codes[snapshot.code_rows[row]],
+                snapshot.budgets[snapshot.budget_rows[row]],
+                int(snapshot.provinces[row]),
+                float(snapshot.keyword_counts[row]),
+                snapshot.vectors[row].tolist(),
+                keys(snapshot.keyword_rows, row),
+                keys(snapshot.interested, row),
+                keys(snapshot.rejected, row),
+                keys(snapshot.rejected_declarations, row),
+            )
+            for row, sme in enumerate(snapshot.ids.tolist())
+        }
+
+    assert by_sme(patched) == by_sme(whole)
+
+
+def test_a_deleted_need_makes_the_snapshot_read_everything_again(
+    world: World, market: dict[str, Any], demand_reads: list[list[int]]
+) -> None:
+    from matching.services import demand_snapshot
+
+    demand_snapshot()
+    TechnologyNeed.objects.filter(organisation=world.sme).delete()
+    assert _snapshot_row(world.sme).keywords == []  # matched through its industry now
+    assert [len(ids) for ids in demand_reads] == [len(demand_reads[0])] * 2
