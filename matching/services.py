@@ -7,7 +7,6 @@ import csv
 import hashlib
 import json
 import time
-import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -582,8 +581,6 @@ SNAPSHOT_SECONDS = 3600.0
 # saved a row before then but committed after is not missed (and clocks may differ a little).
 SNAPSHOT_OVERLAP = timedelta(seconds=60)
 _SNAPSHOT: list[DemandSnapshot] = []
-LISTS_VERSION_KEY = "matching:lists-version"
-_CUTOFFS: dict[tuple[int, str], dict[int, float]] = {}
 
 
 @dataclass(frozen=True)
@@ -814,23 +811,6 @@ def _estimate(snapshot: DemandSnapshot, supply: Supply) -> np.ndarray:
     return total
 
 
-def _lists_version() -> str:
-    from django.core.cache import cache
-
-    version = cache.get(LISTS_VERSION_KEY)
-    if version is None:
-        version = uuid.uuid4().hex
-        cache.set(LISTS_VERSION_KEY, version, None)
-    return str(version)
-
-
-def _lists_shrunk() -> None:
-    """Matches left the lists: cached cutoffs are no longer lower bounds."""
-    from django.core.cache import cache
-
-    cache.set(LISTS_VERSION_KEY, uuid.uuid4().hex, None)
-
-
 def _list_sizes(matches: QuerySet[Match]) -> dict[int, tuple[int, float]]:
     """Each SME's number of matches and lowest score among `matches`."""
     return {
@@ -853,39 +833,25 @@ def _run_floors(run: MatchRun) -> dict[int, float]:
     return _RUN_FLOORS[run.pk]
 
 
-def _cutoffs(run: MatchRun) -> dict[int, float]:
-    """The score each SME's list asks of a newcomer: the lowest score of a full list, and
-    never less than the run's floor (SMEs with neither are absent).
-
-    Cached per run and lists version: new matches only raise a list's lowest score, so a
-    cached value stays a lower bound until matches are removed (a retired declaration)."""
-    key = (run.pk, _lists_version())
-    if key not in _CUTOFFS:
-        top_k = settings.MATCHING_TOP_K
-        cutoffs = dict(_run_floors(run))
-        for sme, (count, low) in _list_sizes(Match.objects.filter(run=run)).items():
-            if count >= top_k:
-                cutoffs[sme] = max(low, cutoffs.get(sme, low))
-        _CUTOFFS.clear()
-        _CUTOFFS[key] = cutoffs
-    return _CUTOFFS[key]
-
-
 # A declaration enters a list only above this score (else every SME gets every patent).
 INCREMENTAL_MINIMUM = 0.2
-_FLOORS: dict[tuple[int, str, float], np.ndarray] = {}
+_FLOORS: dict[tuple[int, float], np.ndarray] = {}
 
 
 def _floors(run: MatchRun, snapshot: DemandSnapshot) -> np.ndarray:
-    """The score each snapshot SME's list asks of a newcomer: its cached lowest score when
-    the list is full, else the minimum; aligned with the snapshot's rows."""
-    cutoffs = _cutoffs(run)
-    key = (run.pk, _lists_version(), snapshot.taken_at)
+    """The least score each snapshot SME's list asks of a newcomer, aligned with the
+    snapshot's rows: the run's floor where its list was full, else the minimum.
+
+    A lower bound at any time: a full list's lowest score only rises with newcomers, and a
+    list that withdrawals left short asks for the floor. So it never needs recounting after a
+    retirement; the exact check against each admitted SME's list follows."""
+    key = (run.pk, snapshot.taken_at)
     if key not in _FLOORS:
+        floors = _run_floors(run)
         _FLOORS.clear()
         _FLOORS[key] = np.maximum(
             np.array(
-                [cutoffs.get(sme, INCREMENTAL_MINIMUM) for sme in snapshot.ids.tolist()],
+                [floors.get(sme, INCREMENTAL_MINIMUM) for sme in snapshot.ids.tolist()],
                 dtype=np.float32,
             ),
             np.float32(INCREMENTAL_MINIMUM),
@@ -899,7 +865,8 @@ def declaration_matched(declaration_id: int) -> list[int]:
     the lists where it ranks within the top K; returns the SMEs that gained it.
 
     Every SME is estimated at once from the worker's snapshot; the few whose estimate beats
-    their list's lowest score are scored again from the database with the full formula."""
+    their list's floor are scored again from the database with the full formula and checked
+    against their list as it is."""
     run = current_run() or _first_run()
     supply = load_supply([declaration_id])
     if len(supply) == 0:
@@ -981,8 +948,6 @@ def declaration_matched(declaration_id: int) -> list[int]:
 def declaration_retired(declaration_id: int) -> int:
     """A withdrawn or ended declaration leaves every list."""
     deleted, _detail = Match.objects.filter(declaration_id=declaration_id).delete()
-    if deleted:
-        _lists_shrunk()
     return deleted
 
 

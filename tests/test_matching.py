@@ -398,7 +398,7 @@ def test_a_list_short_of_retired_matches_waits_for_the_rematch_for_a_weaker_newc
 ) -> None:
     settings.MATCHING_TOP_K = 1
     _rematch()
-    declaration_matched(market["textile"].pk)  # cutoffs cached with the battery patent's score
+    declaration_matched(market["textile"].pk)  # the worker now holds its snapshot and floors
     _withdrawn_and_retired(world, market["battery"].pk)
     assert _ranked(world.sme) == []
     # The display patent ranks below the run's floor (the battery patent's score): the slot
