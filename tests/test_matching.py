@@ -551,3 +551,24 @@ def test_a_deleted_need_makes_the_snapshot_read_everything_again(
     TechnologyNeed.objects.filter(organisation=world.sme).delete()
     assert _snapshot_row(world.sme).keywords == []  # matched through its industry now
     assert [len(ids) for ids in demand_reads] == [len(demand_reads[0])] * 2
+
+
+def test_the_migration_seeds_floors_for_the_run_already_current(
+    world: World, market: dict[str, Any], settings: Any
+) -> None:
+    import importlib
+    from types import SimpleNamespace
+
+    from django.db import connection
+
+    migration = importlib.import_module(
+        "matching.migrations.0006_seed_list_floors_from_the_current_run"
+    )
+    settings.MATCHING_TOP_K = 1
+    run = _rematch()
+    written = dict(ListFloor.objects.filter(run=run).values_list("sme_id", "score"))
+    assert written
+    ListFloor.objects.all().delete()  # as on a database migrated before floors existed
+    migration.seed(None, SimpleNamespace(connection=connection))
+    migration.seed(None, SimpleNamespace(connection=connection))  # a second run adds nothing
+    assert dict(ListFloor.objects.filter(run=run).values_list("sme_id", "score")) == written
