@@ -9,6 +9,7 @@ after a withdrawal; the larger reduction applied (no stacking); late fees in the
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
@@ -230,16 +231,24 @@ def calendar_totals(years: list[FeeYear]) -> dict[str, str]:
 TOTALS_BATCH = 500
 
 
+def _batches(patents: QuerySet[Patent], size: int) -> Iterator[list[Patent]]:
+    batch: list[Patent] = []
+    for patent in patents.order_by("pk").iterator(chunk_size=size):
+        batch.append(patent)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
 def patentee_totals(patents: QuerySet[Patent], today: date) -> dict[str, str]:
     """A patentee's fees over its patents in force: how many have a remaining year, this
     year's fees still open, all remaining fees, and what open licensing saves. Patents are
     read and their facts loaded in batches of TOTALS_BATCH."""
     count = 0
     this_year = remaining = saving = ZERO
-    batch: list[Patent] = []
-
-    def add(batch: list[Patent]) -> None:
-        nonlocal count, this_year, remaining, saving
+    for batch in _batches(patents, TOTALS_BATCH):
         facts = fee_facts(batch)
         for patent in batch:
             years = fee_calendar(patent, today, facts=facts)
@@ -251,14 +260,6 @@ def patentee_totals(patents: QuerySet[Patent], today: date) -> dict[str, str]:
             saving += sums["open_license_saving_cny"]
             if years[0].state != "paid":
                 this_year += years[0].fee
-
-    for patent in patents.order_by("pk").iterator(chunk_size=TOTALS_BATCH):
-        batch.append(patent)
-        if len(batch) == TOTALS_BATCH:
-            add(batch)
-            batch = []
-    if batch:
-        add(batch)
     return {
         "patents": str(count),
         "current_year_fees_cny": str(this_year),

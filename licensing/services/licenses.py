@@ -81,10 +81,15 @@ def _event(
     event = _event_row(license, actor, verb, before=before, reason=reason, **data)
     event.save(force_insert=True)
     if notify:
-        from licensing.tasks import notify_license_event
-
-        transaction.on_commit(lambda: notify_license_event.delay(event.pk))
+        _notify_after_commit(event)
     return event
+
+
+def _notify_after_commit(event: LicenseEvent) -> None:
+    """The parties hear of the event (in-app and by e-mail) once the transaction commits."""
+    from licensing.tasks import notify_license_event
+
+    transaction.on_commit(lambda: notify_license_event.delay(event.pk))
 
 
 def snapshot(declaration: Declaration) -> dict[str, Any]:
@@ -236,10 +241,7 @@ def license_accept(
     events = [_event_row(license, actor, "notice_sent", declaration=declaration.pk)]
     if effective:
         events.append(_event_row(license, actor, "took_effect", effective_date=today.isoformat()))
-    told = LicenseEvent.objects.bulk_create(events)[-1]
-    from licensing.tasks import notify_license_event
-
-    transaction.on_commit(lambda: notify_license_event.delay(told.pk))
+    _notify_after_commit(LicenseEvent.objects.bulk_create(events)[-1])
     payments = []
     if payment is not None:
         payments.append(
