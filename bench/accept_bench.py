@@ -27,6 +27,12 @@ p99 <= 100 ms.
    "withdrawn" DeclarationEvent, and every later notice gets 409 declaration_withdrawn.
 6. In-process profile (Django test client, sequential): SQL statements per request and their
    time, cProfile's top costs, and EXPLAIN (ANALYZE, BUFFERS) of the lock and insert path.
+7. Floors (unless --skip-floors), after each configuration's runs, same closed loop and server
+   configuration: a bare WSGI app with no framework (bench/floor_wsgi.py: what gunicorn and
+   the clients alone cost), then the project's own Django + DRF stack answering after token
+   authentication and validation of the acceptance body, and after one INSERT more
+   (bench/floor_urls.py, settings bench.floor_settings). An acceptance cannot be faster than
+   the framework floor, so these say what any acceptance could reach on this machine.
 
 Between runs the license tables (and idempotency records) are truncated, so every run starts
 from the same state; only the bench_accept database is ever touched (the script refuses any
@@ -86,6 +92,14 @@ NOTIFY_TASKS = (
     "licensing.tasks.notify_license_events",  # one message per acceptance (A/B copy only)
 )
 DEFAULT_CONFIGS = ("sync:5", "gthread:2x4", "gthread:3x4")
+# The floors: what the HTTP server and clients alone cost (bench/floor_wsgi.py, no framework),
+# then the framework's authentication, validation and one INSERT (bench/floor_urls.py), under the
+# same load and server configuration, before an acceptance does any work of its own.
+BARE_FLOOR = ("bare", "/", "floor: bare WSGI app, no framework")
+FLOORS = (
+    ("validate", "/bench-floor/validate/", "floor: token auth + validate, no write"),
+    ("write", "/bench-floor/write/", "floor: + one INSERT in a transaction"),
+)
 
 
 # ---- the world: a university's declarations, SMEs with tokens ---------------------------------
@@ -422,8 +436,9 @@ class Sender(Protocol):
 class HttpSender:
     """One client: a keep-alive http.client connection (reopened when the server closes it)."""
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, path: str = PATH) -> None:
         self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+        self.path = path
         self.connects = 0
         self.resends = 0
 
@@ -438,7 +453,7 @@ class HttpSender:
             reused = self.connection.sock is not None
             self.connects += not reused
             try:
-                self.connection.request("POST", PATH, body=item.body, headers=headers)
+                self.connection.request("POST", self.path, body=item.body, headers=headers)
                 response = self.connection.getresponse()
                 data = response.read()
                 break
@@ -908,7 +923,13 @@ def free_port() -> int:
 class Server:
     """gunicorn serving the project on a free localhost port; stopped by its own pid."""
 
-    def __init__(self, config: ServerConfig, app_dir: Path = ROOT) -> None:
+    def __init__(
+        self,
+        config: ServerConfig,
+        app_dir: Path = ROOT,
+        settings_module: str | None = None,
+        application: str = "marketplace.wsgi:application",
+    ) -> None:
         self.config = config
         self.port = free_port()
         self.log = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed in stop()
@@ -916,7 +937,7 @@ class Server:
         )
         command = [
             str(ROOT / ".venv" / "bin" / "gunicorn"),
-            "marketplace.wsgi:application",
+            application,
             "--bind",
             f"127.0.0.1:{self.port}",
             "--workers",
@@ -931,10 +952,14 @@ class Server:
         if config.worker_class == "gthread":
             command += ["--threads", str(config.threads)]
         self.command = " ".join(command[1:]).replace(str(ROOT) + "/", "")
+        environment = common.bench_environment()
+        if settings_module is not None:
+            environment["DJANGO_SETTINGS_MODULE"] = settings_module
+            self.command = f"DJANGO_SETTINGS_MODULE={settings_module} {self.command}"
         self.process = subprocess.Popen(
             command,
             cwd=app_dir,
-            env=common.bench_environment(),
+            env=environment,
             stdout=self.log,
             stderr=subprocess.STDOUT,
         )
@@ -1262,6 +1287,66 @@ def describe(run: Run, clients: int) -> dict[str, Any]:
     return data
 
 
+def floor_runs(
+    world: World, config: ServerConfig, requests: int, clients: int, seed: int, quiet_wait: float
+) -> dict[str, Any]:
+    """The closed loop of the acceptance runs, sent to the floor endpoints served by the same
+    gunicorn configuration (a bare WSGI app; the project with settings bench.floor_settings);
+    every answer must be 201."""
+    runs: dict[str, Any] = {"commands": [], "server_errors_logged": []}
+    for application, settings_module, floors in (
+        ("bench.floor_wsgi:application", None, (BARE_FLOOR,)),
+        ("marketplace.wsgi:application", "bench.floor_settings", FLOORS),
+    ):
+        server = Server(config, settings_module=settings_module, application=application)
+        try:
+            runs["commands"].append(f"gunicorn {server.command}")
+            print(f"\nfloor: {server.command}")
+            runs.update(_floor_loops(server, floors, world, requests, clients, seed, quiet_wait))
+        finally:
+            runs["server_errors_logged"] += server.stop()[:20]
+    return runs
+
+
+def _floor_loops(
+    server: Server,
+    floors: Sequence[tuple[str, str, str]],
+    world: World,
+    requests: int,
+    clients: int,
+    seed: int,
+    quiet_wait: float,
+) -> dict[str, Any]:
+    runs: dict[str, Any] = {}
+    config = server.config
+    for key, path, label in floors:
+
+        def sender(port: int = server.port, path: str = path) -> Sender:
+            return HttpSender(port, path)
+
+        warm = make_plan(world, 4 * clients, f"floor-{key}-warm", seed, share=0)
+        run_load("warm-up", warm, clients, sender, server_pid=server.pid)
+        plan = make_plan(world, requests, f"floor-{key}", seed, share=0)
+        run = run_load(
+            f"{config.label}: {label}",
+            plan,
+            clients,
+            sender,
+            server_pid=server.pid,
+            quiet_wait=quiet_wait,
+        )
+        answered = Counter(item.outcome() for item in run.items)
+        run.checks = {
+            "every answer 201": {
+                "ok": answered == Counter({"201": len(run.items)}),
+                "detail": dict(answered),
+            }
+        }
+        runs[key] = describe(run, clients)
+        reset_licenses()
+    return runs
+
+
 def all_ok(checks: dict[str, Any]) -> bool:
     return all(outcome["ok"] for outcome in checks.values())
 
@@ -1535,6 +1620,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--skip-withdrawal", action="store_true")
     parser.add_argument("--skip-profile", action="store_true")
     parser.add_argument(
+        "--skip-floors",
+        action="store_true",
+        help="do not measure the framework floor (bench/floor_urls.py) under each configuration",
+    )
+    parser.add_argument(
         "--app-dir",
         type=Path,
         default=ROOT,
@@ -1668,6 +1758,14 @@ def main(argv: Sequence[str] | None = None) -> None:
         runs["server_errors_logged"] = errors[:20]
         if errors:
             print(f"    gunicorn logged {len(errors)} error lines, e.g. {errors[0]}")
+        if not args.skip_floors:
+            floors = floor_runs(
+                world, config, args.requests, args.clients, args.seed, args.quiet_wait
+            )
+            checks_ok = checks_ok and all(
+                all_ok(floors[key]["checks"]) for key, _path, _label in (BARE_FLOOR, *FLOORS)
+            )
+            runs["floors"] = floors
         results["http"][config.slug] = runs
 
     if not args.skip_withdrawal:
