@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from licensing.models import Declaration, DeclarationEvent, DeclarationStatus
+from marketplace.celery import publish_after_commit
 from marketplace.errors import Conflict
 from marketplace.models import User
 
@@ -83,5 +83,5 @@ def transition(
     )
     from licensing.tasks import notify_declaration_event
 
-    transaction.on_commit(lambda: notify_declaration_event.delay(event.pk))
+    publish_after_commit(notify_declaration_event.delay, event.pk)
     return event

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
 
 from django.conf import settings
-from django.db import transaction
 from django.utils import translation
 from django.utils.translation import gettext as _
 
+from marketplace.celery import publish_after_commit
 from marketplace.models import Invitation, OutboundEmail, User
 
 
@@ -79,7 +78,7 @@ def queue(message: Message) -> OutboundEmail:
     email = OutboundEmail.objects.create(
         kind=message.kind, to_email=message.to_email, subject=message.subject, body=message.body
     )
-    transaction.on_commit(partial(send_email.delay, email.pk))
+    publish_after_commit(send_email.delay, email.pk)
     return email
 
 
@@ -92,7 +91,7 @@ def queue_many(messages: list[Message]) -> list[OutboundEmail]:
             for m in messages
         ]
     )
-    transaction.on_commit(partial(send_in_batches, [row.pk for row in rows]))
+    publish_after_commit(send_in_batches, [row.pk for row in rows])
     return rows
 
 

@@ -1,12 +1,12 @@
 """App configuration for matching."""
 
-import functools
 from typing import Any
 
 from django.apps import AppConfig
-from django.db import transaction
 from django.db.models.signals import post_save
 from django.utils.translation import gettext_lazy as _
+
+from marketplace.celery import publish_after_commit
 
 RETIRING = {"withdrawn", "terminated", "revoked", "expired", "superseded"}
 
@@ -20,9 +20,9 @@ def _declaration_event(sender: Any, instance: Any, created: bool, **kwargs: Any)
 
     declaration_id = instance.declaration_id
     if instance.verb == "announced":
-        transaction.on_commit(lambda: match_declaration.delay(declaration_id))
+        publish_after_commit(match_declaration.delay, declaration_id)
     elif instance.verb in RETIRING:
-        transaction.on_commit(lambda: retire_declaration.delay(declaration_id))
+        publish_after_commit(retire_declaration.delay, declaration_id)
 
 
 def _text_changed(kind: str) -> Any:
@@ -30,7 +30,7 @@ def _text_changed(kind: str) -> Any:
         from matching.tasks import index_vectors
 
         pk = instance.pk
-        transaction.on_commit(lambda: index_vectors.delay(kind, [pk]))
+        publish_after_commit(index_vectors.delay, kind, [pk])
 
     return receiver
 
@@ -41,16 +41,14 @@ def _patents_written(patent_ids: list[int]) -> None:
     from matching.tasks import index_vectors
 
     for start in range(0, len(patent_ids), 2000):
-        transaction.on_commit(
-            functools.partial(index_vectors.delay, "patent", list(patent_ids[start : start + 2000]))
-        )
+        publish_after_commit(index_vectors.delay, "patent", list(patent_ids[start : start + 2000]))
 
 
 def _profile_saved(sender: Any, instance: Any, **kwargs: Any) -> None:
     from matching.tasks import index_vectors
 
     organisation_id = instance.organisation_id
-    transaction.on_commit(lambda: index_vectors.delay("sme", [organisation_id]))
+    publish_after_commit(index_vectors.delay, "sme", [organisation_id])
 
 
 class MatchingConfig(AppConfig):

@@ -22,6 +22,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from licensing.models import Declaration
+from marketplace.celery import publish_after_commit
 from marketplace.errors import InvalidInput, NotFound, PermissionDenied
 from marketplace.models import (
     Industry,
@@ -436,7 +437,8 @@ def run_start(*, chunk_size: int | None = None, enqueue: bool = True) -> MatchRu
             from matching.tasks import match_chunk
 
             chunk_ids = [chunk.pk for chunk in MatchChunk.objects.filter(run=run)]
-            transaction.on_commit(lambda: [match_chunk.delay(pk) for pk in chunk_ids])
+            for pk in chunk_ids:
+                publish_after_commit(match_chunk.delay, pk)
     if not chunks:
         _finish(run.pk)
     return run

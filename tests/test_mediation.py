@@ -249,8 +249,8 @@ def test_a_refusal_before_national_day_is_told_to_the_applicant_in_app_and_by_ma
     sent_after_commit = [
         email_id
         for callback in after_notice
-        if isinstance(callback, partial) and callback.func is emails.send_in_batches
-        for email_id in callback.args[0]
+        if isinstance(callback, partial) and callback.args[0] is emails.send_in_batches
+        for email_id in callback.args[1][0]
     ]
     assert sorted(sent_after_commit) == sorted(
         OutboundEmail.objects.filter(kind="mediation_not_accepted").values_list("pk", flat=True)

@@ -26,6 +26,7 @@ from licensing.models import (
     RoyaltyReport,
 )
 from marketplace import roles
+from marketplace.celery import publish_after_commit
 from marketplace.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from marketplace.models import Membership, Organisation, Patent, User
 from marketplace.querysets import known_related
@@ -89,7 +90,7 @@ def _notify_after_commit(event: LicenseEvent) -> None:
     """The parties hear of the event (in-app and by e-mail) once the transaction commits."""
     from licensing.tasks import notify_license_event
 
-    transaction.on_commit(lambda: notify_license_event.delay(event.pk))
+    publish_after_commit(notify_license_event.delay, event.pk)
 
 
 def snapshot(declaration: Declaration) -> dict[str, Any]:

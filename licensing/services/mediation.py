@@ -35,6 +35,7 @@ from licensing.models import (
 from licensing.rules import rule
 from licensing.workdays import Deadline, add_days, add_workdays
 from marketplace import roles
+from marketplace.celery import publish_after_commit
 from marketplace.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from marketplace.models import Membership, User
 
@@ -125,7 +126,7 @@ def _event(
     )
     from licensing.tasks import notify_mediation_event
 
-    transaction.on_commit(lambda: notify_mediation_event.delay(event.pk))
+    publish_after_commit(notify_mediation_event.delay, event.pk)
     return event
 
 

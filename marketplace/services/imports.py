@@ -7,7 +7,6 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from functools import partial
 from typing import IO, Any
 
 from django.conf import settings
@@ -19,6 +18,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from marketplace.bulk import copy_upsert
+from marketplace.celery import publish_after_commit
 from marketplace.errors import InvalidInput, NotFound, PermissionDenied
 from marketplace.models import (
     ImportJob,
@@ -103,7 +103,7 @@ def import_job_create(
     job.file.save(f"{organisation.pk}-{file_name[-100:]}", File(upload), save=False)
     job.save()
     if enqueue:
-        transaction.on_commit(partial(_enqueue, job.pk))
+        publish_after_commit(_enqueue, job.pk)
     return job
 
 
@@ -377,7 +377,7 @@ def imports_resume_stale() -> dict[str, int]:
             if ImportJob.objects.filter(
                 pk=job_id, status=ImportStatus.RUNNING, heartbeat_at__lt=stale
             ).update(status=ImportStatus.QUEUED, phase="queued", processed_rows=0):
-                transaction.on_commit(partial(_enqueue, job_id))
+                publish_after_commit(_enqueue, job_id)
                 requeued += 1
     if failed or requeued:
         logger.warning("stale imports: %d queued again, %d failed", requeued, failed)
