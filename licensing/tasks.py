@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+from typing import Any
+
 from celery import shared_task
+from django.db.models import CharField
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -295,3 +299,53 @@ def sweep_mediation_cases() -> dict[str, int]:
     from licensing.services.mediation import mediation_sweep
 
     return mediation_sweep()
+
+
+# An event's notification goes out from a task published after commit; when the broker could
+# not be reached then (publish_after_commit logs it), this sweep sends it. Events of the last
+# day only, and not the last few minutes' (their tasks may still be in the queue).
+MISSED_EVENTS_WINDOW = timedelta(days=1)
+MISSED_EVENTS_GRACE = timedelta(minutes=5)
+
+
+@shared_task
+def notify_missed_events() -> dict[str, int]:
+    """Notify the parties of events no notification names as its source (Celery beat, every
+    10 minutes). notify() tells nobody twice, so a late task and this sweep cannot both."""
+    from django.db.models import Exists, OuterRef, Q, Value
+    from django.db.models.functions import Cast, Concat
+    from django.utils import timezone
+
+    from licensing.models import LicenseEvent, MediationEvent
+    from marketplace.models import Notification
+
+    now = timezone.now()
+    # A paid acceptance tells the patentee once, by its "took_effect" event: the license's
+    # "notice_sent" is not notified on its own then (nor when the payment came later).
+    superseded_notice = Q(
+        Exists(LicenseEvent.objects.filter(license=OuterRef("license"), verb="took_effect")),
+        verb="notice_sent",
+    )
+    kinds: tuple[tuple[Any, Any, dict[str, Any], str, Q], ...] = (
+        (DeclarationEvent, notify_declaration_event, AUDIENCE, "declaration_event", Q()),
+        (LicenseEvent, notify_license_event, LICENSE_AUDIENCE, "license_event", superseded_notice),
+        (MediationEvent, notify_mediation_event, MEDIATION_AUDIENCE, "mediation_event", Q()),
+    )
+    sent: dict[str, int] = {}
+    for model, task, audience, prefix, skip in kinds:
+        told = Notification.objects.filter(
+            source=Concat(Value(f"{prefix}:"), Cast(OuterRef("pk"), CharField()))
+        )
+        missed = (
+            model.objects.filter(
+                created_at__gte=now - MISSED_EVENTS_WINDOW,
+                created_at__lt=now - MISSED_EVENTS_GRACE,
+                verb__in=list(audience),
+            )
+            .exclude(Exists(told))
+            .exclude(skip)
+            .order_by("id")
+            .values_list("pk", flat=True)
+        )
+        sent[prefix] = sum(task(pk) for pk in missed)
+    return sent

@@ -27,8 +27,8 @@ def publish_after_commit(send: Callable[..., object], *args: object) -> None:
 
     By then the data is committed, so a broker that cannot be reached must not turn the answer
     into a server error: the failure is logged and the request goes on. The beat sweeps pick
-    up what they cover (mail left queued, stale imports and match runs, the nightly re-match);
-    a lost notification of an event is not sent again.
+    up what they cover (mail left queued, events' notifications, stale imports and match runs,
+    the nightly re-match).
     """
     transaction.on_commit(partial(_publish, send, args))
 

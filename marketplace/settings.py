@@ -260,6 +260,10 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "matching.tasks.weekly_digest",
         "schedule": 7 * 24 * 3600.0,
     },
+    "notify-missed-events": {
+        "task": "licensing.tasks.notify_missed_events",
+        "schedule": 600.0,
+    },
     "license-reminders": {
         "task": "licensing.tasks.send_license_reminders",
         "schedule": 24 * 3600.0,

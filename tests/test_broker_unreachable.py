@@ -1,30 +1,32 @@
 """A broker that cannot be reached when a transaction commits (rules: a 500 is a bug).
 
 The data is committed before anything is published, so the answer is the one the committed
-data deserves; the lost message is logged, and the sweeps send what they cover (here: the
-registration mail, which stays queued until `resend_stale_emails` re-queues it).
+data deserves; the lost message is logged, and the sweeps send what they cover: the
+registration mail stays queued until `resend_stale_emails` re-queues it, and an event's
+notification is sent by `notify_missed_events`.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.apps import apps
+from django.utils import timezone
 
-from licensing.models import License, LicenseEvent
+from licensing.models import DeclarationEvent, License, LicenseEvent
+from licensing.tasks import notify_license_event, notify_missed_events
 from marketplace.celery import app
-from marketplace.models import Organisation, OutboundEmail
+from marketplace.models import Notification, Organisation, OutboundEmail
 from marketplace.reference import load_reference_tables
 from tests.conftest import World, client_for
 from tests.declarations_helpers import announced, declarable_patent
 from tests.live import free_port
 from tests.test_accounts import registration
 from tests.test_licenses import accept_body
-
-pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
@@ -44,6 +46,7 @@ def _reference_data() -> None:
     load_reference_tables(lambda name: apps.get_model("marketplace", name))
 
 
+@pytest.mark.django_db(transaction=True)
 def test_an_acceptance_committed_while_the_broker_is_down_answers_201(
     world: World, broker_unreachable: None, caplog: Any
 ) -> None:
@@ -80,6 +83,7 @@ def test_an_acceptance_committed_while_the_broker_is_down_answers_201(
     assert License.objects.count() == 1
 
 
+@pytest.mark.django_db(transaction=True)
 def test_a_registration_committed_while_the_broker_is_down_answers_201_and_keeps_the_mail(
     broker_unreachable: None, caplog: Any
 ) -> None:
@@ -93,3 +97,58 @@ def test_a_registration_committed_while_the_broker_is_down_answers_201_and_keeps
     assert mail.status == "queued"  # left for the resend sweep
     messages = [r.getMessage() for r in caplog.records if r.name == "marketplace.celery"]
     assert any("marketplace.tasks.send_email" in message for message in messages)
+
+
+@pytest.mark.django_db
+def test_the_sweep_sends_the_notifications_of_events_whose_message_was_lost(
+    world: World,
+) -> None:
+    # In a test transaction nothing is ever committed, so no task was published: every
+    # event below is one whose message was lost.
+    declaration = announced(
+        declarable_patent(world.university), world.university_member, world.reviewer
+    )
+    accepted = client_for(world.sme_admin).post(
+        "/api/v1/licenses/", accept_body(declaration, world.sme.pk), format="json"
+    )
+    license = accepted.json()["id"]
+    assert not Notification.objects.exists()
+    # Within the grace period a task may still be queued: nothing is sent yet.
+    assert notify_missed_events() == {
+        "declaration_event": 0,
+        "license_event": 0,
+        "mediation_event": 0,
+    }
+    now = timezone.now()
+    LicenseEvent.objects.update(created_at=now - timedelta(minutes=6))
+    DeclarationEvent.objects.filter(verb="submitted").update(created_at=now - timedelta(days=2))
+    DeclarationEvent.objects.exclude(verb="submitted").update(created_at=now - timedelta(minutes=6))
+
+    assert notify_missed_events() == {
+        # "announced": the university's two members (co-owners: none); "submitted" is older
+        # than the sweep's day and is left alone.
+        "declaration_event": 2,
+        # "took_effect": the two members and the SME's admin; the same acceptance's
+        # "notice_sent" is told by it, not on its own.
+        "license_event": 3,
+        "mediation_event": 0,
+    }
+    told = sorted(Notification.objects.values_list("kind", "user__email"))
+    assert told == [
+        ("declaration_announced", "admin@uni.example.com"),
+        ("declaration_announced", "member@uni.example.com"),
+        ("license_took_effect", "admin@sme.example.com"),
+        ("license_took_effect", "admin@uni.example.com"),
+        ("license_took_effect", "member@uni.example.com"),
+    ]
+    assert OutboundEmail.objects.filter(kind="license_took_effect").count() == 3
+    took_effect = LicenseEvent.objects.get(license_id=license, verb="took_effect")
+    assert Notification.objects.filter(source=f"license_event:{took_effect.pk}").count() == 3
+    # A second sweep, or the lost task arriving late, tells nobody again.
+    assert notify_missed_events() == {
+        "declaration_event": 0,
+        "license_event": 0,
+        "mediation_event": 0,
+    }
+    assert notify_license_event(took_effect.pk) == 0
+    assert Notification.objects.count() == 5

@@ -76,13 +76,11 @@ def _event(
     *,
     before: str = "",
     reason: str = "",
-    notify: bool = True,
     **data: Any,
 ) -> LicenseEvent:
     event = _event_row(license, actor, verb, before=before, reason=reason, **data)
     event.save(force_insert=True)
-    if notify:
-        _notify_after_commit(event)
+    _notify_after_commit(event)
     return event
 
 

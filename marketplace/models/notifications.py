@@ -32,7 +32,9 @@ class Notification(models.Model):
                 fields=["user", "-created_at"],
                 condition=models.Q(read_at__isnull=True),
                 name="notification_unread",
-            )
+            ),
+            # The sweep of events whose notification was lost looks sources up.
+            models.Index(fields=["source"], name="notification_source"),
         ]
 
     def __str__(self) -> str:
