@@ -420,6 +420,15 @@ def sme_ids() -> list[int]:
     )
 
 
+def _queue_chunks(chunk_ids: list[int]) -> None:
+    """One match_chunk task per chunk, sent together after commit (a broker that cannot be
+    reached stops it at the first; resume_stale_runs queues the run's chunks again)."""
+    from matching.tasks import match_chunk
+
+    for pk in chunk_ids:
+        match_chunk.delay(pk)
+
+
 def run_start(*, chunk_size: int | None = None, enqueue: bool = True) -> MatchRun:
     """Start a full re-match: the SMEs split into chunks, each a task on the `match` queue."""
     size = chunk_size or settings.MATCHING_CHUNK_SMES
@@ -434,11 +443,8 @@ def run_start(*, chunk_size: int | None = None, enqueue: bool = True) -> MatchRu
         MatchRun.objects.filter(pk=run.pk).update(total_chunks=len(chunks))
         run.total_chunks = len(chunks)
         if enqueue:
-            from matching.tasks import match_chunk
-
             chunk_ids = [chunk.pk for chunk in MatchChunk.objects.filter(run=run)]
-            for pk in chunk_ids:
-                publish_after_commit(match_chunk.delay, pk)
+            publish_after_commit(_queue_chunks, chunk_ids)
     if not chunks:
         _finish(run.pk)
     return run
