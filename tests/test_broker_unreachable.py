@@ -32,7 +32,8 @@ from tests.test_licenses import accept_body
 @pytest.fixture
 def broker_unreachable(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Point the Celery app at a port nobody listens on (a real refused connection); its
-    connection and producer pools are made anew for that address and put back afterwards."""
+    connection and producer pools are made anew for that address and put back afterwards.
+    Request it before `world`: it loads the reference tables a transactional test needs."""
     _reference_data()
     monkeypatch.setattr(app, "_pool", None)
     monkeypatch.setattr(app.amqp, "_producer_pool", None)
@@ -48,7 +49,7 @@ def _reference_data() -> None:
 
 @pytest.mark.django_db(transaction=True)
 def test_an_acceptance_committed_while_the_broker_is_down_answers_201(
-    world: World, broker_unreachable: None, caplog: Any
+    broker_unreachable: None, world: World, caplog: Any
 ) -> None:
     declaration = announced(
         declarable_patent(world.university), world.university_member, world.reviewer

@@ -142,7 +142,9 @@ def _check_payment(payment: dict[str, Any], due: Decimal) -> None:
         )
 
 
-@transaction.atomic
+# No savepoint of its own: the API calls it inside the request's transaction, and any error
+# here ends that transaction anyway (two statements fewer per acceptance).
+@transaction.atomic(savepoint=False)
 def license_accept(
     *,
     actor: User,
