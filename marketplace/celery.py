@@ -3,8 +3,9 @@ sends work to it from a transaction: publish_after_commit."""
 
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import partial
+from typing import Any
 
 from celery import Celery
 from django.db import transaction
@@ -31,6 +32,13 @@ def publish_after_commit(send: Callable[..., object], *args: object) -> None:
     the nightly re-match).
     """
     transaction.on_commit(partial(_publish, send, args))
+
+
+def publish_each(task: Any, calls: Iterable[tuple[object, ...]]) -> None:
+    """Send `task` once for each tuple of arguments, over one broker connection."""
+    with task.app.producer_or_acquire() as producer:
+        for args in calls:
+            task.apply_async(args, producer=producer)
 
 
 def _publish(send: Callable[..., object], args: tuple[object, ...]) -> None:

@@ -9,7 +9,7 @@ from django.conf import settings
 from django.utils import translation
 from django.utils.translation import gettext as _
 
-from marketplace.celery import publish_after_commit
+from marketplace.celery import publish_after_commit, publish_each
 from marketplace.models import Invitation, OutboundEmail, User
 
 
@@ -100,9 +100,8 @@ def send_in_batches(email_ids: list[int]) -> None:
     from marketplace.tasks import send_emails
 
     size = settings.EMAIL_BATCH_SIZE
-    with send_emails.app.producer_or_acquire() as producer:
-        for start in range(0, len(email_ids), size):
-            send_emails.apply_async((email_ids[start : start + size],), producer=producer)
+    batches = [(email_ids[start : start + size],) for start in range(0, len(email_ids), size)]
+    publish_each(send_emails, batches)
 
 
 def send_after_commit(builder: Callable[..., Message], **kwargs: object) -> OutboundEmail:

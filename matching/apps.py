@@ -6,7 +6,7 @@ from django.apps import AppConfig
 from django.db.models.signals import post_save
 from django.utils.translation import gettext_lazy as _
 
-from marketplace.celery import publish_after_commit
+from marketplace.celery import publish_after_commit, publish_each
 
 RETIRING = {"withdrawn", "terminated", "revoked", "expired", "superseded"}
 
@@ -38,16 +38,15 @@ def _text_changed(kind: str) -> Any:
 def _patents_written(patent_ids: list[int]) -> None:
     """Patents changed in bulk (an import) or their facts: their vectors are refreshed on the
     `index` queue after commit (unchanged texts cost a hash, not an embedding)."""
-    publish_after_commit(_index_patents, list(patent_ids))
-
-
-def _index_patents(patent_ids: list[int]) -> None:
-    """One index_vectors task per 2,000 patents, sent together after commit (a broker that
-    cannot be reached stops it at the first)."""
     from matching.tasks import index_vectors
 
-    for start in range(0, len(patent_ids), 2000):
-        index_vectors.delay("patent", patent_ids[start : start + 2000])
+    # One task per 2,000 patents, all sent together (an unreachable broker: one retry, not one
+    # per batch).
+    batches = [
+        ("patent", list(patent_ids[start : start + 2000]))
+        for start in range(0, len(patent_ids), 2000)
+    ]
+    publish_after_commit(publish_each, index_vectors, batches)
 
 
 def _profile_saved(sender: Any, instance: Any, **kwargs: Any) -> None:

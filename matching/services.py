@@ -22,7 +22,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from licensing.models import Declaration
-from marketplace.celery import publish_after_commit
+from marketplace.celery import publish_after_commit, publish_each
 from marketplace.errors import InvalidInput, NotFound, PermissionDenied
 from marketplace.models import (
     Industry,
@@ -420,15 +420,6 @@ def sme_ids() -> list[int]:
     )
 
 
-def _queue_chunks(chunk_ids: list[int]) -> None:
-    """One match_chunk task per chunk, sent together after commit (a broker that cannot be
-    reached stops it at the first; resume_stale_runs queues the run's chunks again)."""
-    from matching.tasks import match_chunk
-
-    for pk in chunk_ids:
-        match_chunk.delay(pk)
-
-
 def run_start(*, chunk_size: int | None = None, enqueue: bool = True) -> MatchRun:
     """Start a full re-match: the SMEs split into chunks, each a task on the `match` queue."""
     size = chunk_size or settings.MATCHING_CHUNK_SMES
@@ -443,8 +434,11 @@ def run_start(*, chunk_size: int | None = None, enqueue: bool = True) -> MatchRu
         MatchRun.objects.filter(pk=run.pk).update(total_chunks=len(chunks))
         run.total_chunks = len(chunks)
         if enqueue:
-            chunk_ids = [chunk.pk for chunk in MatchChunk.objects.filter(run=run)]
-            publish_after_commit(_queue_chunks, chunk_ids)
+            from matching.tasks import match_chunk
+
+            # All chunks sent together (an unreachable broker: one retry, not one per chunk;
+            # resume_stale_runs sends them again); bulk_create set their keys already.
+            publish_after_commit(publish_each, match_chunk, [(chunk.pk,) for chunk in chunks])
     if not chunks:
         _finish(run.pk)
     return run
@@ -463,8 +457,7 @@ def run_resume(run_id: int) -> int:
             run_id=run_id, run__status=MatchRun.Status.RUNNING, status="pending"
         ).values_list("pk", flat=True)
     )
-    for chunk_id in pending:
-        match_chunk.delay(chunk_id)
+    publish_each(match_chunk, [(pk,) for pk in pending])
     return len(pending)
 
 
