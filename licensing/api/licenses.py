@@ -31,6 +31,7 @@ from licensing.models import (
 )
 from licensing.services import licenses as services
 from marketplace import roles
+from marketplace.api.ids import ID_REGEX, path_id
 from marketplace.api.pagination import CursorPagination
 from marketplace.api.permissions import request_user
 from marketplace.api.serializers import StrictInputSerializer
@@ -299,7 +300,7 @@ class LicenseViewSet(viewsets.ReadOnlyModelViewSet[License]):
         )
 
     @extend_schema(request=ReasonSerializer, responses={200: LicenseSerializer, **ERROR_RESPONSES})
-    @action(detail=True, methods=["post"], url_path=r"payments/(?P<payment_id>[0-9]+)/contest")
+    @action(detail=True, methods=["post"], url_path=rf"payments/(?P<payment_id>{ID_REGEX})/contest")
     def contest(self, request: Request, pk: str, payment_id: str) -> Response:
         """The patentee contests a payment it did not receive."""
         license = self.get_object()
@@ -309,7 +310,7 @@ class LicenseViewSet(viewsets.ReadOnlyModelViewSet[License]):
             services.license_contest_payment(
                 actor=request_user(request),
                 license_id=license.pk,
-                payment_id=int(payment_id),
+                payment_id=path_id(payment_id),
                 reason=data.validated_data["reason"],
             )
         )
@@ -336,7 +337,7 @@ class LicenseViewSet(viewsets.ReadOnlyModelViewSet[License]):
     @action(
         detail=True,
         methods=["post"],
-        url_path=r"filings/(?P<filing_id>[0-9]+)/(?P<decision>accept|return)",
+        url_path=rf"filings/(?P<filing_id>{ID_REGEX})/(?P<decision>accept|return)",
     )
     def decide_filing(self, request: Request, pk: str, filing_id: str, decision: str) -> Response:
         """A reviewer accepts a filing or returns it with a note."""
@@ -345,7 +346,7 @@ class LicenseViewSet(viewsets.ReadOnlyModelViewSet[License]):
         data.is_valid(raise_exception=True)
         filing = services.filing_decide(
             actor=request_user(request),
-            filing_id=int(filing_id),
+            filing_id=path_id(filing_id),
             accept=decision == "accept",
             note=data.validated_data["note"],
         )

@@ -25,6 +25,7 @@ from licensing.models import (
     MediationEvent,
 )
 from licensing.services import mediation as services
+from marketplace.api.ids import ID_REGEX, path_id
 from marketplace.api.pagination import CursorPagination
 from marketplace.api.parsers import LimitedJSONParser
 from marketplace.api.permissions import request_user
@@ -303,11 +304,13 @@ class MediationCaseViewSet(viewsets.ReadOnlyModelViewSet[MediationCase]):
             **ERROR_RESPONSES,
         }
     )
-    @action(detail=True, methods=["get"], url_path=r"evidence/(?P<evidence_id>[0-9]+)/download")
+    @action(
+        detail=True, methods=["get"], url_path=rf"evidence/(?P<evidence_id>{ID_REGEX})/download"
+    )
     def download(self, request: Request, pk: str, evidence_id: str) -> FileResponse:
         """Only the parties, the case's mediator and supervisors can download evidence."""
         case = self.get_object()
-        evidence = CaseEvidence.objects.filter(pk=evidence_id, case=case).first()
+        evidence = CaseEvidence.objects.filter(pk=path_id(evidence_id), case=case).first()
         if evidence is None:
             raise NotFound()
         response = FileResponse(
@@ -348,13 +351,13 @@ class MediationCaseViewSet(viewsets.ReadOnlyModelViewSet[MediationCase]):
         )
 
     @extend_schema(request=None, responses={200: CaseSerializer, **ERROR_RESPONSES})
-    @action(detail=True, methods=["post"], url_path=r"agents/(?P<agent_id>[0-9]+)/revoke")
+    @action(detail=True, methods=["post"], url_path=rf"agents/(?P<agent_id>{ID_REGEX})/revoke")
     def revoke_agent(self, request: Request, pk: str, agent_id: str) -> Response:
         """A party revokes one of its own agents' power of attorney (to name another)."""
         case = self.get_object()
         return self._respond(
             services.case_revoke_agent(
-                actor=request_user(request), case_id=case.pk, agent_id=int(agent_id)
+                actor=request_user(request), case_id=case.pk, agent_id=path_id(agent_id)
             )
         )
 

@@ -24,6 +24,7 @@ from licensing.models import Declaration, DeclarationEvent, DeclarationStatus, P
 from licensing.querysets import PUBLIC
 from licensing.services import declarations as services
 from marketplace import roles
+from marketplace.api.ids import IdFilter
 from marketplace.api.pagination import CursorPagination
 from marketplace.api.permissions import request_user
 from marketplace.api.views import ERROR_RESPONSES
@@ -34,8 +35,8 @@ from marketplace.patents.ipc import normalise_ipc_prefix
 
 class DeclarationFilter(filters.FilterSet):
     status = filters.MultipleChoiceFilter(choices=DeclarationStatus.choices)
-    patent = filters.NumberFilter(field_name="patent_id")
-    organisation = filters.NumberFilter(field_name="organisation_id")
+    patent = IdFilter(field_name="patent_id")
+    organisation = IdFilter(field_name="organisation_id")
     flagged = filters.BooleanFilter(method="filter_flagged")
 
     class Meta:

@@ -10,6 +10,7 @@ from django_filters import rest_framework as filters
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import NotAuthenticated
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
@@ -18,6 +19,7 @@ from rest_framework.views import APIView
 
 from marketplace import roles
 from marketplace.api.fields import IndustryField
+from marketplace.api.ids import ID_REGEX, IdFilter, path_id
 from marketplace.api.pagination import CursorPagination
 from marketplace.api.permissions import request_user
 from marketplace.api.serializers import StrictInputSerializer
@@ -212,7 +214,7 @@ class EndSerializer(StrictInputSerializer):
 
 
 class PatentFilter(filters.FilterSet):
-    organisation = filters.NumberFilter(field_name="owner_id")
+    organisation = IdFilter(field_name="owner_id")
     mine = filters.BooleanFilter(method="filter_mine")
     patent_type = filters.MultipleChoiceFilter(choices=PatentType.choices)
     legal_status = filters.MultipleChoiceFilter(choices=LegalStatus.choices)
@@ -327,7 +329,7 @@ class PatentViewSet(viewsets.ReadOnlyModelViewSet[Patent]):
         return Response(PledgeSerializer(pledge).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=ReleaseSerializer, responses={200: PledgeSerializer, **ERROR_RESPONSES})
-    @action(detail=True, methods=["post"], url_path=r"pledges/(?P<pledge_id>[0-9]+)/release")
+    @action(detail=True, methods=["post"], url_path=rf"pledges/(?P<pledge_id>{ID_REGEX})/release")
     def release_pledge(self, request: Request, pk: str, pledge_id: str) -> Response:
         patent = self.get_object()
         data = ReleaseSerializer(data=request.data)
@@ -335,7 +337,7 @@ class PatentViewSet(viewsets.ReadOnlyModelViewSet[Patent]):
         pledge = services.patent_pledge_release(
             actor=request_user(request),
             patent_id=patent.pk,
-            pledge_id=int(pledge_id),
+            pledge_id=path_id(pledge_id),
             **data.validated_data,
         )
         return Response(PledgeSerializer(pledge).data)
@@ -358,7 +360,9 @@ class PatentViewSet(viewsets.ReadOnlyModelViewSet[Patent]):
         request=EndSerializer, responses={200: ExclusiveLicenseSerializer, **ERROR_RESPONSES}
     )
     @action(
-        detail=True, methods=["post"], url_path=r"exclusive-licenses/(?P<license_id>[0-9]+)/end"
+        detail=True,
+        methods=["post"],
+        url_path=rf"exclusive-licenses/(?P<license_id>{ID_REGEX})/end",
     )
     def end_exclusive_license(self, request: Request, pk: str, license_id: str) -> Response:
         patent = self.get_object()
@@ -367,7 +371,7 @@ class PatentViewSet(viewsets.ReadOnlyModelViewSet[Patent]):
         record = services.patent_exclusive_license_end(
             actor=request_user(request),
             patent_id=patent.pk,
-            license_id=int(license_id),
+            license_id=path_id(license_id),
             **data.validated_data,
         )
         return Response(ExclusiveLicenseSerializer(record).data)
@@ -387,11 +391,13 @@ class PatentViewSet(viewsets.ReadOnlyModelViewSet[Patent]):
         return Response(HindranceSerializer(hindrance).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=None, responses={200: HindranceSerializer, **ERROR_RESPONSES})
-    @action(detail=True, methods=["post"], url_path=r"hindrances/(?P<hindrance_id>[0-9]+)/resolve")
+    @action(
+        detail=True, methods=["post"], url_path=rf"hindrances/(?P<hindrance_id>{ID_REGEX})/resolve"
+    )
     def resolve_hindrance(self, request: Request, pk: str, hindrance_id: str) -> Response:
         patent = self.get_object()
         hindrance = services.patent_hindrance_resolve(
-            actor=request_user(request), patent_id=patent.pk, hindrance_id=int(hindrance_id)
+            actor=request_user(request), patent_id=patent.pk, hindrance_id=path_id(hindrance_id)
         )
         return Response(HindranceSerializer(hindrance).data)
 
@@ -521,7 +527,7 @@ class PatentSearchView(APIView):
             values["industry"] = values["industry"].code
         if scope == "mine":
             if not request.user.is_authenticated:
-                raise PermissionDenied("not_authenticated", _("Log in to search your own patents."))
+                raise NotAuthenticated(_("Log in to search your own patents."))
             base = Patent.objects.of_member(request.user)
         else:
             base = Patent.objects.filter(is_listed=True)

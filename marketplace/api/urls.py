@@ -5,6 +5,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.routers import APIRootView, DefaultRouter
 
 from marketplace.api import imports, needs, patents, views
+from marketplace.api.ids import IdRouterMixin
 
 
 class PublicAPIRootView(APIRootView):
@@ -13,7 +14,9 @@ class PublicAPIRootView(APIRootView):
     permission_classes = [AllowAny]
 
 
-class Router(DefaultRouter):
+class Router(IdRouterMixin, DefaultRouter):
+    """Detail routes take ASCII-digit ids unless a viewset sets its own lookup_value_regex."""
+
     APIRootView = PublicAPIRootView
 
 

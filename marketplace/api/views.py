@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import QuerySet
-from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -19,6 +18,7 @@ from rest_framework.views import APIView
 from marketplace import roles
 from marketplace.api import serializers as s
 from marketplace.api.filters import IndustryFilter, OrganisationFilter, RegionFilter
+from marketplace.api.ids import ID_REGEX, parse_id, path_id
 from marketplace.api.pagination import CursorPagination
 from marketplace.api.permissions import is_member, is_organisation_admin, request_user
 from marketplace.api.throttles import LoginEmailThrottle, LoginIpThrottle, RegisterThrottle
@@ -230,18 +230,15 @@ class OrganisationViewSet(viewsets.ReadOnlyModelViewSet[Organisation]):
         return super().paginate_queryset(queryset)
 
     def _can_read_private(self) -> bool:
-        pk = self.kwargs.get("pk")
+        pk = parse_id(self.kwargs.get("pk"))
         return bool(
-            pk
-            and str(pk).isdigit()
+            pk is not None
             and Organisation.objects.private_visible_to(self.request.user).filter(pk=pk).exists()
         )
 
     def _private_organisation(self) -> Organisation:
         """The organisation from the URL, if the caller may see its private side; else 404."""
-        pk = self.kwargs.get("pk")
-        if not str(pk).isdigit():
-            raise Http404
+        pk = path_id(self.kwargs.get("pk"))
         return get_object_or_404(Organisation.objects.private_visible_to(self.request.user), pk=pk)
 
     def _require_admin(self, organisation: Organisation) -> None:
@@ -282,14 +279,14 @@ class OrganisationViewSet(viewsets.ReadOnlyModelViewSet[Organisation]):
     @action(
         detail=True,
         methods=["post"],
-        url_path=r"members/(?P<membership_id>[0-9]+)/remove",
+        url_path=rf"members/(?P<membership_id>{ID_REGEX})/remove",
         permission_classes=[IsAuthenticated],
     )
     def remove_member(self, request: Request, pk: str, membership_id: str) -> Response:
         organisation = self._private_organisation()
         organisation_services.membership_remove(
             organisation_id=organisation.pk,
-            membership_id=int(membership_id),
+            membership_id=path_id(membership_id),
             actor=request_user(request),
         )
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -300,7 +297,7 @@ class OrganisationViewSet(viewsets.ReadOnlyModelViewSet[Organisation]):
     @action(
         detail=True,
         methods=["post"],
-        url_path=r"members/(?P<membership_id>[0-9]+)/role",
+        url_path=rf"members/(?P<membership_id>{ID_REGEX})/role",
         permission_classes=[IsAuthenticated],
     )
     def change_member_role(self, request: Request, pk: str, membership_id: str) -> Response:
@@ -309,7 +306,7 @@ class OrganisationViewSet(viewsets.ReadOnlyModelViewSet[Organisation]):
         data.is_valid(raise_exception=True)
         membership = organisation_services.membership_change_role(
             organisation_id=organisation.pk,
-            membership_id=int(membership_id),
+            membership_id=path_id(membership_id),
             actor=request_user(request),
             role=data.validated_data["role"],
         )
@@ -357,14 +354,14 @@ class OrganisationViewSet(viewsets.ReadOnlyModelViewSet[Organisation]):
     @action(
         detail=True,
         methods=["post"],
-        url_path=r"invitations/(?P<invitation_id>[0-9]+)/revoke",
+        url_path=rf"invitations/(?P<invitation_id>{ID_REGEX})/revoke",
         permission_classes=[IsAuthenticated],
     )
     def revoke_invitation(self, request: Request, pk: str, invitation_id: str) -> Response:
         organisation = self._private_organisation()
         invitation = organisation_services.invitation_revoke(
             organisation_id=organisation.pk,
-            invitation_id=int(invitation_id),
+            invitation_id=path_id(invitation_id),
             actor=request_user(request),
         )
         return Response(s.InvitationSerializer(invitation).data)
@@ -439,7 +436,7 @@ class NotificationViewSet(viewsets.ReadOnlyModelViewSet[Notification]):
     @action(detail=True, methods=["post"])
     def read(self, request: Request, pk: str) -> Response:
         notification = notification_services.notification_mark_read(
-            user=request_user(request), notification_id=int(pk)
+            user=request_user(request), notification_id=path_id(pk)
         )
         return Response(s.NotificationSerializer(notification).data)
 

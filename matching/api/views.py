@@ -6,7 +6,6 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django.utils.translation import get_language
-from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.permissions import IsAuthenticated
@@ -16,10 +15,11 @@ from rest_framework.views import APIView
 
 from licensing.models import Declaration
 from marketplace import roles
+from marketplace.api.ids import query_id
 from marketplace.api.permissions import request_user
 from marketplace.api.serializers import StrictInputSerializer
 from marketplace.api.views import ERROR_RESPONSES
-from marketplace.errors import InvalidInput, NotFound
+from marketplace.errors import NotFound
 from marketplace.models import Membership, OrganisationKind
 from matching.models import Match, MatchFeedback
 from matching.services import feedback_give
@@ -88,12 +88,8 @@ class SmeMatchesView(APIView):
         own = Membership.objects.filter(
             user=user, organisation__kind=OrganisationKind.SME
         ).values_list("organisation_id", flat=True)
-        sme = request.query_params.get("sme")
-        if sme is not None and not sme.isdigit():
-            raise InvalidInput(
-                "invalid", _("sme must be an id."), fields={"sme": [_("Not an id.")]}
-            )
-        sme_ids = [int(sme)] if sme else list(own)
+        sme = query_id(request.query_params, "sme")
+        sme_ids = [sme] if sme is not None else list(own)
         if any(pk not in own for pk in sme_ids) and not roles.is_platform_staff(user):
             raise NotFound()
         matches = (
@@ -101,13 +97,9 @@ class SmeMatchesView(APIView):
             .select_related("patent", "declaration__organisation")
             .order_by("sme_id", "-score")
         )
-        need = request.query_params.get("need")
-        if need:
-            if not need.isdigit():
-                raise InvalidInput(
-                    "invalid", _("need must be an id."), fields={"need": [_("Not an id.")]}
-                )
-            matches = matches.filter(need_id=int(need))
+        need = query_id(request.query_params, "need")
+        if need is not None:
+            matches = matches.filter(need_id=need)
         return Response(MatchSerializer(matches[:200], many=True).data)
 
 
