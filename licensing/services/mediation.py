@@ -280,7 +280,13 @@ def case_apply(
         raise NotFound()
     license = None
     if license_id is not None:
-        license = License.objects.filter(pk=license_id, declaration=declaration).first()
+        # Only a party sees a license: to anyone else one that exists answers like one that
+        # does not (no oracle of license ids under a public declaration).
+        license = (
+            License.objects.filter(pk=license_id, declaration=declaration)
+            .filter(Q(licensor_id=applicant_id) | Q(licensee_id=applicant_id))
+            .first()
+        )
         if license is None:
             raise InvalidInput(
                 "license_not_under_declaration",
