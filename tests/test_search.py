@@ -177,7 +177,7 @@ def test_owners_search_their_unlisted_patents(world: World, corpus: dict[str, An
     assert ids(mine) == [corpus["unlisted"].pk]
     assert ids(search({"q": "隔膜"})) == []
     anonymous = client_for(None).get("/api/v1/search/patents/", {"scope": "mine"})
-    assert anonymous.status_code == 403
+    assert anonymous.status_code == 401
     other = search({"q": "隔膜", "scope": "mine"}, world.sme_admin)
     assert ids(other) == []
 
