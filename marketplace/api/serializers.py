@@ -6,6 +6,8 @@ from typing import Any
 
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
+from rest_framework.exceptions import ErrorDetail
+from rest_framework.fields import empty
 
 from marketplace import roles
 from marketplace.api.fields import CreditCodeField, IndustryField, RegionField
@@ -183,8 +185,26 @@ class OrganisationEventSerializer(serializers.ModelSerializer[OrganisationEvent]
 # ---- inputs --------------------------------------------------------------------------------
 
 
+def _is_text(value: Any, field: serializers.Field) -> bool:
+    if value is None:
+        return bool(field.allow_null)
+    if isinstance(field, serializers.ListField) and isinstance(field.child, serializers.CharField):
+        return not isinstance(value, list) or all(isinstance(item, str) for item in value)
+    return not isinstance(field, serializers.CharField) or isinstance(value, str)
+
+
 class StrictInputSerializer(serializers.Serializer[Any]):
-    """An input serializer that refuses fields it does not know (a typo is not a no-op)."""
+    """An input serializer that refuses fields it does not know (a typo is not a no-op), takes
+    text only as strings (DRF's CharField would store 0 as "0"; code not_a_string) and, in
+    form and multipart bodies, treats a missing field as missing, as in JSON (DRF would read a
+    missing boolean as false)."""
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        fields = super().get_fields()
+        for field in fields.values():
+            if field.default is empty:
+                field.default_empty_html = empty
+        return fields
 
     def to_internal_value(self, data: Any) -> Any:
         if isinstance(data, dict):
@@ -193,6 +213,19 @@ class StrictInputSerializer(serializers.Serializer[Any]):
                 raise serializers.ValidationError(
                     {name: [_("Unknown field.")] for name in unknown}, code="unknown_field"
                 )
+            message = str(serializers.CharField.default_error_messages["invalid"])
+            not_text = {
+                name: [ErrorDetail(message, code="not_a_string")]
+                for name, field in self.fields.items()
+                if name in data and not field.read_only and not _is_text(data[name], field)
+            }
+            if not_text:  # reported together with the other fields' errors
+                try:
+                    super().to_internal_value(data)
+                except serializers.ValidationError as error:
+                    if isinstance(error.detail, dict):
+                        raise serializers.ValidationError({**error.detail, **not_text}) from error
+                raise serializers.ValidationError(not_text)
         return super().to_internal_value(data)
 
 
