@@ -77,8 +77,14 @@ def bars_for(patent: Patent, today: date) -> list[Bar]:
         found.append(_bar("bar_exclusive_license"))
     if patent.is_suspended or patent.is_under_preservation:
         found.append(_bar("bar_suspended_or_preserved"))
+    ended = patent.legal_status in (LegalStatus.TERMINATED, LegalStatus.EXPIRED) or (
+        patent.expiry_date < today
+    )
     current_year = patent_year(patent.filing_date, today)
-    if patent.annual_fees_paid_through is None or patent.annual_fees_paid_through < current_year:
+    # A patent no longer in force owes no annual fee: bar 5 alone says why it cannot be declared.
+    if not ended and (
+        patent.annual_fees_paid_through is None or patent.annual_fees_paid_through < current_year
+    ):
         found.append(_bar("bar_annual_fees_unpaid"))
     if patent.pledges.filter(
         Q(released_on__isnull=True) | Q(released_on__gt=today),
@@ -88,9 +94,7 @@ def bars_for(patent: Patent, today: date) -> list[Bar]:
         found.append(_bar("bar_pledged_without_consent"))
     if patent.grant_date is None:
         found.append(_bar("bar_not_granted"))
-    elif patent.legal_status in (LegalStatus.TERMINATED, LegalStatus.EXPIRED) or (
-        patent.expiry_date < today
-    ):
+    elif ended:
         found.append(_bar("bar_terminated_or_expired"))
     if patent.legal_status == LegalStatus.INVALIDATED:
         found.append(_bar("bar_invalidated"))

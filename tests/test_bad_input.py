@@ -303,9 +303,9 @@ def test_an_expired_patent_is_barred_as_expired_only(world: World) -> None:
     patent = make_patent(
         world.university,
         1,
-        application_number=application_number(2001, "1", 1),
-        filing_date="2001-03-15",
-        grant_date="2003-06-20",
+        application_number=application_number(2004, "1", 1),
+        filing_date="2004-03-15",
+        grant_date="2006-06-20",
         annual_fees_paid_through=20,
     )
     assert patent.expiry_date < timezone.localdate()

@@ -109,7 +109,9 @@ class TermsUpdateSerializer(TermsSerializer):
 
 
 class ReasonSerializer(StrictInputSerializer):
-    reason = serializers.CharField(max_length=2000)
+    # Blank passes here so that the service refuses it with its own code (reason_required,
+    # withdrawal_reason_required) rather than the generic invalid.
+    reason = serializers.CharField(max_length=2000, allow_blank=True)
 
 
 class ConsentSerializer(StrictInputSerializer):

@@ -16,7 +16,7 @@ from licensing.bars import Bar, bars_for
 from licensing.models import Declaration, DeclarationConsent, DeclarationEvent, DeclarationStatus
 from licensing.terms import advertising_words, check_terms
 from marketplace import roles
-from marketplace.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from marketplace.errors import Conflict, InvalidInput, Message, NotFound, PermissionDenied
 from marketplace.models import Membership, Organisation, Patent, User
 from marketplace.services.patents import patent_set_listing
 
@@ -334,12 +334,14 @@ def listing_terms(declaration: Declaration) -> dict[str, Any]:
     }
 
 
-def _require_reason(reason: str) -> str:
+def _require_reason(
+    reason: str, code: str = "reason_required", message: Message | None = None
+) -> str:
     text = (reason or "").strip()
     if not text:
         raise InvalidInput(
-            "reason_required",
-            _("Give the reason."),
+            code,
+            message or _("Give the reason."),
             fields={"reason": [_("This field is required.")]},
         )
     return text
@@ -358,7 +360,9 @@ def declaration_refuse(*, actor: User, declaration_id: int, reason: str) -> Decl
 @transaction.atomic
 def declaration_request_withdrawal(*, actor: User, declaration_id: int, reason: str) -> Declaration:
     """The patentee asks to withdraw (a reason, no conditions, every co-owner consenting)."""
-    reason = _require_reason(reason)
+    reason = _require_reason(
+        reason, "withdrawal_reason_required", _("Give the reason for the withdrawal.")
+    )
     declaration = _lock(actor, declaration_id)
     _require_patentee(actor, declaration)
     if declaration.status != S.ANNOUNCED:

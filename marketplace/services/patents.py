@@ -293,6 +293,12 @@ def patent_exclusive_license_record(
     if kind not in ExclusiveLicenseKind.values:
         raise InvalidInput("invalid_license_kind", _("Exclusive or sole."))
     guards.check(patent, "exclusive_license", kind=kind)
+    if ends_on == starts_on:
+        raise InvalidInput(
+            "empty_license_period",
+            _("The license period is empty: it must end after it starts."),
+            fields={"ends_on": [_("Not after the start date.")]},
+        )
     if ends_on < starts_on:
         raise InvalidInput(
             "ends_before_start",
