@@ -317,3 +317,30 @@ def test_an_expired_patent_is_barred_as_expired_only(world: World) -> None:
 def test_an_in_force_patent_with_unpaid_fees_is_still_barred_for_fees(world: World) -> None:
     patent = make_patent(world.university, 1, annual_fees_paid_through=None)
     assert [bar.code for bar in bars_for(patent, date(2025, 6, 1))] == ["bar_annual_fees_unpaid"]
+
+
+@pytest.mark.parametrize("value", ["١", "²", "1٢", "１"])
+def test_an_id_in_a_body_takes_ascii_digits_only(world: World, value: str) -> None:
+    license = licensed(world)
+    response = client_for(world.sme_admin).post(
+        "/api/v1/mediation-cases/",
+        {
+            "applicant": value,
+            "respondent": world.university.pk,
+            "declaration": license.declaration_id,
+            "license": license.pk,
+            "cause": "payment",
+            "summary": "x",
+            "matters": "y",
+        },
+        format="json",
+    )
+    assert response.status_code == 400
+    assert [item["code"] for item in response.json()["fields"]["applicant"]] == ["invalid"]
+    assert not MediationCase.objects.exists()
+
+
+def test_a_bad_query_id_is_explained_in_chinese(world: World) -> None:
+    response = client_for(world.sme_admin, "zh-hans").get("/api/v1/matches/", {"sme": "²"})
+    assert response.status_code == 400
+    assert response.json()["detail"] == "sme 必须是编号（数字 0-9）。"

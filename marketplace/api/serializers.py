@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django.utils.translation import gettext_lazy as _
@@ -185,17 +186,36 @@ class OrganisationEventSerializer(serializers.ModelSerializer[OrganisationEvent]
 # ---- inputs --------------------------------------------------------------------------------
 
 
-def _is_text(value: Any, field: serializers.Field) -> bool:
+_ASCII_INTEGER = re.compile(r"\s*[-+]?[0-9]+\s*")
+
+
+def _lenient_error(value: Any, field: serializers.Field) -> ErrorDetail | None:
+    """What DRF would wrongly accept: a number as text ("0"), other digits as a number ("١")."""
     if value is None:
-        return bool(field.allow_null)
-    if isinstance(field, serializers.ListField) and isinstance(field.child, serializers.CharField):
-        return not isinstance(value, list) or all(isinstance(item, str) for item in value)
-    return not isinstance(field, serializers.CharField) or isinstance(value, str)
+        return None
+    if isinstance(field, serializers.ListField):
+        if not isinstance(value, list):
+            return None
+        errors = (_lenient_error(item, field.child) for item in value)
+        return next((error for error in errors if error is not None), None)
+    if isinstance(field, serializers.CharField) and not isinstance(value, str):
+        message = serializers.CharField.default_error_messages["invalid"]
+        return ErrorDetail(str(message), code="not_a_string")
+    if (
+        isinstance(field, serializers.IntegerField)
+        and isinstance(value, str)
+        and not _ASCII_INTEGER.fullmatch(value)
+    ):
+        return ErrorDetail(
+            str(serializers.IntegerField.default_error_messages["invalid"]), "invalid"
+        )
+    return None
 
 
 class StrictInputSerializer(serializers.Serializer[Any]):
     """An input serializer that refuses fields it does not know (a typo is not a no-op), takes
-    text only as strings (DRF's CharField would store 0 as "0"; code not_a_string) and, in
+    text only as strings (DRF's CharField would store 0 as "0"; code not_a_string), integers
+    only in ASCII digits (DRF's IntegerField reads "١" as 1) and, in
     form and multipart bodies, treats a missing field as missing, as in JSON (DRF would read a
     missing boolean as false)."""
 
@@ -213,19 +233,20 @@ class StrictInputSerializer(serializers.Serializer[Any]):
                 raise serializers.ValidationError(
                     {name: [_("Unknown field.")] for name in unknown}, code="unknown_field"
                 )
-            message = str(serializers.CharField.default_error_messages["invalid"])
-            not_text = {
-                name: [ErrorDetail(message, code="not_a_string")]
+            lenient = {
+                name: [error]
                 for name, field in self.fields.items()
-                if name in data and not field.read_only and not _is_text(data[name], field)
+                if name in data
+                and not field.read_only
+                and (error := _lenient_error(data[name], field)) is not None
             }
-            if not_text:  # reported together with the other fields' errors
+            if lenient:  # reported together with the other fields' errors
                 try:
                     super().to_internal_value(data)
                 except serializers.ValidationError as error:
                     if isinstance(error.detail, dict):
-                        raise serializers.ValidationError({**error.detail, **not_text}) from error
-                raise serializers.ValidationError(not_text)
+                        raise serializers.ValidationError({**error.detail, **lenient}) from error
+                raise serializers.ValidationError(lenient)
         return super().to_internal_value(data)
 
 
