@@ -45,24 +45,30 @@ def _next_url(request: HttpRequest) -> str:
     return "/"
 
 
-class LoginForm(forms.Form):
+class PageForm(forms.Form):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("label_suffix", "")  # the labels stand above their fields
+        super().__init__(*args, **kwargs)
+
+
+class LoginForm(PageForm):
     email = forms.EmailField(label=_("E-mail address"), max_length=254)
     password = forms.CharField(
         label=_("Password"), max_length=128, strip=False, widget=forms.PasswordInput
     )
 
 
-class EmailForm(forms.Form):
+class EmailForm(PageForm):
     email = forms.EmailField(label=_("E-mail address"), max_length=254)
 
 
-class NewPasswordForm(forms.Form):
+class NewPasswordForm(PageForm):
     password = forms.CharField(
         label=_("New password"), max_length=128, strip=False, widget=forms.PasswordInput
     )
 
 
-class NewAccountForm(forms.Form):
+class NewAccountForm(PageForm):
     full_name = forms.CharField(label=_("Full name"), max_length=150)
     password = forms.CharField(
         label=_("Password"), max_length=128, strip=False, widget=forms.PasswordInput
