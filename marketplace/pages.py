@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods, require_POST
 from rest_framework.parsers import FormParser
 from rest_framework.request import Request
+from rest_framework.views import APIView
 
 from marketplace.api.throttles import LoginEmailThrottle, LoginIpThrottle
 from marketplace.errors import DomainError
@@ -98,7 +99,7 @@ def login_page(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         drf_request = Request(request, parsers=[FormParser()])
         throttled = not all(
-            throttle.allow_request(drf_request, None)
+            throttle.allow_request(drf_request, APIView())
             for throttle in (LoginIpThrottle(), LoginEmailThrottle())
         )
         if throttled:

@@ -38,17 +38,11 @@ def fresh_database() -> Iterator[str]:
     """The name of a database that does not exist yet; dropped afterwards."""
     db = settings.DATABASES["default"]
     name = f"makerun_{uuid.uuid4().hex[:8]}"
-    params = {
-        "host": db.get("HOST") or "127.0.0.1",
-        "port": db.get("PORT") or 5432,
-        "user": db.get("USER") or None,
-        "password": db.get("PASSWORD") or None,
-    }
-    yield (
-        f"postgres://{params['user'] or ''}{':' + params['password'] if params['password'] else ''}"
-        f"@{params['host']}:{params['port']}/{name}"
-    )
-    with psycopg.connect(dbname="postgres", autocommit=True, **params) as connection:  # type: ignore[arg-type]
+    host, port, user = db.get("HOST") or "127.0.0.1", int(db.get("PORT") or 5432), db["USER"]
+    password = db.get("PASSWORD") or ""
+    params = {"host": host, "port": port, "user": user, "password": password or None}
+    yield f"postgres://{user}{':' + password if password else ''}@{host}:{port}/{name}"
+    with psycopg.connect(dbname="postgres", autocommit=True, **params) as connection:
         connection.execute(
             sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
         )

@@ -156,7 +156,8 @@ def test_password_reset_by_api_sets_the_password_once_and_revokes_the_api_token(
     user.refresh_from_db()
     assert user.check_password(PASSWORD)
     done = client.post(
-        "/api/v1/auth/password-reset/confirm/", {"token": token, "password": "a-new-long-passphrase"}
+        "/api/v1/auth/password-reset/confirm/",
+        {"token": token, "password": "a-new-long-passphrase"},
     )
     assert (done.status_code, done.json()["email"]) == (200, "known@example.com")
     user.refresh_from_db()
@@ -205,7 +206,10 @@ def test_password_reset_pages_set_the_password_verify_the_address_and_sign_in() 
 
 def _invite(world: World, email: str) -> str:
     organisations.invitation_create(
-        organisation_id=world.university.pk, actor=world.university_admin, email=email, role="member"
+        organisation_id=world.university.pk,
+        actor=world.university_admin,
+        email=email,
+        role="member",
     )
     return _link(OutboundEmail.objects.get(to_email=email).body, "invitations/accept")
 

@@ -58,7 +58,10 @@ class PublicAPIRootView(APIRootView):
 
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return Response(
-            {key: request.build_absolute_uri(reverse(name)) for key, name in api_endpoints().items()}
+            {
+                key: request.build_absolute_uri(reverse(name))
+                for key, name in api_endpoints().items()
+            }
         )
 
 
