@@ -16,9 +16,10 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods, require_POST
 from rest_framework.parsers import FormParser
 from rest_framework.request import Request
+from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
-from marketplace.api.throttles import LoginEmailThrottle, LoginIpThrottle
+from marketplace.api.throttles import LoginEmailThrottle, LoginIpThrottle, RegisterThrottle
 from marketplace.errors import DomainError
 from marketplace.models import User
 from marketplace.services import accounts as account_services
@@ -76,6 +77,21 @@ class NewAccountForm(PageForm):
     )
 
 
+TOO_MANY = _("Too many attempts; wait a minute and try again.")
+
+
+class _ThrottleScope(APIView):
+    throttle_scope = "register"
+
+
+def _allowed(request: HttpRequest, *throttles: BaseThrottle) -> bool:
+    """The API's throttles on a page's POST: log-in as POST /auth/token/, the rest (mails,
+    accounts, tokens) as registration and verification, per client address."""
+    drf_request = Request(request, parsers=[FormParser()])
+    chosen = throttles or (RegisterThrottle(),)
+    return all(throttle.allow_request(drf_request, _ThrottleScope()) for throttle in chosen)
+
+
 def _show_error(form: forms.Form, error: DomainError) -> None:
     """A refused action's message on the form, and its field messages on the fields."""
     form.add_error(None, error.render_message())
@@ -97,13 +113,8 @@ def login_page(request: HttpRequest) -> HttpResponse:
     _language(request)
     form = LoginForm(request.POST or None, initial={"email": request.GET.get("email", "")})
     if request.method == "POST" and form.is_valid():
-        drf_request = Request(request, parsers=[FormParser()])
-        throttled = not all(
-            throttle.allow_request(drf_request, APIView())
-            for throttle in (LoginIpThrottle(), LoginEmailThrottle())
-        )
-        if throttled:
-            form.add_error(None, _("Too many attempts; wait a minute and try again."))
+        if not _allowed(request, LoginIpThrottle(), LoginEmailThrottle()):
+            form.add_error(None, TOO_MANY)
         else:
             try:
                 user = account_services.user_authenticate(
@@ -131,7 +142,9 @@ def verify_email(request: HttpRequest) -> HttpResponse:
     _language(request)
     if request.method == "POST":  # asking for a new link after a void one
         resend = EmailForm(request.POST)
-        if resend.is_valid():
+        if not _allowed(request):
+            resend.add_error(None, TOO_MANY)
+        elif resend.is_valid():
             account_services.user_resend_verification(email=resend.cleaned_data["email"])
             return render(request, "pages/verify_email.html", {"resent": True})
         return render(request, "pages/verify_email.html", {"resend": resend})
@@ -174,7 +187,9 @@ def accept_invitation(request: HttpRequest) -> HttpResponse:
         "form": form,
         "wrong_account": actor is not None and actor.email != invitation.email,
     }
-    if request.method == "POST" and (form is None or form.is_valid()):
+    if request.method == "POST" and not _allowed(request):
+        context["error"] = TOO_MANY
+    elif request.method == "POST" and (form is None or form.is_valid()):
         try:
             membership = organisation_services.invitation_accept(
                 token=token,
@@ -183,9 +198,10 @@ def accept_invitation(request: HttpRequest) -> HttpResponse:
                 password=form.cleaned_data["password"] if form else "",
             )
         except DomainError as error:
-            context["error"] = error.render_message()
             if form is not None:
                 _show_error(form, error)
+            else:
+                context["error"] = error.render_message()
         else:
             if actor is None:
                 login(request, membership.user, backend="django.contrib.auth.backends.ModelBackend")
@@ -198,7 +214,9 @@ def forgot_password(request: HttpRequest) -> HttpResponse:
     """Ask for a reset link; the answer is the same whether the address is registered."""
     _language(request)
     form = EmailForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
+    if request.method == "POST" and not _allowed(request):
+        form.add_error(None, TOO_MANY)
+    elif request.method == "POST" and form.is_valid():
         account_services.user_request_password_reset(email=form.cleaned_data["email"])
         return render(request, "pages/forgot_password.html", {"sent": True})
     return render(request, "pages/forgot_password.html", {"form": form})
@@ -217,6 +235,8 @@ def reset_password(request: HttpRequest) -> HttpResponse:
             return render(
                 request, "pages/reset_password.html", {"error": error.render_message()}, status=400
             )
+    elif not _allowed(request):
+        form.add_error(None, TOO_MANY)
     elif form.is_valid():
         try:
             user = account_services.user_reset_password(

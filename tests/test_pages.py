@@ -12,6 +12,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
+from marketplace.api.throttles import LoginEmailThrottle, RegisterThrottle
 from marketplace.models import Invitation, Membership, OutboundEmail, User
 from marketplace.services import accounts, organisations
 from tests.conftest import World, client_for
@@ -315,3 +316,31 @@ def test_swagger_offers_token_authentication_first_and_explains_the_token_form()
     assert list(schemes) == ["tokenAuth", "cookieAuth"]
     assert schemes["tokenAuth"]["name"] == "Authorization"
     assert "`Token <key>`" in schemes["tokenAuth"]["description"]
+
+
+def test_the_log_in_page_is_throttled_per_account_like_the_api(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(LoginEmailThrottle, "rate", "3/min", raising=False)
+    UserFactory.create(email="target@example.com")
+    for number in range(3):
+        Client(REMOTE_ADDR=f"10.0.0.{number + 1}").post(
+            "/login/", {"email": "target@example.com", "password": f"guess-{number}"}
+        )
+    client = Client(REMOTE_ADDR="10.0.0.9")
+    page = client.post("/login/", {"email": "target@example.com", "password": PASSWORD})
+    assert "Too many attempts; wait a minute and try again." in page.content.decode()
+    assert "_auth_user_id" not in client.session
+
+
+def test_the_mail_sending_pages_are_throttled_per_client_address(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(RegisterThrottle.THROTTLE_RATES, "register", "2/min")
+    UserFactory.create(email="known@example.com")
+    pages = [
+        Client().post("/forgot-password", {"email": "known@example.com"}).content.decode()
+        for _ in range(3)
+    ]
+    assert ["Too many attempts" in page for page in pages] == [False, False, True]
+    assert OutboundEmail.objects.filter(kind="password_reset").count() == 2
