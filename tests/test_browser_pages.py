@@ -174,3 +174,33 @@ def test_an_invited_person_creates_the_account_from_the_mailed_link_and_is_signe
     assert me["email"] == "invitee@example.com"
     user = User.objects.get(email="invitee@example.com")
     assert Membership.objects.get(user=user).organisation == university
+
+
+@needs_chromium
+@pytest.mark.django_db(transaction=True)
+def test_a_non_staff_user_logs_in_to_the_browsable_api_and_swagger_offers_the_token_first(
+    live_server: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.factories import PASSWORD, UserFactory
+
+    UserFactory.create(email="sme.user@example.com", full_name="赵中小")
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with _browser("en-US") as page:
+        page.goto(f"{live_server.url}/api/v1/")
+        page.click("text=Log in")
+        page.fill("input[name=email]", "sme.user@example.com")
+        page.fill("input[name=password]", PASSWORD)
+        page.click("#log-in")
+        page.wait_for_url(f"{live_server.url}/api/v1/")
+        assert "sme.user@example.com" in page.locator(".navbar").inner_text()
+        assert "search/patents" in page.locator(".response-info").inner_text()
+        page.screenshot(path=str(ARTEFACTS / "pages-7-browsable-api.png"), full_page=True)
+
+        page.goto(f"{live_server.url}/api/v1/docs/")
+        page.click("button.authorize")
+        page.wait_for_selector(".auth-container")
+        names = page.locator(".auth-container h4").all_inner_texts()
+        text = page.locator(".auth-container").first.inner_text()
+        page.screenshot(path=str(ARTEFACTS / "pages-8-swagger-authorize.png"))
+    assert [name.split("\xa0")[0] for name in names] == ["tokenAuth", "cookieAuth"]
+    assert "Token <key>" in text

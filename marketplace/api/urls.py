@@ -56,6 +56,9 @@ class PublicAPIRootView(APIRootView):
 
     permission_classes = [AllowAny]
 
+    def get_view_name(self) -> str:
+        return "API root"
+
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return Response(
             {
