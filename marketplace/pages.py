@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib.auth import login, logout
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -29,8 +30,6 @@ from marketplace.services import organisations as organisation_services
 def _language(request: HttpRequest, user: User | None = None) -> None:
     """Pages speak the user's language; Accept-Language decides for anonymous visitors
     (LocaleMiddleware), and a language chosen explicitly (cookie) wins over both."""
-    from django.conf import settings
-
     if request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME):
         return
     if user is None and isinstance(request.user, User):
