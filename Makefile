@@ -9,7 +9,7 @@ export UV_PYTHON_DOWNLOADS := never
 export UV_NO_PROGRESS := 1
 STAMP := $(VENV)/.synced
 
-.PHONY: help env run test lint typecheck migrations-check pytest fmt requirements messages demo db migrate bench
+.PHONY: help env run test lint typecheck migrations-check pytest fmt requirements messages demo db migrate bench services urls
 
 help:
 	@echo "make run   - set everything up and run the API server, Celery worker and beat"
@@ -24,7 +24,11 @@ $(STAMP): requirements.txt requirements-dev.txt
 
 env: $(STAMP)
 
-db: env
+# Starts PostgreSQL and Redis when installed but stopped; says what to install when missing.
+services:
+	@.ci/start-services
+
+db: env services
 	$(BIN)/python manage.py ensure_database
 
 migrate: db
@@ -33,12 +37,19 @@ migrate: db
 demo: migrate
 	$(BIN)/python manage.py load_demo
 
-run: demo
-	@echo
+# The addresses README.md lists (tests/test_make_run.py checks that each answers).
+urls:
+	@echo "  Start page:        http://127.0.0.1:8000/"
 	@echo "  API root:          http://127.0.0.1:8000/api/v1/"
 	@echo "  Interactive docs:  http://127.0.0.1:8000/api/v1/docs/"
+	@echo "  ReDoc:             http://127.0.0.1:8000/api/v1/redoc/"
+	@echo "  OpenAPI schema:    http://127.0.0.1:8000/api/v1/schema/"
 	@echo "  Admin:             http://127.0.0.1:8000/admin/"
 	@echo "  Health:            http://127.0.0.1:8000/healthz"
+
+run: demo
+	@echo
+	@$(MAKE) -s urls
 	@echo "  (Ctrl-C stops the server, the worker and beat)"
 	@echo
 	$(BIN)/honcho start -f Procfile.dev

@@ -44,6 +44,31 @@ def email_verification_message(*, user_id: int) -> Message:
     return Message("email_verification", user.email, subject, body)
 
 
+def password_reset_message(*, user_id: int) -> Message:
+    from marketplace.services.accounts import password_reset_token
+
+    user = User.objects.get(pk=user_id)
+    token = password_reset_token(user)
+    with translation.override(user.preferred_language):
+        subject = _("Reset your password")
+        body = _(
+            "Hello %(name)s,\n\n"
+            "someone (we hope you) asked to reset the password of %(email)s.\n"
+            "Choose a new password by opening\n%(url)s\n\n"
+            "or by sending this token with the new password to "
+            "POST /api/v1/auth/password-reset/confirm/:\n%(token)s\n\n"
+            "The link is valid for %(hours)d hours and only once. If you did not ask, "
+            "ignore this mail: your password stays as it is.\n"
+        ) % {
+            "name": user.get_short_name(),
+            "email": user.email,
+            "url": f"{settings.FRONTEND_URL}/reset-password?token={token}",
+            "token": token,
+            "hours": settings.PASSWORD_RESET_TIMEOUT // 3600,
+        }
+    return Message("password_reset", user.email, subject, body)
+
+
 def invitation_message(*, invitation_id: int, token: str) -> Message:
     invitation = Invitation.objects.select_related("organisation", "invited_by").get(
         pk=invitation_id

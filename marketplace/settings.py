@@ -111,7 +111,8 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-LOGIN_URL = "admin:login"
+LOGIN_URL = "pages:login"
+LOGIN_REDIRECT_URL = "/"
 
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", _("English")), ("zh-hans", _("Simplified Chinese"))]
@@ -155,6 +156,8 @@ EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
 FRONTEND_URL = env.str("FRONTEND_URL", default="http://127.0.0.1:8000")
 EMAIL_VERIFICATION_TIMEOUT_HOURS = env.int("EMAIL_VERIFICATION_TIMEOUT_HOURS", default=72)
 INVITATION_TIMEOUT_DAYS = env.int("INVITATION_TIMEOUT_DAYS", default=14)
+# A password reset link is void after this many hours (and once used or after a log-in).
+PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT_HOURS", default=2) * 3600
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -199,6 +202,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "marketplace.api.schema.token_auth_first",
+    ],
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "persistAuthorization": True},
     "ENUM_NAME_OVERRIDES": {
         "OrganisationKindEnum": "marketplace.models.organisations.OrganisationKind",
         "ExclusiveLicenseKindEnum": "marketplace.models.patents.ExclusiveLicenseKind",

@@ -1,10 +1,27 @@
-"""Top-level URLs: the API under /api/v1/, its schema and docs, the admin, /healthz."""
+"""Top-level URLs: the API under /api/v1/, its schema and docs, the admin, /healthz, and the
+pages the mails link to."""
 
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
+from marketplace import pages
 from marketplace.api.views import HealthView
+
+page_patterns = [
+    path("", pages.landing, name="landing"),
+    path("login/", pages.login_page, name="login"),
+    path("logout/", pages.logout_page, name="logout"),
+    path("verify-email", pages.verify_email, name="verify-email"),
+    path("invitations/accept", pages.accept_invitation, name="accept-invitation"),
+    path("forgot-password", pages.forgot_password, name="forgot-password"),
+    path("reset-password", pages.reset_password, name="reset-password"),
+]
+# The browsable API's log-in and log-out links name these (any verified user, not only staff).
+browsable_api_patterns = [
+    path("login/", pages.login_page, name="login"),
+    path("logout/", pages.logout_page, name="logout"),
+]
 
 urlpatterns = [
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="schema"),
@@ -16,6 +33,8 @@ urlpatterns = [
     path("api/v1/", include("matching.api.urls")),
     path("admin/", admin.site.urls),
     path("healthz", HealthView.as_view(), name="healthz"),
+    path("", include((page_patterns, "pages"))),
+    path("", include((browsable_api_patterns, "rest_framework"))),
 ]
 
 handler400 = "marketplace.api.errors.json_bad_request"

@@ -194,14 +194,37 @@ def test_invalid_cursor_is_a_404_in_the_error_format() -> None:
 def test_api_root_lists_the_endpoints_to_anyone() -> None:
     response = client_for(None).get("/api/v1/", HTTP_ACCEPT="application/json")
     assert response.status_code == 200
-    assert set(response.json()) == {
-        "organisations",
-        "patents",
-        "patent-imports",
+    assert list(response.json()) == [
+        "auth/logout",
+        "auth/password-reset",
+        "auth/password-reset/confirm",
+        "auth/register",
+        "auth/resend-verification",
+        "auth/token",
+        "auth/verify-email",
+        "declarations",
+        "declarations/review-queue",
+        "docs",
+        "invitations/accept",
+        "licenses",
+        "matches",
+        "matches/feedback",
+        "me",
+        "mediation-cases",
         "needs",
         "notifications",
+        "ordinary-licenses",
+        "organisations",
+        "patent-imports",
+        "patent-imports/template",
+        "patents",
+        "redoc",
         "reference/industries",
-        "reference/regions",
         "reference/ipc",
+        "reference/regions",
         "reference/tables",
-    }
+        "register",
+        "register/export",
+        "schema",
+        "search/patents",
+    ]

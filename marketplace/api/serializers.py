@@ -309,6 +309,11 @@ class LoginSerializer(StrictInputSerializer):
     password = serializers.CharField(max_length=128, trim_whitespace=False)
 
 
+class PasswordResetConfirmSerializer(StrictInputSerializer):
+    token = serializers.CharField(max_length=200)
+    password = serializers.CharField(max_length=128, trim_whitespace=False)
+
+
 class TokenSerializer(serializers.Serializer[Any]):
     token = serializers.CharField()
     user = MeSerializer()

@@ -121,6 +121,46 @@ class ResendVerificationView(APIView):
         return Response(status=status.HTTP_202_ACCEPTED)
 
 
+class PasswordResetView(APIView):
+    """Ask for a password reset mail. Always 202, so it does not reveal who is registered."""
+
+    permission_classes = [AllowAny]
+    authentication_classes: list[Any] = []
+    throttle_classes = [RegisterThrottle]
+    throttle_scope = "register"
+
+    @extend_schema(
+        request=s.EmailSerializer, responses={202: None, **ERROR_RESPONSES}, tags=["accounts"]
+    )
+    def post(self, request: Request) -> Response:
+        data = s.EmailSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        account_services.user_request_password_reset(email=data.validated_data["email"])
+        return Response(status=status.HTTP_202_ACCEPTED)
+
+
+class PasswordResetConfirmView(APIView):
+    """Set a new password with the token from the reset mail; the old API token is revoked."""
+
+    permission_classes = [AllowAny]
+    authentication_classes: list[Any] = []
+    throttle_classes = [RegisterThrottle]
+    throttle_scope = "register"
+
+    @extend_schema(
+        request=s.PasswordResetConfirmSerializer,
+        responses={200: s.UserSummarySerializer, **ERROR_RESPONSES},
+        tags=["accounts"],
+    )
+    def post(self, request: Request) -> Response:
+        data = s.PasswordResetConfirmSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        user = account_services.user_reset_password(
+            token=data.validated_data["token"], password=data.validated_data["password"]
+        )
+        return Response(s.UserSummarySerializer(user).data)
+
+
 class LoginView(APIView):
     """Exchange e-mail and password for an API token (throttled per address and account)."""
 

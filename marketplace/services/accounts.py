@@ -8,6 +8,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import authenticate
 from django.contrib.auth.password_validation import validate_password
+from django.contrib.auth.tokens import default_token_generator
 from django.core import signing
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -196,9 +197,8 @@ def user_resend_verification(*, email: str) -> None:
         emails.send_after_commit(emails.email_verification_message, user_id=user.pk)
 
 
-@transaction.atomic
-def user_log_in(*, email: str, password: str, request: Any = None) -> Token:
-    """Check the credentials and return the user's API token (one per user)."""
+def user_authenticate(*, email: str, password: str, request: Any = None) -> User:
+    """The active, verified user with these credentials (for the API token and the pages)."""
     user = authenticate(request, username=UserManager.normalize_email(email), password=password)
     if user is None:
         raise InvalidInput(
@@ -211,6 +211,13 @@ def user_log_in(*, email: str, password: str, request: Any = None) -> Token:
             "email_not_verified",
             _("Verify your e-mail address first: follow the link in the mail we sent."),
         )
+    return user
+
+
+@transaction.atomic
+def user_log_in(*, email: str, password: str, request: Any = None) -> Token:
+    """Check the credentials and return the user's API token (one per user)."""
+    user = user_authenticate(email=email, password=password, request=request)
     token, _created = Token.objects.get_or_create(user=user)
     User.objects.filter(pk=user.pk).update(last_login=timezone.now())
     return token
@@ -219,3 +226,55 @@ def user_log_in(*, email: str, password: str, request: Any = None) -> Token:
 def user_log_out(*, user: User) -> None:
     """Revoke the user's API token."""
     Token.objects.filter(user=user).delete()
+
+
+def password_reset_token(user: User) -> str:
+    """A signed token naming the user; Django's generator makes it void once the password
+    changes or the user logs in, and after PASSWORD_RESET_TIMEOUT."""
+    return f"{user.pk}-{default_token_generator.make_token(user)}"
+
+
+def user_request_password_reset(*, email: str) -> None:
+    """Mail a reset link when the address belongs to an active account (the caller's answer
+    is the same either way, so it does not tell who is registered)."""
+    user = User.objects.filter(email=UserManager.normalize_email(email), is_active=True).first()
+    if user is not None:
+        emails.send_after_commit(emails.password_reset_message, user_id=user.pk)
+
+
+def _password_reset_user(token: str) -> User:
+    user_id, _dash, secret = token.partition("-")
+    user = (
+        User.objects.select_for_update().filter(pk=int(user_id), is_active=True).first()
+        if user_id.isdigit()
+        else None
+    )
+    if user is None or not default_token_generator.check_token(user, secret):
+        raise InvalidInput(
+            "reset_token_invalid",
+            _("This password reset link is not valid or has expired; ask for a new one."),
+            fields={"token": [_("Not a valid token.")]},
+        )
+    return user
+
+
+def password_reset_check(*, token: str) -> User:
+    """The user a reset token names, or invalid_input when it is void."""
+    with transaction.atomic():
+        return _password_reset_user(token)
+
+
+@transaction.atomic
+def user_reset_password(*, token: str, password: str) -> User:
+    """Set a new password with a reset token. The token is then void, the API token is
+    revoked (log in again everywhere), and the address counts as verified: the mail reached it."""
+    user = _password_reset_user(token)
+    check_password_strength(password=password, user=user, field="password")
+    user.set_password(password)
+    fields = ["password"]
+    if user.email_verified_at is None:
+        user.email_verified_at = timezone.now()
+        fields.append("email_verified_at")
+    user.save(update_fields=fields)
+    Token.objects.filter(user=user).delete()
+    return user

@@ -154,6 +154,31 @@ def invitation_revoke(*, organisation_id: int, invitation_id: int, actor: User) 
     return invitation
 
 
+def invitation_lookup(*, token: str) -> tuple[Invitation, bool]:
+    """The pending invitation a token names, and whether its address has an account already
+    (for the page that accepts it); errors as invitation_accept's."""
+    invitation = (
+        Invitation.objects.select_related("organisation", "invited_by")
+        .filter(token_hash=_hash_token(token))
+        .first()
+    )
+    if invitation is None:
+        raise InvalidInput(
+            "invitation_invalid",
+            _("This invitation is not valid."),
+            fields={"token": [_("Unknown token.")]},
+        )
+    if invitation.status != InvitationStatus.PENDING:
+        raise Conflict(
+            "invitation_not_pending",
+            _("Only a pending invitation can be accepted; this one is %(status)s."),
+            params={"status": invitation.get_status_display()},
+        )
+    if invitation.expires_at <= timezone.now():
+        raise Conflict("invitation_expired", _("This invitation has expired; ask for a new one."))
+    return invitation, User.objects.filter(email=invitation.email).exists()
+
+
 @transaction.atomic
 def invitation_accept(
     *,
