@@ -18,7 +18,7 @@ from typing import Any
 from dateutil.relativedelta import relativedelta
 from django.db.models import QuerySet
 
-from licensing.models import AnnualFeeRate, FilingStatus, LicenseFiling
+from licensing.models import AnnualFeeRate, Declaration, FilingStatus, LicenseFiling
 from licensing.rules import rule
 from marketplace.models import Patent, PatentCoOwner
 from marketplace.patents.terms import patent_year, term_years
@@ -87,12 +87,16 @@ def full_fee(patent_type: str, year: int, on: date, rates: list[AnnualFeeRate]) 
     return max(candidates, key=lambda rate: rate.valid_from).amount_cny
 
 
-def general_reduction(patent: Patent, *, joint: bool) -> tuple[range, Decimal]:
+def general_reduction(patent: Patent, *, co_owner_kinds: list[str]) -> tuple[range, Decimal]:
     """The patent years the general fee reduction covers and its rate: 10 years from the
-    year of grant where the patentee qualifies (an empty range where it does not); `joint`:
-    the patent has co-owners (joint applicants)."""
-    if patent.owner.kind not in rule("GENERAL_FEE_REDUCTION_KINDS") or patent.grant_date is None:
+    year of grant where the patentee qualifies (an empty range where it does not);
+    `co_owner_kinds`: the kinds of the patent's co-owners (joint applicants), who qualify
+    only if each of them does (财税〔2016〕78号 Art. 3)."""
+    kinds = rule("GENERAL_FEE_REDUCTION_KINDS")
+    qualifies = patent.owner.kind in kinds and all(kind in kinds for kind in co_owner_kinds)
+    if not qualifies or patent.grant_date is None:
         return range(0), ZERO
+    joint = bool(co_owner_kinds)
     first = patent_year(patent.filing_date, patent.grant_date)
     rate = rule("GENERAL_FEE_REDUCTION_JOINT") if joint else rule("GENERAL_FEE_REDUCTION_SINGLE")
     return range(first, first + int(rule("GENERAL_FEE_REDUCTION_YEARS"))), Decimal(rate)
@@ -109,12 +113,38 @@ class Coverage:
 @dataclass(frozen=True)
 class FeeFacts:
     """What the calendars read besides the patents themselves, loaded once for one patent or
-    a batch (a patentee's totals walk thousands: three queries per batch, not a dozen per
-    patent): the fee schedule, the filed open licenses by patent, the patents with co-owners."""
+    a batch (a patentee's totals walk thousands: four queries per batch, not a dozen per
+    patent): the fee schedule, the filed open licenses by patent with the withdrawal that
+    ends each, the kinds of each co-owned patent's co-owners."""
 
     rates: list[AnnualFeeRate]
     coverage: dict[int, list[Coverage]]
-    joint: set[int]
+    co_owner_kinds: dict[int, list[str]]
+
+
+def _withdrawal_dates(patent_ids: list[int]) -> dict[int, date | None]:
+    """By declaration: the withdrawal date of the declaration its terms led to. A changed
+    declaration supersedes the old one, which is never withdrawn itself: the withdrawal that
+    ends the open licensing is that of the last announced declaration down the chain."""
+    rows = list(
+        Declaration.objects.filter(patent_id__in=patent_ids).values_list(
+            "pk", "supersedes_id", "effective_date", "withdrawal_date"
+        )
+    )
+    # Only an announced successor (it has an effective date) takes over; a draft naming
+    # the declaration it would supersede does not.
+    successor = {
+        supersedes: pk for pk, supersedes, effective, _ in rows if supersedes and effective
+    }
+    own = {pk: withdrawal for pk, _, _, withdrawal in rows}
+    result: dict[int, date | None] = {}
+    for pk in own:
+        current, seen = pk, {pk}
+        while current in successor and successor[current] not in seen:
+            current = successor[current]
+            seen.add(current)
+        result[pk] = own[current]
+    return result
 
 
 def fee_facts(patents: list[Patent]) -> FeeFacts:
@@ -125,15 +155,16 @@ def fee_facts(patents: list[Patent]) -> FeeFacts:
             license__is_open_license=True,
             status__in=[FilingStatus.FILED, FilingStatus.ACCEPTED],
         )
-        .select_related("license__declaration")
+        .select_related("license")
         .order_by("filed_on", "id")
     )
+    withdrawals = _withdrawal_dates(list(by_id))
     coverage: dict[int, list[Coverage]] = {}
     for filing in filings:
         license = filing.license
         if license.effective_date is None or license.term_end is None:
             continue
-        withdrawal = license.declaration.withdrawal_date if license.declaration else None
+        withdrawal = withdrawals.get(license.declaration_id) if license.declaration_id else None
         patent = by_id[license.patent_id]
         coverage.setdefault(patent.pk, []).append(
             Coverage(
@@ -145,10 +176,14 @@ def fee_facts(patents: list[Patent]) -> FeeFacts:
                 else None,
             )
         )
-    joint = set(
-        PatentCoOwner.objects.filter(patent_id__in=list(by_id)).values_list("patent_id", flat=True)
+    co_owner_kinds: dict[int, list[str]] = {}
+    for patent_id, kind in PatentCoOwner.objects.filter(patent_id__in=list(by_id)).values_list(
+        "patent_id", "organisation__kind"
+    ):
+        co_owner_kinds.setdefault(patent_id, []).append(kind)
+    return FeeFacts(
+        rates=list(AnnualFeeRate.objects.all()), coverage=coverage, co_owner_kinds=co_owner_kinds
     )
-    return FeeFacts(rates=list(AnnualFeeRate.objects.all()), coverage=coverage, joint=joint)
 
 
 def open_license_reduction(year: int, due: date, coverage: list[Coverage]) -> Decimal:
@@ -176,16 +211,27 @@ def fee_calendar(
     patent: Patent, today: date, *, from_year: int | None = None, facts: FeeFacts | None = None
 ) -> list[FeeYear]:
     """Every patent year from `from_year` (default: the current one) to the last; `facts`
-    from `fee_facts` over a batch that holds this patent (else read for this one)."""
+    from `fee_facts` over a batch that holds this patent (else read for this one).
+
+    Annual fees start with the year of grant, that year's due when the grant is registered
+    (Implementing Regulations, annual-fee articles): an application not yet granted owes
+    none (an empty calendar), and the patent years before the grant are not charged."""
+    if patent.grant_date is None:
+        return []
     facts = facts or fee_facts([patent])
     rates = facts.rates
     coverage = facts.coverage.get(patent.pk, [])
-    general_years, general_rate = general_reduction(patent, joint=patent.pk in facts.joint)
+    general_years, general_rate = general_reduction(
+        patent, co_owner_kinds=facts.co_owner_kinds.get(patent.pk, [])
+    )
     last = term_years(patent.patent_type, patent.filing_date)
-    first = from_year or max(1, min(patent_year(patent.filing_date, today), last))
+    grant_year = patent_year(patent.filing_date, patent.grant_date)
+    first = max(grant_year, from_year or max(1, min(patent_year(patent.filing_date, today), last)))
     years = []
     for year in range(first, last + 1):
         due = due_date(patent, year)
+        if year == grant_year:
+            due = max(due, patent.grant_date)
         full = full_fee(patent.patent_type, year, due, rates)
         general = general_rate if year in general_years else ZERO
         open_rate = open_license_reduction(year, due, coverage)

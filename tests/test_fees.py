@@ -17,7 +17,7 @@ from licensing.services import licenses as license_services
 from marketplace.models import OrganisationKind, Patent, PatentCoOwner
 from tests.conftest import ROLES, World, client_for
 from tests.declarations_helpers import announced, declarable_patent
-from tests.factories import OrganisationFactory, application_number
+from tests.factories import OrganisationFactory, application_number, make_patent
 
 pytestmark = pytest.mark.django_db
 
@@ -267,3 +267,109 @@ def test_a_patentees_totals_in_batches_equal_the_sum_of_its_calendars(
         f"/api/v1/organisations/{world.university.pk}/fee-totals/"
     )
     assert response.json() == {"organisation": str(world.university.pk), **expected}
+
+
+def test_withdrawing_the_declaration_that_superseded_the_licensed_one_stops_the_reduction(
+    world: World,
+) -> None:
+    """Rules §5: the license was granted under declaration 1; declaration 2 changed the terms
+    and superseded it; withdrawing declaration 2 stops the reduction from the next year."""
+    today = timezone.localdate()
+    filed = today - relativedelta(years=11) + relativedelta(months=1)
+    patent = _old_invention(world, filed, filed + relativedelta(months=6))
+    first = _licensed_and_filed(world, patent, today)
+    second = announced(patent, world.university_member, world.reviewer, license_term_years=None)
+    first.refresh_from_db()
+    assert (first.status, second.supersedes_id) == ("superseded", first.pk)
+    assert _year(patent, 12, today).open_license_reduction == Decimal("0.15")
+    declaration_services.declaration_request_withdrawal(
+        actor=world.university_member, declaration_id=second.pk, reason="调整"
+    )
+    declaration_services.declaration_approve_withdrawal(
+        actor=world.reviewer, declaration_id=second.pk
+    )
+    first.refresh_from_db()
+    assert first.withdrawal_date is None  # the superseded one is never withdrawn itself
+    assert _year(patent, 11, today).year == 11
+    assert (_year(patent, 12, today).open_license_reduction, _year(patent, 12, today).fee) == (
+        Decimal("0"),
+        Decimal("4000.00"),
+    )
+
+
+def test_an_application_not_yet_granted_owes_no_annual_fee_and_is_not_in_the_totals(
+    world: World,
+) -> None:
+    """Annual fees start with the year of grant (Implementing Regulations)."""
+    today = timezone.localdate()
+    granted = _old_invention(world, date(2014, 3, 15), date(2016, 6, 20), 1)
+    pending = make_patent(
+        world.university,
+        2,
+        application_number=application_number(2022, "1", 2),
+        filing_date="2022-03-15",
+        grant_date=None,
+    )
+    assert pending.legal_status == "in_force"
+    assert fee_calendar(Patent.objects.get(pk=pending.pk), today) == []
+    assert fee_calendar(Patent.objects.get(pk=pending.pk), today, from_year=1) == []
+    response = client_for(world.university_member).get(
+        f"/api/v1/patents/{pending.pk}/fee-calendar/"
+    )
+    assert response.status_code == 200
+    assert response.json() == {
+        "patent": pending.pk,
+        "status": "not_granted",
+        "detail": "No annual fee is due before the patent is granted.",
+        "years": [],
+        "totals": {
+            "remaining_fees_cny": "0.00",
+            "late_fees_cny": "0.00",
+            "open_license_saving_cny": "0.00",
+        },
+    }
+    expected = fee_calendar(Patent.objects.get(pk=granted.pk), today)
+    totals = client_for(world.university_member).get(
+        f"/api/v1/organisations/{world.university.pk}/fee-totals/"
+    )
+    assert totals.json()["patents"] == "1"
+    assert totals.json()["remaining_fees_cny"] == str(
+        sum((y.fee for y in expected if y.state != "paid"), Decimal("0.00"))
+    )
+
+
+def test_annual_fees_start_with_the_year_of_grant_due_at_the_grant(world: World) -> None:
+    patent = _old_invention(world, date(2016, 3, 15), date(2018, 6, 20))  # grant in year 3
+    years = fee_calendar(patent, timezone.localdate(), from_year=1)
+    assert [(y.year, y.due_date) for y in years[:2]] == [
+        (3, date(2018, 6, 20)),
+        (4, date(2019, 3, 15)),
+    ]
+
+
+def test_a_university_co_owning_with_an_enterprise_gets_no_general_reduction(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """财税〔2016〕78号 Art. 3: joint applicants qualify only if each of them qualifies; the
+    single-patent calendar and the batched totals agree."""
+    import licensing.fees as fees
+
+    today = timezone.localdate()
+    filed = today - relativedelta(years=3) + relativedelta(months=1)
+    patent = _old_invention(world, filed, filed + relativedelta(months=6))
+    partner = OrganisationFactory.create(name="共有企业", kind=OrganisationKind.ENTERPRISE)
+    PatentCoOwner.objects.create(patent=patent, organisation=partner)
+    year = _year(patent, 4, today)
+    assert (year.general_reduction, year.fee) == (Decimal("0"), Decimal("1200.00"))
+    calendar = fee_calendar(Patent.objects.get(pk=patent.pk), today)
+    monkeypatch.setattr(fees, "TOTALS_BATCH", 1)
+    totals = client_for(world.university_member).get(
+        f"/api/v1/organisations/{world.university.pk}/fee-totals/"
+    )
+    assert totals.json()["remaining_fees_cny"] == str(
+        sum((y.fee for y in calendar if y.state != "paid"), Decimal("0.00"))
+    )
+    assert totals.json()["current_year_fees_cny"] == str(
+        calendar[0].fee if calendar[0].state != "paid" else Decimal("0.00")
+    )
+    assert Decimal(totals.json()["remaining_fees_cny"]) > Decimal("0.00")

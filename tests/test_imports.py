@@ -372,3 +372,51 @@ def test_an_import_lost_three_times_fails_with_a_reason(world: World) -> None:
     assert (job.status, job.phase) == ("failed", "done")
     assert "3" in job.failure and job.finished_at is not None
     assert not Patent.objects.filter(owner=world.university).exists()
+
+
+def test_a_column_absent_from_the_sheet_leaves_the_stored_value_alone(world: World) -> None:
+    """Re-importing without 摘要 and 公开公告号 keeps the abstract and publication numbers;
+    a present, empty cell clears; the history names each change, old and new."""
+    headers = [*HEADERS_ZH, "公开公告号"]
+    number = application_number(2021, "1", 1)
+    run(world, csv_bytes([[*row(1), "CN114123456A"]], headers=headers))
+    before = Patent.objects.get(application_number=number)
+    assert (before.abstract, before.publication_numbers) == (
+        "本发明公开了一种高镍正极材料的包覆方法。",
+        ["CN114123456A"],
+    )
+    partner = OrganisationFactory.create(name="共有研究院")
+    PatentCoOwner.objects.create(patent=before, organisation=partner)
+    short = [h for h in HEADERS_ZH if h != "摘要"]
+    values = dict(zip(HEADERS_ZH, row(1, 专利名称="一种改进的正极材料"), strict=True))
+    job = run(world, csv_bytes([[values[h] for h in short]], headers=short))
+    assert (job.status, job.updated_count) == ("succeeded", 1)
+    after = Patent.objects.get(application_number=number)
+    assert (after.title, after.abstract, after.publication_numbers) == (
+        "一种改进的正极材料",
+        "本发明公开了一种高镍正极材料的包覆方法。",
+        ["CN114123456A"],
+    )
+    assert after.body_tokens == before.body_tokens  # derived from the kept abstract
+    assert list(
+        PatentCoOwner.objects.filter(patent=after).values_list("organisation", flat=True)
+    ) == [partner.pk]
+    event = PatentEvent.objects.filter(patent=after).order_by("-id").first()
+    assert event is not None
+    assert event.changes == {
+        "import_job": job.pk,
+        "row": 2,
+        "file": "portfolio.csv",
+        "changed": {"title": {"old": before.title, "new": "一种改进的正极材料"}},
+    }
+    # A present, empty cell clears the stored value.
+    cleared = run(world, csv_bytes([[*row(1, 摘要=""), ""]], headers=headers))
+    after = Patent.objects.get(application_number=number)
+    assert (after.abstract, after.publication_numbers) == ("", [])
+    event = PatentEvent.objects.filter(patent=after).order_by("-id").first()
+    assert event is not None and event.changes["import_job"] == cleared.pk
+    assert event.changes["changed"] == {
+        "title": {"old": "一种改进的正极材料", "new": before.title},
+        "abstract": {"old": "本发明公开了一种高镍正极材料的包覆方法。", "new": ""},
+        "publication_numbers": {"old": ["CN114123456A"], "new": []},
+    }

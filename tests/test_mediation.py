@@ -25,7 +25,7 @@ from licensing.models import (
 )
 from licensing.services import mediation as services
 from licensing.tasks import notify_mediation_event
-from licensing.workdays import add_workdays
+from licensing.workdays import Deadline, add_workdays
 from marketplace import emails
 from marketplace.models import Notification, OutboundEmail, User
 from marketplace.tasks import send_email
@@ -50,10 +50,21 @@ def test_three_working_days_skip_an_ordinary_weekend() -> None:
     assert add_workdays(date(2025, 11, 20), 3).date == date(2025, 11, 25)
 
 
-def test_a_year_the_library_does_not_know_is_counted_on_weekends_and_marked_provisional() -> None:
+def test_a_year_the_library_does_not_know_skips_new_years_day_and_is_marked_provisional() -> None:
     deadline = add_workdays(date(2026, 12, 30), 5)
-    # 12-31, then 2027: 01-01 (a Friday, counted as working: provisional), 01-04..01-06.
-    assert (deadline.date, deadline.provisional) == (date(2027, 1, 6), True)
+    # 12-31, then 2027: 01-01 (a Friday, a statutory holiday every year), 01-04..01-07.
+    assert (deadline.date, deadline.provisional) == (date(2027, 1, 7), True)
+
+
+def test_the_fixed_statutory_holidays_and_qingming_are_skipped_in_an_unpublished_year() -> None:
+    # 2027-04-05 (Mon) is the 清明 solar term: 04-02 Fri, then 04-06, 04-07.
+    assert add_workdays(date(2027, 4, 1), 3) == Deadline(date(2027, 4, 7), True)
+    # Labour Day 05-01..02 falls on Sat/Sun in 2027; 2028: Mon 05-01, Tue 05-02 are off.
+    assert add_workdays(date(2028, 4, 28), 2) == Deadline(date(2028, 5, 4), True)
+    # National Day 2027: Fri 10-01 off; 09-30 Thu, then 10-04 Mon.
+    assert add_workdays(date(2027, 9, 29), 2) == Deadline(date(2027, 10, 4), True)
+    # 2028: National Day Sun 10-01 .. Tue 10-03: 09-29 Fri, then 10-04 Wed.
+    assert add_workdays(date(2028, 9, 28), 2) == Deadline(date(2028, 10, 4), True)
 
 
 def test_the_operator_table_overrides_and_extends_the_library() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.utils import timezone
+from django.utils.translation import gettext
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.permissions import IsAuthenticated
@@ -42,6 +43,9 @@ class FeeTotalsSerializer(serializers.Serializer[Any]):
 
 class CalendarSerializer(serializers.Serializer[Any]):
     patent = serializers.IntegerField()
+    # not_granted: an application owes no annual fee before its grant (years is empty).
+    status = serializers.ChoiceField(choices=["granted", "not_granted"])
+    detail = serializers.CharField()
     years = FeeYearSerializer(many=True)
     totals = serializers.DictField(child=serializers.CharField())
 
@@ -69,9 +73,14 @@ class FeeCalendarView(APIView):
         years = fee_calendar(
             patent, timezone.localdate(), from_year=1 if request.query_params.get("all") else None
         )
+        granted = patent.grant_date is not None
         return Response(
             {
                 "patent": patent.pk,
+                "status": "granted" if granted else "not_granted",
+                "detail": gettext("Annual fees from the year of grant.")
+                if granted
+                else gettext("No annual fee is due before the patent is granted."),
                 "years": [year.as_dict() for year in years],
                 "totals": calendar_totals(years),
             }

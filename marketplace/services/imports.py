@@ -37,24 +37,22 @@ logger = logging.getLogger(__name__)
 csv.field_size_limit(2_000_000)
 
 CHUNK = 2000
-UPDATE_FIELDS = [
-    "patent_type",
-    "is_pct",
-    "title",
-    "abstract",
-    "claims",
-    "main_ipc",
-    "further_ipcs",
-    "ipc_prefixes",
-    "filing_date",
-    "grant_date",
-    "expiry_date",
-    "publication_numbers",
-    "title_tokens",
-    "body_tokens",
-    "updated_at",
-]
 OPTIONAL_FACTS = ("legal_status", "annual_fees_paid_through")
+# The stored fields a sheet column writes (besides application number and type, always
+# present): a column that is absent from the sheet leaves these alone on re-import.
+COLUMN_FIELDS = {
+    "title": ("title", "title_tokens"),
+    "abstract": ("abstract", "body_tokens"),
+    "claims": ("claims", "body_tokens"),
+    "main_ipc": ("main_ipc", "further_ipcs", "ipc_prefixes"),
+    "further_ipcs": ("further_ipcs", "ipc_prefixes"),
+    "filing_date": ("filing_date", "expiry_date"),
+    "grant_date": ("grant_date",),
+    "publication_numbers": ("publication_numbers",),
+}
+ALWAYS_UPDATED = ("patent_type", "is_pct", "updated_at")
+# Derived fields: not reported as changes in the history.
+DERIVED = {"title_tokens", "body_tokens", "ipc_prefixes", "expiry_date", "updated_at"}
 
 Progress = Callable[[ImportJob], None]
 
@@ -112,6 +110,7 @@ class RowPlan:
     row: int
     values: dict[str, Any]
     co_owner_refs: list[str] = field(default_factory=list)
+    record: dict[str, Any] = field(default_factory=dict)  # the cells, by field
 
 
 def _error(
@@ -160,7 +159,7 @@ def _validate(
                 )
             else:
                 seen[number_text] = number
-                plans.append(RowPlan(number, values, references))
+                plans.append(RowPlan(number, values, references, record))
         if total % 5000 == 0:
             _save_progress(job, progress, processed_rows=total)
     _save_progress(job, progress, total_rows=total, processed_rows=total)
@@ -225,22 +224,56 @@ def _resolve(
     return kept, by_reference, existing_numbers
 
 
-def _write_chunk(job: ImportJob, chunk: list[RowPlan], by_reference: dict[str, int]) -> None:
+def _present_fields(columns: set[str]) -> list[str]:
+    """The fields an upsert may update: those the sheet's columns write, plus the facts."""
+    names = list(ALWAYS_UPDATED)
+    for column in COLUMN_FIELDS:
+        if column in columns:
+            names.extend(name for name in COLUMN_FIELDS[column] if name not in names)
+    return names
+
+
+def _jsonable(value: Any) -> Any:
+    return value.isoformat() if hasattr(value, "isoformat") else value
+
+
+def _write_chunk(
+    job: ImportJob, chunk: list[RowPlan], by_reference: dict[str, int], columns: set[str]
+) -> None:
     now = timezone.now()
-    patents = [
-        Patent(owner_id=job.organisation_id, created_at=now, updated_at=now, **plan.values)
-        for plan in chunk
-    ]
-    update_fields = UPDATE_FIELDS + [
+    numbers = [plan.values["application_number"] for plan in chunk]
+    before = {
+        patent.application_number: patent
+        for patent in Patent.objects.filter(application_number__in=numbers)
+    }
+    update_fields = _present_fields(columns) + [
         name for name in OPTIONAL_FACTS if any(name in plan.values for plan in chunk)
+    ]
+    values_by_number: dict[str, dict[str, Any]] = {}
+    for plan in chunk:
+        number = plan.values["application_number"]
+        values = plan.values
+        existing = before.get(number)
+        if existing is not None and set(COLUMN_FIELDS) - columns:
+            # A column the sheet lacks keeps the stored value: clean the row again over the
+            # stored patent, so the derived fields (tokens, IPC prefixes) agree with it.
+            try:
+                values = clean_patent(plan.record, partial_of=existing)
+            except InvalidInput:
+                values = plan.values
+        values_by_number[number] = values
+    patents = [
+        Patent(owner_id=job.organisation_id, created_at=now, updated_at=now, **values)
+        for values in values_by_number.values()
     ]
     copy_upsert(Patent, patents, unique_fields=["application_number"], update_fields=update_fields)
     ids = dict(
-        Patent.objects.filter(
-            application_number__in=[plan.values["application_number"] for plan in chunk]
-        ).values_list("application_number", "pk")
+        Patent.objects.filter(application_number__in=numbers).values_list(
+            "application_number", "pk"
+        )
     )
-    PatentCoOwner.objects.filter(patent_id__in=ids.values()).delete()
+    if "co_owners" in columns:  # an absent column leaves the co-owners alone
+        PatentCoOwner.objects.filter(patent_id__in=ids.values()).delete()
     PatentCoOwner.objects.bulk_create(
         PatentCoOwner(
             patent_id=ids[plan.values["application_number"]],
@@ -252,15 +285,30 @@ def _write_chunk(job: ImportJob, chunk: list[RowPlan], by_reference: dict[str, i
     )
     # Re-imported facts (legal status, fees) may raise or clear a declaration bar.
     guards.facts_changed(list(ids.values()))
-    PatentEvent.objects.bulk_create(
-        PatentEvent(
-            patent_id=ids[plan.values["application_number"]],
-            actor_id=job.created_by_id,
-            verb=PatentEvent.Verb.IMPORTED,
-            changes={"import_job": job.pk, "row": plan.row, "file": job.file_name},
+    reported = [name for name in update_fields if name not in DERIVED]
+    events = []
+    for plan in chunk:
+        number = plan.values["application_number"]
+        changes: dict[str, Any] = {"import_job": job.pk, "row": plan.row, "file": job.file_name}
+        existing = before.get(number)
+        if existing is None:
+            changes["created"] = True
+        else:
+            values = values_by_number[number]
+            changes["changed"] = {
+                name: {"old": _jsonable(getattr(existing, name)), "new": _jsonable(values[name])}
+                for name in reported
+                if name in values and getattr(existing, name) != values[name]
+            }
+        events.append(
+            PatentEvent(
+                patent_id=ids[number],
+                actor_id=job.created_by_id,
+                verb=PatentEvent.Verb.IMPORTED,
+                changes=changes,
+            )
         )
-        for plan in chunk
-    )
+    PatentEvent.objects.bulk_create(events)
 
 
 def import_run(*, job_id: int, progress: Progress | None = None) -> ImportJob:
@@ -286,6 +334,7 @@ def import_run(*, job_id: int, progress: Progress | None = None) -> ImportJob:
             sheet = open_sheet(stream, job.file_name)
             _save_progress(job, progress, phase="validating")
             plans = _validate(job, sheet, errors, progress)
+            columns = set(sheet.field_by_index.values())
         kept, by_reference, existing = _resolve(job, sheet, plans, errors)
         errors.sort(key=lambda item: (item["row"], item["column"]))
         if errors and job.all_or_nothing:
@@ -296,12 +345,12 @@ def import_run(*, job_id: int, progress: Progress | None = None) -> ImportJob:
         if job.all_or_nothing:
             with transaction.atomic():
                 for start in range(0, len(kept), CHUNK):
-                    _write_chunk(job, kept[start : start + CHUNK], by_reference)
+                    _write_chunk(job, kept[start : start + CHUNK], by_reference, columns)
             _save_progress(job, progress, processed_rows=job.total_rows)
         else:
             for start in range(0, len(kept), CHUNK):
                 with transaction.atomic():
-                    _write_chunk(job, kept[start : start + CHUNK], by_reference)
+                    _write_chunk(job, kept[start : start + CHUNK], by_reference, columns)
                 _save_progress(
                     job, progress, processed_rows=min(start + CHUNK, len(kept)) + len(errors)
                 )
