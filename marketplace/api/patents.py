@@ -39,6 +39,7 @@ from marketplace.models import (
     Region,
 )
 from marketplace.patents.ipc import normalise_ipc_prefix
+from marketplace.search.numbers import number_result, patent_by_number
 from marketplace.search.query import SearchParams, search_patents
 from marketplace.services import patents as services
 
@@ -525,7 +526,13 @@ class PatentSearchView(APIView):
             base = Patent.objects.of_member(request.user)
         else:
             base = Patent.objects.filter(is_listed=True)
-        result = search_patents(base.select_related("owner"), SearchParams(**values))
+        base = base.select_related("owner")
+        # A number in q names one patent: an indexed lookup, not the full-text search.
+        lookup = patent_by_number(base=base, text=values.get("q") or "")
+        if lookup is not None and lookup.patent is not None:
+            result = number_result(lookup)
+        else:
+            result = search_patents(base, SearchParams(**values))
         paginator = SearchPagination()
         paginator.known_count = result.count
         # A ranked page slices like a queryset (the paginator only counts and slices it).
@@ -533,6 +540,12 @@ class PatentSearchView(APIView):
         response = paginator.get_paginated_response(PatentListSerializer(page, many=True).data)
         response.data["query"] = {"tokens": result.tokens, "mode": result.mode}
         response.data["facets"] = _label_facets(result.facets)
+        response.data["notice"] = None
+        if lookup is not None and lookup.patent is None:
+            response.data["notice"] = {
+                "code": "no_such_patent",
+                "detail": _("No patent has the number %(number)s.") % {"number": lookup.value},
+            }
         return response
 
 
