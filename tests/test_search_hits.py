@@ -152,3 +152,132 @@ def test_words_are_no_number_and_carry_no_notice(numbered: dict[str, Any]) -> No
     assert set(ids(body)) == {numbered["target"].pk, numbered["other"].pk}
     assert body["notice"] is None
     assert body["query"]["mode"] == "and"
+
+
+def _license(world: World, declaration: Any, amount: str = "50000.00") -> Any:
+    from decimal import Decimal
+
+    from django.utils import timezone
+
+    from licensing.services import licenses as license_services
+
+    return license_services.license_accept(
+        actor=world.sme_admin,
+        declaration_id=declaration.pk,
+        licensee_id=world.sme.pk,
+        notice_text="通知",
+        payment={"amount_cny": Decimal(amount), "reference": "R", "paid_on": timezone.localdate()},
+    )
+
+
+@pytest.fixture
+def offered(world: World) -> dict[str, Any]:
+    licensed = declarable_patent(world.university, 11, title="一种锂离子电池隔膜的制备方法")
+    declaration = announced(licensed, world.university_admin, world.reviewer)
+    _license(world, declaration)
+    royalty = declarable_patent(world.university, 12, title="锂离子电池电解液")
+    royalty_declaration = announced(
+        royalty,
+        world.university_admin,
+        world.reviewer,
+        payment_method="running_royalty",
+        entry_fee_cny=None,
+        royalty_rate_percent="2.5000",
+    )
+    bare = make_patent(world.university, 13, is_listed=True, title="锂离子电池外壳")
+    return {
+        "licensed": licensed,
+        "declaration": declaration,
+        "royalty": royalty,
+        "royalty_declaration": royalty_declaration,
+        "bare": bare,
+    }
+
+
+def test_a_hit_carries_the_patentee_and_the_declaration_in_force(
+    world: World, offered: dict[str, Any]
+) -> None:
+    body = search({"q": "锂离子电池", "sort": "newest"})
+    hits = {item["id"]: item for item in body["results"]}
+    assert set(hits) == {offered["licensed"].pk, offered["royalty"].pk, offered["bare"].pk}
+    licensed = hits[offered["licensed"].pk]
+    assert licensed["owner"]["id"] == world.university.pk
+    assert licensed["owner"]["name"] == world.university.name
+    assert licensed["declaration"] == {
+        "declaration_id": offered["declaration"].pk,
+        "number": offered["declaration"].number,
+        "payment_method": "entry_fee_plus_royalty",
+        "lump_sum_cny": None,
+        "entry_fee_cny": "50000.00",
+        "royalty_rate_percent": "3.5000",
+        "upfront_due_cny": "50000.00",
+        "licenses_granted": 1,
+    }
+    assert hits[offered["royalty"].pk]["declaration"] == {
+        "declaration_id": offered["royalty_declaration"].pk,
+        "number": offered["royalty_declaration"].number,
+        "payment_method": "running_royalty",
+        "lump_sum_cny": None,
+        "entry_fee_cny": None,
+        "royalty_rate_percent": "2.5000",
+        "upfront_due_cny": "0.00",
+        "licenses_granted": 0,
+    }
+    assert hits[offered["bare"].pk]["declaration"] is None
+
+
+def test_a_hit_by_number_carries_its_declaration(offered: dict[str, Any]) -> None:
+    body = search({"q": offered["declaration"].number})
+    assert ids(body) == [offered["licensed"].pk]
+    assert body["results"][0]["declaration"]["licenses_granted"] == 1
+
+
+def test_a_page_of_hits_costs_the_same_statements_whatever_its_size(
+    world: World, offered: dict[str, Any], django_assert_num_queries: Any
+) -> None:
+    with django_assert_num_queries(3):
+        one = search({"q": "锂离子电池", "limit": 1})
+    with django_assert_num_queries(3):
+        three = search({"q": "锂离子电池", "limit": 3})
+    assert len(one["results"]) == 1
+    assert len(three["results"]) == 3
+
+
+def test_the_snippet_marks_the_query_words_and_escapes_the_rest(world: World) -> None:
+    abstract = "背景" * 40 + "本发明公开了一种<b>锂离子</b>电池正极材料 & 包覆层" + "尾" * 200
+    patent = make_patent(
+        world.university, 21, is_listed=True, title="锂离子电池<script>", abstract=abstract
+    )
+    body = search({"q": "锂离子电池"})
+    assert ids(body) == [patent.pk]
+    snippet = body["results"][0]["snippet"]
+    assert snippet["title"] == "<mark>锂离子电池</mark>&lt;script&gt;"
+    start = abstract.index("锂离子") - 30
+    window = abstract[start : start + 120]
+    expected = (
+        "…"
+        + window.replace("&", "&amp;")
+        .replace("<", "&lt;")
+        .replace(">", "&gt;")
+        .replace("锂离子", "<mark>锂离子</mark>")
+        .replace("电池", "<mark>电池</mark>")
+        + "…"
+    )
+    assert snippet["abstract"] == expected
+    assert "<b>" not in snippet["abstract"]
+
+
+def test_the_snippet_marks_english_words_whatever_their_case(world: World) -> None:
+    patent = make_patent(
+        world.university,
+        22,
+        is_listed=True,
+        title="Flame retardant textile",
+        abstract="A FLAME retardant finish.",
+    )
+    body = search({"q": "flame"})
+    assert ids(body) == [patent.pk]
+    assert body["results"][0]["snippet"] == {
+        "title": "<mark>Flame</mark> retardant textile",
+        "abstract": "A <mark>FLAME</mark> retardant finish.",
+    }

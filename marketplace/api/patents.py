@@ -39,6 +39,7 @@ from marketplace.models import (
     Region,
 )
 from marketplace.patents.ipc import normalise_ipc_prefix
+from marketplace.search.hits import attach_hits
 from marketplace.search.numbers import number_result, patent_by_number
 from marketplace.search.query import SearchParams, search_patents
 from marketplace.services import patents as services
@@ -73,6 +74,44 @@ class PatentListSerializer(serializers.ModelSerializer[Patent]):
             "owner",
             "is_listed",
         ]
+
+
+class DeclarationSummarySerializer(serializers.Serializer[Any]):
+    """The open-license declaration in force on a hit: what a licensee pays and how many took
+    a license so far."""
+
+    declaration_id = serializers.IntegerField()
+    number = serializers.CharField()
+    payment_method = serializers.CharField()
+    lump_sum_cny = serializers.DecimalField(max_digits=14, decimal_places=2, allow_null=True)
+    entry_fee_cny = serializers.DecimalField(max_digits=14, decimal_places=2, allow_null=True)
+    royalty_rate_percent = serializers.DecimalField(max_digits=7, decimal_places=4, allow_null=True)
+    upfront_due_cny = serializers.DecimalField(
+        max_digits=14,
+        decimal_places=2,
+        allow_null=True,
+        help_text="due at acceptance: the lump sum or the entry fee (0 when none)",
+    )
+    licenses_granted = serializers.IntegerField(help_text="licenses that took effect so far")
+
+
+class SnippetSerializer(serializers.Serializer[Any]):
+    title = serializers.CharField(help_text="HTML: escaped, query words in <mark>")
+    abstract = serializers.CharField(
+        help_text="HTML: ~120 characters around the first query word, escaped, words in <mark>"
+    )
+
+
+class PatentHitSerializer(PatentListSerializer):
+    """A search hit: the patent, its patentee (owner), its declaration in force and a snippet."""
+
+    declaration = DeclarationSummarySerializer(
+        source="hit_declaration", read_only=True, allow_null=True
+    )
+    snippet = SnippetSerializer(read_only=True)
+
+    class Meta(PatentListSerializer.Meta):
+        fields = [*PatentListSerializer.Meta.fields, "declaration", "snippet"]
 
 
 class PledgeSerializer(serializers.ModelSerializer[PatentPledge]):
@@ -502,7 +541,7 @@ class PatentSearchView(APIView):
             OpenApiParameter("limit", int),
             OpenApiParameter("offset", int),
         ],
-        responses={200: PatentListSerializer(many=True), 400: ERROR_RESPONSES[400]},
+        responses={200: PatentHitSerializer(many=True), 400: ERROR_RESPONSES[400]},
         tags=["search"],
     )
     def get(self, request: Request) -> Response:
@@ -537,7 +576,8 @@ class PatentSearchView(APIView):
         paginator.known_count = result.count
         # A ranked page slices like a queryset (the paginator only counts and slices it).
         page = paginator.paginate_queryset(result.queryset, request, view=self)  # type: ignore[arg-type]
-        response = paginator.get_paginated_response(PatentListSerializer(page, many=True).data)
+        attach_hits(page or [], result.tokens)
+        response = paginator.get_paginated_response(PatentHitSerializer(page, many=True).data)
         response.data["query"] = {"tokens": result.tokens, "mode": result.mode}
         response.data["facets"] = _label_facets(result.facets)
         response.data["notice"] = None
