@@ -281,3 +281,30 @@ def test_the_snippet_marks_english_words_whatever_their_case(world: World) -> No
         "title": "<mark>Flame</mark> retardant textile",
         "abstract": "A <mark>FLAME</mark> retardant finish.",
     }
+
+
+def test_the_schema_describes_hits_and_the_notice() -> None:
+    response = client_for(None).get(
+        "/api/v1/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json"
+    )
+    schema = response.json()
+    ok = schema["paths"]["/api/v1/search/patents/"]["get"]["responses"]["200"]
+    assert ok["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/PatentSearchResponse"
+    }
+    components = schema["components"]["schemas"]
+    page = components["PatentSearchResponse"]["properties"]
+    assert set(page) == {"count", "next", "previous", "results", "query", "facets", "notice"}
+    hit = components["PatentHit"]["properties"]
+    assert {"owner", "declaration", "snippet"} <= set(hit)
+    assert set(components["DeclarationSummary"]["properties"]) == {
+        "declaration_id",
+        "number",
+        "payment_method",
+        "lump_sum_cny",
+        "entry_fee_cny",
+        "royalty_rate_percent",
+        "upfront_due_cny",
+        "licenses_granted",
+    }
+    assert set(components["SearchNotice"]["properties"]) == {"code", "detail"}

@@ -114,6 +114,29 @@ class PatentHitSerializer(PatentListSerializer):
         fields = [*PatentListSerializer.Meta.fields, "declaration", "snippet"]
 
 
+class SearchQuerySerializer(serializers.Serializer[Any]):
+    tokens = serializers.ListField(child=serializers.CharField())
+    mode = serializers.ChoiceField(choices=["and", "or", "none", "number"])
+
+
+class SearchNoticeSerializer(serializers.Serializer[Any]):
+    code = serializers.ChoiceField(choices=["no_such_patent"])
+    detail = serializers.CharField()
+
+
+class PatentSearchResponseSerializer(serializers.Serializer[Any]):
+    """A page of hits with the query as understood, facet counts and, for a number that names
+    no patent, a notice (else null)."""
+
+    count = serializers.IntegerField()
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = PatentHitSerializer(many=True)
+    query = SearchQuerySerializer()
+    facets = serializers.DictField(child=serializers.ListField(child=serializers.DictField()))
+    notice = SearchNoticeSerializer(allow_null=True)
+
+
 class PledgeSerializer(serializers.ModelSerializer[PatentPledge]):
     class Meta:
         model = PatentPledge
@@ -541,7 +564,7 @@ class PatentSearchView(APIView):
             OpenApiParameter("limit", int),
             OpenApiParameter("offset", int),
         ],
-        responses={200: PatentHitSerializer(many=True), 400: ERROR_RESPONSES[400]},
+        responses={200: PatentSearchResponseSerializer, 400: ERROR_RESPONSES[400]},
         tags=["search"],
     )
     def get(self, request: Request) -> Response:
