@@ -10,6 +10,7 @@ a lower-case x), so search accepts exactly what an import accepts.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 
 from django.db.models import QuerySet
@@ -36,7 +37,8 @@ class NumberLookup:
 
 def number_kind(text: str) -> tuple[str, str] | None:
     """(kind, normalised number) when `text` is number-shaped, else None."""
-    compact = re.sub(r"\s+", "", text or "").upper()
+    # NFKC first: a Chinese input method types full-width digits and letters (２０２１, ＣＮ).
+    compact = re.sub(r"\s+", "", unicodedata.normalize("NFKC", text or "")).upper()
     if not compact or not _NUMBER_SHAPED.match(compact):
         return None
     if DECLARATION_RE.match(compact):
