@@ -237,6 +237,8 @@ def test_a_hit_by_number_carries_its_declaration(offered: dict[str, Any]) -> Non
 def test_a_page_of_hits_costs_the_same_statements_whatever_its_size(
     world: World, offered: dict[str, Any], django_assert_num_queries: Any
 ) -> None:
+    search({"q": "锂离子电池"})  # the facet labels are read once per process
+    # The candidates, the page's rows and the page's declaration summaries.
     with django_assert_num_queries(3):
         one = search({"q": "锂离子电池", "limit": 1})
     with django_assert_num_queries(3):
@@ -310,3 +312,13 @@ def test_the_schema_describes_hits_and_the_notice() -> None:
         "licenses_granted",
     }
     assert set(components["SearchNotice"]["properties"]) == {"code", "detail"}
+
+
+def test_a_hit_by_number_costs_two_statements(
+    offered: dict[str, Any], django_assert_num_queries: Any
+) -> None:
+    search({"q": "锂离子电池"})  # the facet labels are read once per process
+    # The equality lookup and the page's declaration summaries: no full-text candidates.
+    with django_assert_num_queries(2):
+        body = search({"q": offered["licensed"].application_number})
+    assert ids(body) == [offered["licensed"].pk]
