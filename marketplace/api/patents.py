@@ -41,6 +41,8 @@ from marketplace.models import (
     Region,
 )
 from marketplace.patents.ipc import normalise_ipc_prefix
+from marketplace.search.hits import attach_hits
+from marketplace.search.numbers import number_result, patent_by_number
 from marketplace.search.query import SearchParams, search_patents
 from marketplace.services import patents as services
 
@@ -74,6 +76,67 @@ class PatentListSerializer(serializers.ModelSerializer[Patent]):
             "owner",
             "is_listed",
         ]
+
+
+class DeclarationSummarySerializer(serializers.Serializer[Any]):
+    """The open-license declaration in force on a hit: what a licensee pays and how many took
+    a license so far."""
+
+    declaration_id = serializers.IntegerField()
+    number = serializers.CharField()
+    payment_method = serializers.CharField()
+    lump_sum_cny = serializers.DecimalField(max_digits=14, decimal_places=2, allow_null=True)
+    entry_fee_cny = serializers.DecimalField(max_digits=14, decimal_places=2, allow_null=True)
+    royalty_rate_percent = serializers.DecimalField(max_digits=7, decimal_places=4, allow_null=True)
+    upfront_due_cny = serializers.DecimalField(
+        max_digits=14,
+        decimal_places=2,
+        allow_null=True,
+        help_text="due at acceptance: the lump sum or the entry fee (0 when none)",
+    )
+    licenses_granted = serializers.IntegerField(help_text="licenses that took effect so far")
+
+
+class SnippetSerializer(serializers.Serializer[Any]):
+    title = serializers.CharField(help_text="HTML: escaped, query words in <mark>")
+    abstract = serializers.CharField(
+        help_text="HTML: ~120 characters around the first query word, escaped, words in <mark>"
+    )
+
+
+class PatentHitSerializer(PatentListSerializer):
+    """A search hit: the patent, its patentee (owner), its declaration in force and a snippet."""
+
+    declaration = DeclarationSummarySerializer(
+        source="hit_declaration", read_only=True, allow_null=True
+    )
+    snippet = SnippetSerializer(read_only=True)
+
+    class Meta(PatentListSerializer.Meta):
+        fields = [*PatentListSerializer.Meta.fields, "declaration", "snippet"]
+
+
+class SearchQuerySerializer(serializers.Serializer[Any]):
+    tokens = serializers.ListField(child=serializers.CharField())
+    mode = serializers.ChoiceField(choices=["and", "or", "none", "number"])
+
+
+class SearchNoticeSerializer(serializers.Serializer[Any]):
+    code = serializers.ChoiceField(choices=["no_such_patent"])
+    detail = serializers.CharField()
+
+
+class PatentSearchResponseSerializer(serializers.Serializer[Any]):
+    """A page of hits with the query as understood, facet counts and, for a number that names
+    no patent, a notice (else null)."""
+
+    count = serializers.IntegerField()
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = PatentHitSerializer(many=True)
+    query = SearchQuerySerializer()
+    facets = serializers.DictField(child=serializers.ListField(child=serializers.DictField()))
+    notice = SearchNoticeSerializer(allow_null=True)
 
 
 class PledgeSerializer(serializers.ModelSerializer[PatentPledge]):
@@ -507,7 +570,7 @@ class PatentSearchView(APIView):
             OpenApiParameter("limit", int),
             OpenApiParameter("offset", int),
         ],
-        responses={200: PatentListSerializer(many=True), 400: ERROR_RESPONSES[400]},
+        responses={200: PatentSearchResponseSerializer, 400: ERROR_RESPONSES[400]},
         tags=["search"],
     )
     def get(self, request: Request) -> Response:
@@ -531,14 +594,27 @@ class PatentSearchView(APIView):
             base = Patent.objects.of_member(request.user)
         else:
             base = Patent.objects.filter(is_listed=True)
-        result = search_patents(base.select_related("owner"), SearchParams(**values))
+        base = base.select_related("owner")
+        # A number in q names one patent: an indexed lookup, not the full-text search.
+        lookup = patent_by_number(base=base, text=values.get("q") or "")
+        if lookup is not None and lookup.patent is not None:
+            result = number_result(lookup)
+        else:
+            result = search_patents(base, SearchParams(**values))
         paginator = SearchPagination()
         paginator.known_count = result.count
         # A ranked page slices like a queryset (the paginator only counts and slices it).
         page = paginator.paginate_queryset(result.queryset, request, view=self)  # type: ignore[arg-type]
-        response = paginator.get_paginated_response(PatentListSerializer(page, many=True).data)
+        attach_hits(page or [], result.tokens)
+        response = paginator.get_paginated_response(PatentHitSerializer(page, many=True).data)
         response.data["query"] = {"tokens": result.tokens, "mode": result.mode}
         response.data["facets"] = _label_facets(result.facets)
+        response.data["notice"] = None
+        if lookup is not None and lookup.patent is None:
+            response.data["notice"] = {
+                "code": "no_such_patent",
+                "detail": _("No patent has the number %(number)s.") % {"number": lookup.value},
+            }
         return response
 
 

@@ -174,6 +174,8 @@ class Patent(models.Model):
             GinIndex(fields=["search_vector", "search_tags"], name="patent_search"),
             # IPC prefix filter: ipc_prefixes @> ARRAY['H01M'].
             GinIndex(fields=["ipc_prefixes"], name="patent_ipc_prefixes"),
+            # Search by publication number: publication_numbers @> ARRAY['CN112345678A'].
+            GinIndex(fields=["publication_numbers"], name="patent_publication_numbers"),
             # Public search only ever reads listed patents; owners read by owner.
             models.Index(
                 fields=["expiry_date"],
