@@ -229,8 +229,9 @@ def main() -> int:
     fast = [name for name in ("USE-m3", "hash-ngram") if name in rankings]
     if fast:
         best = max(fast, key=lambda name: known_item(rankings[name]["title"], list(range(n)))[0])
+        jieba_runs = rankings["BM25 jieba"]
         rankings[f"RRF jieba+{best}"] = {
-            t: [rrf(a, b) for a, b in zip(rankings["BM25 jieba"][t], rankings[best][t], strict=True)]
+            t: [rrf(a, b) for a, b in zip(jieba_runs[t], rankings[best][t], strict=True)]
             for t in queries
         }
     if "e5-small-q4" in rankings:
