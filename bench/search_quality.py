@@ -1,0 +1,280 @@
+"""Search quality on real Chinese text (CSL dev, 1,000 abstracts): lexical against by-meaning.
+
+Tasks (no hand labels, see /work/shared/data/csl/README.md):
+- title -> its own abstract: MRR and recall@10;
+- keywords (space-joined) -> its own abstract: MRR and recall@10;
+- discipline name (e.g. 纺织科学与工程) -> abstracts of that discipline: P@10 and nDCG@10
+  (binary gain), over the disciplines with at least 5 papers;
+- English -> Chinese: a SMALL HAND-WRITTEN set of English queries, each with one relevant
+  discipline; recall@20 = relevant abstracts in the top 20 / min(20, papers of the discipline).
+
+Rankers: BM25 on character bigrams (Chinese) and words (English); BM25 on the jieba words of
+today's lexical search (marketplace/search/segment.py); cosine of each embedder
+(HashingNgramEmbedder, multilingual USE v3, multilingual-e5-small 4-bit); reciprocal-rank
+fusion (k=60) of pairs. Speed: abstracts embedded per second (one process, --threads BLAS /
+OpenMP threads) and the latency of one query embedding (p50/p95 over 100 titles).
+
+    python bench/search_quality.py                 # full run, ~6 min on one core
+    python bench/search_quality.py --limit 200     # quick look on the first 200 papers
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import re
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+DATA = Path(os.environ.get("CSL_DEV", "/work/shared/data/csl/csl-dev.jsonl"))
+
+# English -> the Chinese discipline it is about (hand-written; topics checked against the set).
+ENGLISH_QUERIES: list[tuple[str, str]] = [
+    ("textile fibre and fabric dyeing", "纺织科学与工程"),
+    ("traditional Chinese medicine herbal formula", "中医学/中药学"),
+    ("food processing and preservation", "食品科学与工程"),
+    ("fish and shrimp aquaculture", "水产"),
+    ("fruit tree and vegetable cultivation", "园艺学"),
+    ("oil and gas reservoir drilling", "石油与天然气工程"),
+    ("road traffic and railway transport", "交通运输工程"),
+    ("power grid and electric motor", "电气工程"),
+    ("criminal law and legal liability", "法学"),
+    ("deep learning image recognition algorithm", "计算机科学与技术"),
+    ("wastewater treatment and pollution control", "环境科学与工程"),
+    ("sports training of athletes", "体育学"),
+]
+
+_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]+")
+_LATIN = re.compile(r"[0-9a-z]+")
+
+
+def bigram_tokens(text: str) -> list[str]:
+    """Chinese runs as character bigrams (a lone character as itself); Latin as words."""
+    text = text.lower()
+    tokens: list[str] = []
+    for run in _CJK.findall(text):
+        tokens.extend([run] if len(run) == 1 else [run[i : i + 2] for i in range(len(run) - 1)])
+    tokens.extend(_LATIN.findall(text))
+    return tokens
+
+
+class BM25:
+    """Okapi BM25 (k1=1.2, b=0.75) over a scipy sparse term-document matrix."""
+
+    def __init__(self, docs: list[list[str]], k1: float = 1.2, b: float = 0.75) -> None:
+        import numpy as np
+        from scipy.sparse import csc_matrix
+
+        self.vocab: dict[str, int] = {}
+        rows, cols, vals = [], [], []
+        lengths = np.zeros(len(docs), dtype=np.float64)
+        for j, doc in enumerate(docs):
+            lengths[j] = len(doc)
+            for term, tf in Counter(doc).items():
+                rows.append(self.vocab.setdefault(term, len(self.vocab)))
+                cols.append(j)
+                vals.append(tf)
+        tf = csc_matrix((vals, (rows, cols)), shape=(len(self.vocab), len(docs)), dtype=float)
+        df = np.diff(tf.tocsr().indptr)
+        self.idf = np.log(1 + (len(docs) - df + 0.5) / (df + 0.5))
+        norm = k1 * (1 - b + b * lengths / max(lengths.mean(), 1.0))
+        tf = tf.tocoo()
+        weight = tf.data * (k1 + 1) / (tf.data + norm[tf.col])
+        self.matrix = csc_matrix((weight, (tf.row, tf.col)), shape=tf.shape).tocsr()
+        self.n_docs = len(docs)
+
+    def scores(self, query: list[str]):
+        import numpy as np
+
+        ids = [self.vocab[t] for t in dict.fromkeys(query) if t in self.vocab]
+        if not ids:
+            return np.zeros(self.n_docs)
+        return np.asarray(self.idf[ids] @ self.matrix[ids].toarray()).ravel()
+
+
+def rrf(*rankings, k: int = 60):
+    """Reciprocal-rank fusion of full rankings (arrays of doc indices, best first)."""
+    import numpy as np
+
+    fused = np.zeros(len(rankings[0]))
+    for ranking in rankings:
+        fused[ranking] += 1.0 / (k + 1 + np.arange(len(ranking)))
+    return np.argsort(-fused, kind="stable")
+
+
+def rank(scores):
+    import numpy as np
+
+    return np.argsort(-scores, kind="stable")
+
+
+def known_item(rankings: list, targets: list[int]) -> tuple[float, float]:
+    import numpy as np
+
+    mrr, hits = 0.0, 0
+    for ranking, target in zip(rankings, targets, strict=True):
+        position = int(np.where(ranking == target)[0][0]) + 1
+        mrr += 1.0 / position
+        hits += position <= 10
+    return mrr / len(targets), hits / len(targets)
+
+
+def topical(rankings: list, relevant: list[set[int]], depth: int = 10) -> tuple[float, float]:
+    p, ndcg = 0.0, 0.0
+    if not relevant:
+        return float("nan"), float("nan")
+    for ranking, rel in zip(rankings, relevant, strict=True):
+        gains = [1.0 if int(d) in rel else 0.0 for d in ranking[:depth]]
+        p += sum(gains) / depth
+        dcg = sum(g / math.log2(i + 2) for i, g in enumerate(gains))
+        ideal = sum(1 / math.log2(i + 2) for i in range(min(depth, len(rel))))
+        ndcg += dcg / ideal
+    return p / len(relevant), ndcg / len(relevant)
+
+
+def recall_at(rankings: list, relevant: list[set[int]], depth: int = 20) -> float:
+    total = 0.0
+    for ranking, rel in zip(rankings, relevant, strict=True):
+        total += len(rel & {int(d) for d in ranking[:depth]}) / min(depth, len(rel))
+    return total / len(relevant)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--limit", type=int, default=0, help="first N papers only")
+    parser.add_argument("--threads", type=int, default=1, help="BLAS/OpenMP threads")
+    parser.add_argument("--skip", default="", help="comma-separated embedders to skip")
+    args = parser.parse_args()
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[var] = str(args.threads)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+    import numpy as np
+
+    from marketplace.search.segment import index_tokens, query_tokens
+    from matching.embedders import (
+        HashingNgramEmbedder,
+        MultilingualE5Embedder,
+        UseMultilingualEmbedder,
+    )
+
+    papers = [json.loads(line) for line in DATA.read_text(encoding="utf-8").splitlines()]
+    if args.limit:
+        papers = papers[: args.limit]
+    abstracts = [p["abstract"] for p in papers]
+    n = len(papers)
+    by_discipline: dict[str, set[int]] = {}
+    for i, p in enumerate(papers):
+        by_discipline.setdefault(p["discipline"], set()).add(i)
+    disciplines = sorted(d for d, rel in by_discipline.items() if len(rel) >= 5)
+    english = [(q, d) for q, d in ENGLISH_QUERIES if d in by_discipline]
+
+    queries = {
+        "title": [p["title"] for p in papers],
+        "keywords": [" ".join(p["keywords"]) for p in papers],
+        "discipline": disciplines,
+        "english": [q for q, _ in english],
+    }
+    # rankings[ranker][task] = list of rankings (doc indices, best first)
+    rankings: dict[str, dict[str, list]] = {}
+    speed: dict[str, tuple[float, float, float]] = {}
+
+    bigram = BM25([bigram_tokens(a) for a in abstracts])
+    rankings["BM25 bigram"] = {
+        t: [rank(bigram.scores(bigram_tokens(q))) for q in qs] for t, qs in queries.items()
+    }
+    jieba = BM25([index_tokens(a).split() for a in abstracts])
+    rankings["BM25 jieba"] = {
+        t: [rank(jieba.scores(query_tokens(q))) for q in qs] for t, qs in queries.items()
+    }
+
+    embedders: list[tuple[str, Callable[[], object]]] = [
+        ("hash-ngram", HashingNgramEmbedder),
+        ("USE-m3", lambda: UseMultilingualEmbedder(threads=args.threads)),
+        ("e5-small-q4", lambda: MultilingualE5Embedder(threads=args.threads)),
+    ]
+    skip = set(filter(None, args.skip.split(",")))
+    for label, factory in embedders:
+        if label in skip:
+            continue
+        embedder = factory()
+        embed_docs = embedder.embed  # type: ignore[attr-defined]
+        embed_query = getattr(embedder, "embed_query", embed_docs)
+        embed_docs(abstracts[:2])  # warm up (lazy weights)
+        started = time.perf_counter()
+        doc_vectors = embed_docs(abstracts)
+        docs_per_s = n / (time.perf_counter() - started)
+        latencies = []
+        for title in queries["title"][:100]:
+            started = time.perf_counter()
+            embed_query([title])
+            latencies.append((time.perf_counter() - started) * 1000)
+        speed[label] = (
+            docs_per_s,
+            float(np.percentile(latencies, 50)),
+            float(np.percentile(latencies, 95)),
+        )
+        rankings[label] = {
+            t: [rank(doc_vectors @ v) for v in embed_query(qs)] for t, qs in queries.items()
+        }
+        print(f"  {label}: {docs_per_s:.1f} abstracts/s", file=sys.stderr, flush=True)
+
+    fast = [name for name in ("USE-m3", "hash-ngram") if name in rankings]
+    if fast:
+        best = max(fast, key=lambda name: known_item(rankings[name]["title"], list(range(n)))[0])
+        jieba_runs = rankings["BM25 jieba"]
+        rankings[f"RRF jieba+{best}"] = {
+            t: [rrf(a, b) for a, b in zip(jieba_runs[t], rankings[best][t], strict=True)]
+            for t in queries
+        }
+    if "e5-small-q4" in rankings:
+        for lexical in ("BM25 bigram", "BM25 jieba"):
+            rankings[f"RRF {lexical.split()[1]}+e5"] = {
+                t: [
+                    rrf(a, b)
+                    for a, b in zip(rankings[lexical][t], rankings["e5-small-q4"][t], strict=True)
+                ]
+                for t in queries
+            }
+
+    targets = list(range(n))
+    rel_disc = [by_discipline[d] for d in disciplines]
+    rel_en = [by_discipline[d] for _, d in english]
+    print(
+        f"CSL dev: {n} abstracts; {len(disciplines)} disciplines with >= 5 papers; "
+        f"{len(english)} hand-written English queries (a small set: read as indicative only); "
+        f"threads={args.threads}"
+    )
+    header = (
+        f"| {'ranker':<20} | title MRR | title R@10 | kw MRR | kw R@10 | disc P@10 "
+        f"| disc nDCG@10 | en->zh R@20 | abstracts/s | query p50 ms | query p95 ms |"
+    )
+    print(header)
+    print("|" + "|".join("-" * (len(c)) for c in header.split("|")[1:-1]) + "|")
+    for name, by_task in rankings.items():
+        t_mrr, t_r10 = known_item(by_task["title"], targets)
+        k_mrr, k_r10 = known_item(by_task["keywords"], targets)
+        d_p10, d_ndcg = topical(by_task["discipline"], rel_disc)
+        en_r20 = recall_at(by_task["english"], rel_en) if english else float("nan")
+        dps, p50, p95 = speed.get(name, (float("nan"),) * 3)
+        speed_cells = (
+            f"{dps:>11.1f} | {p50:>12.1f} | {p95:>12.1f}"
+            if name in speed
+            else f"{'-':>11} | {'-':>12} | {'-':>12}"
+        )
+        print(
+            f"| {name:<20} | {t_mrr:>9.3f} | {t_r10:>10.3f} | {k_mrr:>6.3f} | {k_r10:>7.3f} "
+            f"| {d_p10:>9.3f} | {d_ndcg:>12.3f} | {en_r20:>11.3f} | {speed_cells} |"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
