@@ -339,4 +339,6 @@ MATCHING_WEIGHTS = {
 }
 MATCHING_TOP_K = env.int("MATCHING_TOP_K", default=50)
 MATCHING_PER_PATENTEE = env.int("MATCHING_PER_PATENTEE", default=3)
+# No match under this score is listed or shown (scores run 0–0.96; see matching/engine.py).
+MATCHING_MIN_SCORE = env.float("MATCHING_MIN_SCORE", default=0.1)
 MATCHING_CHUNK_SMES = env.int("MATCHING_CHUNK_SMES", default=2000)

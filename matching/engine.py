@@ -1,9 +1,18 @@
-"""The match score: an explainable weighted sum, the same formula both ways.
+"""The match score: topic first, explainable by its components, one formula both ways.
 
-score = Σ weight·component over semantic similarity, IPC↔industry relevance, keyword overlap,
-region and affordability (weights in settings.MATCHING_WEIGHTS). Hard filters: the
-declaration is in force and its patent in force (the supply loader), the patentee is not the
-SME. At most MATCHING_PER_PATENTEE patents of one patentee in a list.
+    topical = w_semantic·semantic + w_industry·industry + w_keywords·keywords
+    score   = topical × (1 + w_region·region + w_affordability·affordability)
+
+(weights in settings.MATCHING_WEIGHTS; `combine` below, called by the full run's
+score_totals and by the incremental estimate). Region and affordability multiply the topical
+score instead of adding to it: a patentee from the SME's province or a patent within budget
+moves ahead of candidates whose topical score is within ~20 % of its own, but an off-topic
+patent (topical ≈ 0) stays ≈ 0 whatever its province or price, so it never outranks an
+on-topic one. Hard filters: the declaration is in force and its patent in force (the supply
+loader), the patentee is not the SME, the SME holds no license for it and has not marked it
+not relevant. A list keeps only matches of at least settings.MATCHING_MIN_SCORE with at
+least one reason; at most MATCHING_PER_PATENTEE patents of one patentee in a list; equal
+scores in declaration id order.
 """
 
 from __future__ import annotations
@@ -39,6 +48,7 @@ class Supply:
     _by_patentee: dict[int, np.ndarray] | None = field(default=None, repr=False)
     _by_id: dict[int, int] | None = field(default=None, repr=False)
     _affordability: dict[float | None, np.ndarray] = field(default_factory=dict, repr=False)
+    _context: dict[tuple[float | None, str], np.ndarray] = field(default_factory=dict, repr=False)
     _province_rows: dict[int, np.ndarray] | None = field(default=None, repr=False)
     _scratch: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)
 
@@ -97,15 +107,22 @@ class Supply:
             self._by_id = {pk: index for index, pk in enumerate(self.ids.tolist())}
         return self._by_id.get(declaration_id)
 
-    def affordability(self, budget: Decimal | None, *, weighted: bool = False) -> np.ndarray:
-        """The affordability of every row at one budget, or that times its weight in float32
-        as the formula multiplies it (few distinct budgets: cached)."""
+    def affordability(self, budget: Decimal | None) -> np.ndarray:
+        """The affordability of every row at one budget (few distinct budgets: cached)."""
         key = None if budget is None or budget <= 0 else float(budget)
         if key not in self._affordability:
-            values = _affordability(self, budget)
-            weight = np.float32(settings.MATCHING_WEIGHTS["affordability"])
-            self._affordability[key] = np.vstack([values, weight * values])
-        return self._affordability[key][1 if weighted else 0]
+            self._affordability[key] = _affordability(self, budget)
+        return self._affordability[key]
+
+    def context(self, budget: Decimal | None, province: str) -> np.ndarray:
+        """The formula's context factor of every row for an SME of this budget and province
+        (few distinct pairs: cached)."""
+        key = (None if budget is None or budget <= 0 else float(budget), province)
+        if key not in self._context:
+            region = np.zeros(len(self), dtype=np.float32)
+            region[self.province_rows(province)] = 1.0
+            self._context[key] = context_factor(region, self.affordability(budget))
+        return self._context[key]
 
 
 _NO_ROWS = np.zeros(0, dtype=np.int64)
@@ -113,6 +130,42 @@ _NO_ROWS = np.zeros(0, dtype=np.int64)
 # Feedback: patents in a subclass the SME marked interesting rise, in one it rejected fall.
 FEEDBACK_RAISE = np.float32(0.05)
 FEEDBACK_LOWER = np.float32(0.10)
+
+
+def topical(
+    semantic: np.ndarray,
+    industry: np.ndarray,
+    keywords: np.ndarray | float,
+    *,
+    out: np.ndarray | None = None,
+) -> np.ndarray:
+    """The topical part of the formula, float32 (into `out` when given)."""
+    weights = settings.MATCHING_WEIGHTS
+    total = np.multiply(semantic, np.float32(weights["semantic"]), out=out, dtype=np.float32)
+    total += np.float32(weights["industry"]) * industry
+    if not (np.isscalar(keywords) and keywords == 0):
+        total += np.float32(weights["keywords"]) * np.asarray(keywords, dtype=np.float32)
+    return total
+
+
+def context_factor(region: np.ndarray, affordability: np.ndarray) -> np.ndarray:
+    """The multiplier region and affordability apply to the topical score, float32."""
+    weights = settings.MATCHING_WEIGHTS
+    factor = np.float32(weights["region"]) * region.astype(np.float32, copy=False)
+    factor += np.float32(weights["affordability"]) * affordability.astype(np.float32, copy=False)
+    factor += np.float32(1.0)
+    return factor
+
+
+def combine(
+    semantic: np.ndarray,
+    industry: np.ndarray,
+    keywords: np.ndarray | float,
+    region: np.ndarray,
+    affordability: np.ndarray,
+) -> np.ndarray:
+    """The whole formula on component arrays (broadcast): topical × context factor."""
+    return topical(semantic, industry, keywords) * context_factor(region, affordability)
 
 
 @dataclass
@@ -167,16 +220,8 @@ class IndustryCache:
         self.pair_weights = np.array(weights, dtype=np.float64)
         self.row_ids, self.row_starts = np.unique(self.pair_rows, return_index=True)
         self.rows: dict[str, np.ndarray] = {}
-        self.weighted: dict[str, np.ndarray] = {}
         # (IPC label, industry) → the reason in Chinese and English.
         self.reasons: dict[tuple[str, str], tuple[str, str]] = {}
-
-    def weighted_row(self, code: str) -> np.ndarray:
-        """row(code) times the industry weight, in float32 as the formula multiplies it."""
-        if code not in self.weighted:
-            weight = np.float32(settings.MATCHING_WEIGHTS["industry"])
-            self.weighted[code] = weight * self.row(code)
-        return self.weighted[code]
 
     def row(self, code: str) -> np.ndarray:
         """max over a declaration's industries of weight × relation, per declaration."""
@@ -316,10 +361,9 @@ def _top(line: np.ndarray, count: int) -> np.ndarray:
 def score_totals(
     supply: Supply, block: Sequence[Demand], industries: IndustryCache
 ) -> tuple[np.ndarray, np.ndarray, dict[int, np.ndarray]]:
-    """The weighted sum for a block of SMEs (rows) × every declaration (columns), float32, in
-    the order of the formula; also the semantic matrix and the keyword rows, for the reasons.
+    """The score (combine()) for a block of SMEs (rows) × every declaration (columns),
+    float32; also the semantic matrix and the keyword rows, for the reasons.
     Excluded pairs (own patents, declarations the SME rejected) are -inf."""
-    weights = settings.MATCHING_WEIGHTS
     if len(block) > BLOCK:
         raise ValueError(f"score at most {BLOCK} SMEs at a time")
     vectors = np.vstack([demand.vector for demand in block]).astype(np.float32, copy=False)
@@ -332,18 +376,14 @@ def score_totals(
     total = supply._scratch[1][: len(block)]
     np.matmul(vectors, supply.vectors.T, out=semantic)
     np.clip(semantic, 0.0, 1.0, out=semantic)
-    np.multiply(semantic, np.float32(weights["semantic"]), out=total)
-    keyword_weight = np.float32(weights["keywords"])
-    region_weight = np.float32(weights["region"])
     keywords: dict[int, np.ndarray] = {}
     for row, demand in enumerate(block):
         line = total[row]
-        line += industries.weighted_row(demand.industry)
         if demand.keywords:
             keywords[row] = _keyword_scores(supply, demand.keywords)
-            line += keyword_weight * keywords[row]
-        line[supply.province_rows(demand.province)] += region_weight
-        line += supply.affordability(demand.budget, weighted=True)
+        # combine(), with the context factor cached per (budget, province).
+        topical(semantic[row], industries.row(demand.industry), keywords.get(row, 0.0), out=line)
+        line *= supply.context(demand.budget, demand.province)
         # Feedback: similar patents (same IPC subclass) rise or fall for this SME.
         if demand.interested_subclasses:
             line[supply.subclass_rows(demand.interested_subclasses)] += FEEDBACK_RAISE
@@ -369,7 +409,8 @@ def _choose(
     top_k: int,
     per_patentee: int,
 ) -> list[Scored]:
-    """Walk the ranked candidates: at most `per_patentee` per patentee, `top_k` in all.
+    """Walk the ranked candidates: at most `per_patentee` per patentee, `top_k` in all, none
+    under settings.MATCHING_MIN_SCORE or without a reason.
 
     The hot loop of a full re-match (5.5 million matches): the reasons are those of
     _reasons(), built here from pieces that are the same for the whole list."""
@@ -389,15 +430,14 @@ def _choose(
     region_reasons = (f"同省: {demand.province_name}", f"same province: {demand.province_name}")
     has_budget = demand.budget is not None
     industry_reasons = industries.reasons
+    minimum = float(settings.MATCHING_MIN_SCORE)
     for position, index in enumerate(order.tolist()):
         value = totals[position]
-        if len(chosen) >= top_k or not math.isfinite(value):
+        if len(chosen) >= top_k or not math.isfinite(value) or value < minimum:
             break
         patentee = patentees[position]
-        taken = per.get(patentee, 0)
-        if taken >= per_patentee:
+        if per.get(patentee, 0) >= per_patentee:
             continue
-        per[patentee] = taken + 1
         similarity = round(semantics[position], 4)
         relevance = round(industry[position], 4)
         share = round(found[position], 4) if found is not None else 0.0
@@ -432,6 +472,9 @@ def _choose(
         if has_budget and affordable >= 1.0:
             zh.append("许可费在预算内")
             en.append("royalty within budget")
+        if not zh:
+            continue  # nothing to tell the SME why: not shown
+        per[patentee] = per.get(patentee, 0) + 1
         chosen.append(
             Scored(
                 index,

@@ -21,7 +21,7 @@ from django.db.models import Count, Max, Min, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from licensing.models import Declaration
+from licensing.models import ACTIVE_LICENSE_STATUSES, Declaration, License
 from marketplace.celery import publish_after_commit, publish_each
 from marketplace.errors import InvalidInput, NotFound, PermissionDenied
 from marketplace.models import (
@@ -46,6 +46,7 @@ from matching.engine import (
     Scored,
     Supply,
     as_vector,
+    combine,
     industry_relation,
     score_smes,
 )
@@ -277,6 +278,11 @@ def load_demand(
         "declaration__patent"
     ):
         feedback.setdefault(item.sme_id, []).append(item)
+    licensed: dict[int, set[int]] = {}
+    for licensee, declaration in License.objects.filter(
+        licensee_id__in=sme_ids, status__in=ACTIVE_LICENSE_STATUSES, declaration__isnull=False
+    ).values_list("licensee_id", "declaration_id"):
+        licensed.setdefault(licensee, set()).add(declaration)
     demands = []
     for sme_id in sme_ids:
         profile = profiles.get(sme_id)
@@ -306,9 +312,11 @@ def load_demand(
                     for f in items
                     if f.verdict == "not_relevant" and f.reason == "wrong_field"
                 },
+                # Marked not relevant, or already licensed: never in the list again.
                 rejected_declarations={
                     f.declaration_id for f in items if f.verdict == "not_relevant"
-                },
+                }
+                | licensed.get(sme_id, set()),
             )
         )
     return demands
@@ -768,10 +776,9 @@ def _snapshot_of(demands: list[Demand], stamp: DemandStamp, *, read_at: float) -
 
 
 def _estimate(snapshot: DemandSnapshot, supply: Supply) -> np.ndarray:
-    """The formula for one declaration (supply row 0) against every SME of the snapshot."""
-    weights = settings.MATCHING_WEIGHTS
+    """The formula (engine.combine) for one declaration (supply row 0) against every SME of
+    the snapshot."""
     semantic = np.clip(snapshot.vectors @ supply.vectors[0], 0.0, 1.0)
-    total = np.float32(weights["semantic"]) * semantic
     industries = supply.industries[0]
     by_code = np.array(
         [
@@ -780,22 +787,22 @@ def _estimate(snapshot: DemandSnapshot, supply: Supply) -> np.ndarray:
         ],
         dtype=np.float32,
     )
-    if by_code.size:
-        total += np.float32(weights["industry"]) * by_code[snapshot.code_rows]
+    industry = by_code[snapshot.code_rows] if by_code.size else np.zeros(len(snapshot.ids))
     found = np.zeros(len(snapshot.ids), dtype=np.float64)
     for token in supply.tokens[0]:
         rows = snapshot.keyword_rows.get(token)
         if rows is not None:
             found[rows] += 1.0
-    share = found / np.maximum(snapshot.keyword_counts, 1.0)
-    total += np.float32(weights["keywords"]) * share.astype(np.float32)
-    total[snapshot.provinces == supply.province_codes()[0]] += np.float32(weights["region"])
+    share = (found / np.maximum(snapshot.keyword_counts, 1.0)).astype(np.float32)
+    region = (snapshot.provinces == supply.province_codes()[0]).astype(np.float32)
     # The engine's own affordability (cached per budget) of this one declaration.
     by_budget = np.array(
         [supply.affordability(budget)[0] for budget in snapshot.budgets], dtype=np.float32
     )
-    if by_budget.size:
-        total += np.float32(weights["affordability"]) * by_budget[snapshot.budget_rows]
+    affordability = (
+        by_budget[snapshot.budget_rows] if by_budget.size else np.zeros(len(snapshot.ids))
+    )
+    total = combine(semantic, industry, share, region, affordability)
     subclass = supply.main_subclass[0]
     if subclass in snapshot.interested:
         total[snapshot.interested[subclass]] += FEEDBACK_RAISE

@@ -221,8 +221,9 @@ def test_a_new_declaration_is_matched_at_once_and_an_ended_one_retired(
 
 
 def test_feedback_not_relevant_removes_and_lowers_similar_results(
-    world: World, market: dict[str, Any]
+    world: World, market: dict[str, Any], settings: Any
 ) -> None:
+    settings.MATCHING_MIN_SCORE = 0.0  # the off-topic display patent is listed, to reject
     _rematch()
     client = client_for(world.sme_admin)
     response = client.post(
@@ -397,6 +398,7 @@ def test_a_list_short_of_retired_matches_waits_for_the_rematch_for_a_weaker_newc
     world: World, market: dict[str, Any], settings: Any
 ) -> None:
     settings.MATCHING_TOP_K = 1
+    settings.MATCHING_MIN_SCORE = 0.0  # the off-topic display patent may fill the slot
     _rematch()
     declaration_matched(market["textile"].pk)  # the worker now holds its snapshot and floors
     _withdrawn_and_retired(world, market["battery"].pk)

@@ -106,13 +106,12 @@ def _reference(
         afford = np.where(
             supply.upfront <= limit, 1.0, limit / np.maximum(supply.upfront, 1.0)
         ).astype(np.float32)
+    # Topic first: region and affordability multiply the topical score.
     total = (
         weights["semantic"] * semantic
         + weights["industry"] * industry
         + weights["keywords"] * keywords
-        + weights["region"] * region
-        + weights["affordability"] * afford
-    )
+    ) * (1 + weights["region"] * region + weights["affordability"] * afford)
     for index, subclass in enumerate(supply.main_subclass):
         if subclass in demand.interested_subclasses:
             total[index] += 0.05
@@ -125,12 +124,15 @@ def _reference(
     chosen: list[tuple[int, float, dict[str, float], list[str], list[str]]] = []
     per: dict[int, int] = {}
     for index in order:
-        if not np.isfinite(total[index]) or len(chosen) >= top_k:
+        if (
+            not np.isfinite(total[index])
+            or len(chosen) >= top_k
+            or total[index] < settings.MATCHING_MIN_SCORE
+        ):
             break
         patentee = int(supply.patentee_ids[index])
         if per.get(patentee, 0) >= per_patentee:
             continue
-        per[patentee] = per.get(patentee, 0) + 1
         components = {
             "semantic": round(float(semantic[index]), 4),
             "industry": round(float(industry[index]), 4),
@@ -139,6 +141,9 @@ def _reference(
             "affordability": round(float(afford[index]), 4),
         }
         zh, en = _reasons(supply, demand, index, components, best[index], hits[index], names)
+        if not zh:
+            continue  # no reason to show: not listed
+        per[patentee] = per.get(patentee, 0) + 1
         chosen.append((index, round(float(total[index]), 6), components, zh, en))
     return chosen
 

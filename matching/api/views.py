@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import QuerySet
+from django.conf import settings
+from django.db.models import Exists, OuterRef, QuerySet
 from django.utils.translation import get_language
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
@@ -13,7 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from licensing.models import Declaration
+from licensing.models import ACTIVE_LICENSE_STATUSES, Declaration, License
 from marketplace import roles
 from marketplace.api.ids import query_id
 from marketplace.api.permissions import request_user
@@ -74,6 +75,30 @@ def _current(queryset: QuerySet[Match]) -> QuerySet[Match]:
     return queryset.filter(run__is_current=True)
 
 
+def _shown_to_the_sme(matches: QuerySet[Match]) -> QuerySet[Match]:
+    """What an SME's list shows, checked at read time so it holds at once (the runs exclude
+    the same, but only from their next pass): no declaration it holds a license for or marked
+    not relevant, no match under settings.MATCHING_MIN_SCORE or without a reason; equal
+    scores in declaration order."""
+    licensed = License.objects.filter(
+        licensee_id=OuterRef("sme_id"),
+        declaration_id=OuterRef("declaration_id"),
+        status__in=ACTIVE_LICENSE_STATUSES,
+    )
+    rejected = MatchFeedback.objects.filter(
+        sme_id=OuterRef("sme_id"),
+        declaration_id=OuterRef("declaration_id"),
+        verdict=MatchFeedback.Verdict.NOT_RELEVANT,
+    )
+    return (
+        matches.filter(score__gte=settings.MATCHING_MIN_SCORE)
+        .exclude(reasons_zh=[])
+        .exclude(Exists(licensed))
+        .exclude(Exists(rejected))
+        .order_by("sme_id", "-score", "declaration_id")
+    )
+
+
 class SmeMatchesView(APIView):
     """My SME's matches, best first, with the reasons in my language (?need= to filter)."""
 
@@ -92,10 +117,10 @@ class SmeMatchesView(APIView):
         sme_ids = [sme] if sme is not None else list(own)
         if any(pk not in own for pk in sme_ids) and not roles.is_platform_staff(user):
             raise NotFound()
-        matches = (
-            _current(Match.objects.filter(sme_id__in=sme_ids))
-            .select_related("patent", "declaration__organisation")
-            .order_by("sme_id", "-score")
+        matches = _shown_to_the_sme(
+            _current(Match.objects.filter(sme_id__in=sme_ids)).select_related(
+                "patent", "declaration__organisation"
+            )
         )
         need = query_id(request.query_params, "need")
         if need is not None:
@@ -122,7 +147,7 @@ class DeclarationCandidatesView(APIView):
         matches = (
             _current(Match.objects.filter(declaration=declaration))
             .select_related("sme__sme_profile")
-            .order_by("-score")[:200]
+            .order_by("-score", "sme_id")[:200]
         )
         return Response(CandidateSerializer(matches, many=True).data)
 
