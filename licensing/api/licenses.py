@@ -12,6 +12,7 @@ from django.db.models import Q, QuerySet
 from django.http import HttpResponse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
@@ -408,7 +409,8 @@ class LicenseViewSet(viewsets.ReadOnlyModelViewSet[License]):
     @extend_schema(
         responses={
             (200, "application/pdf"): OpenApiResponse(
-                description="The contract PDF (Chinese, then English); ETag is its SHA-256."
+                response=OpenApiTypes.BINARY,
+                description="The contract PDF (Chinese, then English); ETag is its SHA-256.",
             ),
             304: OpenApiResponse(description="Unchanged since the ETag in If-None-Match."),
             **ERROR_RESPONSES,

@@ -8,6 +8,7 @@ from typing import Any
 
 from django.http import HttpResponse
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
@@ -84,7 +85,11 @@ class StatisticsIndexView(APIView):
     permission_classes = [AllowAny]
     authentication_classes: list[Any] = []
 
-    @extend_schema(responses={200: StatisticsIndexSerializer}, tags=["statistics"])
+    @extend_schema(
+        operation_id="statistics_index",
+        responses={200: StatisticsIndexSerializer},
+        tags=["statistics"],
+    )
     def get(self, request: Request) -> Response:
         total = _total()
         response = Response(
@@ -113,6 +118,7 @@ class StatisticsTableView(APIView):
     authentication_classes: list[Any] = []
 
     @extend_schema(
+        operation_id="statistics_table",
         parameters=[
             OpenApiParameter(
                 "dimension", str, location=OpenApiParameter.PATH, enum=list(DIMENSIONS)
@@ -120,8 +126,10 @@ class StatisticsTableView(APIView):
             OpenApiParameter("file_format", str, enum=["json", "csv"]),
         ],
         responses={
-            200: StatisticsTableSerializer,
-            (200, "text/csv"): OpenApiResponse(description="CSV, one row per cell, total last"),
+            (200, "application/json"): StatisticsTableSerializer,
+            (200, "text/csv"): OpenApiResponse(
+                response=OpenApiTypes.STR, description="CSV, one row per cell, the total last"
+            ),
             400: ERROR_RESPONSES[400],
             404: ERROR_RESPONSES[404],
         },

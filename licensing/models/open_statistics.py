@@ -20,7 +20,7 @@ class StatisticsCell(models.Model):
     the table holds only what may be shown."""
 
     dimension = models.CharField(max_length=20, choices=StatisticsDimension.choices)
-    key = models.CharField(max_length=20)
+    key = models.CharField(max_length=40)
     label_zh = models.CharField(max_length=200, blank=True)
     label_en = models.CharField(max_length=200, blank=True)
     declarations_announced = models.PositiveIntegerField()
