@@ -253,3 +253,19 @@ def test_a_refresh_replaces_the_cells_in_one_transaction(world: World, market: M
     assert set(StatisticsCell.objects.values_list("dimension", "key")) == first
     total = StatisticsCell.objects.get(dimension="total")
     assert total.licenses_granted == 9
+
+
+@pytest.mark.django_db
+def test_the_admin_lists_the_cells_and_refreshes_them(client: Any, market: Market) -> None:
+    admin_user = User.objects.create_superuser(email="root@example.com", password="pw")
+    client.force_login(admin_user)
+    response = client.post(
+        "/admin/licensing/statisticscell/",
+        {"action": "refresh", "_selected_action": ["0"], "select_across": "1"},
+        follow=True,
+    )
+    assert response.status_code == 200
+    assert StatisticsCell.objects.get(dimension="total").licenses_granted == 8
+    listing = client.get("/admin/licensing/statisticscell/?dimension=ipc_class")
+    assert listing.status_code == 200
+    assert "H01" in listing.content.decode()
