@@ -18,6 +18,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from django.core.cache import cache
 from django.db import connection, transaction
 from django.utils import timezone, translation
 
@@ -56,6 +57,18 @@ ENDED_STATUSES = (
 )
 CENT = Decimal("0.01")
 _LOCK_ID = 18_0001  # pg_advisory_xact_lock key: one refresh at a time
+# The API keeps each rendered table in the cache under these keys until the next refresh.
+CACHE_PREFIX = "open-statistics:v1"
+CACHE_SECONDS = 2 * 3600
+RENDERINGS = ("index", *(f"{d}:{f}" for d in StatisticsDimension.values for f in ("json", "csv")))
+
+
+def cache_key(rendering: str) -> str:
+    return f"{CACHE_PREFIX}:{rendering}"
+
+
+def _forget_renderings() -> None:
+    cache.delete_many([cache_key(rendering) for rendering in RENDERINGS])
 
 
 @dataclass
@@ -335,4 +348,8 @@ def statistics_refresh() -> int:
     StatisticsCell.objects.bulk_create(
         [StatisticsCell(refreshed_at=now, **row) for row in rows], batch_size=1000
     )
+    # Forget the rendered tables now and again after commit: a reader in between may have
+    # cached the old cells, which it still saw.
+    _forget_renderings()
+    transaction.on_commit(_forget_renderings)
     return len(rows)

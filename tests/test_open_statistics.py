@@ -190,6 +190,9 @@ def test_the_api_serves_the_refreshed_cells_only(world: World, market: Market) -
     assert before.status_code == 200
     assert (before.json()["rows"], before.json()["total"]) == ([], None)
     assert refresh_open_statistics() == StatisticsCell.objects.count()
+    # The empty table rendered (and cached) before the refresh is not served after it.
+    province = client.get("/api/v1/statistics/province/").json()
+    assert [row["key"] for row in province["rows"]] == ["320000", "440000"]
     after = client.get("/api/v1/statistics/ipc-class/").json()
     assert [row["key"] for row in after["rows"]] == ["A61", "G06", "H01"]
     assert after["total"]["licenses_granted"] == 8

@@ -4,20 +4,22 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable
 from typing import Any
 
+from django.core.cache import cache
 from django.http import HttpResponse
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
-from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from licensing.models import StatisticsCell, StatisticsDimension
-from licensing.open_statistics import MINIMUM_LICENSES
+from licensing.open_statistics import CACHE_SECONDS, MINIMUM_LICENSES, cache_key
 from marketplace.api.views import ERROR_RESPONSES
 
 # URL spelling of the dimensions (hyphens), and back.
@@ -70,6 +72,20 @@ class StatisticsIndexSerializer(serializers.Serializer[Any]):
     total = StatisticsCellSerializer(allow_null=True)
 
 
+def _cached(rendering: str, render: Callable[[], bytes]) -> bytes:
+    """The rendered body from the cache, rendered and kept when missing (until a refresh)."""
+    key = cache_key(rendering)
+    body = cache.get(key)
+    if body is None:
+        body = render()
+        cache.set(key, body, CACHE_SECONDS)
+    return bytes(body)
+
+
+def _json(data: Any) -> bytes:
+    return JSONRenderer().render(data)
+
+
 def _cells(dimension: str) -> list[StatisticsCell]:
     # One indexed read (statistics_cell_once covers dimension, key) of a few dozen rows.
     return list(StatisticsCell.objects.filter(dimension=dimension).order_by("key"))
@@ -77,6 +93,31 @@ def _cells(dimension: str) -> list[StatisticsCell]:
 
 def _total() -> StatisticsCell | None:
     return StatisticsCell.objects.filter(dimension=StatisticsDimension.TOTAL).first()
+
+
+def _csv(stored: str) -> bytes:
+    total = _total()
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(CELL_FIELDS)
+    for cell in [*_cells(stored), *([total] if total else [])]:
+        row = [getattr(cell, name) for name in CELL_FIELDS]
+        writer.writerow(["" if value is None else value for value in row])
+    # A byte-order mark so spreadsheet programs read the Chinese labels as UTF-8.
+    return ("\ufeff" + buffer.getvalue()).encode()
+
+
+def _table_json(dimension: str, stored: str) -> bytes:
+    total = _total()
+    return _json(
+        {
+            "dimension": dimension,
+            "refreshed_at": total.refreshed_at if total else None,
+            "minimum_licenses_per_cell": MINIMUM_LICENSES,
+            "total": StatisticsCellSerializer(total).data if total else None,
+            "rows": StatisticsCellSerializer(_cells(stored), many=True).data,
+        }
+    )
 
 
 class StatisticsIndexView(APIView):
@@ -90,16 +131,19 @@ class StatisticsIndexView(APIView):
         responses={200: StatisticsIndexSerializer},
         tags=["statistics"],
     )
-    def get(self, request: Request) -> Response:
-        total = _total()
-        response = Response(
-            {
-                "refreshed_at": total.refreshed_at if total else None,
-                "minimum_licenses_per_cell": MINIMUM_LICENSES,
-                "dimensions": list(DIMENSIONS),
-                "total": StatisticsCellSerializer(total).data if total else None,
-            }
-        )
+    def get(self, request: Request) -> HttpResponse:
+        def render() -> bytes:
+            total = _total()
+            return _json(
+                {
+                    "refreshed_at": total.refreshed_at if total else None,
+                    "minimum_licenses_per_cell": MINIMUM_LICENSES,
+                    "dimensions": list(DIMENSIONS),
+                    "total": StatisticsCellSerializer(total).data if total else None,
+                }
+            )
+
+        response = HttpResponse(_cached("index", render), content_type="application/json")
         response["Cache-Control"] = CACHE_CONTROL
         return response
 
@@ -135,7 +179,7 @@ class StatisticsTableView(APIView):
         },
         tags=["statistics"],
     )
-    def get(self, request: Request, dimension: str) -> Response | HttpResponse:
+    def get(self, request: Request, dimension: str) -> HttpResponse:
         file_format = request.query_params.get("file_format", "json")
         if file_format not in ("csv", "json"):
             raise serializers.ValidationError(
@@ -145,30 +189,19 @@ class StatisticsTableView(APIView):
                     ]
                 }
             )
-        cells = _cells(DIMENSIONS[dimension])
-        total = _total()
+        stored = DIMENSIONS[dimension]
         if file_format == "csv":
-            buffer = io.StringIO()
-            writer = csv.writer(buffer)
-            writer.writerow(CELL_FIELDS)
-            for cell in [*cells, *([total] if total else [])]:
-                row = [getattr(cell, name) for name in CELL_FIELDS]
-                writer.writerow(["" if value is None else value for value in row])
-            response: Response | HttpResponse = HttpResponse(
-                "\ufeff" + buffer.getvalue(), content_type="text/csv; charset=utf-8"
+            response = HttpResponse(
+                _cached(f"{stored}:csv", lambda: _csv(stored)),
+                content_type="text/csv; charset=utf-8",
             )
             response["Content-Disposition"] = (
                 f'attachment; filename="open-statistics-{dimension}.csv"'
             )
         else:
-            response = Response(
-                {
-                    "dimension": dimension,
-                    "refreshed_at": total.refreshed_at if total else None,
-                    "minimum_licenses_per_cell": MINIMUM_LICENSES,
-                    "total": StatisticsCellSerializer(total).data if total else None,
-                    "rows": StatisticsCellSerializer(cells, many=True).data,
-                }
+            response = HttpResponse(
+                _cached(f"{stored}:json", lambda: _table_json(dimension, stored)),
+                content_type="application/json",
             )
         response["Cache-Control"] = CACHE_CONTROL
         return response
