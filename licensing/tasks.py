@@ -362,13 +362,14 @@ def notify_missed_events() -> dict[str, int]:
     return sent
 
 
-# Events come in bursts (an import, a busy day): the first in a minute schedules one refresh.
-STATISTICS_REFRESH_DELAY_SECONDS = 60
+# Events come in bursts (an import, a busy day): the first in five minutes schedules one
+# refresh (at pilot scale a refresh takes seconds of CPU; see BENCHMARKS.md).
+STATISTICS_REFRESH_DELAY_SECONDS = 300
 STATISTICS_REFRESH_PENDING = "open-statistics-refresh-pending"
 
 
 def request_statistics_refresh() -> None:
-    """Refresh the open statistics a minute from now, unless a refresh is already due."""
+    """Refresh the open statistics five minutes from now, unless a refresh is already due."""
     if not cache.add(STATISTICS_REFRESH_PENDING, 1, timeout=STATISTICS_REFRESH_DELAY_SECONDS):
         return
     try:

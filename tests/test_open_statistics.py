@@ -272,3 +272,20 @@ def test_the_admin_lists_the_cells_and_refreshes_them(client: Any, market: Marke
     listing = client.get("/admin/licensing/statisticscell/?dimension=ipc_class")
     assert listing.status_code == 200
     assert "H01" in listing.content.decode()
+
+
+@pytest.mark.django_db
+def test_a_license_event_schedules_one_refresh_for_the_next_five_minutes(
+    market: Market,
+) -> None:
+    from django.core.cache import cache
+
+    from licensing.models import LicenseEvent
+    from licensing.tasks import STATISTICS_REFRESH_PENDING, notify_license_event
+
+    cache.delete(STATISTICS_REFRESH_PENDING)
+    event = LicenseEvent.objects.filter(license=market.licenses[0]).first()
+    assert event is not None
+    notify_license_event(event.pk)
+    assert cache.get(STATISTICS_REFRESH_PENDING) == 1
+    assert 0 < cache.ttl(STATISTICS_REFRESH_PENDING) <= 300  # type: ignore[attr-defined]
