@@ -182,3 +182,18 @@ def test_the_filing_names_the_contract_document(world: World, license: License) 
     assert event.data["document"] == document.filename
     assert event.data["document_sha256"] == document.sha256
     assert document.filename == f"license-{license.pk}-{license.terms['declaration_number']}.pdf"
+
+
+@pytest.mark.django_db
+def test_asking_for_a_pdf_by_accept_header_gets_it_and_errors_stay_json(
+    world: World, license: License, declaration: Declaration
+) -> None:
+    client = client_for(world.sme_admin)
+    response = client.get(
+        f"/api/v1/licenses/{license.pk}/document/", HTTP_ACCEPT="application/pdf"
+    )
+    assert (response.status_code, response["Content-Type"]) == (200, "application/pdf")
+    missing = client.get("/api/v1/licenses/999999/document/", HTTP_ACCEPT="application/pdf")
+    assert missing.status_code == 404
+    assert missing["Content-Type"] == "application/json"
+    assert missing.json()["code"] == "not_found"

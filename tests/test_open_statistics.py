@@ -290,3 +290,12 @@ def test_a_license_event_schedules_one_refresh_for_the_next_five_minutes(
     assert cache.get(STATISTICS_REFRESH_PENDING) == 1
     # A second event within the window finds the refresh due and schedules none.
     assert cache.add(STATISTICS_REFRESH_PENDING, 1) is False
+
+
+@pytest.mark.django_db
+def test_asking_for_csv_by_accept_header_gets_csv(world: World) -> None:
+    response = world.client("anonymous").get(
+        "/api/v1/statistics/month/?file_format=csv", HTTP_ACCEPT="text/csv"
+    )
+    assert response.status_code == 200
+    assert response["Content-Type"] == "text/csv; charset=utf-8"

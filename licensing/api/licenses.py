@@ -17,10 +17,12 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.permissions import IsAuthenticated
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from licensing.api.renderers import PdfRenderer
 from licensing.api.serializers import ReasonSerializer
 from licensing.documents import license_document
 from licensing.ledger import license_ledger, organisation_ledger
@@ -416,7 +418,7 @@ class LicenseViewSet(viewsets.ReadOnlyModelViewSet[License]):
             **ERROR_RESPONSES,
         },
     )
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], renderer_classes=[JSONRenderer, PdfRenderer])
     def document(self, request: Request, pk: str) -> HttpResponse:
         """The license contract both parties sign and file: a PDF made from the terms snapshot."""
         license = self.get_object()

@@ -18,6 +18,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
+from licensing.api.renderers import CsvRenderer
 from licensing.models import StatisticsCell, StatisticsDimension
 from licensing.open_statistics import CACHE_SECONDS, MINIMUM_LICENSES, cache_key
 from marketplace.api.views import ERROR_RESPONSES
@@ -160,6 +161,7 @@ class StatisticsTableView(APIView):
 
     permission_classes = [AllowAny]
     authentication_classes: list[Any] = []
+    renderer_classes = [JSONRenderer, CsvRenderer]
 
     @extend_schema(
         operation_id="statistics_table",
