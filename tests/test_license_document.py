@@ -189,9 +189,7 @@ def test_asking_for_a_pdf_by_accept_header_gets_it_and_errors_stay_json(
     world: World, license: License, declaration: Declaration
 ) -> None:
     client = client_for(world.sme_admin)
-    response = client.get(
-        f"/api/v1/licenses/{license.pk}/document/", HTTP_ACCEPT="application/pdf"
-    )
+    response = client.get(f"/api/v1/licenses/{license.pk}/document/", HTTP_ACCEPT="application/pdf")
     assert (response.status_code, response["Content-Type"]) == (200, "application/pdf")
     missing = client.get("/api/v1/licenses/999999/document/", HTTP_ACCEPT="application/pdf")
     assert missing.status_code == 404
