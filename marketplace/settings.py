@@ -276,6 +276,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "licensing.tasks.send_license_reminders",
         "schedule": 24 * 3600.0,
     },
+    # Open statistics (issue 18): also refreshed five minutes after declaration and license events.
+    "refresh-open-statistics": {
+        "task": "licensing.tasks.refresh_open_statistics",
+        "schedule": 3600.0,
+    },
     "expire-declarations": {
         "task": "licensing.tasks.expire_declarations",
         "schedule": 6 * 3600.0,

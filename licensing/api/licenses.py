@@ -9,17 +9,22 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
+from django.http import HttpResponse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.permissions import IsAuthenticated
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from licensing.api.renderers import PdfRenderer
 from licensing.api.serializers import ReasonSerializer
+from licensing.documents import license_document
 from licensing.ledger import license_ledger, organisation_ledger
 from licensing.models import (
     IdempotencyRecord,
@@ -402,6 +407,33 @@ class LicenseViewSet(viewsets.ReadOnlyModelViewSet[License]):
                 "totals": ledger.totals(today),
             }
         )
+
+    @extend_schema(
+        responses={
+            (200, "application/pdf"): OpenApiResponse(
+                response=OpenApiTypes.BINARY,
+                description="The contract PDF (Chinese, then English); ETag is its SHA-256.",
+            ),
+            304: OpenApiResponse(description="Unchanged since the ETag in If-None-Match."),
+            **ERROR_RESPONSES,
+        },
+    )
+    @action(detail=True, methods=["get"], renderer_classes=[JSONRenderer, PdfRenderer])
+    def document(self, request: Request, pk: str) -> HttpResponse:
+        """The license contract both parties sign and file: a PDF made from the terms snapshot."""
+        license = self.get_object()
+        document = license_document(
+            License.objects.select_related("patent", "licensor", "licensee").get(pk=license.pk)
+        )
+        etag = f'"{document.sha256}"'
+        if request.headers.get("If-None-Match") == etag:
+            response = HttpResponse(status=status.HTTP_304_NOT_MODIFIED)
+        else:
+            response = HttpResponse(document.content, content_type="application/pdf")
+            response["Content-Disposition"] = f'attachment; filename="{document.filename}"'
+        response["ETag"] = etag
+        response["Cache-Control"] = "private, no-cache"
+        return response
 
     @extend_schema(responses={200: LicenseEventSerializer(many=True), **ERROR_RESPONSES})
     @action(detail=True, methods=["get"])
