@@ -161,3 +161,33 @@ def test_acceptances_duplicates_and_same_key_retries_racing_a_withdrawal() -> No
     assert IdempotencyRecord.objects.count() == sum(
         1 for answer in answers if answer[0] == 201 and not answer[1]
     )
+
+
+@pytest.mark.django_db
+def test_the_resend_sweep_takes_the_oldest_stale_mails_first(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from marketplace.celery import app
+    from marketplace.models import OutboundEmail
+    from marketplace.tasks import resend_stale_emails
+
+    # The handed-over mails are sent in this process (to the in-memory outbox) at once.
+    monkeypatch.setitem(app.conf, "task_always_eager", True)
+    now = timezone.now()
+    rows = OutboundEmail.objects.bulk_create(
+        OutboundEmail(kind="test", to_email=f"m{n}@example.com", subject="s", body="b")
+        for n in range(1005)
+    )
+    for age, row in enumerate(rows):  # m0 is the newest, m1004 the oldest
+        row.created_at = now - timedelta(hours=1, minutes=age)
+    OutboundEmail.objects.bulk_update(rows, ["created_at"])
+
+    assert resend_stale_emails() == 1000
+    waiting = OutboundEmail.objects.filter(status="queued").values_list("to_email", flat=True)
+    # The five newest wait for the next sweep; the 1,000 oldest went out.
+    assert sorted(waiting) == [f"m{n}@example.com" for n in range(5)]
+    assert OutboundEmail.objects.filter(status="sent").count() == 1000
