@@ -191,3 +191,61 @@ def test_the_resend_sweep_takes_the_oldest_stale_mails_first(
     # The five newest wait for the next sweep; the 1,000 oldest went out.
     assert sorted(waiting) == [f"m{n}@example.com" for n in range(5)]
     assert OutboundEmail.objects.filter(status="sent").count() == 1000
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_database_connection_terminated_mid_request_answers_503_and_changes_nothing() -> None:
+    """The acceptance waits on a lock the test holds; its server process is terminated there
+    (as a failover or an administrator would); the client gets a 503 it may retry."""
+    from django.db import connections
+
+    declaration, _patentee, _reviewer, [(user_id, sme_id)] = _market("断连大学", smes=1)
+    body = accept_body(declaration, sme_id)
+    holder = connections.create_connection("default")  # a connection of the test's own
+    answers: list[Answer] = []
+
+    def accept() -> None:
+        try:
+            client = client_for(User.objects.get(pk=user_id))
+            client.raise_request_exception = False
+            response = client.post("/api/v1/licenses/", body, format="json")
+            answers.append((response.status_code, response.get("Retry-After", ""), response.json()))
+            # The same thread's next request gets a fresh connection and succeeds.
+            again = client.post("/api/v1/licenses/", body, format="json")
+            answers.append((again.status_code, "", again.json()))
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=accept)
+    try:
+        with holder.cursor() as cursor:
+            cursor.execute("BEGIN")
+            cursor.execute(
+                "SELECT 1 FROM licensing_declaration WHERE id = %s FOR UPDATE", [declaration.pk]
+            )
+            thread.start()
+            waiting: list[int] = []
+            for _attempt in range(500):
+                # Activity is read once per transaction unless the snapshot is dropped.
+                cursor.execute("SELECT pg_stat_clear_snapshot()")
+                cursor.execute(
+                    "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+                    " AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
+                )
+                waiting = [row[0] for row in cursor.fetchall()]
+                if waiting:
+                    break
+                threading.Event().wait(0.02)
+            assert len(waiting) == 1, waiting
+            cursor.execute("SELECT pg_terminate_backend(%s)", waiting)
+            cursor.execute("ROLLBACK")
+    finally:
+        holder.close()
+        if thread.is_alive() or thread.ident:
+            thread.join(timeout=30)
+
+    [(status, retry_after, refused), (again_status, _none, granted)] = answers
+    assert (status, retry_after, refused["code"]) == (503, "5", "database_unavailable")
+    assert again_status == 201
+    # The terminated request changed nothing: the one license is the retry's.
+    assert list(License.objects.values_list("pk", flat=True)) == [granted["id"]]
