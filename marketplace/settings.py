@@ -282,7 +282,7 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     },
     "resume-stale-match-runs": {
         "task": "matching.tasks.resume_stale_runs",
-        "schedule": 600.0,
+        "schedule": 60.0,
     },
     "weekly-match-digest": {
         "task": "matching.tasks.weekly_digest",
@@ -362,3 +362,6 @@ MATCHING_PER_PATENTEE = env.int("MATCHING_PER_PATENTEE", default=3)
 # No match under this score is listed or shown (scores run 0–0.96; see matching/engine.py).
 MATCHING_MIN_SCORE = env.float("MATCHING_MIN_SCORE", default=0.1)
 MATCHING_CHUNK_SMES = env.int("MATCHING_CHUNK_SMES", default=2000)
+# A chunk a worker started this many seconds ago and has not finished is sent again (its
+# worker was killed; a slow one only wastes the work, the chunk is written once).
+MATCHING_CHUNK_STALE_SECONDS = env.int("MATCHING_CHUNK_STALE_SECONDS", default=180)
