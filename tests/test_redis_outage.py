@@ -27,6 +27,20 @@ from tests.conftest import client_for
 from tests.live import SmtpSink, free_port, start_worker, stop_worker
 from tests.test_faults import _market
 from tests.test_licenses import accept_body
+from tests.test_patents_api import NUMBER
+
+
+def patent_body(organisation: int) -> dict[str, Any]:
+    return {
+        "organisation": organisation,
+        "application_number": NUMBER,
+        "title": "一种断电时登记的固态电解质",
+        "abstract": "本发明涉及一种硫化物固态电解质。",
+        "main_ipc": "H01M 10/0562",
+        "filing_date": "2021-05-10",
+        "grant_date": "2023-08-01",
+    }
+
 
 # How long Redis stays down while requests are sent (the probe used 40 s and 60 s;
 # what is checked does not depend on the length, so the suite keeps it short).
@@ -101,7 +115,7 @@ def _timed(call: Any) -> tuple[Any, float]:
 def test_redis_stopped_with_requests_in_flight_loses_and_blocks_nothing(
     own_redis: RedisServer, smtp_sink: SmtpSink, tmp_path: Path
 ) -> None:
-    declaration, _patentee, _reviewer, licensees = _market("断电大学", smes=4)
+    declaration, patentee, _reviewer, licensees = _market("断电大学", smes=4)
     worker = start_worker(tmp_path / "worker.log", smtp_sink.port)
     try:
         # A first request loads the URL configuration (seconds): not what is measured here.
@@ -143,15 +157,26 @@ def test_redis_stopped_with_requests_in_flight_loses_and_blocks_nothing(
                 )
             )
             answers.append((response.status_code, seconds))
+        owner = client_for(patentee)
+        owner.raise_request_exception = False
+        response, seconds = _timed(
+            lambda: owner.post(
+                "/api/v1/patents/",
+                patent_body(organisation=declaration.organisation_id),
+                format="json",
+            )
+        )
+        answers.append((response.status_code, seconds))
         while time.monotonic() < outage_ends:
             time.sleep(0.1)
         # Every committed action answered as usual, none held long by the absent broker.
-        assert [status for status, _seconds in answers] == [201, 201] * 4, answers
+        assert [status for status, _seconds in answers] == [201, 201] * 4 + [201], answers
         assert max(seconds for _status, seconds in answers) < 1.5, answers
         assert License.objects.filter(declaration=declaration).count() == 4
         unsent = sorted(UnsentTask.objects.values_list("target", flat=True))
         assert unsent.count("licensing.tasks.notify_license_event") == 4  # one per acceptance
         assert unsent.count("marketplace.tasks.send_email") == 4
+        assert "matching.tasks.index_vectors" in unsent  # the new patent's text vector
         verification = OutboundEmail.objects.filter(kind="email_verification")
         assert list(verification.values_list("status", flat=True)) == ["queued"] * 4
 
@@ -159,7 +184,7 @@ def test_redis_stopped_with_requests_in_flight_loses_and_blocks_nothing(
         deadline = time.monotonic() + 60
         while not celery_app.control.ping(destination=[worker.nodename], timeout=0.5):
             assert time.monotonic() < deadline, worker.log()
-        assert publish_unsent() == 8
+        assert publish_unsent() == len(unsent)
         for index in range(4):
             smtp_sink.wait_for(f"outage{index}@example.com", timeout=60)
         sources = {
