@@ -59,6 +59,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "marketplace.api.errors.DatabaseUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "marketplace.urls"
@@ -97,10 +98,13 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
 CACHES = {
     "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        # Degrades to "nothing cached" while Redis is away (marketplace/cache.py); a cache
+        # call waits at most half a second for it.
+        "BACKEND": "marketplace.cache.ResilientRedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="marketplace"),
         "TIMEOUT": 300,
+        "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
     }
 }
 
@@ -237,7 +241,19 @@ CELERY_RESULT_EXPIRES = 24 * 3600
 CELERY_TASK_TRACK_STARTED = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+# Every task is fire-and-forget: nothing reads a result, and a publish that first subscribed
+# to the result backend waited ~20 s for an absent Redis, then raised (issue 15).
+CELERY_TASK_IGNORE_RESULT = True
+# A publish after commit gives up fast when the broker is away (one retry, at most ~1 s in
+# all); what it carried is kept in the database and sent again (marketplace.celery).
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 1,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.2,
+}
+CELERY_BROKER_CONNECTION_TIMEOUT = 0.5
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600, "socket_connect_timeout": 0.5}
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "expire-invitations": {
@@ -252,6 +268,10 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "matching.tasks.full_rematch",
         "schedule": 24 * 3600.0,
     },
+    "publish-unsent-tasks": {
+        "task": "marketplace.tasks.publish_unsent_tasks",
+        "schedule": 60.0,
+    },
     "resend-stale-emails": {
         "task": "marketplace.tasks.resend_stale_emails",
         "schedule": 600.0,
@@ -262,7 +282,7 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     },
     "resume-stale-match-runs": {
         "task": "matching.tasks.resume_stale_runs",
-        "schedule": 600.0,
+        "schedule": 60.0,
     },
     "weekly-match-digest": {
         "task": "matching.tasks.weekly_digest",
@@ -347,3 +367,6 @@ MATCHING_PER_PATENTEE = env.int("MATCHING_PER_PATENTEE", default=3)
 # No match under this score is listed or shown (scores run 0–0.96; see matching/engine.py).
 MATCHING_MIN_SCORE = env.float("MATCHING_MIN_SCORE", default=0.1)
 MATCHING_CHUNK_SMES = env.int("MATCHING_CHUNK_SMES", default=2000)
+# A chunk a worker started this many seconds ago and has not finished is sent again (its
+# worker was killed; a slow one only wastes the work, the chunk is written once).
+MATCHING_CHUNK_STALE_SECONDS = env.int("MATCHING_CHUNK_STALE_SECONDS", default=180)

@@ -7,7 +7,7 @@ import json
 from decimal import Decimal
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q, QuerySet
 from django.http import HttpResponse
 from django.utils import timezone
@@ -204,6 +204,15 @@ class OrdinarySerializer(StrictInputSerializer):
     notes = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
 
 
+def _lock_idempotency_key(user_id: int, key: str) -> None:
+    """Hold a transaction-level advisory lock on (user, Idempotency-Key) until commit."""
+    digest = hashlib.sha256(f"idempotency:{user_id}:{key}".encode()).digest()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(%s)", [int.from_bytes(digest[:8], "big", signed=True)]
+        )
+
+
 def _request_hash(data: Any) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
 
@@ -246,13 +255,17 @@ class LicenseViewSet(viewsets.ReadOnlyModelViewSet[License]):
         user = request_user(request)
         key = (request.headers.get("Idempotency-Key") or "").strip()[:100]
         digest = _request_hash(data.validated_data)
-        if key:
-            previous = IdempotencyRecord.objects.filter(user=user, key=key).first()
-            if previous is not None:
-                return self._replay(previous, digest)
         values = data.validated_data
         try:
             with transaction.atomic():
+                if key:
+                    # Same-key requests run one after the other: the second waits here for the
+                    # first to commit, then replays its answer instead of meeting the first's
+                    # license on the unique index (a 409 `license_exists` a retry must not get).
+                    _lock_idempotency_key(user.pk, key)
+                    previous = IdempotencyRecord.objects.filter(user=user, key=key).first()
+                    if previous is not None:
+                        return self._replay(previous, digest)
                 license = services.license_accept(
                     actor=user,
                     declaration_id=values["declaration"],
@@ -270,8 +283,8 @@ class LicenseViewSet(viewsets.ReadOnlyModelViewSet[License]):
                         body=json.loads(json.dumps(body, default=str)),
                     )
         except IntegrityError:
-            # The same key raced in from another request: answer as that one did.
-            previous = IdempotencyRecord.objects.filter(user=user, key=key).first()
+            # Kept for safety: should the lock ever be bypassed, answer as the other one did.
+            previous = IdempotencyRecord.objects.filter(user=user, key=key).first() if key else None
             if previous is None:
                 raise
             return self._replay(previous, digest)
