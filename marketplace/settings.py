@@ -59,6 +59,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, so that a cached answer still passes through every middleware above.
+    "marketplace.http_cache.PublicCacheMiddleware",
 ]
 
 ROOT_URLCONF = "marketplace.urls"
@@ -95,6 +97,12 @@ if DATABASE_WORK_MEM:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
+# Anonymous public reads (marketplace/http_cache.py): how long shared caches may keep an answer
+# (0 turns the middleware off), how long they may serve it stale while revalidating, and how
+# long the server keeps a rendered body (any change to public data invalidates it at once).
+PUBLIC_CACHE_SECONDS = env.int("PUBLIC_CACHE_SECONDS", default=10)
+PUBLIC_CACHE_STALE_SECONDS = env.int("PUBLIC_CACHE_STALE_SECONDS", default=30)
+PUBLIC_CACHE_SERVER_SECONDS = env.int("PUBLIC_CACHE_SERVER_SECONDS", default=300)
 CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
@@ -205,6 +213,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "marketplace.api.schema.token_auth_first",
+        "marketplace.http_cache.document_not_modified",
     ],
     "SWAGGER_UI_SETTINGS": {"deepLinking": True, "persistAuthorization": True},
     "ENUM_NAME_OVERRIDES": {
