@@ -127,7 +127,7 @@ def test_an_announcement_appears_in_the_cached_register_at_once(
     with django_capture_on_commit_callbacks(execute=True):
         new = announced(second, world.university_admin, world.reviewer)
     numbers = [entry["number"] for entry in APIClient().get("/api/v1/register/").json()["results"]]
-    assert sorted(numbers) == sorted([listed.number, new.number])
+    assert sorted(numbers) == sorted([str(listed.number), str(new.number)])
 
 
 def test_a_patent_edit_invalidates_its_cached_detail_and_the_search(
