@@ -23,7 +23,12 @@ class LicensingConfig(AppConfig):
         from marketplace.http_cache import invalidate_on_change
 
         # Every status change appends a DeclarationEvent (workflow.transition updates the row
-        # with a compare-and-swap, which sends no post_save); licenses change the hit counts.
+        # with a compare-and-swap, which sends no post_save); licenses change the hit counts
+        # (their status changes append a LicenseEvent too).
         invalidate_on_change(
-            models.Declaration, models.DeclarationEvent, models.License, models.RoyaltyStatistic
+            models.Declaration,
+            models.DeclarationEvent,
+            models.License,
+            models.LicenseEvent,
+            models.RoyaltyStatistic,
         )
