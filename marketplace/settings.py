@@ -60,6 +60,9 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "marketplace.api.errors.DatabaseUnavailableMiddleware",
+
+    # Last, so that a cached answer still passes through every middleware above.
+    "marketplace.http_cache.PublicCacheMiddleware",
 ]
 
 ROOT_URLCONF = "marketplace.urls"
@@ -96,6 +99,12 @@ if DATABASE_WORK_MEM:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
+# Anonymous public reads (marketplace/http_cache.py): how long shared caches may keep an answer
+# (0 turns the middleware off), how long they may serve it stale while revalidating, and how
+# long the server keeps a rendered body (any change to public data invalidates it at once).
+PUBLIC_CACHE_SECONDS = env.int("PUBLIC_CACHE_SECONDS", default=10)
+PUBLIC_CACHE_STALE_SECONDS = env.int("PUBLIC_CACHE_STALE_SECONDS", default=30)
+PUBLIC_CACHE_SERVER_SECONDS = env.int("PUBLIC_CACHE_SERVER_SECONDS", default=300)
 CACHES = {
     "default": {
         # Degrades to "nothing cached" while Redis is away (marketplace/cache.py); a cache
@@ -209,6 +218,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "marketplace.api.schema.token_auth_first",
+        "marketplace.http_cache.document_not_modified",
     ],
     "SWAGGER_UI_SETTINGS": {"deepLinking": True, "persistAuthorization": True},
     "ENUM_NAME_OVERRIDES": {

@@ -39,3 +39,7 @@ LOGGING = {"version": 1, "disable_existing_loggers": False}
 
 # WhiteNoise serves collected files in deployments; tests have no collected static root.
 MIDDLEWARE = [m for m in MIDDLEWARE if m != "whitenoise.middleware.WhiteNoiseMiddleware"]  # noqa: F405
+
+# The public HTTP cache is off unless a test turns it on (tests/test_public_cache.py), so other
+# tests see every write at once and no Cache-Control they did not ask for.
+PUBLIC_CACHE_SECONDS = 0

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('licensing', '0011_notice_sent_event_data'),
+        ('licensing', '0012_declaration_register_indexes'),
     ]
 
     operations = [

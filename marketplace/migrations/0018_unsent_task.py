@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('marketplace', '0012_patent_publication_numbers_index'),
+        ('marketplace', '0016_patent_listed_created_index'),
     ]
 
     operations = [
