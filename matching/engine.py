@@ -463,7 +463,7 @@ def score_smes(
         block = demands[start : start + BLOCK]
         total, semantic, keywords = score_totals(supply, block, industries)
         for row, demand in enumerate(block):
-            picked = _top(total[row], candidates)
+            picked = _ties_by_row(total[row], _top(total[row], candidates))
             # Highest score first; equal scores by supply row (declaration id), so a list
             # never depends on how the partition happened to order ties.
             picked = picked[np.lexsort((picked, -total[row, picked]))]
@@ -481,6 +481,20 @@ def score_smes(
                 )
             )
     return results
+
+
+def _ties_by_row(line: np.ndarray, picked: np.ndarray) -> np.ndarray:
+    """The partition keeps an arbitrary few of the values equal to its lowest kept value;
+    keep the first rows (declaration ids) among them instead, so equal scores are
+    ordered deterministically even when more of them tie than are kept."""
+    if not picked.size:
+        return picked
+    lowest = line[picked].min()
+    if not np.isfinite(lowest):
+        return picked
+    above = picked[line[picked] > lowest]
+    tied = np.flatnonzero(line == lowest)[: picked.size - above.size]
+    return np.concatenate([above, tied])
 
 
 _SAMPLE = 2048  # columns sampled to guess a threshold that keeps a few hundred candidates

@@ -259,21 +259,26 @@ def load_supply(declaration_ids: list[int] | None = None) -> Supply:
     )
 
 
-_COMPACT_IPC = re.compile(r"^([A-H]\d\d)([A-Z])?$")
+_COMPACT_IPC = re.compile(r"^([A-H]\d\d)(?:([A-Z])(?:0*(\d+)(?:/\d+)?)?)?$")
 
 
 def ipc_area_levels(raw: str) -> tuple[str, ...]:
-    """An IPC symbol or area as its levels down to the main group: "G06T 7/00" → ("G06",
-    "G06T", "G06T7"); "G06T" → ("G06", "G06T"); "G06" → ("G06",); not IPC → ()."""
-    text = (raw or "").replace(" ", "").upper()
+    """An IPC symbol or a need's area (compact, as marketplace.patents.ipc normalises it) as
+    its levels down to the main group: "G06T 7/00" or "G06T7" → ("G06", "G06T", "G06T7");
+    "G06T" → ("G06", "G06T"); "G06" → ("G06",); a section or not IPC → ()."""
     try:
         return tuple(parse_ipc(raw).prefixes[1:4])
     except InvalidInput:
         pass
-    found = _COMPACT_IPC.match(text)
+    found = _COMPACT_IPC.match((raw or "").replace(" ", "").upper())
     if found is None:
         return ()
-    return (found[1], found[1] + found[2]) if found[2] else (found[1],)
+    cls, subclass, group = found[1], found[2], found[3]
+    if subclass is None:
+        return (cls,)
+    if group is None:
+        return (cls, cls + subclass)
+    return (cls, cls + subclass, f"{cls}{subclass}{int(group)}")
 
 
 def _main_group(symbol: str) -> str:
