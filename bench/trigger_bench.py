@@ -25,6 +25,7 @@ p50/p95/max per trigger, and how many lists each touched.
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import sys
 import time
@@ -42,9 +43,9 @@ from bench import common, match_bench  # noqa: E402
 TARGET_P95_MS = 1000.0
 
 
-def _timed(action: Callable[[], int]) -> tuple[float, int]:
+def _timed(action: Callable[..., int], *args: Any) -> tuple[float, int]:
     began = time.perf_counter()
-    touched = action()
+    touched = action(*args)
     return time.perf_counter() - began, touched
 
 
@@ -57,7 +58,9 @@ def baseline_full_run() -> dict[str, Any]:
     for chunk in MatchChunk.objects.filter(run=run).order_by("number").values_list("pk", flat=True):
         chunk_run(chunk)
     seconds = time.perf_counter() - began
-    smes = sum(len(ids) for ids in MatchChunk.objects.filter(run=run).values_list("sme_ids", flat=True))
+    smes = sum(
+        len(ids) for ids in MatchChunk.objects.filter(run=run).values_list("sme_ids", flat=True)
+    )
     return {
         "seconds": round(seconds, 1),
         "smes": smes,
@@ -76,12 +79,9 @@ def triggers(count: int, seed: int) -> dict[str, Any]:
 
     rng = random.Random(seed)
     profiles = list(SmeProfile.objects.select_related("organisation").order_by("id")[:50_000])
-    admins = {
-        org: user
-        for org, user in SmeProfile.objects.values_list(
-            "organisation_id", "organisation__memberships__user_id"
-        )
-    }
+    admins = dict(
+        SmeProfile.objects.values_list("organisation_id", "organisation__memberships__user_id")
+    )
 
     def lists_of(sme: int) -> int:
         return 1 + TechnologyNeed.objects.filter(organisation_id=sme, status="open").count()
@@ -90,6 +90,10 @@ def triggers(count: int, seed: int) -> dict[str, Any]:
         services.vectors_for("need", {need.pk: services._need_text(need)})
         services.lists_refresh([need.organisation_id])
         return lists_of(need.organisation_id)
+
+    def refresh_feedback(sme: int) -> int:
+        services.lists_refresh([sme])
+        return lists_of(sme)
 
     def refresh_profile(profile: SmeProfile) -> int:
         names = services.reference_names()[0]
@@ -113,15 +117,15 @@ def triggers(count: int, seed: int) -> dict[str, Any]:
             created_by_id=admins[sme],
         )
         created.append(need)
-        results.setdefault("need created", []).append(_timed(lambda: refresh_need(need)))
+        results.setdefault("need created", []).append(_timed(refresh_need, need))
         need.keywords = ["锂离子电池", "正极", "包覆"]
         need.title = f"高镍正极材料包覆 {number}"
         need.ipc_areas = ["H01M4"]
         need.save()
-        results.setdefault("need edited", []).append(_timed(lambda: refresh_need(need)))
+        results.setdefault("need edited", []).append(_timed(refresh_need, need))
         profile.description = f"{profile.description[:200]} 新增产线 {number}"
         profile.save()
-        results.setdefault("profile saved", []).append(_timed(lambda: refresh_profile(profile)))
+        results.setdefault("profile saved", []).append(_timed(refresh_profile, profile))
         listed = Match.objects.filter(run__is_current=True, sme_id=sme).values_list(
             "declaration_id", flat=True
         )
@@ -136,27 +140,25 @@ def triggers(count: int, seed: int) -> dict[str, Any]:
                     "given_by_id": admins[sme],
                 },
             )
-            results.setdefault("feedback given", []).append(
-                _timed(lambda: (services.lists_refresh([sme]), lists_of(sme))[1])
-            )
+            results.setdefault("feedback given", []).append(_timed(refresh_feedback, sme))
         need.status = "closed"
         need.save()
-        results.setdefault("need closed", []).append(_timed(lambda: refresh_need(need)))
+        results.setdefault("need closed", []).append(_timed(refresh_need, need))
     new = match_bench.new_declarations(count, seed + 7)
     for declaration_id in new:
         results.setdefault("declaration announced", []).append(
-            _timed(lambda: match_declaration(declaration_id))
+            _timed(match_declaration, declaration_id)
         )
     # The next SME trigger after the supply changed reads it again (once per change).
     profile = rng.choice(profiles)
-    reload_seconds, _lists = _timed(lambda: refresh_profile(profile))
+    reload_seconds, _lists = _timed(refresh_profile, profile)
     with common.connect() as conn:
         conn.execute(
             "UPDATE licensing_declaration SET status = 'withdrawn' WHERE id = ANY(%s)", [new]
         )
     for declaration_id in new:
         results.setdefault("declaration withdrawn", []).append(
-            _timed(lambda: retire_declaration(declaration_id))
+            _timed(retire_declaration, declaration_id)
         )
     TechnologyNeed.objects.filter(pk__in=[n.pk for n in created]).delete()
     return {
@@ -211,7 +213,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         f"{result['triggers']['first_refresh_after_the_supply_changed_s']} s; "
         f"baseline full run per SME: {baseline} ms"
     )
-    result["loadavg_end"] = [round(x, 2) for x in __import__("os").getloadavg()]
+    result["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
     path = common.save_results(f"triggers-{args.smes}x{args.declarations}", result)
     print(f"saved {path.relative_to(ROOT)}")
 

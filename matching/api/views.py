@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -101,10 +101,10 @@ def _current(queryset: QuerySet[Match]) -> QuerySet[Match]:
 
 
 def _shown_to_the_sme(matches: QuerySet[Match]) -> QuerySet[Match]:
-    """What an SME's list shows, checked at read time so it holds at once (the runs exclude
-    the same, but only from their next pass): no declaration it holds a license for or marked
-    not relevant, no match under settings.MATCHING_MIN_SCORE or without a reason; equal
-    scores in declaration order."""
+    """What an SME's list shows, checked at read time so it holds at once (refresh_lists
+    excludes the same a moment later): no declaration it holds a license for or marked not
+    relevant, no list of a closed need, no match under settings.MATCHING_MIN_SCORE or without
+    a reason; equal scores in declaration order."""
     licensed = License.objects.filter(
         licensee_id=OuterRef("sme_id"),
         declaration_id=OuterRef("declaration_id"),
@@ -117,6 +117,8 @@ def _shown_to_the_sme(matches: QuerySet[Match]) -> QuerySet[Match]:
     )
     return (
         matches.filter(score__gte=settings.MATCHING_MIN_SCORE)
+        # A need closed a moment ago: its list is gone before refresh_lists deletes it.
+        .filter(Q(need__isnull=True) | Q(need__status="open"))
         .exclude(reasons=[])
         .exclude(Exists(licensed))
         .exclude(Exists(rejected))
