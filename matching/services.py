@@ -1122,6 +1122,13 @@ def live_context() -> _RunContext:
     return _LIVE[0][1]
 
 
+def live_context_warm() -> None:
+    """After a declaration task: read the changed supply now, in the background, when this
+    worker keeps one, so the next SME's trigger does not pay for it."""
+    if _LIVE:
+        live_context()
+
+
 def lists_refresh(sme_ids: Sequence[int]) -> int:
     """Recompute every list of these SMEs (profile and open needs) with the full formula
     against the supply now, and replace them in the current run (and in a running full run

@@ -64,7 +64,7 @@ def match_declaration(declaration_id: int) -> int:
     """A declaration was announced: match it against every SME and tell the SMEs it reached."""
     from marketplace.models import User
     from marketplace.services.notifications import notify
-    from matching.services import declaration_matched
+    from matching.services import declaration_matched, live_context_warm
 
     gained = declaration_matched(declaration_id)
     users = list(User.objects.filter(memberships__organisation_id__in=gained, is_active=True))
@@ -77,14 +77,17 @@ def match_declaration(declaration_id: int) -> int:
         )
 
     notify(users=users, kind="new_match", source=f"new_match:{declaration_id}", render=render)
+    live_context_warm()  # the lists are written: the supply of SME triggers follows now
     return len(gained)
 
 
 @shared_task
 def retire_declaration(declaration_id: int) -> int:
-    from matching.services import declaration_retired
+    from matching.services import declaration_retired, live_context_warm
 
-    return declaration_retired(declaration_id)
+    deleted = declaration_retired(declaration_id)
+    live_context_warm()
+    return deleted
 
 
 @shared_task
