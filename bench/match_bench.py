@@ -679,11 +679,11 @@ def chunk_phases(size: int) -> dict[str, float]:
         names = services.reference_names()
     ids = services.sme_ids()[:size]
     with common.stopwatch("warm-up (industry rows, token index)", timings):
-        score_smes(supply, services.load_demand(ids[:256], names), industries, names[0])
+        score_smes(supply, services.load_demand(ids[:256], names), industries)
     with common.stopwatch("load demand", timings):
         demands = services.load_demand(ids, names)
     with common.stopwatch("score, choose and explain", timings):
-        ranked = score_smes(supply, demands, industries, names[0])
+        ranked = score_smes(supply, demands, industries)
     with common.stopwatch("rows (JSON text)", timings):
         rows = list(services._match_rows(0, supply, demands, ranked))
     with common.stopwatch("COPY (rolled back)", timings), transaction.atomic():
@@ -735,7 +735,7 @@ def baseline_copy(run_id: int) -> dict[str, float]:
     timings: dict[str, float] = {}
     columns = (
         "run_id, sme_id, declaration_id, patent_id, need_id, score, rank, components, "
-        "reasons_zh, reasons_en, created_at"
+        "reasons, created_at"
     )
     with common.connect() as conn:
         with (

@@ -220,7 +220,7 @@ def evaluate(weights: dict[str, float]) -> tuple[float, float]:
             relevant = {pid for pid in supply.ids.tolist() if labels[pid] == field}
             ranked = [
                 int(supply.ids[s.index])
-                for s in score_sme(supply, demand, industries, {}, top_k=50, per_patentee=50)
+                for s in score_sme(supply, demand, industries, top_k=50, per_patentee=50)
             ]
             precisions.append(sum(1 for pid in ranked[:10] if pid in relevant) / 10)
             recalls.append(sum(1 for pid in ranked[:50] if pid in relevant) / len(relevant))
@@ -258,7 +258,7 @@ def battery_case() -> list[str]:
         keywords=query_tokens(need)[:4],
         vector=embedder.embed([need])[0],
     )
-    ranked = score_sme(supply, demand, IndustryCache(supply), {"C3841": "锂离子电池制造"}, top_k=3)
+    ranked = score_sme(supply, demand, IndustryCache(supply), top_k=3)
     return [supply.titles[s.index][:12] for s in ranked]
 
 

@@ -56,6 +56,20 @@ def _profile_saved(sender: Any, instance: Any, **kwargs: Any) -> None:
     publish_after_commit(index_vectors.delay, "sme", [organisation_id])
 
 
+def _lists_changed(field: str) -> Any:
+    """A saved row changes an SME's lists (feedback given, a license taken): they are
+    recomputed on the `match` queue after commit."""
+
+    def receiver(sender: Any, instance: Any, created: bool = False, **kwargs: Any) -> None:
+        from matching.tasks import refresh_lists
+
+        if field == "licensee_id" and not created:
+            return  # a license leaves the lists when taken; later saves change nothing here
+        publish_after_commit(refresh_lists.delay, [getattr(instance, field)])
+
+    return receiver
+
+
 class MatchingConfig(AppConfig):
     """Supply-demand matching engine."""
 
@@ -85,6 +99,18 @@ class MatchingConfig(AppConfig):
             _declaration_event,
             sender="licensing.DeclarationEvent",
             dispatch_uid="matching_declaration_event",
+        )
+        post_save.connect(
+            _lists_changed("sme_id"),
+            sender="matching.MatchFeedback",
+            dispatch_uid="matching_feedback_lists",
+            weak=False,
+        )
+        post_save.connect(
+            _lists_changed("licensee_id"),
+            sender="licensing.License",
+            dispatch_uid="matching_license_lists",
+            weak=False,
         )
         post_save.connect(
             _text_changed("need"),

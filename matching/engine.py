@@ -1,18 +1,23 @@
-"""The match score: topic first, explainable by its components, one formula both ways.
+"""The match score: topic first, explainable by its components, one formula everywhere.
 
-    topical = w_semantic·semantic + w_industry·industry + w_keywords·keywords
-    score   = topical × (1 + w_region·region + w_affordability·affordability)
+    topical  = w_semantic·semantic + w_industry·industry + w_keywords·keywords
+    score    = topical × (1 + w_region·region + w_affordability·affordability) + feedback
 
-(weights in settings.MATCHING_WEIGHTS; `combine` below, called by the full run's
-score_totals and by the incremental estimate). Region and affordability multiply the topical
+(weights in settings.MATCHING_WEIGHTS; `formula` below, called by the full run's
+score_totals, by the incremental estimate and so by every trigger). A list is one SME's
+profile (need None) or one of its open needs: the need's keywords (tokenised like search)
+against the patent's title, abstract and claims tokens, and its IPC areas against the
+patent's IPC symbols (`ipc_relation`; the industry component is the larger of that and the
+SME's or need's industry via the concordance). Region and affordability multiply the topical
 score instead of adding to it: a patentee from the SME's province or a patent within budget
 moves ahead of candidates whose topical score is within ~20 % of its own, but an off-topic
-patent (topical ≈ 0) stays ≈ 0 whatever its province or price, so it never outranks an
-on-topic one. Hard filters: the declaration is in force and its patent in force (the supply
-loader), the patentee is not the SME, the SME holds no license for it and has not marked it
-not relevant. A list keeps only matches of at least settings.MATCHING_MIN_SCORE with at
-least one reason; at most MATCHING_PER_PATENTEE patents of one patentee in a list; equal
-scores in declaration id order.
+patent (topical ≈ 0) stays ≈ 0 whatever its province or price. Feedback moves similar
+declarations for that SME by FEEDBACK_EFFECTS (one table). Hard filters: the declaration is
+in force and its patent in force (the supply loader), the patentee is not the SME, the SME
+holds no license for it and has not marked it not relevant. A list keeps only matches of at
+least settings.MATCHING_MIN_SCORE with at least one reason (codes, see matching.reasons);
+at most MATCHING_PER_PATENTEE patents of one patentee in a list; equal scores in
+declaration id order.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 import numpy as np
 from django.conf import settings
@@ -41,6 +47,9 @@ class Supply:
     main_subclass: list[str]
     ipc_label: list[str]
     titles: list[str] = field(default_factory=list)
+    # IPC levels of every symbol of the patent (class H01, subclass H01M, main group H01M10).
+    ipc_levels: list[frozenset[str]] = field(default_factory=list)
+    main_group: list[str] = field(default_factory=list)
     # Derived lookups, built on first use and kept for every SME scored against this supply.
     _province_codes: np.ndarray | None = field(default=None, repr=False)
     _subclass_codes: dict[str, np.ndarray] | None = field(default=None, repr=False)
@@ -51,6 +60,11 @@ class Supply:
     _context: dict[tuple[float | None, str], np.ndarray] = field(default_factory=dict, repr=False)
     _province_rows: dict[int, np.ndarray] | None = field(default=None, repr=False)
     _scratch: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)
+    _ipc_postings: dict[str, np.ndarray] | None = field(default=None, repr=False)
+    _ipc_rows: dict[tuple[tuple[str, ...], ...], np.ndarray] = field(
+        default_factory=dict, repr=False
+    )
+    _group_rows: dict[str, np.ndarray] | None = field(default=None, repr=False)
 
     def __len__(self) -> int:
         return int(self.ids.shape[0])
@@ -94,6 +108,47 @@ class Supply:
             self._postings = {k: np.array(v, dtype=np.int64) for k, v in lists.items()}
         return self._postings.get(word, _NO_ROWS)
 
+    def rows_with_keyword(self, tokens: Sequence[str]) -> np.ndarray:
+        """Rows whose patent text has every token of one keyword."""
+        rows: np.ndarray | None = None
+        for token in tokens:
+            found = self.rows_with_token(token)
+            rows = found if rows is None else np.intersect1d(rows, found, assume_unique=True)
+            if not rows.size:
+                break
+        return _NO_ROWS if rows is None else rows
+
+    def rows_with_ipc(self, level: str) -> np.ndarray:
+        """Rows with a symbol at this IPC level (class, subclass or main group)."""
+        if self._ipc_postings is None:
+            lists: dict[str, list[int]] = {}
+            for index, levels in enumerate(self.ipc_levels):
+                for prefix in levels:
+                    lists.setdefault(prefix, []).append(index)
+            self._ipc_postings = {k: np.array(v, dtype=np.int64) for k, v in lists.items()}
+        return self._ipc_postings.get(level, _NO_ROWS)
+
+    def ipc_row(self, areas: tuple[tuple[str, ...], ...]) -> np.ndarray:
+        """ipc_relation() of every row to a need's IPC areas (cached per set of areas)."""
+        if areas not in self._ipc_rows:
+            values = np.zeros(len(self), dtype=np.float32)
+            for levels in areas:
+                for depth in range(len(levels), 0, -1):
+                    weight = IPC_RELATION.get((len(levels), depth), 0.0)
+                    rows = self.rows_with_ipc(levels[depth - 1])
+                    if weight and rows.size:
+                        values[rows] = np.maximum(values[rows], np.float32(weight))
+            self._ipc_rows[areas] = values
+        return self._ipc_rows[areas]
+
+    def rows_in_group(self, group: str) -> np.ndarray:
+        if self._group_rows is None:
+            groups: dict[str, list[int]] = {}
+            for index, main in enumerate(self.main_group):
+                groups.setdefault(main, []).append(index)
+            self._group_rows = {k: np.array(v, dtype=np.int64) for k, v in groups.items()}
+        return self._group_rows.get(group, _NO_ROWS)
+
     def rows_of_patentee(self, organisation_id: int) -> np.ndarray:
         if self._by_patentee is None:
             groups: dict[int, list[int]] = {}
@@ -127,9 +182,84 @@ class Supply:
 
 _NO_ROWS = np.zeros(0, dtype=np.int64)
 
-# Feedback: patents in a subclass the SME marked interesting rise, in one it rejected fall.
-FEEDBACK_RAISE = np.float32(0.05)
-FEEDBACK_LOWER = np.float32(0.10)
+# Feedback: what a verdict (and its reason code) does to the declarations *similar* to the one
+# it was given on, for that SME ("the same subclass", "at least as expensive", ...), added to
+# the score. The declaration itself leaves the list on any "not relevant". Keyed by (verdict,
+# reason); an interested verdict's reason does not matter ("*").
+FEEDBACK_EFFECTS: dict[tuple[str, str], tuple[tuple[str, float], ...]] = {
+    ("interested", "*"): (("subclass", 0.05),),
+    ("not_relevant", "wrong_field"): (("subclass", -0.10),),
+    ("not_relevant", "already_have"): (("group", -0.15),),
+    ("not_relevant", "too_expensive"): (("pricier", -0.05),),
+    ("not_relevant", "too_far"): (("province", -0.05),),
+    ("not_relevant", "too_early"): (("group", -0.05),),
+    ("not_relevant", "benefit_unclear"): (("group", -0.03),),
+    ("not_relevant", "other"): (),
+    ("not_relevant", ""): (),
+}
+
+
+def feedback_effects(verdict: str, reason: str) -> tuple[tuple[str, float], ...]:
+    return FEEDBACK_EFFECTS.get((verdict, "*"), FEEDBACK_EFFECTS.get((verdict, reason), ()))
+
+
+# An adjustment: (target, key, delta), e.g. ("subclass", "H10K", -0.1), ("pricier", 300000.0,
+# -0.05); the key is taken from the declaration the feedback was given on.
+Adjustment = tuple[str, Any, float]
+
+
+def adjustment_rows(supply: Supply, target: str, key: Any) -> np.ndarray:
+    """The supply rows an adjustment moves (the vector side of `adjustment_hits`)."""
+    if target == "subclass":
+        return supply.subclass_rows({key})
+    if target == "group":
+        return supply.rows_in_group(key)
+    if target == "province":
+        return supply.province_rows(key)
+    if target == "pricier":
+        return np.flatnonzero((supply.upfront >= float(key)) & (supply.upfront > 0))
+    raise ValueError(target)
+
+
+def adjustment_hits(supply: Supply, index: int, target: str, key: Any) -> bool:
+    """Whether an adjustment moves one supply row (the scalar side of `adjustment_rows`)."""
+    if target == "subclass":
+        return bool(supply.main_subclass[index] == key)
+    if target == "group":
+        return bool(supply.main_group[index] == key)
+    if target == "province":
+        return bool(supply.provinces[index] == key and str(key).isdigit())
+    if target == "pricier":
+        upfront = float(supply.upfront[index])
+        return upfront > 0 and upfront >= float(key)
+    raise ValueError(target)
+
+
+# How a patent's IPC relates to a need's IPC area: (depth of the need's area, depth of the
+# deepest level they share) → value; depth 1 = class (G06), 2 = subclass (G06T),
+# 3 = main group (G06T7). An area given as a subclass is matched fully by its subclass.
+IPC_RELATION: dict[tuple[int, int], float] = {
+    (3, 3): 1.0,
+    (3, 2): 0.7,
+    (3, 1): 0.3,
+    (2, 2): 1.0,
+    (2, 1): 0.3,
+    (1, 1): 0.6,
+}
+
+
+def ipc_relation(areas: Sequence[Sequence[str]], levels: frozenset[str]) -> tuple[float, str]:
+    """The best relation of a patent's IPC levels to any of a need's areas, and the level
+    they share (for the reason); the scalar side of Supply.ipc_row."""
+    best, shared = 0.0, ""
+    for area in areas:
+        for depth in range(len(area), 0, -1):
+            if area[depth - 1] in levels:
+                value = IPC_RELATION.get((len(area), depth), 0.0)
+                if value > best:
+                    best, shared = value, area[depth - 1]
+                break
+    return best, shared
 
 
 def topical(
@@ -157,20 +287,22 @@ def context_factor(region: np.ndarray, affordability: np.ndarray) -> np.ndarray:
     return factor
 
 
-def combine(
+def formula(
     semantic: np.ndarray,
     industry: np.ndarray,
     keywords: np.ndarray | float,
     region: np.ndarray,
     affordability: np.ndarray,
 ) -> np.ndarray:
-    """The whole formula on component arrays (broadcast): topical × context factor."""
+    """The whole formula on component arrays (broadcast): topical × context factor (feedback
+    adjustments are added after, by the same table on both paths)."""
     return topical(semantic, industry, keywords) * context_factor(region, affordability)
 
 
 @dataclass
 class Demand:
-    """One SME: its industry, province, budget, keywords and text vector."""
+    """One list: an SME's profile (need_id None) or one of its open needs — industry,
+    province, budget, keywords (each as its search tokens), IPC areas and text vector."""
 
     organisation_id: int
     industry: str
@@ -180,9 +312,22 @@ class Demand:
     keywords: list[str]
     vector: np.ndarray
     need_id: int | None = None
-    interested_subclasses: set[str] = field(default_factory=set)
-    rejected_subclasses: set[str] = field(default_factory=set)
+    # Each keyword's tokens (marketplace.search.segment.query_tokens), aligned with keywords;
+    # empty: the keyword itself, lower-cased.
+    keyword_tokens: list[tuple[str, ...]] = field(default_factory=list)
+    # The need's IPC areas as their levels (("G06", "G06T"), ("H01", "H01M", "H01M10")).
+    ipc_areas: tuple[tuple[str, ...], ...] = ()
+    adjustments: tuple[Adjustment, ...] = ()
     rejected_declarations: set[int] = field(default_factory=set)
+
+    @property
+    def key(self) -> tuple[int, int | None]:
+        return (self.organisation_id, self.need_id)
+
+    def keyword_terms(self) -> list[tuple[str, ...]]:
+        if self.keyword_tokens:
+            return self.keyword_tokens
+        return [(word.lower(),) for word in self.keywords]
 
 
 def industry_relation(sme_code: str, patent_code: str) -> float:
@@ -220,8 +365,6 @@ class IndustryCache:
         self.pair_weights = np.array(weights, dtype=np.float64)
         self.row_ids, self.row_starts = np.unique(self.pair_rows, return_index=True)
         self.rows: dict[str, np.ndarray] = {}
-        # (IPC label, industry) → the reason in Chinese and English.
-        self.reasons: dict[tuple[str, str], tuple[str, str]] = {}
 
     def row(self, code: str) -> np.ndarray:
         """max over a declaration's industries of weight × relation, per declaration."""
@@ -245,12 +388,24 @@ class IndustryCache:
         return best
 
 
-def _keyword_scores(supply: Supply, keywords: Sequence[str]) -> np.ndarray:
-    """Share of the SME's keywords found in each declaration's text."""
+def keyword_scores(supply: Supply, demand: Demand) -> np.ndarray | None:
+    """Share of the list's keywords whose every token is in each declaration's text (None
+    when the list has no keywords)."""
+    terms = demand.keyword_terms()
+    if not terms:
+        return None
     counts = np.zeros(len(supply), dtype=np.float64)
-    for word in keywords:
-        counts[supply.rows_with_token(word)] += 1.0
-    return (counts / len(keywords)).astype(np.float32) if keywords else counts.astype(np.float32)
+    for tokens in terms:
+        counts[supply.rows_with_keyword(tokens)] += 1.0
+    return (counts / len(terms)).astype(np.float32)
+
+
+def industry_component(supply: Supply, demand: Demand, industries: IndustryCache) -> np.ndarray:
+    """The larger of the industry relation (concordance) and the need's IPC relation."""
+    row = industries.row(demand.industry)
+    if demand.ipc_areas:
+        return np.maximum(row, supply.ipc_row(demand.ipc_areas))
+    return row
 
 
 def _affordability(supply: Supply, budget: Decimal | None) -> np.ndarray:
@@ -268,8 +423,7 @@ class Scored:
     index: int
     score: float
     components: dict[str, float]
-    reasons_zh: list[str]
-    reasons_en: list[str]
+    reasons: list[dict[str, Any]]  # codes with parameters (matching.reasons renders them)
 
 
 # SMEs scored together: one (block × declarations) float32 matrix per feature step, ~60 MB
@@ -281,22 +435,18 @@ def score_sme(
     supply: Supply,
     demand: Demand,
     industries: IndustryCache,
-    industry_names: dict[str, str],
     *,
     top_k: int | None = None,
     per_patentee: int | None = None,
 ) -> list[Scored]:
-    """The SME's best declarations, highest score first, explained."""
-    return score_smes(
-        supply, [demand], industries, industry_names, top_k=top_k, per_patentee=per_patentee
-    )[0]
+    """The list's best declarations, highest score first, explained."""
+    return score_smes(supply, [demand], industries, top_k=top_k, per_patentee=per_patentee)[0]
 
 
 def score_smes(
     supply: Supply,
     demands: Sequence[Demand],
     industries: IndustryCache,
-    industry_names: dict[str, str],
     *,
     top_k: int | None = None,
     per_patentee: int | None = None,
@@ -313,7 +463,7 @@ def score_smes(
         block = demands[start : start + BLOCK]
         total, semantic, keywords = score_totals(supply, block, industries)
         for row, demand in enumerate(block):
-            picked = _top(total[row], candidates)
+            picked = _ties_by_row(total[row], _top(total[row], candidates))
             # Highest score first; equal scores by supply row (declaration id), so a list
             # never depends on how the partition happened to order ties.
             picked = picked[np.lexsort((picked, -total[row, picked]))]
@@ -322,7 +472,6 @@ def score_smes(
                     supply,
                     demand,
                     industries,
-                    industry_names,
                     picked,
                     total[row],
                     semantic[row],
@@ -332,6 +481,20 @@ def score_smes(
                 )
             )
     return results
+
+
+def _ties_by_row(line: np.ndarray, picked: np.ndarray) -> np.ndarray:
+    """The partition keeps an arbitrary few of the values equal to its lowest kept value;
+    keep the first rows (declaration ids) among them instead, so equal scores are
+    ordered deterministically even when more of them tie than are kept."""
+    if not picked.size:
+        return picked
+    lowest = line[picked].min()
+    if not np.isfinite(lowest):
+        return picked
+    above = picked[line[picked] > lowest]
+    tied = np.flatnonzero(line == lowest)[: picked.size - above.size]
+    return np.concatenate([above, tied])
 
 
 _SAMPLE = 2048  # columns sampled to guess a threshold that keeps a few hundred candidates
@@ -361,9 +524,9 @@ def _top(line: np.ndarray, count: int) -> np.ndarray:
 def score_totals(
     supply: Supply, block: Sequence[Demand], industries: IndustryCache
 ) -> tuple[np.ndarray, np.ndarray, dict[int, np.ndarray]]:
-    """The score (combine()) for a block of SMEs (rows) × every declaration (columns),
-    float32; also the semantic matrix and the keyword rows, for the reasons.
-    Excluded pairs (own patents, declarations the SME rejected) are -inf."""
+    """The score (formula() plus feedback) for a block of lists (rows) × every declaration
+    (columns), float32; also the semantic matrix and the keyword rows, for the reasons.
+    Excluded pairs (own patents, declarations the SME rejected or licenses) are -inf."""
     if len(block) > BLOCK:
         raise ValueError(f"score at most {BLOCK} SMEs at a time")
     vectors = np.vstack([demand.vector for demand in block]).astype(np.float32, copy=False)
@@ -379,16 +542,19 @@ def score_totals(
     keywords: dict[int, np.ndarray] = {}
     for row, demand in enumerate(block):
         line = total[row]
-        if demand.keywords:
-            keywords[row] = _keyword_scores(supply, demand.keywords)
-        # combine(), with the context factor cached per (budget, province).
-        topical(semantic[row], industries.row(demand.industry), keywords.get(row, 0.0), out=line)
+        found = keyword_scores(supply, demand)
+        if found is not None:
+            keywords[row] = found
+        # formula(), with the context factor cached per (budget, province).
+        topical(
+            semantic[row],
+            industry_component(supply, demand, industries),
+            found if found is not None else 0.0,
+            out=line,
+        )
         line *= supply.context(demand.budget, demand.province)
-        # Feedback: similar patents (same IPC subclass) rise or fall for this SME.
-        if demand.interested_subclasses:
-            line[supply.subclass_rows(demand.interested_subclasses)] += FEEDBACK_RAISE
-        if demand.rejected_subclasses:
-            line[supply.subclass_rows(demand.rejected_subclasses)] -= FEEDBACK_LOWER
+        for target, key, delta in demand.adjustments:
+            line[adjustment_rows(supply, target, key)] += np.float32(delta)
         line[supply.rows_of_patentee(demand.organisation_id)] = -np.inf  # never one's own
         for declaration_id in demand.rejected_declarations:
             index = supply.row_of(declaration_id)
@@ -401,7 +567,6 @@ def _choose(
     supply: Supply,
     demand: Demand,
     industries: IndustryCache,
-    industry_names: dict[str, str],
     order: np.ndarray,
     total: np.ndarray,
     semantic: np.ndarray,
@@ -412,24 +577,22 @@ def _choose(
     """Walk the ranked candidates: at most `per_patentee` per patentee, `top_k` in all, none
     under settings.MATCHING_MIN_SCORE or without a reason.
 
-    The hot loop of a full re-match (5.5 million matches): the reasons are those of
-    _reasons(), built here from pieces that are the same for the whole list."""
+    The hot loop of a full re-match (millions of matches): the values are read as Python
+    floats at once; the reasons are reason_codes()."""
     chosen: list[Scored] = []
     per: dict[int, int] = {}
     # The candidates' values as Python floats at once (numpy scalars cost ~1 µs each).
     totals = total[order].tolist()
     semantics = semantic[order].tolist()
-    industry = industries.row(demand.industry)[order].tolist()
+    by_industry = industries.row(demand.industry)[order].tolist()
+    by_ipc = (
+        supply.ipc_row(demand.ipc_areas)[order].tolist() if demand.ipc_areas else [0.0] * len(order)
+    )
     afford = supply.affordability(demand.budget)[order].tolist()
     found = keywords[order].tolist() if keywords is not None else None
     patentees = supply.patentee_ids[order].tolist()
     province = demand.province
     provinces = supply.provinces
-    code = demand.industry
-    labels = supply.ipc_label
-    region_reasons = (f"同省: {demand.province_name}", f"same province: {demand.province_name}")
-    has_budget = demand.budget is not None
-    industry_reasons = industries.reasons
     minimum = float(settings.MATCHING_MIN_SCORE)
     for position, index in enumerate(order.tolist()):
         value = totals[position]
@@ -438,89 +601,60 @@ def _choose(
         patentee = patentees[position]
         if per.get(patentee, 0) >= per_patentee:
             continue
-        similarity = round(semantics[position], 4)
-        relevance = round(industry[position], 4)
-        share = round(found[position], 4) if found is not None else 0.0
-        region = 1.0 if province and provinces[index] == province else 0.0
-        affordable = round(afford[position], 4)
-        zh: list[str] = []
-        en: list[str] = []
-        if similarity >= 0.15:
-            zh.append(f"技术内容相似度 {similarity:.2f}")
-            en.append(f"similar technical content ({similarity:.2f})")
-        if relevance > 0:
-            best = industries.best(code, index)
-            if best:
-                key = (labels[index], best)
-                pair = industry_reasons.get(key)
-                if pair is None:
-                    name = industry_names.get(best, "")
-                    pair = industry_reasons[key] = (
-                        f"IPC {key[0]} ↔ 行业 {best} {name}".strip(),
-                        f"IPC {key[0]} ↔ industry {best}",
-                    )
-                zh.append(pair[0])
-                en.append(pair[1])
-        if found is not None and found[position] > 0:
-            tokens = supply.tokens[index]
-            hits = ", ".join([word for word in demand.keywords if word in tokens])
-            zh.append("关键词: " + hits)
-            en.append("keywords: " + hits)
-        if region > 0:
-            zh.append(region_reasons[0])
-            en.append(region_reasons[1])
-        if has_budget and affordable >= 1.0:
-            zh.append("许可费在预算内")
-            en.append("royalty within budget")
-        if not zh:
+        components = {
+            "semantic": round(semantics[position], 4),
+            "industry": round(max(by_industry[position], by_ipc[position]), 4),
+            "keywords": round(found[position], 4) if found is not None else 0.0,
+            "region": 1.0 if province and provinces[index] == province else 0.0,
+            "affordability": round(afford[position], 4),
+        }
+        reasons = reason_codes(supply, demand, industries, index, components, by_industry[position])
+        if not reasons:
             continue  # nothing to tell the SME why: not shown
         per[patentee] = per.get(patentee, 0) + 1
-        chosen.append(
-            Scored(
-                index,
-                round(value, 6),
-                {
-                    "semantic": similarity,
-                    "industry": relevance,
-                    "keywords": share,
-                    "region": region,
-                    "affordability": affordable,
-                },
-                zh,
-                en,
-            )
-        )
+        chosen.append(Scored(index, round(value, 6), components, reasons))
     return chosen
 
 
-def _reasons(
+SIMILAR_CONTENT = 0.15  # the semantic similarity worth a reason
+
+
+def reason_codes(
     supply: Supply,
     demand: Demand,
+    industries: IndustryCache,
     index: int,
     components: dict[str, float],
-    industry: str,
-    hits: list[str],
-    industry_names: dict[str, str],
-) -> tuple[list[str], list[str]]:
-    zh: list[str] = []
-    en: list[str] = []
-    if components["semantic"] >= 0.15:
-        zh.append(f"技术内容相似度 {components['semantic']:.2f}")
-        en.append(f"similar technical content ({components['semantic']:.2f})")
-    if components["industry"] > 0 and industry:
-        name = industry_names.get(industry, "")
-        zh.append(f"IPC {supply.ipc_label[index]} ↔ 行业 {industry} {name}".strip())
-        en.append(f"IPC {supply.ipc_label[index]} ↔ industry {industry}")
-    if hits:
-        zh.append("关键词: " + ", ".join(hits))
-        en.append("keywords: " + ", ".join(hits))
+    industry_value: float,
+) -> list[dict[str, Any]]:
+    """Why a declaration is in a list, as codes with parameters (the one place reasons are
+    made; matching.reasons renders them)."""
+    reasons: list[dict[str, Any]] = []
+    if components["semantic"] >= SIMILAR_CONTENT:
+        reasons.append({"code": "similar_content", "similarity": components["semantic"]})
+    if demand.ipc_areas:
+        value, shared = ipc_relation(demand.ipc_areas, supply.ipc_levels[index])
+        if value > 0:
+            reasons.append({"code": "same_ipc", "ipc": shared})
+    if industry_value > 0:
+        best = industries.best(demand.industry, index)
+        if best:
+            reasons.append(
+                {"code": "ipc_industry", "ipc": supply.ipc_label[index], "industry": best}
+            )
+    if components["keywords"] > 0:
+        tokens = supply.tokens[index]
+        words = [
+            word
+            for word, terms in zip(demand.keywords, demand.keyword_terms(), strict=False)
+            if terms and all(token in tokens for token in terms)
+        ]
+        reasons.append({"code": "keywords", "words": words})
     if components["region"] > 0:
-        zh.append(f"同省: {demand.province_name}")
-        en.append(f"same province: {demand.province_name}")
+        reasons.append({"code": "same_province", "province": demand.province})
     if demand.budget is not None and components["affordability"] >= 1.0:
-        zh.append("许可费在预算内")
-        en.append("royalty within budget")
-    return zh, en
+        reasons.append({"code": "within_budget"})
+    return reasons
 
 
 def as_vector(data: bytes | memoryview | None, dim: int) -> np.ndarray:

@@ -128,7 +128,7 @@ class Match(models.Model):
     )
     need = models.ForeignKey(
         "marketplace.TechnologyNeed",
-        on_delete=models.SET_NULL,
+        on_delete=models.CASCADE,  # a need's list goes with it
         null=True,
         blank=True,
         related_name="+",
@@ -137,15 +137,20 @@ class Match(models.Model):
     score = models.FloatField()
     rank = models.PositiveSmallIntegerField()
     components = models.JSONField()
-    reasons_zh = models.JSONField(default=list)
-    reasons_en = models.JSONField(default=list)
+    # Codes with parameters ({"code": "ipc_industry", "ipc": "H01M", "industry": "C3841"}),
+    # rendered in the reader's language by matching.reasons when read.
+    reasons = models.JSONField(default=list)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["sme_id", "rank"]
         constraints = [
+            # One list per SME and need (need NULL: the list of the SME's profile); also the
+            # index of "an SME's lists in a run".
             models.UniqueConstraint(
-                fields=["run", "sme", "declaration"], name="match_once_per_run"
+                fields=["run", "sme", "need", "declaration"],
+                name="match_once_per_list",
+                nulls_distinct=False,
             ),
         ]
         indexes = [
@@ -166,10 +171,22 @@ class ListFloor(models.Model):
 
     run = models.ForeignKey(MatchRun, on_delete=models.CASCADE, related_name="+", db_index=False)
     sme = models.ForeignKey("marketplace.Organisation", on_delete=models.CASCADE, related_name="+")
+    need = models.ForeignKey(
+        "marketplace.TechnologyNeed",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+    )
     score = models.FloatField()
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["run", "sme"], name="list_floor_once")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["run", "sme", "need"], name="list_floor_once", nulls_distinct=False
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.sme_id} in run {self.run_id}: {self.score:.3f}"
@@ -183,6 +200,11 @@ class MatchFeedback(models.Model):
         NOT_RELEVANT = "not_relevant", _("not relevant")
 
     class Reason(models.TextChoices):
+        """IN-PART's kinds of "not for us" (and too_far, kept from before); what each does to
+        similar declarations is engine.FEEDBACK_EFFECTS."""
+
+        TOO_EARLY = "too_early", _("too early stage")
+        BENEFIT_UNCLEAR = "benefit_unclear", _("benefit unclear")
         WRONG_FIELD = "wrong_field", _("wrong technical field")
         TOO_EXPENSIVE = "too_expensive", _("too expensive")
         TOO_FAR = "too_far", _("too far away")
@@ -194,7 +216,7 @@ class MatchFeedback(models.Model):
         "licensing.Declaration", on_delete=models.CASCADE, related_name="+"
     )
     verdict = models.CharField(max_length=14, choices=Verdict.choices)
-    reason = models.CharField(max_length=14, choices=Reason.choices, blank=True)
+    reason = models.CharField(max_length=16, choices=Reason.choices, blank=True)
     given_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )

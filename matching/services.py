@@ -1,11 +1,13 @@
 """Matching runs: vectors, supply and demand from the database, chunked full re-matches with
-an atomic swap, incremental matching of one declaration, feedback."""
+an atomic swap, incremental matching of one declaration, the lists of SMEs that changed
+(lists_refresh, the trigger path), feedback."""
 
 from __future__ import annotations
 
 import csv
 import hashlib
 import json
+import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -37,17 +39,20 @@ from marketplace.models import (
     User,
 )
 from marketplace.patents.ipc import parse_ipc
+from marketplace.search.segment import query_tokens
 from matching.embedders import get_embedder
 from matching.engine import (
-    FEEDBACK_LOWER,
-    FEEDBACK_RAISE,
+    Adjustment,
     Demand,
     IndustryCache,
     Scored,
     Supply,
+    adjustment_hits,
     as_vector,
-    combine,
+    feedback_effects,
+    formula,
     industry_relation,
+    ipc_relation,
     score_smes,
 )
 from matching.models import (
@@ -223,12 +228,18 @@ def load_supply(declaration_ids: list[int] | None = None) -> Supply:
     vectors = vectors_for("patent", {row[1]: patent_text(row[4], row[5]) for row in rows})
     dim = get_embedder().dim
     ipcs: dict[tuple[str, ...], dict[str, float]] = {}
+    levels: dict[tuple[str, ...], frozenset[str]] = {}
     industries = []
+    ipc_levels = []
     for row in rows:
         symbols = (row[6], *row[7])
         if symbols not in ipcs:
             ipcs[symbols] = industries_for(list(symbols), table)
+            levels[symbols] = frozenset(
+                level for symbol in symbols for level in ipc_area_levels(symbol)
+            )
         industries.append(ipcs[symbols])
+        ipc_levels.append(levels[symbols])
     return Supply(
         ids=np.array([row[0] for row in rows], dtype=np.int64),
         patent_ids=np.array([row[1] for row in rows], dtype=np.int64),
@@ -243,7 +254,49 @@ def load_supply(declaration_ids: list[int] | None = None) -> Supply:
         main_subclass=[row[6][:4] for row in rows],
         ipc_label=[row[6].split(" ")[0] for row in rows],
         titles=[row[4] for row in rows],
+        ipc_levels=ipc_levels,
+        main_group=[_main_group(row[6]) for row in rows],
     )
+
+
+_COMPACT_IPC = re.compile(r"^([A-H]\d\d)(?:([A-Z])(?:0*(\d+)(?:/\d+)?)?)?$")
+
+
+def ipc_area_levels(raw: str) -> tuple[str, ...]:
+    """An IPC symbol or a need's area (compact, as marketplace.patents.ipc normalises it) as
+    its levels down to the main group: "G06T 7/00" or "G06T7" → ("G06", "G06T", "G06T7");
+    "G06T" → ("G06", "G06T"); "G06" → ("G06",); a section or not IPC → ()."""
+    try:
+        return tuple(parse_ipc(raw).prefixes[1:4])
+    except InvalidInput:
+        pass
+    found = _COMPACT_IPC.match((raw or "").replace(" ", "").upper())
+    if found is None:
+        return ()
+    cls, subclass, group = found[1], found[2], found[3]
+    if subclass is None:
+        return (cls,)
+    if group is None:
+        return (cls, cls + subclass)
+    return (cls, cls + subclass, f"{cls}{subclass}{int(group)}")
+
+
+def _main_group(symbol: str) -> str:
+    levels = ipc_area_levels(symbol)
+    return levels[2] if len(levels) == 3 else ""
+
+
+def keyword_terms(keywords: Sequence[str]) -> tuple[list[str], list[tuple[str, ...]]]:
+    """A need's keywords and each one's tokens as search cuts them (a keyword of stop words
+    only is left out: it would match nothing the index holds)."""
+    words: list[str] = []
+    terms: list[tuple[str, ...]] = []
+    for keyword in dict.fromkeys(k.strip() for k in keywords):
+        tokens = tuple(query_tokens(keyword))
+        if keyword and tokens:
+            words.append(keyword)
+            terms.append(tokens)
+    return words, terms
 
 
 def reference_names() -> tuple[dict[str, str], dict[str, str]]:
@@ -257,8 +310,10 @@ def reference_names() -> tuple[dict[str, str], dict[str, str]]:
 def load_demand(
     sme_ids: list[int], names: tuple[dict[str, str], dict[str, str]] | None = None
 ) -> list[Demand]:
-    """Each SME's profile and open needs (an SME without a need is matched by its industry);
-    `names` (reference_names()) saves reading the reference tables again per chunk."""
+    """Every list of these SMEs: its profile's (need None: its industry and description) and
+    one per open need (the need's text, keywords, IPC areas, industry, region and budget);
+    feedback and licenses apply to all of an SME's lists. `names` (reference_names()) saves
+    reading the reference tables again per chunk."""
     profiles = {
         p.organisation_id: p
         for p in SmeProfile.objects.filter(organisation_id__in=sme_ids).select_related("region")
@@ -266,18 +321,36 @@ def load_demand(
     needs: dict[int, list[TechnologyNeed]] = {}
     for need in TechnologyNeed.objects.filter(
         organisation_id__in=sme_ids, status="open", expires_on__gte=timezone.localdate()
-    ).order_by("-created_at"):
+    ).order_by("-created_at", "-id"):
         needs.setdefault(need.organisation_id, []).append(need)
     industry_names, province_names = names or reference_names()
     need_vectors = vectors_for("need", {n.pk: _need_text(n) for ns in needs.values() for n in ns})
     sme_vectors = vectors_for(
         "sme", {pk: _sme_text(p, industry_names) for pk, p in profiles.items()}
     )
-    feedback: dict[int, list[MatchFeedback]] = {}
-    for item in MatchFeedback.objects.filter(sme_id__in=sme_ids).select_related(
-        "declaration__patent"
+    feedback: dict[int, list[tuple[str, str, int, str, str, str, float]]] = {}
+    for row in MatchFeedback.objects.filter(sme_id__in=sme_ids).values_list(
+        "sme_id",
+        "verdict",
+        "reason",
+        "declaration_id",
+        "declaration__patent__main_ipc",
+        "declaration__organisation__region_id",
+        "declaration__lump_sum_cny",
+        "declaration__entry_fee_cny",
     ):
-        feedback.setdefault(item.sme_id, []).append(item)
+        sme, verdict, reason, declaration, main_ipc, region, lump_sum, entry_fee = row
+        feedback.setdefault(sme, []).append(
+            (
+                verdict,
+                reason,
+                declaration,
+                main_ipc,
+                _main_group(main_ipc),
+                (region or "")[:2],
+                float(lump_sum or entry_fee or 0),
+            )
+        )
     licensed: dict[int, set[int]] = {}
     for licensee, declaration in License.objects.filter(
         licensee_id__in=sme_ids, status__in=ACTIVE_LICENSE_STATUSES, declaration__isnull=False
@@ -289,37 +362,70 @@ def load_demand(
         if profile is None:
             continue
         own = needs.get(sme_id, [])
-        vector = np.mean([need_vectors[n.pk] for n in own], axis=0) if own else sme_vectors[sme_id]
-        norm = float(np.linalg.norm(vector)) or 1.0
-        budgets = [n.budget_max_cny for n in own if n.budget_max_cny is not None]
-        keywords = list(dict.fromkeys(k.lower() for n in own for k in n.keywords))
         items = feedback.get(sme_id, [])
+        adjustments = _adjustments(items)
+        # Marked not relevant, or already licensed: never in the list again.
+        rejected = {item[2] for item in items if item[0] == "not_relevant"}
+        rejected |= licensed.get(sme_id, set())
+        province = profile.region_id[:2]
+        budgets = [n.budget_max_cny for n in own if n.budget_max_cny is not None]
         demands.append(
             Demand(
                 organisation_id=sme_id,
                 industry=profile.industry_id,
-                province=profile.region_id[:2],
-                province_name=province_names.get(profile.region_id[:2] + "0000", ""),
+                province=province,
+                province_name=province_names.get(province + "0000", ""),
                 budget=max(budgets) if budgets else None,
-                keywords=keywords,
-                vector=(vector / norm).astype(np.float32),
-                need_id=own[0].pk if own else None,
-                interested_subclasses={
-                    f.declaration.patent.main_ipc[:4] for f in items if f.verdict == "interested"
-                },
-                rejected_subclasses={
-                    f.declaration.patent.main_ipc[:4]
-                    for f in items
-                    if f.verdict == "not_relevant" and f.reason == "wrong_field"
-                },
-                # Marked not relevant, or already licensed: never in the list again.
-                rejected_declarations={
-                    f.declaration_id for f in items if f.verdict == "not_relevant"
-                }
-                | licensed.get(sme_id, set()),
+                keywords=[],
+                vector=_unit(sme_vectors[sme_id]),
+                need_id=None,
+                adjustments=adjustments,
+                rejected_declarations=set(rejected),
             )
         )
+        for need in own:
+            words, terms = keyword_terms(need.keywords)
+            region = need.region_id[:2] if need.region_id else province
+            demands.append(
+                Demand(
+                    organisation_id=sme_id,
+                    industry=need.industries[0] if need.industries else profile.industry_id,
+                    province=region,
+                    province_name=province_names.get(region + "0000", ""),
+                    budget=need.budget_max_cny,
+                    keywords=words,
+                    keyword_tokens=terms,
+                    vector=_unit(need_vectors[need.pk]),
+                    need_id=need.pk,
+                    ipc_areas=tuple(
+                        dict.fromkeys(
+                            levels
+                            for levels in (ipc_area_levels(area) for area in need.ipc_areas)
+                            if levels
+                        )
+                    ),
+                    adjustments=adjustments,
+                    rejected_declarations=set(rejected),
+                )
+            )
     return demands
+
+
+def _unit(vector: np.ndarray) -> np.ndarray:
+    norm = float(np.linalg.norm(vector)) or 1.0
+    return (vector / norm).astype(np.float32)
+
+
+def _adjustments(items: list[tuple[str, str, int, str, str, str, float]]) -> tuple[Adjustment, ...]:
+    """The SME's feedback as score adjustments (engine.FEEDBACK_EFFECTS), each once."""
+    found: dict[Adjustment, None] = {}
+    for verdict, reason, _declaration, main_ipc, group, province, upfront in items:
+        keys = {"subclass": main_ipc[:4], "group": group, "province": province, "pricier": upfront}
+        for target, delta in feedback_effects(verdict, reason):
+            key = keys[target]
+            if key or target == "pricier":
+                found[(target, key, delta)] = None
+    return tuple(found)
 
 
 MATCH_COLUMNS = (
@@ -331,8 +437,7 @@ MATCH_COLUMNS = (
     "score",
     "rank",
     "components",
-    "reasons_zh",
-    "reasons_en",
+    "reasons",
     "created_at",
 )
 
@@ -361,8 +466,7 @@ def _match_rows(
                 item.score,
                 rank,
                 encode(item.components),
-                encode(item.reasons_zh),
-                encode(item.reasons_en),
+                encode(item.reasons),
                 now,
             )
 
@@ -370,14 +474,14 @@ def _match_rows(
 def _floor_rows(
     run_id: int, demands: list[Demand], ranked: list[list[Scored]]
 ) -> Iterator[tuple[object, ...]]:
-    """(run, SME, lowest score) of every full list, for ListFloor."""
+    """(run, SME, need, lowest score) of every full list, for ListFloor."""
     top_k = settings.MATCHING_TOP_K
     for demand, scored in zip(demands, ranked, strict=True):
         if len(scored) >= top_k:
-            yield run_id, demand.organisation_id, scored[-1].score
+            yield run_id, demand.organisation_id, demand.need_id, scored[-1].score
 
 
-FLOOR_COLUMNS = ("run_id", "sme_id", "score")
+FLOOR_COLUMNS = ("run_id", "sme_id", "need_id", "score")
 
 
 def _copy_rows(table: str, columns: Sequence[str], rows: Iterator[tuple[object, ...]]) -> int:
@@ -521,7 +625,7 @@ def chunk_run(chunk_id: int) -> str:
     )
     context = _run_context(chunk.run_id)
     demands = load_demand(list(chunk.sme_ids), context.names)
-    ranked = score_smes(context.supply, demands, context.industries, context.names[0])
+    ranked = score_smes(context.supply, demands, context.industries)
     with transaction.atomic():
         claimed = MatchChunk.objects.filter(pk=chunk.pk, status="pending").update(status="done")
         if not claimed:
@@ -586,10 +690,11 @@ def _first_run() -> MatchRun:
 
 @dataclass
 class DemandSnapshot:
-    """Every SME's demand as arrays, kept in the worker process between incremental matches
-    (reading 110,000 SMEs and their vectors takes seconds; scoring one declaration against
-    the arrays takes milliseconds). Only a filter: the SMEs it admits are scored again from
-    the database, so a stale snapshot can miss an SME but never store a wrong score.
+    """Every list's demand (one row per SME profile and per open need) as arrays, kept in the
+    worker process between incremental matches (reading 110,000 SMEs and their vectors takes
+    seconds; scoring one declaration against the arrays takes milliseconds). Only a filter:
+    the lists it admits are scored again from the database, so a stale snapshot can miss a
+    list but never store a wrong score.
 
     When its stamp moves (profiles, needs or feedback counted or updated) only the SMEs whose
     rows changed since are read again (~0.4 s instead of ~16 s at 110,000 SMEs); a new day, a
@@ -600,18 +705,20 @@ class DemandSnapshot:
     taken_at: float  # this snapshot (keys the floors cached for it)
     read_at: float  # the last full read
     demands: list[Demand]  # row by row; each vector a view of a row of `vectors`
-    rows: dict[int, int]  # SME id → row
-    ids: np.ndarray
+    rows: dict[tuple[int, int | None], int]  # (SME id, need id) → row
+    sme_rows: dict[int, list[int]]  # SME id → its rows
+    ids: np.ndarray  # the SME of each row
     vectors: np.ndarray
     codes: list[str]
     code_rows: np.ndarray
     provinces: np.ndarray
     budgets: list[Decimal | None]
     budget_rows: np.ndarray
-    keyword_rows: dict[str, np.ndarray]
+    areas: list[tuple[tuple[str, ...], ...]]  # distinct sets of IPC areas; 0 is none
+    area_rows: np.ndarray
+    keyword_rows: dict[tuple[str, ...], np.ndarray]  # keyword tokens → rows
     keyword_counts: np.ndarray
-    interested: dict[str, np.ndarray]
-    rejected: dict[str, np.ndarray]
+    adjusted: dict[Adjustment, np.ndarray]
     rejected_declarations: dict[int, np.ndarray]
 
 
@@ -686,9 +793,8 @@ def _rows_by(groups: dict[Any, list[int]]) -> dict[Any, np.ndarray]:
 # The snapshot's posting lists (rows by key) and what of a demand each one indexes: built
 # whole by _snapshot_of, kept up to date row by row by _patch.
 _POSTINGS: tuple[tuple[str, Callable[[Demand], Iterable[Any]]], ...] = (
-    ("keyword_rows", lambda demand: demand.keywords),
-    ("interested", lambda demand: demand.interested_subclasses),
-    ("rejected", lambda demand: demand.rejected_subclasses),
+    ("keyword_rows", lambda demand: demand.keyword_terms()),
+    ("adjusted", lambda demand: demand.adjustments),
     ("rejected_declarations", lambda demand: demand.rejected_declarations),
 )
 
@@ -710,13 +816,17 @@ def demand_snapshot() -> DemandSnapshot:
             return current
         changed = _changed_smes(current.stamp, stamp)
         if changed is not None:
-            fresh = {demand.organisation_id: demand for demand in load_demand(sorted(changed))}
-            if all(sme in current.rows for sme in fresh):
+            fresh = {demand.key: demand for demand in load_demand(sorted(changed))}
+            before = {
+                current.demands[row].key for sme in changed for row in current.sme_rows.get(sme, [])
+            }
+            if set(fresh) == before:  # the same lists: patched row by row
                 _patch(current, fresh)
                 current.stamp = stamp
                 return current
-            demands = [fresh.pop(d.organisation_id, d) for d in current.demands]
-            demands.extend(fresh.values())  # SMEs new since the last read
+            # A list came or went (a need opened or closed, a new SME): built again.
+            demands = [d for d in current.demands if d.organisation_id not in changed]
+            demands.extend(fresh.values())
             snapshot = _snapshot_of(demands, stamp, read_at=current.read_at)
             _SNAPSHOT[:] = [snapshot]
             return snapshot
@@ -734,14 +844,15 @@ def _posting(index: dict[Any, np.ndarray], key: object, row: int, *, add: bool) 
         index.pop(key, None)
 
 
-def _patch(snapshot: DemandSnapshot, fresh: dict[int, Demand]) -> None:
-    """Replace the rows of SMEs already in the snapshot (a few ms for a few SMEs, where
+def _patch(snapshot: DemandSnapshot, fresh: dict[tuple[int, int | None], Demand]) -> None:
+    """Replace the rows of lists already in the snapshot (a few ms for a few SMEs, where
     building the arrays again takes ~0.3 s); the rows, and so the cached floors, keep their
     order."""
     codes = {code: number for number, code in enumerate(snapshot.codes)}
     budgets = {budget: number for number, budget in enumerate(snapshot.budgets)}
-    for sme, new in fresh.items():
-        row = snapshot.rows[sme]
+    areas = {value: number for number, value in enumerate(snapshot.areas)}
+    for key, new in fresh.items():
+        row = snapshot.rows[key]
         old = snapshot.demands[row]
         for name, keys in _POSTINGS:
             index = getattr(snapshot, name)
@@ -756,10 +867,14 @@ def _patch(snapshot: DemandSnapshot, fresh: dict[int, Demand]) -> None:
         if new.budget not in budgets:
             budgets[new.budget] = len(snapshot.budgets)
             snapshot.budgets.append(new.budget)
+        if new.ipc_areas not in areas:
+            areas[new.ipc_areas] = len(snapshot.areas)
+            snapshot.areas.append(new.ipc_areas)
         snapshot.code_rows[row] = codes[new.industry]
         snapshot.budget_rows[row] = budgets[new.budget]
+        snapshot.area_rows[row] = areas[new.ipc_areas]
         snapshot.provinces[row] = _province_number(new.province)
-        snapshot.keyword_counts[row] = len(new.keywords)
+        snapshot.keyword_counts[row] = len(new.keyword_terms())
         snapshot.vectors[row] = new.vector
         new.vector = snapshot.vectors[row]
         snapshot.demands[row] = new
@@ -769,12 +884,16 @@ def _snapshot_of(demands: list[Demand], stamp: DemandStamp, *, read_at: float) -
     """The arrays of a snapshot from its demands (~0.3 s for 110,000 SMEs)."""
     codes: dict[str, int] = {}
     budgets: dict[Decimal | None, int] = {}
+    areas: dict[tuple[tuple[str, ...], ...], int] = {(): 0}
     postings: dict[str, dict[Any, list[int]]] = {name: {} for name, _keys in _POSTINGS}
     for row, demand in enumerate(demands):
         for name, keys in _POSTINGS:
             groups = postings[name]
             for key in keys(demand):
                 groups.setdefault(key, []).append(row)
+    sme_rows: dict[int, list[int]] = {}
+    for row, demand in enumerate(demands):
+        sme_rows.setdefault(demand.organisation_id, []).append(row)
     dim = get_embedder().dim
     vectors = np.vstack([d.vector for d in demands]) if demands else np.zeros((0, dim), np.float32)
     for row, demand in enumerate(demands):
@@ -784,7 +903,8 @@ def _snapshot_of(demands: list[Demand], stamp: DemandStamp, *, read_at: float) -
         taken_at=time.monotonic(),
         read_at=read_at,
         demands=demands,
-        rows={d.organisation_id: row for row, d in enumerate(demands)},
+        rows={d.key: row for row, d in enumerate(demands)},
+        sme_rows=sme_rows,
         ids=np.array([d.organisation_id for d in demands], dtype=np.int64),
         vectors=vectors,
         codes=[],
@@ -796,20 +916,24 @@ def _snapshot_of(demands: list[Demand], stamp: DemandStamp, *, read_at: float) -
         budget_rows=np.array(
             [budgets.setdefault(d.budget, len(budgets)) for d in demands], dtype=np.int64
         ),
+        areas=[],
+        area_rows=np.array(
+            [areas.setdefault(d.ipc_areas, len(areas)) for d in demands], dtype=np.int64
+        ),
         keyword_rows=_rows_by(postings["keyword_rows"]),
-        keyword_counts=np.array([len(d.keywords) for d in demands], dtype=np.float64),
-        interested=_rows_by(postings["interested"]),
-        rejected=_rows_by(postings["rejected"]),
+        keyword_counts=np.array([len(d.keyword_terms()) for d in demands], dtype=np.float64),
+        adjusted=_rows_by(postings["adjusted"]),
         rejected_declarations=_rows_by(postings["rejected_declarations"]),
     )
     snapshot.codes = list(codes)
     snapshot.budgets = list(budgets)
+    snapshot.areas = list(areas)
     return snapshot
 
 
 def _estimate(snapshot: DemandSnapshot, supply: Supply) -> np.ndarray:
-    """The formula (engine.combine) for one declaration (supply row 0) against every SME of
-    the snapshot."""
+    """The formula (engine.formula, then the feedback adjustments) for one declaration
+    (supply row 0) against every list of the snapshot."""
     semantic = np.clip(snapshot.vectors @ supply.vectors[0], 0.0, 1.0)
     industries = supply.industries[0]
     by_code = np.array(
@@ -820,10 +944,16 @@ def _estimate(snapshot: DemandSnapshot, supply: Supply) -> np.ndarray:
         dtype=np.float32,
     )
     industry = by_code[snapshot.code_rows] if by_code.size else np.zeros(len(snapshot.ids))
+    levels = supply.ipc_levels[0]
+    by_area = np.array(
+        [ipc_relation(areas, levels)[0] for areas in snapshot.areas], dtype=np.float32
+    )
+    if by_area.size:
+        industry = np.maximum(industry, by_area[snapshot.area_rows])
     found = np.zeros(len(snapshot.ids), dtype=np.float64)
-    for token in supply.tokens[0]:
-        rows = snapshot.keyword_rows.get(token)
-        if rows is not None:
+    tokens = supply.tokens[0]
+    for terms, rows in snapshot.keyword_rows.items():
+        if terms[0] in tokens and all(token in tokens for token in terms[1:]):
             found[rows] += 1.0
     share = (found / np.maximum(snapshot.keyword_counts, 1.0)).astype(np.float32)
     region = (snapshot.provinces == supply.province_codes()[0]).astype(np.float32)
@@ -834,38 +964,44 @@ def _estimate(snapshot: DemandSnapshot, supply: Supply) -> np.ndarray:
     affordability = (
         by_budget[snapshot.budget_rows] if by_budget.size else np.zeros(len(snapshot.ids))
     )
-    total = combine(semantic, industry, share, region, affordability)
-    subclass = supply.main_subclass[0]
-    if subclass in snapshot.interested:
-        total[snapshot.interested[subclass]] += FEEDBACK_RAISE
-    if subclass in snapshot.rejected:
-        total[snapshot.rejected[subclass]] -= FEEDBACK_LOWER
-    rows = snapshot.rejected_declarations.get(int(supply.ids[0]))
-    if rows is not None:
-        total[rows] = -np.inf
+    total = formula(semantic, industry, share, region, affordability)
+    for (target, key, delta), moved in snapshot.adjusted.items():
+        if adjustment_hits(supply, 0, target, key):
+            total[moved] += np.float32(delta)
+    rejected = snapshot.rejected_declarations.get(int(supply.ids[0]))
+    if rejected is not None:
+        total[rejected] = -np.inf
     total[snapshot.ids == int(supply.patentee_ids[0])] = -np.inf
     return total
 
 
-def _list_sizes(matches: QuerySet[Match]) -> dict[int, tuple[int, float]]:
-    """Each SME's number of matches and lowest score among `matches`."""
+ListKey = tuple[int, int | None]
+
+
+def _list_sizes(matches: QuerySet[Match]) -> dict[ListKey, tuple[int, float]]:
+    """Each list's number of matches and lowest score among `matches`."""
     return {
-        sme: (count, low)
-        for sme, count, low in matches.values("sme_id")
+        (sme, need): (count, low)
+        for sme, need, count, low in matches.values("sme_id", "need_id")
         .annotate(count=Count("id"), low=Min("score"))
-        .values_list("sme_id", "count", "low")
+        .values_list("sme_id", "need_id", "count", "low")
         .order_by()
     }
 
 
-_RUN_FLOORS: dict[int, dict[int, float]] = {}
+_RUN_FLOORS: dict[int, dict[ListKey, float]] = {}
 
 
-def _run_floors(run: MatchRun) -> dict[int, float]:
-    """The run's ListFloor rows by SME (fixed for a run: cached per run)."""
+def _run_floors(run: MatchRun) -> dict[ListKey, float]:
+    """The run's ListFloor rows by list (cached per run; lists_refresh updates the cache)."""
     if run.pk not in _RUN_FLOORS:
         _RUN_FLOORS.clear()
-        _RUN_FLOORS[run.pk] = dict(ListFloor.objects.filter(run=run).values_list("sme_id", "score"))
+        _RUN_FLOORS[run.pk] = {
+            (sme, need): score
+            for sme, need, score in ListFloor.objects.filter(run=run).values_list(
+                "sme_id", "need_id", "score"
+            )
+        }
     return _RUN_FLOORS[run.pk]
 
 
@@ -875,8 +1011,8 @@ _FLOORS: dict[tuple[int, float], np.ndarray] = {}
 
 
 def _floors(run: MatchRun, snapshot: DemandSnapshot) -> np.ndarray:
-    """The least score each snapshot SME's list asks of a newcomer, aligned with the
-    snapshot's rows: the run's floor where its list was full, else the minimum.
+    """The least score each snapshot list asks of a newcomer, aligned with the snapshot's
+    rows: the run's floor where the list was full, else the minimum.
 
     A lower bound at any time: a full list's lowest score only rises with newcomers, and a
     list that withdrawals left short asks for the floor. So it never needs recounting after a
@@ -887,7 +1023,7 @@ def _floors(run: MatchRun, snapshot: DemandSnapshot) -> np.ndarray:
         _FLOORS.clear()
         _FLOORS[key] = np.maximum(
             np.array(
-                [floors.get(sme, INCREMENTAL_MINIMUM) for sme in snapshot.ids.tolist()],
+                [floors.get(demand.key, INCREMENTAL_MINIMUM) for demand in snapshot.demands],
                 dtype=np.float32,
             ),
             np.float32(INCREMENTAL_MINIMUM),
@@ -897,12 +1033,12 @@ def _floors(run: MatchRun, snapshot: DemandSnapshot) -> np.ndarray:
 
 @transaction.atomic
 def declaration_matched(declaration_id: int) -> list[int]:
-    """Incremental: score one newly announced declaration against every SME and add it to
+    """Incremental: score one newly announced declaration against every list and add it to
     the lists where it ranks within the top K; returns the SMEs that gained it.
 
-    Every SME is estimated at once from the worker's snapshot; the few whose estimate beats
-    their list's floor are scored again from the database with the full formula and checked
-    against their list as it is."""
+    Every list is estimated at once from the worker's snapshot; the few whose estimate beats
+    their floor are scored again from the database with the full formula and checked
+    against the list as it is."""
     run = current_run() or _first_run()
     supply = load_supply([declaration_id])
     if len(supply) == 0:
@@ -911,45 +1047,48 @@ def declaration_matched(declaration_id: int) -> list[int]:
     estimate = _estimate(snapshot, supply)
     floor = _floors(run, snapshot)
     # A small margin: the estimate's float32 sums may differ from the exact score's last bit.
-    admitted = snapshot.ids[estimate > floor - 1e-4].tolist()
-    if not admitted:
+    keys = {snapshot.demands[row].key for row in np.flatnonzero(estimate > floor - 1e-4)}
+    if not keys:
         return []
+    smes = sorted({sme for sme, _need in keys})
     names = reference_names()
-    demands = load_demand(admitted, names)
-    ranked = score_smes(supply, demands, IndustryCache(supply), names[0], top_k=1)
+    demands = [demand for demand in load_demand(smes, names) if demand.key in keys]
+    ranked = score_smes(supply, demands, IndustryCache(supply), top_k=1)
     best = {
-        demand.organisation_id: (demand, scored[0])
+        demand.key: scored[0]
         for demand, scored in zip(demands, ranked, strict=True)
         if scored and scored[0].score > INCREMENTAL_MINIMUM
     }
     if not best:
         return []
     top_k = settings.MATCHING_TOP_K
-    lists = _list_sizes(
-        Match.objects.filter(run=run, sme_id__in=list(best)).exclude(declaration_id=declaration_id)
+    others = Match.objects.filter(run=run, sme_id__in=sorted({k[0] for k in best})).exclude(
+        declaration_id=declaration_id
     )
+    lists = _list_sizes(others)
     floors = _run_floors(run)
-    gained: list[int] = []
-    displace: list[int] = []
-    for sme, (_demand, scored) in best.items():
-        count, low = lists.get(sme, (0, 0.0))
+    gained: list[ListKey] = []
+    displace: set[ListKey] = set()
+    for key, scored in best.items():
+        count, low = lists.get(key, (0, 0.0))
         if count >= top_k:
             if low >= scored.score:
                 continue
-            displace.append(sme)
-        elif floors.get(sme, INCREMENTAL_MINIMUM) >= scored.score:
+            displace.add(key)
+        elif floors.get(key, INCREMENTAL_MINIMUM) >= scored.score:
             continue  # a list short of retired matches waits for the next full re-match
-        gained.append(sme)
+        gained.append(key)
     if displace:
         # The lowest match of each full list makes room (one per list).
         lowest = (
-            Match.objects.filter(run=run, sme_id__in=displace)
-            .exclude(declaration_id=declaration_id)
-            .order_by("sme_id", "score", "id")
-            .distinct("sme_id")
-            .values_list("id", flat=True)
+            others.filter(sme_id__in=sorted({k[0] for k in displace}))
+            .order_by("sme_id", "need_id", "score", "id")
+            .distinct("sme_id", "need_id")
+            .values_list("id", "sme_id", "need_id")
         )
-        Match.objects.filter(pk__in=list(lowest)).delete()
+        Match.objects.filter(
+            pk__in=[pk for pk, sme, need in lowest if (sme, need) in displace]
+        ).delete()
     Match.objects.bulk_create(
         [
             Match(
@@ -957,34 +1096,117 @@ def declaration_matched(declaration_id: int) -> list[int]:
                 sme_id=sme,
                 declaration_id=declaration_id,
                 patent_id=int(supply.patent_ids[0]),
-                need_id=best[sme][0].need_id,
-                score=best[sme][1].score,
+                need_id=need,
+                score=best[(sme, need)].score,
                 rank=0,
-                components=best[sme][1].components,
-                reasons_zh=best[sme][1].reasons_zh,
-                reasons_en=best[sme][1].reasons_en,
+                components=best[(sme, need)].components,
+                reasons=best[(sme, need)].reasons,
             )
-            for sme in gained
+            for sme, need in gained
         ],
         update_conflicts=True,
-        unique_fields=["run", "sme", "declaration"],
-        update_fields=[
-            "patent",
-            "need",
-            "score",
-            "rank",
-            "components",
-            "reasons_zh",
-            "reasons_en",
-        ],
+        unique_fields=["run", "sme", "need", "declaration"],
+        update_fields=["patent", "score", "rank", "components", "reasons"],
     )
-    return gained
+    return sorted({sme for sme, _need in gained})
 
 
 def declaration_retired(declaration_id: int) -> int:
     """A withdrawn or ended declaration leaves every list."""
     deleted, _detail = Match.objects.filter(declaration_id=declaration_id).delete()
     return deleted
+
+
+# ---- the lists of SMEs that changed (the trigger path) ------------------------------------
+
+
+@dataclass(frozen=True)
+class SupplyStamp:
+    """What the supply is made of: the declarations' timeline and the patents' vectors."""
+
+    declarations: int
+    last_event: int | None
+    last_vector: datetime | None
+    day: date
+
+
+def _supply_stamp() -> SupplyStamp:
+    from licensing.models import DeclarationEvent
+
+    return SupplyStamp(
+        Declaration.objects.in_force().count(),
+        DeclarationEvent.objects.aggregate(last=Max("id"))["last"],
+        TextVector.objects.filter(kind="patent").aggregate(last=Max("updated_at"))["last"],
+        timezone.localdate(),
+    )
+
+
+_LIVE: list[tuple[SupplyStamp, _RunContext]] = []
+
+
+def live_context() -> _RunContext:
+    """The supply as it is now, kept in the worker between triggers and read again when a
+    declaration was announced or ended, a patent's vector changed, or the day turned."""
+    stamp = _supply_stamp()
+    if not _LIVE or _LIVE[0][0] != stamp:
+        supply = load_supply()
+        _LIVE[:] = [(stamp, _RunContext(0, supply, IndustryCache(supply), reference_names()))]
+    return _LIVE[0][1]
+
+
+def live_context_warm() -> None:
+    """After a declaration task: read the changed supply now, in the background, when this
+    worker keeps one, so the next SME's trigger does not pay for it."""
+    if _LIVE:
+        live_context()
+
+
+def lists_refresh(sme_ids: Sequence[int]) -> int:
+    """Recompute every list of these SMEs (profile and open needs) with the full formula
+    against the supply now, and replace them in the current run (and in a running full run
+    whose chunk for them is already written, so its swap does not bring old lists back).
+    A need closed loses its list; a need opened gets one. Returns the matches written."""
+    ids = sorted(set(sme_ids))
+    if not ids:
+        return 0
+    context = live_context()
+    demands = load_demand(ids, context.names)
+    ranked = score_smes(context.supply, demands, context.industries)
+    run = current_run() or _first_run()
+    written = 0
+    targets = [(run.pk, ids)]
+    for chunk_run_id, chunk_smes in MatchChunk.objects.filter(
+        run__status=MatchRun.Status.RUNNING, status="done"
+    ).values_list("run_id", "sme_ids"):
+        inside = sorted(set(chunk_smes) & set(ids))
+        if inside:
+            targets.append((chunk_run_id, inside))
+    with transaction.atomic():
+        # One writer per SME at a time (the declaration path writes single rows).
+        list(Organisation.objects.select_for_update().filter(pk__in=ids).order_by("pk"))
+        for run_id, smes in targets:
+            chosen = [
+                (demand, scored)
+                for demand, scored in zip(demands, ranked, strict=True)
+                if demand.organisation_id in smes
+            ]
+            Match.objects.filter(run_id=run_id, sme_id__in=smes).delete()
+            ListFloor.objects.filter(run_id=run_id, sme_id__in=smes).delete()
+            written += _copy_rows(
+                "matching_match",
+                MATCH_COLUMNS,
+                _match_rows(
+                    run_id, context.supply, [d for d, _s in chosen], [r for _d, r in chosen]
+                ),
+            )
+            _copy_rows(
+                "matching_listfloor",
+                FLOOR_COLUMNS,
+                _floor_rows(run_id, [d for d, _s in chosen], [r for _d, r in chosen]),
+            )
+    _RUN_FLOORS.clear()  # floors changed: read again by the next declaration
+    _FLOORS.clear()
+    return written
 
 
 def feedback_give(

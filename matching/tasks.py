@@ -39,8 +39,24 @@ def index_vectors(kind: str, ids: list[int]) -> int:
             for p in SmeProfile.objects.filter(organisation_id__in=ids)
         }
     else:
-        texts = {n.pk: _need_text(n) for n in TechnologyNeed.objects.filter(pk__in=ids)}
-    return len(vectors_for(kind, texts))
+        needs = list(TechnologyNeed.objects.filter(pk__in=ids))
+        texts = {n.pk: _need_text(n) for n in needs}
+    count = len(vectors_for(kind, texts))
+    # A profile or a need saved (created, edited, closed, reopened): the SME's lists follow on
+    # the `match` queue, after the vector is stored, so they are scored with the new text.
+    if kind == "sme":
+        refresh_lists.delay(sorted(ids))
+    elif kind == "need":
+        refresh_lists.delay(sorted({n.organisation_id for n in needs}))
+    return count
+
+
+@shared_task
+def refresh_lists(sme_ids: list[int]) -> int:
+    """Recompute every list of these SMEs now (need, profile, feedback or license changed)."""
+    from matching.services import lists_refresh
+
+    return lists_refresh(sme_ids)
 
 
 @shared_task
@@ -48,7 +64,7 @@ def match_declaration(declaration_id: int) -> int:
     """A declaration was announced: match it against every SME and tell the SMEs it reached."""
     from marketplace.models import User
     from marketplace.services.notifications import notify
-    from matching.services import declaration_matched
+    from matching.services import declaration_matched, live_context_warm
 
     gained = declaration_matched(declaration_id)
     users = list(User.objects.filter(memberships__organisation_id__in=gained, is_active=True))
@@ -61,14 +77,17 @@ def match_declaration(declaration_id: int) -> int:
         )
 
     notify(users=users, kind="new_match", source=f"new_match:{declaration_id}", render=render)
+    live_context_warm()  # the lists are written: the supply of SME triggers follows now
     return len(gained)
 
 
 @shared_task
 def retire_declaration(declaration_id: int) -> int:
-    from matching.services import declaration_retired
+    from matching.services import declaration_retired, live_context_warm
 
-    return declaration_retired(declaration_id)
+    deleted = declaration_retired(declaration_id)
+    live_context_warm()
+    return deleted
 
 
 @shared_task
@@ -84,8 +103,11 @@ def weekly_digest() -> int:
     week = timezone.localdate().isocalendar()
     sent = 0
     counts: dict[int, int] = {}
-    for sme_id in Match.objects.filter(run__is_current=True, created_at__gte=since).values_list(
-        "sme_id", flat=True
+    # A declaration in several of an SME's lists (profile and needs) counts once.
+    for sme_id, _declaration in (
+        Match.objects.filter(run__is_current=True, created_at__gte=since)
+        .values_list("sme_id", "declaration_id")
+        .distinct()
     ):
         counts[sme_id] = counts.get(sme_id, 0) + 1
     for sme_id, count in counts.items():

@@ -257,7 +257,10 @@ def test_license_events_reach_the_parties_after_commit_in_app_and_by_mail_once(
         )["id"]
         # Nothing is sent before the transaction commits.
         assert not Notification.objects.exists()
-    assert len(callbacks) == 1  # one broker message per acceptance
+    # Two broker messages per acceptance, both after commit: the license event's
+    # notification, and the licensee's match lists recomputed without the declaration
+    # (matching.tasks.refresh_lists).
+    assert len(callbacks) == 2
     took_effect = LicenseEvent.objects.get(license_id=license, verb="took_effect")
     # The patentee's two members and the licensee's admin, in-app and by mail.
     assert notify_license_event(took_effect.pk) == 3

@@ -89,12 +89,34 @@ def _rematch() -> MatchRun:
     return run
 
 
-def _ranked(sme: Organisation) -> list[int]:
+_NEWEST = object()
+
+
+def _ranked(sme: Organisation, need: Any = _NEWEST) -> list[int]:
+    """One list of the SME, best first: by default its newest open need's (its profile's when
+    it has none); need=None is the profile's list."""
+    if need is _NEWEST:
+        newest = TechnologyNeed.objects.filter(organisation=sme, status="open").order_by(
+            "-created_at", "-id"
+        )
+        need = newest.values_list("pk", flat=True).first()
     return list(
-        Match.objects.filter(run__is_current=True, sme=sme)
-        .order_by("-score")
+        Match.objects.filter(run__is_current=True, sme=sme, need_id=need)
+        .order_by("-score", "declaration_id")
         .values_list("declaration_id", flat=True)
     )
+
+
+def _zh(match: Match) -> list[str]:
+    from matching.reasons import Names, render
+
+    return render(match.reasons, "zh-hans", Names())
+
+
+def _en(match: Match) -> list[str]:
+    from matching.reasons import Names, render
+
+    return render(match.reasons, "en", Names())
 
 
 def test_each_sme_gets_its_own_field_first_with_reasons(
@@ -108,11 +130,14 @@ def test_each_sme_gets_its_own_field_first_with_reasons(
         2,
     )
     assert _ranked(world.sme)[0] == market["battery"].pk
+    assert _ranked(world.sme, need=None)[0] == market["battery"].pk  # its profile's list
     assert _ranked(market["mill"])[0] == market["textile"].pk
-    top = Match.objects.get(run=run, sme=world.sme, declaration=market["battery"])
-    assert "IPC H01M ↔ 行业 C3841 锂离子电池制造" in top.reasons_zh
-    assert "关键词: 正极, 包覆" in top.reasons_zh
-    assert "royalty within budget" in top.reasons_en
+    need = TechnologyNeed.objects.get(organisation=world.sme)
+    top = Match.objects.get(run=run, sme=world.sme, need=need, declaration=market["battery"])
+    assert {"code": "ipc_industry", "ipc": "H01M", "industry": "C3841"} in top.reasons
+    assert "IPC H01M ↔ 行业 C3841 锂离子电池制造" in _zh(top)
+    assert "关键词: 正极, 包覆" in _zh(top)
+    assert "royalty within budget" in _en(top)
     assert set(top.components) == {"semantic", "industry", "keywords", "region", "affordability"}
     assert top.components["industry"] == 1.0
 
@@ -194,7 +219,11 @@ def test_a_chunk_interrupted_before_commit_is_redone_without_duplicates(
     assert chunk_run(chunk.pk) == "done"
     assert Match.objects.filter(run=run).count() == count
     assert (
-        Match.objects.filter(run=run).values("sme_id", "declaration_id").distinct().count() == count
+        Match.objects.filter(run=run)
+        .values("sme_id", "need_id", "declaration_id")
+        .distinct()
+        .count()
+        == count
     )
 
 
@@ -280,10 +309,14 @@ def test_candidates_are_for_the_patentee_and_never_show_budgets(
 
 def test_reasons_follow_accept_language(world: World, market: dict[str, Any]) -> None:
     _rematch()
-    english = client_for(world.sme_admin, "en").get("/api/v1/matches/").json()[0]["reasons"]
-    chinese = client_for(world.sme_admin, "zh-hans").get("/api/v1/matches/").json()[0]["reasons"]
-    assert any(reason.startswith("IPC H01M") for reason in english)
-    assert any("关键词" in reason for reason in chinese)
+    need = {"need": TechnologyNeed.objects.get(organisation=world.sme).pk}
+    english = client_for(world.sme_admin, "en").get("/api/v1/matches/", need).json()[0]
+    chinese = client_for(world.sme_admin, "zh-hans").get("/api/v1/matches/", need).json()[0]
+    assert english["reason_codes"] == chinese["reason_codes"]  # data, whatever the language
+    assert {"code": "keywords", "words": ["正极", "包覆"]} in english["reason_codes"]
+    assert any(line.startswith("IPC H01M ↔ industry C3841") for line in english["reasons"])
+    assert "royalty within budget" in english["reasons"]
+    assert "关键词: 正极, 包覆" in chinese["reasons"]
 
 
 def test_two_first_incremental_matches_share_one_current_run(
@@ -364,9 +397,14 @@ def test_a_run_records_the_floor_of_each_full_list_once(
 ) -> None:
     settings.MATCHING_TOP_K = 1
     first = _rematch()
-    lowest = dict(Match.objects.filter(run=first).values_list("sme_id", "score"))
-    floors = dict(ListFloor.objects.filter(run=first).values_list("sme_id", "score"))
-    assert world.sme.pk in floors
+
+    def by_list(rows: Any) -> dict[tuple[int, int | None], float]:
+        return {(sme, need): score for sme, need, score in rows}
+
+    lowest = by_list(Match.objects.filter(run=first).values_list("sme_id", "need_id", "score"))
+    floors = by_list(ListFloor.objects.filter(run=first).values_list("sme_id", "need_id", "score"))
+    need = TechnologyNeed.objects.get(organisation=world.sme)
+    assert {(world.sme.pk, None), (world.sme.pk, need.pk)} <= set(floors)
     assert floors == lowest  # every list holds one match: it is the list's lowest
     # A chunk redone after a lost ack rewrites its floors, not adds to them.
     chunk = MatchChunk.objects.filter(run=first).first()
@@ -377,7 +415,10 @@ def test_a_run_records_the_floor_of_each_full_list_once(
     assert ListFloor.objects.filter(run=first).count() == len(floors)
     second = _rematch()
     assert not ListFloor.objects.filter(run=first).exists()  # dropped with the old run
-    assert dict(ListFloor.objects.filter(run=second).values_list("sme_id", "score")) == floors
+    assert (
+        by_list(ListFloor.objects.filter(run=second).values_list("sme_id", "need_id", "score"))
+        == floors
+    )
 
 
 def test_a_short_list_has_no_floor_and_takes_any_newcomer_above_the_minimum(
@@ -463,12 +504,14 @@ def demand_reads(monkeypatch: pytest.MonkeyPatch) -> list[list[int]]:
 
 
 def _snapshot_row(sme: Organisation) -> Any:
+    """The snapshot row of the SME's need's list (of its profile's when it has no need)."""
     from matching.services import demand_snapshot
 
     snapshot = demand_snapshot()
     rows = [d for d in snapshot.demands if d.organisation_id == sme.pk]
-    assert len(rows) == 1
-    return rows[0]
+    needs = [d for d in rows if d.need_id is not None]
+    assert len(needs) <= 1 and len(rows) == len(needs) + 1  # one list per need + the profile's
+    return needs[0] if needs else rows[0]
 
 
 def test_the_snapshot_reads_again_only_the_smes_that_changed(
@@ -497,12 +540,13 @@ def test_the_snapshot_reads_again_only_the_smes_that_changed(
         verdict="interested",
         given_by=world.sme_admin,
     )
-    assert _snapshot_row(world.sme).interested_subclasses == {"H10K"}
+    assert _snapshot_row(world.sme).adjustments == (("subclass", "H10K", 0.05),)
     feedback.verdict = "not_relevant"
     feedback.reason = "wrong_field"
     feedback.save()
     row = _snapshot_row(world.sme)
-    assert (row.interested_subclasses, row.rejected_subclasses) == (set(), {"H10K"})
+    assert row.adjustments == (("subclass", "H10K", -0.10),)
+    assert row.rejected_declarations == {market["display"].pk}
     assert demand_reads[-1] == [world.sme.pk]
     patched = demand_snapshot()
     assert patched.read_at == first.read_at  # patched in place, not read again
@@ -527,18 +571,19 @@ def _assert_as_if_read_whole(patched: Any) -> None:
             return {key for key, rows in index.items() if row in rows.tolist()}
 
         return {
-            int(sme): (
+            demand.key: (
+                int(snapshot.ids[row]),
                 snapshot.codes[snapshot.code_rows[row]],
                 snapshot.budgets[snapshot.budget_rows[row]],
+                snapshot.areas[snapshot.area_rows[row]],
                 int(snapshot.provinces[row]),
                 float(snapshot.keyword_counts[row]),
                 snapshot.vectors[row].tolist(),
                 keys(snapshot.keyword_rows, row),
-                keys(snapshot.interested, row),
-                keys(snapshot.rejected, row),
+                keys(snapshot.adjusted, row),
                 keys(snapshot.rejected_declarations, row),
             )
-            for row, sme in enumerate(snapshot.ids.tolist())
+            for row, demand in enumerate(snapshot.demands)
         }
 
     assert by_sme(patched) == by_sme(whole)
@@ -553,24 +598,3 @@ def test_a_deleted_need_makes_the_snapshot_read_everything_again(
     TechnologyNeed.objects.filter(organisation=world.sme).delete()
     assert _snapshot_row(world.sme).keywords == []  # matched through its industry now
     assert [len(ids) for ids in demand_reads] == [len(demand_reads[0])] * 2
-
-
-def test_the_migration_seeds_floors_for_the_run_already_current(
-    world: World, market: dict[str, Any], settings: Any
-) -> None:
-    import importlib
-    from types import SimpleNamespace
-
-    from django.db import connection
-
-    migration = importlib.import_module(
-        "matching.migrations.0006_seed_list_floors_from_the_current_run"
-    )
-    settings.MATCHING_TOP_K = 1
-    run = _rematch()
-    written = dict(ListFloor.objects.filter(run=run).values_list("sme_id", "score"))
-    assert written
-    ListFloor.objects.all().delete()  # as on a database migrated before floors existed
-    migration.seed(None, SimpleNamespace(connection=connection))
-    migration.seed(None, SimpleNamespace(connection=connection))  # a second run adds nothing
-    assert dict(ListFloor.objects.filter(run=run).values_list("sme_id", "score")) == written

@@ -6,7 +6,9 @@ from __future__ import annotations
 import os
 import signal
 import time
+from datetime import timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from django.apps import apps
@@ -182,3 +184,150 @@ def test_a_worker_killed_mid_chunk_is_resent_by_the_sweep_within_minutes(
 
 def _done(run: MatchRun) -> int:
     return MatchChunk.objects.filter(run=run, status="done").count()
+
+def _visible_within(predicate: Any, seconds: float) -> float:
+    """Seconds until predicate() holds (polled every 20 ms); fails after `seconds` × 10."""
+    began = time.monotonic()
+    while not predicate():
+        assert time.monotonic() - began < seconds * 10, "never became visible"
+        time.sleep(0.02)
+    return time.monotonic() - began
+
+
+@pytest.mark.django_db(transaction=True)
+def test_every_trigger_changes_the_lists_within_a_second_through_a_real_worker(
+    smtp_sink: SmtpSink, tmp_path: object
+) -> None:
+    """The issue's case end to end: an SME posts a need while an exact-fit patent is
+    announced; the need's list has it first within 1 s, and so on for each trigger."""
+    from pathlib import Path
+
+    from django.utils import timezone
+
+    from licensing.services import declarations as declaration_services
+    from marketplace.models import Region
+    from tests.conftest import client_for
+    from tests.test_matching_lists import DEFECT, OLED
+
+    load_reference_tables(lambda name: apps.get_model("marketplace", name))
+    for prefix, code in [("G06T", "I6513"), ("H10K", "C3974"), ("H01M", "C3841")]:
+        IpcIndustry.objects.update_or_create(
+            ipc_prefix=prefix, industry_code=code, defaults={"weight": Decimal("1"), "source": "t"}
+        )
+    reviewer = UserFactory.create()
+    platform_role_grant(user=reviewer, role=roles.REVIEWER, actor=None)
+    beijing = OrganisationFactory.create(
+        name="北京视觉大学", kind="university", region=Region.objects.get(code="110101")
+    )
+    jiangsu = OrganisationFactory.create(name="江苏显示大学", kind="university")
+    beijing_admin = MembershipFactory.create(organisation=beijing, role="admin").user
+    jiangsu_admin = MembershipFactory.create(organisation=jiangsu, role="admin").user
+    oled = announced(declarable_patent(jiangsu, 1, **OLED), jiangsu_admin, reviewer)
+    defect = announced(declarable_patent(beijing, 2, **DEFECT), beijing_admin, reviewer)
+    sme = SmeProfileFactory.create(organisation__name="苏州精密制造有限公司").organisation
+    admin = MembershipFactory.create(organisation=sme, role="admin").user
+    client = client_for(admin, "en")
+
+    def need_list(need: int | None) -> list[int]:
+        params = {"need": need} if need is not None else {}
+        return [m["declaration"] for m in client.get("/api/v1/matches/", params).json()]
+
+    celery_app.control.purge()
+    worker = start_worker(Path(str(tmp_path)) / "lists.log", smtp_sink.port, queues="index,match")
+    took: dict[str, float] = {}
+    try:
+        # Warm-up: the worker loads the segmenter and the supply once (not a trigger's cost).
+        client.put(
+            f"/api/v1/organisations/{sme.pk}/sme-profile/",
+            {"industry": "C3841", "region": "320505", "size": "small"},
+            format="json",
+        )
+        _visible_within(lambda: Match.objects.filter(sme=sme).exists(), 30)
+
+        created = client.post(
+            "/api/v1/needs/",
+            {
+                "organisation": sme.pk,
+                "title": "产线缺陷检测",
+                "description": "我们想用摄像头自动发现产品表面的划痕和缺陷，替代人工目检。",
+                "keywords": ["缺陷检测", "深度学习"],
+                "ipc_areas": ["G06T"],
+                "expires_on": (timezone.localdate() + timedelta(days=60)).isoformat(),
+            },
+            format="json",
+        )
+        assert created.status_code == 201, created.json()
+        need = created.json()["id"]
+        took["need created"] = _visible_within(lambda: need_list(need)[:1] == [defect.pk], 1)
+
+        edited = client.patch(
+            f"/api/v1/needs/{need}/",
+            {"keywords": ["柔性显示", "OLED"], "ipc_areas": ["H10K"], "title": "柔性OLED面板"},
+            format="json",
+        )
+        assert edited.status_code == 200, edited.json()
+        took["need edited"] = _visible_within(lambda: need_list(need)[:1] == [oled.pk], 1)
+
+        feedback = client.post(
+            "/api/v1/matches/feedback/",
+            {"sme": sme.pk, "declaration": oled.pk, "verdict": "not_relevant", "reason": "other"},
+            format="json",
+        )
+        assert feedback.status_code == 201
+        took["feedback given"] = _visible_within(
+            lambda: not Match.objects.filter(sme=sme, declaration=oled).exists(), 1
+        )
+
+        closed = client.post(f"/api/v1/needs/{need}/close/")
+        assert closed.status_code == 200
+        took["need closed"] = _visible_within(
+            lambda: not Match.objects.filter(need_id=need).exists(), 1
+        )
+
+        client.put(
+            f"/api/v1/organisations/{sme.pk}/sme-profile/",
+            {"industry": "I6513", "region": "320505", "size": "small"},
+            format="json",
+        )
+        took["profile saved"] = _visible_within(lambda: need_list(None)[:1] == [defect.pk], 1)
+
+        later = announced(
+            declarable_patent(
+                beijing, 3, **{**DEFECT, "title": "一种基于深度学习的焊缝缺陷检测方法"}
+            ),
+            beijing_admin,
+            reviewer,
+        )
+        took["declaration announced"] = _visible_within(lambda: later.pk in need_list(None), 1)
+
+        declaration_services.declaration_request_withdrawal(
+            actor=beijing_admin, declaration_id=later.pk, reason="调整"
+        )
+        declaration_services.declaration_approve_withdrawal(actor=reviewer, declaration_id=later.pk)
+        took["declaration withdrawn"] = _visible_within(
+            lambda: not Match.objects.filter(declaration=later).exists(), 1
+        )
+
+        license = client.post(
+            "/api/v1/licenses/",
+            {
+                "declaration": defect.pk,
+                "licensee": sme.pk,
+                "notice_text": "通知",
+                "payment": {
+                    "amount_cny": "50000.00",
+                    "reference": "R1",
+                    "paid_on": timezone.localdate().isoformat(),
+                },
+            },
+            format="json",
+        )
+        assert license.status_code == 201, license.json()
+        took["license taken"] = _visible_within(
+            lambda: not Match.objects.filter(sme=sme, declaration=defect).exists(), 1
+        )
+    finally:
+        stop_worker(worker)
+        celery_app.control.purge()
+    print({name: round(seconds, 3) for name, seconds in took.items()})
+    assert all(seconds <= 1.0 for seconds in took.values()), took

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils.translation import get_language
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.permissions import IsAuthenticated
@@ -21,14 +22,31 @@ from marketplace.api.permissions import request_user
 from marketplace.api.serializers import StrictInputSerializer
 from marketplace.api.views import ERROR_RESPONSES
 from marketplace.errors import NotFound
-from marketplace.models import Membership, OrganisationKind
+from marketplace.models import Membership, OrganisationKind, TechnologyNeed
+from matching import reasons as match_reasons
 from matching.models import Match, MatchFeedback
 from matching.services import feedback_give
 
 
-def _reasons(match: Match) -> list[str]:
-    language = get_language() or "zh-hans"
-    return list(match.reasons_en if language.startswith("en") else match.reasons_zh)
+def _names(serializer: serializers.Serializer[Any]) -> match_reasons.Names:
+    """Industry and province names, read once per response (kept in the context)."""
+    context = serializer.context
+    if "reason_names" not in context:
+        context["reason_names"] = match_reasons.Names()
+    names: match_reasons.Names = context["reason_names"]
+    return names
+
+
+class ReasonCodeSerializer(serializers.Serializer[Any]):
+    """A reason as data: its code and parameters (ipc, industry, words, province,
+    similarity, as the code has them)."""
+
+    code = serializers.ChoiceField(choices=sorted(match_reasons.TEMPLATES))
+    ipc = serializers.CharField(required=False)
+    industry = serializers.CharField(required=False)
+    words = serializers.ListField(child=serializers.CharField(), required=False)
+    province = serializers.CharField(required=False)
+    similarity = serializers.FloatField(required=False)
 
 
 class MatchSerializer(serializers.Serializer[Any]):
@@ -42,9 +60,11 @@ class MatchSerializer(serializers.Serializer[Any]):
     score = serializers.FloatField()
     components = serializers.DictField(child=serializers.FloatField())
     reasons = serializers.SerializerMethodField()
+    reason_codes = ReasonCodeSerializer(source="reasons", many=True)
 
     def get_reasons(self, match: Match) -> list[str]:
-        return _reasons(match)
+        """The reasons in the reader's language (Accept-Language)."""
+        return match_reasons.render(match.reasons, get_language() or "en", _names(self))
 
 
 class CandidateSerializer(serializers.Serializer[Any]):
@@ -57,9 +77,14 @@ class CandidateSerializer(serializers.Serializer[Any]):
     size = serializers.CharField(source="sme.sme_profile.size")
     score = serializers.FloatField()
     reasons = serializers.SerializerMethodField()
+    reason_codes = serializers.SerializerMethodField()
 
     def get_reasons(self, match: Match) -> list[str]:
-        return [r for r in _reasons(match) if "预算" not in r and "budget" not in r]
+        codes = match_reasons.without_budget(match.reasons)
+        return match_reasons.render(codes, get_language() or "en", _names(self))
+
+    def get_reason_codes(self, match: Match) -> list[dict[str, Any]]:
+        return [dict(code) for code in match_reasons.without_budget(match.reasons)]
 
 
 class FeedbackSerializer(StrictInputSerializer):
@@ -76,10 +101,10 @@ def _current(queryset: QuerySet[Match]) -> QuerySet[Match]:
 
 
 def _shown_to_the_sme(matches: QuerySet[Match]) -> QuerySet[Match]:
-    """What an SME's list shows, checked at read time so it holds at once (the runs exclude
-    the same, but only from their next pass): no declaration it holds a license for or marked
-    not relevant, no match under settings.MATCHING_MIN_SCORE or without a reason; equal
-    scores in declaration order."""
+    """What an SME's list shows, checked at read time so it holds at once (refresh_lists
+    excludes the same a moment later): no declaration it holds a license for or marked not
+    relevant, no list of a closed need, no match under settings.MATCHING_MIN_SCORE or without
+    a reason; equal scores in declaration order."""
     licensed = License.objects.filter(
         licensee_id=OuterRef("sme_id"),
         declaration_id=OuterRef("declaration_id"),
@@ -92,7 +117,9 @@ def _shown_to_the_sme(matches: QuerySet[Match]) -> QuerySet[Match]:
     )
     return (
         matches.filter(score__gte=settings.MATCHING_MIN_SCORE)
-        .exclude(reasons_zh=[])
+        # A need closed a moment ago: its list is gone before refresh_lists deletes it.
+        .filter(Q(need__isnull=True) | Q(need__status="open"))
+        .exclude(reasons=[])
         .exclude(Exists(licensed))
         .exclude(Exists(rejected))
         .order_by("sme_id", "-score", "declaration_id")
@@ -100,7 +127,8 @@ def _shown_to_the_sme(matches: QuerySet[Match]) -> QuerySet[Match]:
 
 
 class SmeMatchesView(APIView):
-    """My SME's matches, best first, with the reasons in my language (?need= to filter)."""
+    """My SME's list, best first, with the reasons in my language: its profile's list, or
+    with ?need= the list of that need (each open need is ranked on its own)."""
 
     permission_classes = [IsAuthenticated]
 
@@ -117,14 +145,17 @@ class SmeMatchesView(APIView):
         sme_ids = [sme] if sme is not None else list(own)
         if any(pk not in own for pk in sme_ids) and not roles.is_platform_staff(user):
             raise NotFound()
+        need = query_id(request.query_params, "need")
+        if (
+            need is not None
+            and not TechnologyNeed.objects.filter(pk=need, organisation_id__in=sme_ids).exists()
+        ):
+            raise NotFound("need_not_found", _("This need is not one of the SME's."))
         matches = _shown_to_the_sme(
-            _current(Match.objects.filter(sme_id__in=sme_ids)).select_related(
+            _current(Match.objects.filter(sme_id__in=sme_ids, need_id=need)).select_related(
                 "patent", "declaration__organisation"
             )
         )
-        need = query_id(request.query_params, "need")
-        if need is not None:
-            matches = matches.filter(need_id=need)
         return Response(MatchSerializer(matches[:200], many=True).data)
 
 
@@ -144,8 +175,15 @@ class DeclarationCandidatesView(APIView):
             ).exists()
         ):
             raise NotFound()
-        matches = (
+        # An SME once, with its best list's match (its profile's or one of its needs').
+        best = (
             _current(Match.objects.filter(declaration=declaration))
+            .order_by("sme_id", "-score", "id")
+            .distinct("sme_id")
+            .values("id")
+        )
+        matches = (
+            Match.objects.filter(pk__in=best)
             .select_related("sme__sme_profile")
             .order_by("-score", "sme_id")[:200]
         )

@@ -15,7 +15,7 @@ def seed(apps, schema_editor):
             "JOIN matching_matchrun r ON r.id = m.run_id "
             "WHERE r.is_current AND r.kind = 'full' "
             "GROUP BY m.run_id, m.sme_id HAVING count(*) >= %s "
-            "ON CONFLICT (run_id, sme_id) DO NOTHING",
+            "ON CONFLICT DO NOTHING",
             [settings.MATCHING_TOP_K],
         )
 
