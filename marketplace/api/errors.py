@@ -37,17 +37,17 @@ def error_body(code: str, detail: str, fields: dict[str, Any] | None = None) -> 
     return {"code": code, "detail": detail, "fields": fields or {}}
 
 
-def _flatten(errors: Any, prefix: str = "") -> dict[str, list[dict[str, str]]]:
+def flatten_errors(errors: Any, prefix: str = "") -> dict[str, list[dict[str, str]]]:
     """Turn DRF's nested error detail into {"a.b.0.c": [{"code", "message"}]}."""
     flat: dict[str, list[dict[str, str]]] = {}
     if isinstance(errors, dict):
         for key, value in errors.items():
             path = f"{prefix}.{key}" if prefix else str(key)
-            flat.update(_flatten(value, path))
+            flat.update(flatten_errors(value, path))
     elif isinstance(errors, list) and errors and not isinstance(errors[0], exceptions.ErrorDetail):
         for index, value in enumerate(errors):
             if value:
-                flat.update(_flatten(value, f"{prefix}.{index}" if prefix else str(index)))
+                flat.update(flatten_errors(value, f"{prefix}.{index}" if prefix else str(index)))
     else:
         items = errors if isinstance(errors, list) else [errors]
         flat[prefix or "non_field_errors"] = [
@@ -58,7 +58,7 @@ def _flatten(errors: Any, prefix: str = "") -> dict[str, list[dict[str, str]]]:
 
 
 def _validation_response(detail: Any) -> Response:
-    fields = _flatten(detail)
+    fields = flatten_errors(detail)
     non_field = fields.get("non_field_errors")
     if non_field and len(fields) == 1:
         first = non_field[0]
