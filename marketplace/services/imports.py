@@ -32,6 +32,7 @@ from marketplace.models import (
 from marketplace.patents import guards
 from marketplace.patents.cleaning import clean_patent, iter_fields
 from marketplace.patents.spreadsheets import Sheet, open_sheet
+from marketplace.units import megabytes
 
 logger = logging.getLogger(__name__)
 csv.field_size_limit(2_000_000)
@@ -80,9 +81,9 @@ def import_job_create(
     if size > limit:
         raise InvalidInput(
             "import_file_too_large",
-            _("The file has %(size)d bytes; the limit is %(limit)d."),
+            _("The file is %(size)s MB; the limit is %(limit)s MB."),
             fields={"file": [_("Too large.")]},
-            params={"size": size, "limit": limit},
+            params={"size": megabytes(size), "limit": megabytes(limit)},
         )
     if size == 0:
         raise InvalidInput(
