@@ -38,3 +38,7 @@ LOGGING = {"version": 1, "disable_existing_loggers": False}
 
 # WhiteNoise serves collected files in deployments; tests have no collected static root.
 MIDDLEWARE = [m for m in MIDDLEWARE if m != "whitenoise.middleware.WhiteNoiseMiddleware"]  # noqa: F405
+
+# Tests read English unless they ask otherwise; production falls back to Chinese
+# (tests/test_language.py checks that fallback with LANGUAGE_CODE set back to zh-hans).
+LANGUAGE_CODE = "en"

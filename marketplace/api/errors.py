@@ -71,14 +71,25 @@ def _validation_response(detail: Any) -> Response:
     )
 
 
+def _filled(message: Any, params: dict[str, Any]) -> str:
+    """A field message with the error's %(name)s parameters filled in, as the detail has."""
+    text = str(message)
+    if params and "%(" in text:
+        try:
+            return text % params
+        except (KeyError, ValueError, TypeError):
+            return text
+    return text
+
+
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """Map every exception a view raises to the error format; unknown errors stay 500s."""
     if isinstance(exc, DomainError):
         fields = {
             name: [
-                {"code": item[0], "message": str(item[1])}
+                {"code": item[0], "message": _filled(item[1], exc.params)}
                 if isinstance(item, tuple)
-                else {"code": exc.code, "message": str(item)}
+                else {"code": exc.code, "message": _filled(item, exc.params)}
                 for item in messages
             ]
             for name, messages in exc.fields.items()

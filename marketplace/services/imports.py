@@ -13,7 +13,7 @@ from django.conf import settings
 from django.core.files.base import File
 from django.db import transaction
 from django.db.models import F
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
@@ -326,9 +326,15 @@ def import_run(*, job_id: int, progress: Progress | None = None) -> ImportJob:
         phase="reading",
         attempts=F("attempts") + 1,
     )
-    job = ImportJob.objects.select_related("organisation").get(pk=job_id)
+    job = ImportJob.objects.select_related("organisation", "created_by").get(pk=job_id)
     if not claimed:
         return job
+    # Row errors and the failure are stored as text: in the language of who imported.
+    with translation.override(job.created_by.preferred_language):
+        return _run_claimed(job, progress)
+
+
+def _run_claimed(job: ImportJob, progress: Progress | None) -> ImportJob:
     errors: list[dict[str, Any]] = []
     try:
         with job.file.open("rb") as stream:
