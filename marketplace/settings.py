@@ -323,7 +323,11 @@ EMAIL_STALE_MINUTES = env.int("EMAIL_STALE_MINUTES", default=30)
 EMAIL_BATCH_SIZE = env.int("EMAIL_BATCH_SIZE", default=50)
 
 # Further demo data loaded by `load_demo` after the core demo (apps that build on marketplace).
-DEMO_EXTRA_LOADERS = ["licensing.demo.load_demo_declarations"]
+DEMO_EXTRA_LOADERS = [
+    "licensing.demo.load_demo_declarations",
+    "licensing.demo.load_demo_activity",
+    "matching.demo.load_demo_matches",
+]
 
 # Days a licensee has to pay the royalty on a reported period.
 ROYALTY_PAYMENT_DAYS = env.int("ROYALTY_PAYMENT_DAYS", default=30)
