@@ -42,14 +42,14 @@ def as_of(day: date) -> Iterator[None]:
     """Run the licensing services as if today were `day` (the demo's past). The services read
     "today" through their module's `_today()`, the seam their tests freeze too."""
     modules = (services, license_services, mediation_services)
-    saved = [module._today for module in modules]
+    saved = [getattr(module, "_today") for module in modules]  # noqa: B009
     for module in modules:
-        module._today = lambda: day  # type: ignore[assignment]
+        setattr(module, "_today", lambda: day)  # noqa: B010
     try:
         yield
     finally:
         for module, original in zip(modules, saved, strict=True):
-            module._today = original  # type: ignore[method-assign]
+            setattr(module, "_today", original)  # noqa: B010
 
 
 @transaction.atomic
