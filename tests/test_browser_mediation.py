@@ -191,16 +191,16 @@ def test_supervisor_reassigns_a_case_to_another_mediator_in_the_admin(
         assign.locator("input[type=submit]").click()
         page.wait_for_selector("text=Done: Assign or reassign the mediator.")
         parties = page.locator(".case-panel section").first.inner_text()
-        timeline = page.locator("#events-group td.field-verb").all_inner_texts()
+        timeline = page.locator("#events-group td.field-step").all_inner_texts()
         page.screenshot(path=str(ARTEFACTS / "6-reassigned.png"), full_page=True)
     assert "Mediator: 陈调解" in parties
     assert [verb.strip() for verb in timeline] == [
         "applied",
-        "mediator_assigned",
-        "notice_sent",
-        "respondent_agreed",
-        "accepted",
-        "mediator_assigned",  # the supervisor's reassignment, at the end of the timeline
+        "mediator assigned",
+        "application sent to the respondent",
+        "respondent agreed to mediate",
+        "accepted for mediation",
+        "mediator assigned",  # the supervisor's reassignment, at the end of the timeline
     ]
     case.refresh_from_db()
     assert (case.mediator, case.mediator_named_on) == (other, timezone.localdate())

@@ -183,3 +183,40 @@ def test_import_row_errors_and_missing_columns_read_in_chinese(world: World) -> 
     assert answer.status_code == 400, text
     assert "%(" not in text
     assert "申请号" in answer.json()["fields"]["file"][0]["message"]
+
+
+def test_the_mediators_admin_reads_in_chinese_and_finds_a_case_by_patent_number(
+    world: World,
+) -> None:
+    from licensing.services import mediation as mediation_services
+    from tests.mediation_helpers import licensed, open_case, supervisor
+
+    # Given a case assigned to a mediator who prefers Chinese
+    license = licensed(world)
+    case = open_case(world, license)
+    mediation_services.case_assign(
+        actor=supervisor(), case_id=case.pk, mediator_id=world.mediator.pk
+    )
+    User.objects.filter(pk=world.mediator.pk).update(preferred_language="zh-hans")
+    client = Client()
+    client.force_login(world.mediator)
+
+    # The list: column headers and filters in Chinese, no "By status" / "以 status"
+    listing = client.get("/admin/licensing/mediationcase/").content.decode()
+    for header in ("案件编号", "期限", "状态", "申请人", "被申请人", "调解员", "纠纷事由"):
+        assert header in listing, header
+    assert "status" not in re.sub(r"<[^>]+>", " ", listing).split("案件编号", 1)[1].lower()
+
+    # The case page: field labels, timeline steps and statuses, the license in words
+    page = client.get(f"/admin/licensing/mediationcase/{case.pk}/change/").content.decode()
+    steps = re.findall(r'<td class="field-step">\s*<p>([^<]+)</p>', page)
+    assert steps == ["已申请", "已指定调解员"]
+    assert license.patent.patent_number in page
+    assert f"license {license.pk} of" not in page
+    assert f"许可 {license.pk}：" in page
+
+    # Search by the patent's number and by the declaration's number
+    assert license.declaration is not None
+    for term in (license.patent.patent_number, license.declaration.number):
+        found = client.get("/admin/licensing/mediationcase/", {"q": term}).content.decode()
+        assert case.number in found, term
