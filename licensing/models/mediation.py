@@ -345,4 +345,4 @@ class MediationEvent(models.Model):
         verbose_name_plural = _("timeline")
 
     def __str__(self) -> str:
-        return f"{self.case_id}: {self.verb}"
+        return f"#{self.pk}"  # the admin's timeline rows carry this caption; the step has a column
