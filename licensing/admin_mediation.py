@@ -10,6 +10,7 @@ templates.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -22,7 +23,7 @@ from django.shortcuts import get_object_or_404
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
-from django.utils.translation import gettext
+from django.utils.translation import gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 from licensing.ledger import license_ledger
@@ -38,6 +39,7 @@ from licensing.models import (
     RecusalRequest,
 )
 from licensing.services import mediation as services
+from licensing.tasks import MEDIATION_STEPS
 from marketplace import roles
 from marketplace.errors import DomainError
 from marketplace.models import User
@@ -169,13 +171,35 @@ class DeadlineFilter(admin.SimpleListFilter):
         return queryset
 
 
+# A timeline's steps and statuses as the mediator reads them (codes stay in the rows).
+TIMELINE_STEPS = {
+    **MEDIATION_STEPS,
+    "evidence_added": _("evidence added"),
+    "session_recorded": _("session recorded"),
+    "applicant_told": _("applicant told"),
+}
+STATUS_LABELS = dict(CaseStatus.choices)
+
+
 class MediationEventInline(admin.TabularInline):
     model = MediationEvent
     extra = 0
     can_delete = False
-    fields = ("created_at", "verb", "from_status", "to_status", "actor", "reason_shown")
+    fields = ("created_at", "step", "from_shown", "to_shown", "actor", "reason_shown")
     readonly_fields = fields
     verbose_name_plural = _("timeline")
+
+    @admin.display(description=_("step"))
+    def step(self, event: MediationEvent) -> str:
+        return str(TIMELINE_STEPS.get(event.verb, event.verb))
+
+    @admin.display(description=_("from"))
+    def from_shown(self, event: MediationEvent) -> str:
+        return str(STATUS_LABELS.get(event.from_status, event.from_status))
+
+    @admin.display(description=pgettext_lazy("timeline", "to"))
+    def to_shown(self, event: MediationEvent) -> str:
+        return str(STATUS_LABELS.get(event.to_status, event.to_status))
 
     @admin.display(description=_("reason"))
     def reason_shown(self, event: MediationEvent) -> str:
@@ -207,7 +231,14 @@ class MediationCaseAdmin(admin.ModelAdmin):
     ]
     list_display_links = ["number"]
     list_filter = ["status", DeadlineFilter, "cause"]
-    search_fields = ["number", "applicant__name", "respondent__name"]
+    # A case is found by its number, a party, or the patent or declaration it is about.
+    search_fields = [
+        "number",
+        "applicant__name",
+        "respondent__name",
+        "declaration__number",
+        "declaration__patent__application_number",
+    ]
     list_select_related = ["applicant", "respondent", "mediator"]
     list_per_page = 50
     inlines = [MediationEventInline]
@@ -215,6 +246,19 @@ class MediationCaseAdmin(admin.ModelAdmin):
 
     def get_ordering(self, request: HttpRequest) -> list[str]:
         return ["-is_overdue", "deadline", "id"]  # overdue cases first, then by deadline
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[MediationCase], search_term: str
+    ) -> tuple[QuerySet[MediationCase], bool]:
+        results, duplicates = super().get_search_results(request, queryset, search_term)
+        # A patent number as people write it: "ZL2020 1010 0001.9", "CN…".
+        number = re.sub(r"\s", "", search_term.upper())
+        number = re.sub(r"^(ZL|CN)", "", number)
+        if number and number != search_term:
+            results = results | queryset.filter(
+                declaration__patent__application_number__icontains=number
+            )
+        return results, duplicates
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[MediationCase]:
         # A mediator sees only the cases assigned to them, by list or by URL.

@@ -10,6 +10,7 @@ from typing import Any
 from dateutil.relativedelta import relativedelta
 from django.conf import settings
 from django.db.models import Q
+from django.utils.translation import gettext as _
 
 from licensing.models import License, LicenseStatus, PaymentStatus
 
@@ -88,7 +89,7 @@ def _minimum_shortfalls(license: License, dues: list[Due], today: date) -> list[
             shortfalls.append(
                 Due(
                     "minimum_shortfall",
-                    f"license year {number}: minimum annual royalty",
+                    _("license year %(number)s: minimum annual royalty") % {"number": number},
                     minimum_amount - royalties,
                     year_end + timedelta(days=settings.ROYALTY_PAYMENT_DAYS),
                 )
@@ -105,7 +106,7 @@ def license_ledger(license: License, today: date) -> LicenseLedger:
         ledger.dues.append(
             Due(
                 "upfront",
-                "due at acceptance",
+                _("due at acceptance"),
                 license.due_at_acceptance_cny,
                 license.effective_date or license.notice_sent_at.date(),
             )
@@ -114,7 +115,8 @@ def license_ledger(license: License, today: date) -> LicenseLedger:
         ledger.dues.append(
             Due(
                 "royalty",
-                f"royalty {report.period_start.isoformat()}–{report.period_end.isoformat()}",
+                _("royalty %(start)s–%(end)s")
+                % {"start": report.period_start.isoformat(), "end": report.period_end.isoformat()},
                 report.amount_due_cny,
                 report.due_date,
                 report_id=report.pk,
@@ -133,7 +135,8 @@ def license_ledger(license: License, today: date) -> LicenseLedger:
             ledger.dues.append(
                 Due(
                     "mediation",
-                    f"mediation agreement: {obligation.description}",
+                    _("mediation agreement: %(obligation)s")
+                    % {"obligation": obligation.description},
                     obligation.amount_cny,
                     obligation.due_date,
                 )

@@ -19,6 +19,20 @@ from marketplace.models import User
 logger = logging.getLogger(__name__)
 
 # Who hears about which step (rules §3; issue: "each reaches the parties concerned").
+# The step's name in a notification, in the reader's language.
+DECLARATION_STEP = {
+    "submitted": gettext_lazy("submitted"),
+    "announced": gettext_lazy("announced"),
+    "not_announced": gettext_lazy("not announced"),
+    "withdrawal_requested": gettext_lazy("withdrawal requested"),
+    "withdrawn": gettext_lazy("withdrawn"),
+    "withdrawal_refused": gettext_lazy("withdrawal refused"),
+    "terminated": gettext_lazy("terminated"),
+    "revoked": gettext_lazy("revoked"),
+    "expired": gettext_lazy("expired"),
+    "superseded": gettext_lazy("superseded"),
+}
+
 AUDIENCE = {
     "submitted": ("patentee", "reviewers"),
     "announced": ("patentee", "co_owners"),
@@ -80,15 +94,13 @@ def notify_declaration_event(event_id: int) -> int:
 
     def render(user: User) -> tuple[str, str]:
         label = declaration.number or _("draft %(id)d") % {"id": declaration.pk}
-        title = _("Open-license declaration %(label)s: %(step)s") % {
-            "label": label,
-            "step": _(event.verb.replace("_", " ")),
-        }
+        step = str(DECLARATION_STEP.get(event.verb, event.verb))
+        title = _("Open-license declaration %(label)s: %(step)s") % {"label": label, "step": step}
         body = _("Patent %(patent)s (%(title)s) by %(patentee)s.\nStep: %(step)s.\n%(reason)s") % {
             "patent": declaration.patent.patent_number,
             "title": declaration.patent.title,
             "patentee": declaration.organisation.name,
-            "step": _(event.verb.replace("_", " ")),
+            "step": step,
             # System reasons are catalogue entries (gettext_noop); a person's words are not.
             "reason": (_("Reason: %(reason)s") % {"reason": _(event.reason)})
             if event.reason
@@ -113,6 +125,18 @@ def expire_declarations() -> int:
 
     return declarations_expire()
 
+
+# The step's name in a notification title, in the reader's language.
+LICENSE_STEP = {
+    "took_effect": gettext_lazy("took effect"),
+    "payment_contested": gettext_lazy("payment contested"),
+    "filed": gettext_lazy("filed"),
+    "filing_accepted": gettext_lazy("filing accepted"),
+    "filing_returned": gettext_lazy("filing returned"),
+    "royalty_reported": gettext_lazy("royalty reported"),
+    "royalty_paid": gettext_lazy("royalty paid"),
+    "notice_sent": gettext_lazy("notice sent"),
+}
 
 LICENSE_AUDIENCE = {
     "took_effect": ("licensor", "licensee"),
@@ -154,7 +178,7 @@ def notify_license_event(event_id: int) -> int:
         title = _("License %(id)d on %(patent)s: %(step)s") % {
             "id": license.pk,
             "patent": license.patent.patent_number,
-            "step": _(event.verb.replace("_", " ")),
+            "step": str(LICENSE_STEP.get(event.verb, event.verb)),
         }
         body = _("Licensee: %(licensee)s. Patentee: %(licensor)s.\n%(reason)s") % {
             "licensee": license.licensee.name,

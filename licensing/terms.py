@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 
 from licensing.rules import rule
 from marketplace.patents.cleaning import Errors
+from marketplace.units import cny
 
 NEEDS = {
     "free": set(),
@@ -62,9 +63,9 @@ def check_terms(
             errors.add(
                 field,
                 code,
-                _("At most CNY %(cap)s (the cap on lump sums); this is %(amount)s."),
-                cap=f"{lump_sum_cap:,.0f}",
-                amount=f"{amount:,.2f}",
+                _("At most %(cap)s (the cap on lump sums); this is %(amount)s."),
+                cap=cny(lump_sum_cap),
+                amount=cny(amount),
             )
     rate = values.get("royalty_rate_percent")
     basis = values.get("royalty_basis")

@@ -68,6 +68,8 @@ ORGANISATIONS = (
         "91320505MA0000031",
         "sme.battery@example.com",
         "赵磊",
+        member_email="sme.member@example.com",
+        member_name="孙小敏",
         industry="C3841",
         size="small",
     ),
@@ -159,6 +161,7 @@ def load_demo() -> list[DemoLogin]:
         _ensure_staff(email, name, role)
         logins.append(DemoLogin(email, role))
     load_demo_patents()
+    load_demo_needs()
     if not User.objects.filter(email=SUPERUSER_EMAIL).exists():
         User.objects.create_superuser(SUPERUSER_EMAIL, DEMO_PASSWORD, full_name="平台管理员")
     logins.append(DemoLogin(SUPERUSER_EMAIL, "superuser (admin site)"))
@@ -224,6 +227,19 @@ DEMO_PATENTS: tuple[tuple[str, int, str, str, str, str, list[str], str, str], ..
         "2024-01-16",
     ),
     (
+        # Granted in 2014: the 85 % general reduction covered patent years 3-12 and is over,
+        # so the 15 % open-license reduction shows in its fee calendar (licensing.demo).
+        "华东示范大学",
+        100007,
+        "1",
+        "一种锂电池隔膜陶瓷涂层及其涂布方法",
+        "本发明公开了一种用于锂离子电池隔膜的氧化铝陶瓷涂层，提高隔膜耐热性和电解液浸润性。",
+        "H01M 50/449",
+        ["H01M 50/403"],
+        "2012-03-01",
+        "2014-06-10",
+    ),
+    (
         "江苏先进材料示范研究院",
         100006,
         "1",
@@ -284,6 +300,7 @@ DEMO_DECLARATIONS: tuple[tuple[int, dict[str, object]], ...] = (
     ),
     (100002, {"payment_method": "lump_sum", "lump_sum_cny": "300000.00", "license_term_years": 3}),
     (100004, {"payment_method": "free"}),
+    (100007, {"payment_method": "lump_sum", "lump_sum_cny": "12000.00", "license_term_years": 5}),
     (
         100005,
         {
@@ -300,3 +317,53 @@ def demo_patent_number(serial: int) -> str:
 
     patent = Patent.objects.filter(application_number__contains=f"{serial % 10_000_000:07d}.")
     return patent.values_list("application_number", flat=True).get()
+
+
+# Technology needs of the demo SMEs: (SME name, title, description, keywords, IPC areas).
+DEMO_NEEDS: tuple[tuple[str, str, str, list[str], list[str]], ...] = (
+    (
+        "苏州锂途新能源科技有限公司",
+        "高镍正极材料循环稳定性提升",
+        "我司生产动力电池，需要提高高镍三元正极材料的循环寿命和热稳定性的包覆或掺杂技术。",
+        ["高镍", "正极材料", "锂离子电池"],
+        ["H01M"],
+    ),
+    (
+        "深圳晶显光电有限公司",
+        "柔性OLED薄膜封装工艺",
+        "需要柔性有机发光显示面板的薄膜封装技术，提高弯折寿命。",
+        ["柔性", "OLED", "薄膜封装"],
+        ["H10K"],
+    ),
+)
+
+
+def load_demo_needs() -> int:
+    """Post the demo SMEs' technology needs through the needs service (once)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from marketplace.models import Membership, TechnologyNeed
+    from marketplace.services.needs import need_create
+
+    created = 0
+    for sme_name, title, description, keywords, ipc_areas in DEMO_NEEDS:
+        organisation = Organisation.objects.get(name=sme_name)
+        if TechnologyNeed.objects.filter(organisation=organisation, title=title).exists():
+            continue
+        admin = Membership.objects.filter(organisation=organisation).order_by("id").first()
+        assert admin is not None
+        need_create(
+            actor=admin.user,
+            organisation_id=organisation.pk,
+            values={
+                "title": title,
+                "description": description,
+                "keywords": keywords,
+                "ipc_areas": ipc_areas,
+                "expires_on": timezone.localdate() + timedelta(days=180),
+            },
+        )
+        created += 1
+    return created

@@ -57,6 +57,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "marketplace.i18n.PreferredLanguageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "marketplace.api.errors.DatabaseUnavailableMiddleware",
@@ -127,7 +128,8 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "pages:login"
 LOGIN_REDIRECT_URL = "/"
 
-LANGUAGE_CODE = "en"
+# Accept-Language, else the user's preferred_language (marketplace/i18n.py), else Chinese.
+LANGUAGE_CODE = "zh-hans"
 LANGUAGES = [("en", _("English")), ("zh-hans", _("Simplified Chinese"))]
 LOCALE_PATHS = [BASE_DIR / "marketplace" / "locale"]
 TIME_ZONE = "Asia/Shanghai"
@@ -174,7 +176,7 @@ PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT_HOURS", default=2) * 36
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "marketplace.i18n.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -356,7 +358,11 @@ EMAIL_STALE_MINUTES = env.int("EMAIL_STALE_MINUTES", default=30)
 EMAIL_BATCH_SIZE = env.int("EMAIL_BATCH_SIZE", default=50)
 
 # Further demo data loaded by `load_demo` after the core demo (apps that build on marketplace).
-DEMO_EXTRA_LOADERS = ["licensing.demo.load_demo_declarations"]
+DEMO_EXTRA_LOADERS = [
+    "licensing.demo.load_demo_declarations",
+    "licensing.demo.load_demo_activity",
+    "matching.demo.load_demo_matches",
+]
 
 # Days a licensee has to pay the royalty on a reported period.
 ROYALTY_PAYMENT_DAYS = env.int("ROYALTY_PAYMENT_DAYS", default=30)

@@ -43,3 +43,7 @@ MIDDLEWARE = [m for m in MIDDLEWARE if m != "whitenoise.middleware.WhiteNoiseMid
 # The public HTTP cache is off unless a test turns it on (tests/test_public_cache.py), so other
 # tests see every write at once and no Cache-Control they did not ask for.
 PUBLIC_CACHE_SECONDS = 0
+
+# Tests read English unless they ask otherwise; production falls back to Chinese
+# (tests/test_language.py checks that fallback with LANGUAGE_CODE set back to zh-hans).
+LANGUAGE_CODE = "en"

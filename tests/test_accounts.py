@@ -315,3 +315,46 @@ def test_verification_mail_is_written_in_the_users_language() -> None:
     client_for(None).post("/api/v1/auth/register/", body, format="json")
     assert OutboundEmail.objects.get().subject == "验证您的电子邮件地址"
     assert mail.outbox == []  # nothing is sent inside the request
+
+
+def test_registration_reports_every_problem_in_one_round() -> None:
+    # Given a taken address, a missing region, a company without a credit code and a weak password
+    UserFactory.create(email="founder@example.com")
+    body = registration(credit_code="")
+    del body["region"]
+    body["admin"]["password"] = "12345678"
+    before = _counts()
+
+    # When it is sent once
+    response = client_for(None).post("/api/v1/auth/register/", body, format="json")
+
+    # Then one 400 lists all four, each on the body's own field path with its own code
+    assert response.status_code == 400
+    answer = response.json()
+    assert answer["code"] == "invalid"
+    codes = {path: [item["code"] for item in items] for path, items in answer["fields"].items()}
+    assert codes == {
+        "region": ["required"],
+        "credit_code": ["credit_code_required"],
+        "admin.email": ["email_taken"],
+        "admin.password": ["weak_password", "weak_password"],
+    }
+    assert _counts() == before
+
+
+def test_registration_with_valid_fields_reports_all_business_rules_together() -> None:
+    UserFactory.create(email="founder@example.com")
+    body = registration()
+    body["admin"]["password"] = "12345678"
+    response = client_for(None).post("/api/v1/auth/register/", body, format="json")
+    assert response.status_code == 400
+    assert sorted(response.json()["fields"]) == ["admin.email", "admin.password"]
+    assert response.json()["fields"]["admin.email"][0]["code"] == "email_taken"
+
+
+def test_an_individual_registers_without_a_credit_code() -> None:
+    body = registration(kind="individual", name="李四")
+    del body["credit_code"]
+    del body["sme_profile"]
+    response = client_for(None).post("/api/v1/auth/register/", body, format="json")
+    assert response.status_code == 201, response.json()

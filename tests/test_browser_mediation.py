@@ -94,7 +94,7 @@ def _overdue_case() -> Cast:
 
 
 @contextmanager
-def _logged_in(live_server: Any, user: Any) -> Iterator[Any]:
+def _logged_in(live_server: Any, user: Any, locale: str = "en-US") -> Iterator[Any]:
     """A Chromium page logged in to the admin as the user."""
     from playwright.sync_api import sync_playwright
 
@@ -105,7 +105,7 @@ def _logged_in(live_server: Any, user: Any) -> Iterator[Any]:
             executable_path=CHROMIUM,
             args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
         )
-        page = browser.new_page(locale="en-US")
+        page = browser.new_page(locale=locale)
         page.goto(f"{live_server.url}/admin/login/")
         page.fill("#id_username", user.email)
         page.fill("#id_password", PASSWORD)
@@ -191,16 +191,16 @@ def test_supervisor_reassigns_a_case_to_another_mediator_in_the_admin(
         assign.locator("input[type=submit]").click()
         page.wait_for_selector("text=Done: Assign or reassign the mediator.")
         parties = page.locator(".case-panel section").first.inner_text()
-        timeline = page.locator("#events-group td.field-verb").all_inner_texts()
+        timeline = page.locator("#events-group td.field-step").all_inner_texts()
         page.screenshot(path=str(ARTEFACTS / "6-reassigned.png"), full_page=True)
     assert "Mediator: 陈调解" in parties
     assert [verb.strip() for verb in timeline] == [
         "applied",
-        "mediator_assigned",
-        "notice_sent",
-        "respondent_agreed",
-        "accepted",
-        "mediator_assigned",  # the supervisor's reassignment, at the end of the timeline
+        "mediator assigned",
+        "application sent to the respondent",
+        "respondent agreed to mediate",
+        "accepted for mediation",
+        "mediator assigned",  # the supervisor's reassignment, at the end of the timeline
     ]
     case.refresh_from_db()
     assert (case.mediator, case.mediator_named_on) == (other, timezone.localdate())
@@ -212,3 +212,38 @@ def test_supervisor_reassigns_a_case_to_another_mediator_in_the_admin(
     )
     assert list(MediationCase.objects.for_mediator(cast.mediator)) == []
     assert (ARTEFACTS / "6-reassigned.png").stat().st_size > 0
+
+
+@needs_chromium
+@pytest.mark.django_db(transaction=True)
+def test_the_mediators_admin_in_chinese(live_server: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    cast = _overdue_case()
+    case = cast.case
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with _logged_in(live_server, cast.mediator, locale="zh-CN") as page:
+        page.goto(f"{live_server.url}/admin/licensing/mediationcase/")
+        headers = page.locator("#result_list thead th").all_inner_texts()
+        filters = page.locator("#changelist-filter").inner_text()
+        page.screenshot(path=str(ARTEFACTS / "7-zh-my-cases.png"), full_page=True)
+        page.locator("#result_list tbody tr", has_text=case.number).locator("th a").click()
+        page.wait_for_selector("#events-group")
+        timeline = page.locator("#events-group td.field-step").all_inner_texts()
+        statuses = page.locator("#events-group td.field-to_shown").all_inner_texts()
+        page.screenshot(path=str(ARTEFACTS / "8-zh-case-page.png"), full_page=True)
+    assert [h.strip() for h in headers if h.strip()] == [
+        "案件编号",
+        "期限",
+        "状态",
+        "申请人",
+        "被申请人",
+        "调解员",
+        "纠纷事由",
+    ]
+    assert "status" not in filters and "cause" not in filters
+    assert [step.strip() for step in timeline][:3] == [
+        "已申请",
+        "已指定调解员",
+        "已送达被申请人",
+    ]
+    assert all(not any("a" <= c <= "z" for c in status) for status in statuses), statuses
+    assert (ARTEFACTS / "8-zh-case-page.png").stat().st_size > 0

@@ -294,7 +294,7 @@ def test_whole_flow_draft_refused_fixed_submitted_announced_registered_withdrawn
         (number, patent.patent_number)
     ]
     assert register[0]["royalty"] == (
-        "entry fee CNY 50000.00 + 3.5% of net sales; minimum CNY 20000.00 a year"
+        "entry fee CNY 50,000.00 + 3.5% of net sales; minimum CNY 20,000.00 a year"
     )
     found = client_for(None).get("/api/v1/search/patents/", {"q": "锂离子电池"}).json()
     assert [item["id"] for item in found["results"]] == [patent.pk]

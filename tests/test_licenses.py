@@ -140,6 +140,7 @@ def test_notice_without_payment_waits_then_payment_gives_effect(
     )
     assert wrong.status_code == 400
     assert wrong.json()["code"] == "payment_amount_mismatch"
+    assert list(wrong.json()["fields"]) == ["amount_cny"]  # the body's own path
     paid = client.post(f"/api/v1/licenses/{waiting['id']}/pay/", payment, format="json").json()
     assert (paid["status"], paid["effective_date"]) == ("effective", TODAY().isoformat())
 

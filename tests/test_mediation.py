@@ -556,8 +556,8 @@ def test_the_mediators_case_page_shows_the_timeline_read_only(
     client = client_for(None)
     client.force_login(world.mediator)
     page = client.get(f"/admin/licensing/mediationcase/{case.pk}/change/").content.decode()
-    verbs = re.findall(r'<td class="field-verb">\s*<p>(\w+)</p>', page)
-    assert verbs == ["applied", "mediator_assigned"]
+    steps = re.findall(r'<td class="field-step">\s*<p>([^<]+)</p>', page)
+    assert steps == ["applied", "mediator assigned"]  # the steps' labels, not their codes
     assert 'name="events-0-reason"' not in page  # shown, not editable
 
 

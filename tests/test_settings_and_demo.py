@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.contrib.auth.models import Group
@@ -75,10 +76,10 @@ def test_demo_command_announces_declarations_and_is_idempotent() -> None:
     first = list(Declaration.objects.order_by("id").values_list("number", "status"))
     call_command("load_demo", stdout=io.StringIO())
     assert list(Declaration.objects.order_by("id").values_list("number", "status")) == first
-    assert [status for _number, status in first] == ["announced"] * 4
-    assert Patent.objects.filter(is_listed=True).count() == 4
+    assert [status for _number, status in first] == ["announced"] * 5
+    assert Patent.objects.filter(is_listed=True).count() == 5
     found = client_for(None).get("/api/v1/search/patents/", {"q": "锂离子电池"}).json()
-    assert len(found["results"]) == 1
+    assert len(found["results"]) == 2  # the 2012 separator patent too
 
 
 @pytest.mark.django_db
@@ -116,3 +117,62 @@ def test_every_printed_demo_login_works() -> None:
         assert response.status_code == 200, (login, response.json())
     reviewer = User.objects.get(email="reviewer@example.com")
     assert roles.is_reviewer(reviewer) and reviewer.is_staff
+
+
+def _demo_client(email: str) -> Any:
+    return client_for(User.objects.get(email=email))
+
+
+@pytest.mark.django_db
+def test_the_demo_shows_each_user_real_work_and_is_idempotent() -> None:
+    from django.core.management import call_command
+
+    from licensing.models import License, LicenseFiling, MediationCase, RoyaltyReport
+    from marketplace.models import Patent, TechnologyNeed
+    from matching.models import Match
+
+    # Given the demo loaded twice (the second load adds nothing)
+    call_command("load_demo", stdout=io.StringIO())
+
+    def counts() -> tuple[int, ...]:
+        return tuple(
+            model.objects.count()
+            for model in (License, LicenseFiling, RoyaltyReport, MediationCase, TechnologyNeed)
+        )
+
+    first = counts()
+    call_command("load_demo", stdout=io.StringIO())
+    assert counts() == first == (3, 2, 2, 4, 2)
+
+    # A mediator's panel has the cases assigned to them; the supervisor sees all four
+    mediator = _demo_client("mediator@example.com").get("/api/v1/mediation-cases/").json()
+    assert sorted(case["status"] for case in mediator["results"]) == [
+        "accepted",
+        "not_accepted",
+        "settled",
+    ]
+    supervisor = _demo_client("supervisor@example.com").get("/api/v1/mediation-cases/").json()
+    assert len(supervisor["results"]) == 4
+
+    # Licenses: paid up front and filed, one awaiting payment, royalties paid and overdue
+    statuses = sorted(License.objects.values_list("status", flat=True))
+    assert statuses == ["awaiting_payment", "effective", "effective"]
+    licensee = _demo_client("sme.battery@example.com")
+    royalty = License.objects.filter(royalty_reports__isnull=False).distinct().get()
+    dues = licensee.get(f"/api/v1/licenses/{royalty.pk}/ledger/").json()["dues"]
+    assert [due["state"] for due in dues if due["kind"] == "royalty"] == ["paid", "overdue"]
+
+    # The patentee past its general reduction sees the 15 % open-license saving: CNY 1,200
+    patent = Patent.objects.get(application_number__contains="0100007.")
+    calendar = _demo_client("university.admin@example.com").get(
+        f"/api/v1/patents/{patent.pk}/fee-calendar/"
+    )
+    assert calendar.status_code == 200, calendar.json()
+    assert '"open_license_saving_cny":"1200.00"' in calendar.content.decode().replace(" ", "")
+
+    # SMEs have needs and matches with reasons; a plain member logs in
+    assert Match.objects.exists()
+    matches = licensee.get("/api/v1/matches/").json()
+    assert matches and all(m["reasons"] for m in matches)
+    member = User.objects.get(email="sme.member@example.com")
+    assert list(member.memberships.values_list("role", flat=True)) == ["member"]

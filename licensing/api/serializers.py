@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.translation import gettext as _
 from rest_framework import serializers
 
 from licensing.models import Declaration, DeclarationEvent, PaymentMethod, RoyaltyBasis
 from marketplace.api.serializers import StrictInputSerializer
+from marketplace.units import cny
 
 TERMS = [
     "payment_method",
@@ -173,20 +175,29 @@ class RegisterEntrySerializer(serializers.ModelSerializer[Declaration]):
 
 
 def royalty_text(declaration: Declaration) -> str:
-    """The royalty standard in one line, as the gazette prints it."""
+    """The royalty standard in one line, as the gazette prints it, in the reader's language
+    (amounts in 万元 in Chinese)."""
     method = declaration.payment_method
-    basis = {"net_sales": "net sales", "profit": "profit"}.get(declaration.royalty_basis, "")
+    basis = {"net_sales": _("net sales"), "profit": _("profit")}.get(declaration.royalty_basis, "")
+    rate = (
+        f"{declaration.royalty_rate_percent.normalize()}"
+        if declaration.royalty_rate_percent is not None
+        else ""
+    )
     if method == "free":
-        text = "free"
+        text = str(_("free"))
     elif method == "lump_sum":
-        text = f"lump sum CNY {declaration.lump_sum_cny}"
+        text = _("lump sum %(amount)s") % {"amount": cny(declaration.lump_sum_cny or 0)}
     elif method == "running_royalty":
-        text = f"{declaration.royalty_rate_percent.normalize()}% of {basis}"  # type: ignore[union-attr]
+        text = _("%(rate)s%% of %(basis)s") % {"rate": rate, "basis": basis}
     else:
-        text = (
-            f"entry fee CNY {declaration.entry_fee_cny} + "
-            f"{declaration.royalty_rate_percent.normalize()}% of {basis}"  # type: ignore[union-attr]
-        )
+        text = _("entry fee %(amount)s + %(rate)s%% of %(basis)s") % {
+            "amount": cny(declaration.entry_fee_cny or 0),
+            "rate": rate,
+            "basis": basis,
+        }
     if declaration.minimum_annual_royalty_cny:
-        text += f"; minimum CNY {declaration.minimum_annual_royalty_cny} a year"
+        text += _("; minimum %(amount)s a year") % {
+            "amount": cny(declaration.minimum_annual_royalty_cny)
+        }
     return text

@@ -187,7 +187,8 @@ class Declaration(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.number or f'draft {self.pk}'} ({self.status})"
+        label = self.number or str(_("draft %(id)d")) % {"id": self.pk}
+        return f"{label} ({self.get_status_display()})"
 
 
 class DeclarationConsent(models.Model):

@@ -74,7 +74,13 @@ class License(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"license {self.pk} of {self.patent_id} to {self.licensee_id} ({self.status})"
+        # Read by people in the admin (a case's license): numbers and names, in their language.
+        return str(_("License %(id)s: %(patent)s to %(licensee)s (%(status)s)")) % {
+            "id": self.pk,
+            "patent": self.patent.patent_number or self.patent.application_number,
+            "licensee": self.licensee.name,
+            "status": self.get_status_display(),
+        }
 
 
 class PaymentStatus(models.TextChoices):

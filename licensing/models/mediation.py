@@ -7,6 +7,7 @@ from typing import ClassVar
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from licensing.querysets import MediationCaseQuerySet
 
@@ -82,12 +83,18 @@ class CaseCause(models.TextChoices):
 class MediationCase(models.Model):
     """A dispute between a patentee and a licensee, mediated on the platform."""
 
-    number = models.CharField(max_length=20, unique=True)
+    number = models.CharField(_("case number"), max_length=20, unique=True)
     applicant = models.ForeignKey(
-        "marketplace.Organisation", on_delete=models.PROTECT, related_name="mediations_applied"
+        "marketplace.Organisation",
+        on_delete=models.PROTECT,
+        related_name="mediations_applied",
+        verbose_name=_("applicant"),
     )
     respondent = models.ForeignKey(
-        "marketplace.Organisation", on_delete=models.PROTECT, related_name="mediations_answered"
+        "marketplace.Organisation",
+        on_delete=models.PROTECT,
+        related_name="mediations_answered",
+        verbose_name=_("respondent"),
     )
     license = models.ForeignKey(
         "licensing.License",
@@ -95,15 +102,23 @@ class MediationCase(models.Model):
         null=True,
         blank=True,
         related_name="mediation_cases",
+        verbose_name=_("license"),
     )
     declaration = models.ForeignKey(
-        "licensing.Declaration", on_delete=models.PROTECT, related_name="mediation_cases"
+        "licensing.Declaration",
+        on_delete=models.PROTECT,
+        related_name="mediation_cases",
+        verbose_name=_("declaration"),
     )
-    cause = models.CharField(max_length=20, choices=CaseCause.choices)
-    summary = models.TextField(max_length=2000)
+    cause = models.CharField(_("cause"), max_length=20, choices=CaseCause.choices)
+    summary = models.TextField(_("summary"), max_length=2000)
     matters = models.TextField(_("matters to mediate"), max_length=2000)
     status = models.CharField(
-        max_length=14, choices=CaseStatus.choices, default=CaseStatus.APPLIED, editable=False
+        _("status"),
+        max_length=14,
+        choices=CaseStatus.choices,
+        default=CaseStatus.APPLIED,
+        editable=False,
     )
     mediator = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -111,21 +126,27 @@ class MediationCase(models.Model):
         null=True,
         blank=True,
         related_name="mediation_cases",
+        verbose_name=_("mediator"),
     )
-    mediator_named_on = models.DateField(null=True, blank=True)
+    mediator_named_on = models.DateField(_("mediator named on"), null=True, blank=True)
     # The deadline the case is waiting on now, what it is for, and whether it was counted
     # on a calendar not yet announced (weekends only): then it is provisional.
-    deadline = models.DateField(null=True, blank=True)
-    deadline_kind = models.CharField(max_length=30, choices=DeadlineKind.choices, blank=True)
-    deadline_provisional = models.BooleanField(default=False)
-    is_paused = models.BooleanField(_("paused for a recusal request"), default=False)
-    session_at = models.DateTimeField(null=True, blank=True)
-    session_place = models.CharField(max_length=200, blank=True)
-    applied_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    deadline = models.DateField(_("deadline"), null=True, blank=True)
+    deadline_kind = models.CharField(
+        _("deadline for"), max_length=30, choices=DeadlineKind.choices, blank=True
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    deadline_provisional = models.BooleanField(_("deadline provisional"), default=False)
+    is_paused = models.BooleanField(_("paused for a recusal request"), default=False)
+    session_at = models.DateTimeField(_("session at"), null=True, blank=True)
+    session_place = models.CharField(_("session place"), max_length=200, blank=True)
+    applied_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("applied by"),
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     objects: ClassVar[MediationCaseQuerySet] = MediationCaseQuerySet.as_manager()  # type: ignore[assignment]
 
@@ -304,17 +325,24 @@ class MediationEvent(models.Model):
 
     case = models.ForeignKey(MediationCase, on_delete=models.CASCADE, related_name="events")
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("by"),
     )
-    verb = models.CharField(max_length=40)
-    from_status = models.CharField(max_length=14, blank=True)
-    to_status = models.CharField(max_length=14, blank=True)
-    reason = models.TextField(blank=True)
+    verb = models.CharField(_("step"), max_length=40)
+    from_status = models.CharField(_("from"), max_length=14, blank=True)
+    to_status = models.CharField(pgettext_lazy("timeline", "to"), max_length=14, blank=True)
+    reason = models.TextField(_("reason"), blank=True)
     data = models.JSONField(default=dict, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(_("when"), auto_now_add=True)
 
     class Meta:
         ordering = ["created_at", "id"]
+        verbose_name = _("timeline step")
+        verbose_name_plural = _("timeline")
 
     def __str__(self) -> str:
-        return f"{self.case_id}: {self.verb}"
+        return f"#{self.pk}"  # the admin's timeline rows carry this caption; the step has a column

@@ -127,19 +127,21 @@ def _lock_declaration_for_share(declaration_id: int) -> str | None:
     return str(row[0]) if row else None
 
 
-def _check_payment(payment: dict[str, Any], due: Decimal) -> None:
+def _check_payment(payment: dict[str, Any], due: Decimal, *, path: str = "payment.") -> None:
+    """`path` prefixes the field names as the request body nests them: accepting sends the
+    payment as `payment`, /pay/ sends its fields at the top."""
     if payment["amount_cny"] != due:
         raise InvalidInput(
             "payment_amount_mismatch",
             _("The amount due at acceptance is CNY %(due)s; the payment was CNY %(paid)s."),
-            fields={"payment.amount_cny": [_("Must equal the amount due.")]},
+            fields={f"{path}amount_cny": [_("Must equal the amount due.")]},
             params={"due": f"{due:.2f}", "paid": f"{payment['amount_cny']:.2f}"},
         )
     if payment["paid_on"] > _today():
         raise InvalidInput(
             "payment_date_in_future",
             _("A payment cannot be dated in the future."),
-            fields={"payment.paid_on": [_("In the future.")]},
+            fields={f"{path}paid_on": [_("In the future.")]},
         )
 
 
@@ -279,7 +281,7 @@ def license_pay_upfront(*, actor: User, license_id: int, payment: dict[str, Any]
         raise PermissionDenied("licensee_required", _("Only the licensee records its payments."))
     if license.status != LicenseStatus.AWAITING_PAYMENT:
         raise Conflict("license_not_awaiting_payment", _("Nothing is awaiting payment here."))
-    _check_payment(payment, license.due_at_acceptance_cny)
+    _check_payment(payment, license.due_at_acceptance_cny, path="")
     LicensePayment.objects.create(
         license=license, kind=PaymentKind.UPFRONT, recorded_by=actor, **payment
     )

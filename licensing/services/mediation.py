@@ -38,6 +38,7 @@ from marketplace import roles
 from marketplace.celery import publish_after_commit
 from marketplace.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from marketplace.models import Membership, User
+from marketplace.units import megabytes
 
 S = CaseStatus
 K = DeadlineKind
@@ -713,9 +714,9 @@ def evidence_check(upload: IO[bytes], name: str, size: int) -> str:
     if size > limit:
         raise InvalidInput(
             "evidence_too_large",
-            _("Evidence files are at most %(limit)d bytes."),
+            _("Evidence files are at most %(limit)s MB."),
             fields={"file": [_("Too large.")]},
-            params={"limit": limit},
+            params={"limit": megabytes(limit)},
         )
     suffix = "." + name.rsplit(".", 1)[-1].lower() if "." in name else ""
     if suffix not in ALLOWED_EVIDENCE:

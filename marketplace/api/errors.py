@@ -37,17 +37,17 @@ def error_body(code: str, detail: str, fields: dict[str, Any] | None = None) -> 
     return {"code": code, "detail": detail, "fields": fields or {}}
 
 
-def _flatten(errors: Any, prefix: str = "") -> dict[str, list[dict[str, str]]]:
+def flatten_errors(errors: Any, prefix: str = "") -> dict[str, list[dict[str, str]]]:
     """Turn DRF's nested error detail into {"a.b.0.c": [{"code", "message"}]}."""
     flat: dict[str, list[dict[str, str]]] = {}
     if isinstance(errors, dict):
         for key, value in errors.items():
             path = f"{prefix}.{key}" if prefix else str(key)
-            flat.update(_flatten(value, path))
+            flat.update(flatten_errors(value, path))
     elif isinstance(errors, list) and errors and not isinstance(errors[0], exceptions.ErrorDetail):
         for index, value in enumerate(errors):
             if value:
-                flat.update(_flatten(value, f"{prefix}.{index}" if prefix else str(index)))
+                flat.update(flatten_errors(value, f"{prefix}.{index}" if prefix else str(index)))
     else:
         items = errors if isinstance(errors, list) else [errors]
         flat[prefix or "non_field_errors"] = [
@@ -58,7 +58,7 @@ def _flatten(errors: Any, prefix: str = "") -> dict[str, list[dict[str, str]]]:
 
 
 def _validation_response(detail: Any) -> Response:
-    fields = _flatten(detail)
+    fields = flatten_errors(detail)
     non_field = fields.get("non_field_errors")
     if non_field and len(fields) == 1:
         first = non_field[0]
@@ -71,14 +71,25 @@ def _validation_response(detail: Any) -> Response:
     )
 
 
+def _filled(message: Any, params: dict[str, Any]) -> str:
+    """A field message with the error's %(name)s parameters filled in, as the detail has."""
+    text = str(message)
+    if params and "%(" in text:
+        try:
+            return text % params
+        except (KeyError, ValueError, TypeError):
+            return text
+    return text
+
+
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """Map every exception a view raises to the error format; unknown errors stay 500s."""
     if isinstance(exc, DomainError):
         fields = {
             name: [
-                {"code": item[0], "message": str(item[1])}
+                {"code": item[0], "message": _filled(item[1], exc.params)}
                 if isinstance(item, tuple)
-                else {"code": exc.code, "message": str(item)}
+                else {"code": exc.code, "message": _filled(item, exc.params)}
                 for item in messages
             ]
             for name, messages in exc.fields.items()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 from collections.abc import Mapping
 from typing import IO, Any
 
@@ -43,3 +44,11 @@ class LimitedJSONParser(JSONParser):
             return super().parse(io.BytesIO(body), media_type, parser_context)
         except RecursionError as error:  # "[[[[…" thousands deep blows the decoder's stack
             raise ParseError(_("JSON nested too deeply.")) from error
+        except ParseError as error:  # DRF's text quotes the decoder's English message
+            cause = error.__cause__ or error.__context__
+            if isinstance(cause, json.JSONDecodeError):
+                raise ParseError(
+                    _("The body is not valid JSON (line %(line)d, column %(column)d).")
+                    % {"line": cause.lineno, "column": cause.colno}
+                ) from error
+            raise ParseError(_("The body is not valid JSON.")) from error

@@ -38,6 +38,7 @@ from marketplace.models import (
     PatentHindrance,
     PatentPledge,
     PatentType,
+    PaymentMethodPreference,
     Region,
 )
 from marketplace.patents.ipc import normalise_ipc_prefix
@@ -640,8 +641,9 @@ def _facet_label_rows() -> tuple[dict[str, IpcClass], dict[str, str]]:
 def _label_facets(facets: dict[str, list[dict[str, Any]]]) -> dict[str, list[dict[str, Any]]]:
     sections, provinces = _facet_label_rows()
     types = dict(PatentType.choices)
+    methods = {"free": _("free (royalty 0)"), **dict(PaymentMethodPreference.choices)}
     for item in facets["payment_method"]:
-        item["label"] = item["value"]
+        item["label"] = str(methods.get(item["value"], item["value"]))
     for item in facets["ipc_section"]:
         section = sections.get(item["value"])
         item["label"] = section.localized_title() if section else item["value"]

@@ -276,7 +276,11 @@ class RegistrationSerializer(StrictInputSerializer):
     name = serializers.CharField(max_length=200)
     name_en = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
     kind = serializers.ChoiceField(choices=OrganisationKind.choices)
-    credit_code = CreditCodeField(default="")
+    credit_code = CreditCodeField(
+        default="",
+        help_text="Unified social credit code (18 characters, GB 32100-2015). Required for every "
+        "kind except `individual`, who leaves it out; refused with credit_code_required.",
+    )
     region = RegionField()
     address = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
     contact_email = serializers.EmailField(required=False, allow_blank=True, default="")
@@ -286,14 +290,6 @@ class RegistrationSerializer(StrictInputSerializer):
     website = serializers.URLField(max_length=200, required=False, allow_blank=True, default="")
     admin = RegistrationAdminSerializer()
     sme_profile = SmeProfileInputSerializer(required=False)
-
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        if attrs["kind"] != OrganisationKind.INDIVIDUAL and not attrs.get("credit_code"):
-            raise serializers.ValidationError(
-                {"credit_code": [_("Organisations other than individuals must give their code.")]},
-                code="credit_code_required",
-            )
-        return attrs
 
 
 class VerifyEmailSerializer(StrictInputSerializer):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from django.db.models import QuerySet
@@ -17,12 +18,13 @@ from rest_framework.views import APIView
 
 from marketplace import roles
 from marketplace.api import serializers as s
+from marketplace.api.errors import flatten_errors
 from marketplace.api.filters import IndustryFilter, OrganisationFilter, RegionFilter
 from marketplace.api.ids import ID_REGEX, parse_id, path_id
 from marketplace.api.pagination import CursorPagination
 from marketplace.api.permissions import is_member, is_organisation_admin, request_user
 from marketplace.api.throttles import LoginEmailThrottle, LoginIpThrottle, RegisterThrottle
-from marketplace.errors import NotFound, PermissionDenied
+from marketplace.errors import InvalidInput, NotFound, PermissionDenied
 from marketplace.health import run_checks
 from marketplace.models import (
     Industry,
@@ -41,6 +43,7 @@ from marketplace.models import (
 from marketplace.services import accounts as account_services
 from marketplace.services import notifications as notification_services
 from marketplace.services import organisations as organisation_services
+from marketplace.validators import normalise_credit_code
 
 ERROR_RESPONSES: dict[int, OpenApiResponse] = {
     400: OpenApiResponse(description='Invalid input: {"code", "detail", "fields"}'),
@@ -52,6 +55,38 @@ ERROR_RESPONSES: dict[int, OpenApiResponse] = {
 
 
 # ---- accounts ------------------------------------------------------------------------------
+
+
+def _credit_code_or_none(raw: str | None) -> str | None:
+    try:
+        return normalise_credit_code(raw) if raw else raw
+    except InvalidInput:
+        return None
+
+
+def _raw_registration(body: Any, *, refused: set[str]) -> dict[str, Any]:
+    """The registration's raw values a business rule can check, None where the field is
+    missing, not text, or already refused."""
+
+    def text(container: Any, key: str, path: str) -> str | None:
+        value = container.get(key) if isinstance(container, Mapping) else None
+        return value if isinstance(value, str) and path not in refused else None
+
+    admin = body.get("admin") if isinstance(body, Mapping) else None
+    credit_code = text(body, "credit_code", "credit_code")
+    if credit_code is None and isinstance(body, Mapping) and "credit_code" not in body:
+        credit_code = "" if "credit_code" not in refused else None
+    return {
+        "name": text(body, "name", "name"),
+        "kind": text(body, "kind", "kind"),
+        "credit_code": _credit_code_or_none(credit_code),
+        "admin_email": text(admin, "email", "admin.email"),
+        "admin_password": text(admin, "password", "admin.password"),
+        "admin_full_name": text(admin, "full_name", "admin.full_name") or "",
+        "has_sme_profile": isinstance(body, Mapping)
+        and body.get("sme_profile") is not None
+        and not any(path.startswith("sme_profile") for path in refused),
+    }
 
 
 class RegisterView(APIView):
@@ -68,7 +103,19 @@ class RegisterView(APIView):
     )
     def post(self, request: Request) -> Response:
         data = s.RegistrationSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
+        if not data.is_valid():
+            # Report the business rules too (address taken, weak password, ...) in this round,
+            # for the fields the serializer accepted, so a user fixes everything at once.
+            errors = flatten_errors(data.errors)
+            raise account_services.registration_error(
+                account_services.organisation_register_problems(
+                    **_raw_registration(request.data, refused=set(errors))
+                ),
+                fields={
+                    path: [(item["code"], item["message"]) for item in items]
+                    for path, items in errors.items()
+                },
+            )
         values = dict(data.validated_data)
         admin = values.pop("admin")
         profile = values.pop("sme_profile", None)

@@ -17,7 +17,7 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework.authtoken.models import Token
 
 from marketplace import emails
-from marketplace.errors import Conflict, InvalidInput, PermissionDenied
+from marketplace.errors import Conflict, DomainError, InvalidInput, Message, PermissionDenied
 from marketplace.models import (
     EnterpriseSize,
     Industry,
@@ -58,6 +58,126 @@ class SmeProfileInput:
     description: str = ""
 
 
+@dataclass(frozen=True)
+class RegistrationProblem:
+    """One reason a registration is refused, on the body's field path."""
+
+    field: str
+    code: str
+    message: Message
+    summary: Message
+    conflict: bool = False
+
+
+def organisation_register_problems(
+    *,
+    name: str | None,
+    kind: str | None,
+    admin_email: str | None,
+    admin_password: str | None,
+    admin_full_name: str = "",
+    credit_code: str | None = "",
+    has_sme_profile: bool = False,
+) -> list[RegistrationProblem]:
+    """Every business rule a registration breaks, all found in one round (None: not checked,
+    because the field is missing or already refused by the serializer)."""
+    problems: list[RegistrationProblem] = []
+    email = UserManager.normalize_email(admin_email) if admin_email else ""
+    if email and User.objects.filter(email=email).exists():
+        problems.append(
+            RegistrationProblem(
+                "admin.email",
+                "email_taken",
+                _("This e-mail address is already registered."),
+                _("An account with this e-mail address already exists; log in instead."),
+                conflict=True,
+            )
+        )
+    if name and Organisation.objects.filter(name=name).exists():
+        problems.append(
+            RegistrationProblem(
+                "name",
+                "organisation_name_taken",
+                _("This name is already registered."),
+                _("An organisation with this name is already registered."),
+                conflict=True,
+            )
+        )
+    if credit_code and Organisation.objects.filter(credit_code=credit_code).exists():
+        problems.append(
+            RegistrationProblem(
+                "credit_code",
+                "credit_code_taken",
+                _("This code is already registered."),
+                _("An organisation with this unified social credit code is already registered."),
+                conflict=True,
+            )
+        )
+    if kind == OrganisationKind.INDIVIDUAL and credit_code:
+        problems.append(
+            RegistrationProblem(
+                "credit_code",
+                "credit_code_not_allowed",
+                _("Leave this empty for an individual."),
+                _("An individual patentee has no unified social credit code."),
+            )
+        )
+    if kind and kind != OrganisationKind.INDIVIDUAL and credit_code == "":
+        problems.append(
+            RegistrationProblem(
+                "credit_code",
+                "credit_code_required",
+                _("Organisations other than individuals must give their code."),
+                _("Organisations other than individuals must give their code."),
+            )
+        )
+    if has_sme_profile and kind and kind != OrganisationKind.SME:
+        problems.append(
+            RegistrationProblem(
+                "sme_profile",
+                "not_an_sme",
+                _("Only for organisations of kind 'sme'."),
+                _("Only an SME has an SME profile."),
+            )
+        )
+    if admin_password is not None:
+        try:
+            validate_password(
+                admin_password, user=User(email=email, full_name=admin_full_name or "")
+            )
+        except ValidationError as error:
+            problems.extend(
+                RegistrationProblem(
+                    "admin.password", "weak_password", message, _("The password is too weak.")
+                )
+                for message in error.messages
+            )
+    return problems
+
+
+def registration_error(
+    problems: list[RegistrationProblem],
+    fields: dict[str, list[tuple[str, Message]]] | None = None,
+) -> DomainError:
+    """One error for all the problems: a single kind of problem keeps its own code (409 for a
+    taken address, name or code), several are a 400 `invalid` listing each on its field."""
+    merged: dict[str, list[tuple[str, Message]]] = {k: list(v) for k, v in (fields or {}).items()}
+    for problem in problems:
+        merged.setdefault(problem.field, []).append((problem.code, problem.message))
+    codes = {problem.code for problem in problems}
+    if not fields and len(codes) == 1:
+        first = problems[0]
+        error_class = Conflict if first.conflict else InvalidInput
+        return error_class(
+            first.code,
+            first.summary,
+            fields={k: [message for _code, message in v] for k, v in merged.items()},
+        )
+    return InvalidInput(
+        "invalid", _("The input is not valid; see the fields for details."), fields=merged
+    )
+
+
 @transaction.atomic
 def organisation_register(
     *,
@@ -78,38 +198,18 @@ def organisation_register(
 ) -> tuple[Organisation, User]:
     """Create an organisation and its first admin (unverified) and send the verification mail."""
     email = UserManager.normalize_email(admin_email)
-    if User.objects.filter(email=email).exists():
-        raise Conflict(
-            "email_taken",
-            _("An account with this e-mail address already exists; log in instead."),
-            fields={"admin.email": [_("This e-mail address is already registered.")]},
-        )
-    if Organisation.objects.filter(name=name).exists():
-        raise Conflict(
-            "organisation_name_taken",
-            _("An organisation with this name is already registered."),
-            fields={"name": [_("This name is already registered.")]},
-        )
-    if credit_code and Organisation.objects.filter(credit_code=credit_code).exists():
-        raise Conflict(
-            "credit_code_taken",
-            _("An organisation with this unified social credit code is already registered."),
-            fields={"credit_code": [_("This code is already registered.")]},
-        )
-    if kind == OrganisationKind.INDIVIDUAL and credit_code:
-        raise InvalidInput(
-            "credit_code_not_allowed",
-            _("An individual patentee has no unified social credit code."),
-            fields={"credit_code": [_("Leave this empty for an individual.")]},
-        )
-    if sme_profile is not None and kind != OrganisationKind.SME:
-        raise InvalidInput(
-            "not_an_sme",
-            _("Only an SME has an SME profile."),
-            fields={"sme_profile": [_("Only for organisations of kind 'sme'.")]},
-        )
     user = User(email=email, full_name=admin_full_name, preferred_language=language)
-    check_password_strength(password=admin_password, user=user, field="admin.password")
+    problems = organisation_register_problems(
+        name=name,
+        kind=kind,
+        admin_email=email,
+        admin_password=admin_password,
+        admin_full_name=admin_full_name,
+        credit_code=credit_code,
+        has_sme_profile=sme_profile is not None,
+    )
+    if problems:
+        raise registration_error(problems)
     user.set_password(admin_password)
     try:
         with transaction.atomic():

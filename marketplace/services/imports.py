@@ -13,7 +13,7 @@ from django.conf import settings
 from django.core.files.base import File
 from django.db import transaction
 from django.db.models import F
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
@@ -33,6 +33,7 @@ from marketplace.models import (
 from marketplace.patents import guards
 from marketplace.patents.cleaning import clean_patent, iter_fields
 from marketplace.patents.spreadsheets import Sheet, open_sheet
+from marketplace.units import megabytes
 
 logger = logging.getLogger(__name__)
 csv.field_size_limit(2_000_000)
@@ -81,9 +82,9 @@ def import_job_create(
     if size > limit:
         raise InvalidInput(
             "import_file_too_large",
-            _("The file has %(size)d bytes; the limit is %(limit)d."),
+            _("The file is %(size)s MB; the limit is %(limit)s MB."),
             fields={"file": [_("Too large.")]},
-            params={"size": size, "limit": limit},
+            params={"size": megabytes(size), "limit": megabytes(limit)},
         )
     if size == 0:
         raise InvalidInput(
@@ -327,9 +328,15 @@ def import_run(*, job_id: int, progress: Progress | None = None) -> ImportJob:
         phase="reading",
         attempts=F("attempts") + 1,
     )
-    job = ImportJob.objects.select_related("organisation").get(pk=job_id)
+    job = ImportJob.objects.select_related("organisation", "created_by").get(pk=job_id)
     if not claimed:
         return job
+    # Row errors and the failure are stored as text: in the language of who imported.
+    with translation.override(job.created_by.preferred_language):
+        return _run_claimed(job, progress)
+
+
+def _run_claimed(job: ImportJob, progress: Progress | None) -> ImportJob:
     errors: list[dict[str, Any]] = []
     try:
         with job.file.open("rb") as stream:
