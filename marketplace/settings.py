@@ -342,3 +342,9 @@ MATCHING_PER_PATENTEE = env.int("MATCHING_PER_PATENTEE", default=3)
 # No match under this score is listed or shown (scores run 0–0.96; see matching/engine.py).
 MATCHING_MIN_SCORE = env.float("MATCHING_MIN_SCORE", default=0.1)
 MATCHING_CHUNK_SMES = env.int("MATCHING_CHUNK_SMES", default=2000)
+
+# Search by meaning: the sentence embedder of patents and queries (weights inside its package)
+# and the directory of the shared vector index file every web worker memory-maps (on one host,
+# or a volume the web workers and the `index` workers share).
+SEARCH_EMBEDDER = env.str("SEARCH_EMBEDDER", default="matching.embedders.UseMultilingualEmbedder")
+SEARCH_VECTOR_DIR = env.path("SEARCH_VECTOR_DIR", default=BASE_DIR / "var" / "search-vectors")

@@ -1,6 +1,7 @@
 """Test settings: the real PostgreSQL and Redis, with Redis databases of their own."""
 
 import os
+from pathlib import Path
 
 from marketplace.settings import *  # noqa: F403
 from marketplace.settings import REST_FRAMEWORK
@@ -38,3 +39,10 @@ LOGGING = {"version": 1, "disable_existing_loggers": False}
 
 # WhiteNoise serves collected files in deployments; tests have no collected static root.
 MIDDLEWARE = [m for m in MIDDLEWARE if m != "whitenoise.middleware.WhiteNoiseMiddleware"]  # noqa: F405
+
+# Search by meaning: the hashing embedder unless a test asks for the real model (a worker
+# started with SEARCH_EMBEDDER in its environment reads the same variable).
+SEARCH_EMBEDDER = os.environ.get("SEARCH_EMBEDDER", "matching.embedders.HashingNgramEmbedder")
+SEARCH_VECTOR_DIR = os.environ.get(
+    "SEARCH_VECTOR_DIR", str(Path(__file__).resolve().parent.parent / "test-artefacts" / "vectors")
+)

@@ -42,6 +42,7 @@ from marketplace.models.reference import (
     Region,
     RegionLevel,
 )
+from marketplace.models.search import PatentVector
 
 __all__ = [
     "EnterpriseSize",
@@ -72,6 +73,7 @@ __all__ = [
     "PatentHindrance",
     "PatentPledge",
     "PatentType",
+    "PatentVector",
     "PaymentMethodPreference",
     "ReferenceTable",
     "Region",
