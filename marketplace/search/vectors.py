@@ -80,10 +80,10 @@ def stale_patent_ids(patent_ids: Iterable[int] | None = None) -> list[int]:
 
 
 def patent_vectors_compute(
-    *, patent_ids: list[int], progress: Callable[[int, int], None] | None = None
+    *, patent_ids: list[int] | None, progress: Callable[[int, int], None] | None = None
 ) -> int:
-    """Embed the given patents whose vector is missing or stale, BATCH at a time; returns how
-    many vectors were written. Safe to run twice: an up-to-date vector is left alone."""
+    """Embed the given patents (None: all) whose vector is missing or stale, BATCH at a time;
+    returns how many were written. Safe to run twice: an up-to-date vector is left alone."""
     embedder = search_embedder()
     stale = stale_patent_ids(patent_ids)
     written = 0
