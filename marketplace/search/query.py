@@ -204,7 +204,10 @@ def search_patents(base: QuerySet[Patent], params: SearchParams) -> SearchResult
     ordered: QuerySet[Patent] | RankedPage
     if params.sort == "relevance":
         lexical = sorted(rows, key=lambda row: (-row[6], -row[1], -row[0]))
-        ranked = reciprocal_rank_fusion([row[0] for row in lexical], [row[0] for row in semantic])
+        coverage = {row[0]: row[6] / len(groups) for row in rows}
+        ranked = reciprocal_rank_fusion(
+            [row[0] for row in lexical], [row[0] for row in semantic], weights=[coverage]
+        )
         ordered = RankedPage(page_rows, ranked)
     else:
         ordered = _order(page_rows.filter(id__in=[row[0] for row in every]), params.sort)
