@@ -260,6 +260,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "marketplace.tasks.resume_stale_imports",
         "schedule": 300.0,
     },
+    # Vectors a lost broker message left stale (a hash per patent; embeds only those).
+    "search-vectors-sweep": {
+        "task": "marketplace.tasks.index_patent_vectors",
+        "schedule": 24 * 3600.0,
+    },
     "resume-stale-match-runs": {
         "task": "matching.tasks.resume_stale_runs",
         "schedule": 600.0,

@@ -1,7 +1,7 @@
 """Test settings: the real PostgreSQL and Redis, with Redis databases of their own."""
 
 import os
-from pathlib import Path
+import tempfile
 
 from marketplace.settings import *  # noqa: F403
 from marketplace.settings import REST_FRAMEWORK
@@ -41,8 +41,8 @@ LOGGING = {"version": 1, "disable_existing_loggers": False}
 MIDDLEWARE = [m for m in MIDDLEWARE if m != "whitenoise.middleware.WhiteNoiseMiddleware"]  # noqa: F405
 
 # Search by meaning: the hashing embedder unless a test asks for the real model (a worker
-# started with SEARCH_EMBEDDER in its environment reads the same variable).
+# started with SEARCH_EMBEDDER in its environment reads the same variable). Each process gets an
+# index directory of its own unless one is given: a worker's published index must not reach the
+# in-process tests that expect words alone.
 SEARCH_EMBEDDER = os.environ.get("SEARCH_EMBEDDER", "matching.embedders.HashingNgramEmbedder")
-SEARCH_VECTOR_DIR = os.environ.get(
-    "SEARCH_VECTOR_DIR", str(Path(__file__).resolve().parent.parent / "test-artefacts" / "vectors")
-)
+SEARCH_VECTOR_DIR = os.environ.get("SEARCH_VECTOR_DIR") or tempfile.mkdtemp(prefix="vectors-")

@@ -306,3 +306,24 @@ def test_fewer_strict_hits_than_a_page_widen_and_more_terms_rank_first(
     assert strict["query"]["mode"] == "or"
     assert ids(strict)[0] == words["plastic"].pk  # all three terms, before one of three
     assert set(ids(strict)) == {words["plastic"].pk, words["film"].pk}
+
+
+@pytest.mark.django_db
+def test_the_backfill_command_embeds_every_patent_and_publishes(
+    world: World, vector_dir: Path
+) -> None:
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    make_patent(world.university, 1, is_listed=True)
+    make_patent(world.university, 2, is_listed=True, title="一种阻燃纺织面料")
+    out = StringIO()
+    call_command("index_patent_vectors", verbosity=0, stdout=out)
+    assert out.getvalue().strip() == (
+        "2 vectors computed; index generation 1: 2 patents (hash-char13-256-v1)"
+    )
+    call_command("index_patent_vectors", verbosity=0, stdout=out)
+    assert out.getvalue().strip().splitlines()[-1] == (
+        "0 vectors computed; index generation 2: 2 patents (hash-char13-256-v1)"
+    )
