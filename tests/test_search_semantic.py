@@ -327,3 +327,20 @@ def test_the_backfill_command_embeds_every_patent_and_publishes(
     assert out.getvalue().strip().splitlines()[-1] == (
         "0 vectors computed; index generation 2: 2 patents (hash-char13-256-v1)"
     )
+
+
+@pytest.mark.django_db
+def test_resegmenting_brings_stored_words_to_todays_cut(world: World) -> None:
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    patent = make_patent(world.university, 1, is_listed=True, title="一种可降解塑料")
+    Patent.objects.filter(pk=patent.pk).update(title_tokens="可 降解塑料")  # an older cut
+    out = StringIO()
+    call_command("resegment_patents", verbosity=0, stdout=out)
+    assert out.getvalue().strip() == "1 patents re-segmented"
+    patent.refresh_from_db()
+    assert patent.title_tokens == " ".join(segment("一种可降解塑料"))
+    call_command("resegment_patents", verbosity=0, stdout=out)
+    assert out.getvalue().strip().splitlines()[-1] == "0 patents re-segmented"
