@@ -76,6 +76,11 @@ def _generation(directory: Path) -> int:
 def test_a_worker_embeds_new_and_changed_patents_and_an_english_query_finds_a_chinese_one(
     smtp_sink: SmtpSink, tmp_path: Path, settings: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from django.apps import apps
+
+    from marketplace.reference import load_reference_tables
+
+    load_reference_tables(lambda name: apps.get_model("marketplace", name))  # flushed before
     directory = tmp_path / "vectors"
     monkeypatch.setenv("SEARCH_EMBEDDER", USE)
     monkeypatch.setenv("SEARCH_VECTOR_DIR", str(directory))
