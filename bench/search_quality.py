@@ -29,6 +29,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable
+from functools import cache
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -146,6 +147,102 @@ def recall_at(rankings: list, relevant: list[set[int]], depth: int = 20) -> floa
     return total / len(relevant)
 
 
+def hybrid_rankings(
+    queries: dict[str, list[str]], abstracts: list[str], use_scores: dict[str, list]
+) -> dict[str, dict[str, list]]:
+    """Search as the product runs it (marketplace/search/query.py and semantic.py): the lexical
+    candidates are the documents matching every query term (a term by its word, all its parts
+    or a synonym), widened to any term below a page, ranked by terms matched then BM25 over the
+    terms' forms; the semantic candidates are at most SEMANTIC_LIMIT neighbours above
+    MIN_SIMILARITY; then fused. Documents in neither list follow in corpus order."""
+    import django
+    import numpy as np
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "marketplace.settings")
+    django.setup()
+    from marketplace.search.query import PAGE_SIZE
+    from marketplace.search.segment import QueryTerm, index_tokens, query_terms, segment
+    from marketplace.search.semantic import MIN_SIMILARITY, RRF_K, SEMANTIC_LIMIT
+
+    n = len(abstracts)
+    docs = [set(index_tokens(a).split()) for a in abstracts]
+    bm25 = BM25([index_tokens(a).split() for a in abstracts])
+
+    @cache
+    def synonym_words(term: QueryTerm) -> list[list[str]]:
+        return [segment(synonym) for synonym in term.synonyms]
+
+    def meets(term: QueryTerm, doc: set[str]) -> bool:
+        if term.word in doc or (term.parts and all(part in doc for part in term.parts)):
+            return True
+        return any(
+            synonym in doc or all(word in doc for word in words)
+            for synonym, words in zip(term.synonyms, synonym_words(term), strict=True)
+        )
+
+    def lexical(query: str) -> tuple[list[int], dict[int, float], np.ndarray]:
+        terms = query_terms(query)
+        if not terms:
+            return [], {}, np.zeros(n)
+        scores = bm25.scores(list(dict.fromkeys(x for t in terms for x in t.lexemes())))
+        matched = np.array([sum(meets(term, doc) for term in terms) for doc in docs])
+        found = [int(d) for d in np.where(matched == len(terms))[0]]
+        if len(found) < PAGE_SIZE and len(terms) > 1:
+            found += [int(d) for d in np.where((matched > 0) & (matched < len(terms)))[0]]
+        order = sorted(found, key=lambda d: (-matched[d], -scores[d]))
+        return order, {d: matched[d] / len(terms) for d in order}, scores
+
+    def complete(order: list[int]) -> np.ndarray:
+        seen = set(order)
+        return np.array(order + [d for d in range(n) if d not in seen])
+
+    def neighbours(cosine: np.ndarray, floor: float) -> list[int]:
+        return [int(d) for d in rank(cosine)[:SEMANTIC_LIMIT] if cosine[d] >= floor]
+
+    def fuse_ranks(lex, coverage, sem, weighted: bool) -> np.ndarray:
+        fused: dict[int, float] = {}
+        for position, d in enumerate(lex, start=1):
+            fused[d] = (coverage[d] if weighted else 1.0) / (RRF_K + position)
+        for position, d in enumerate(sem, start=1):
+            fused[d] = fused.get(d, 0.0) + 1.0 / (RRF_K + position)
+        return complete(sorted(fused, key=lambda d: -fused[d]))
+
+    def fuse_scores(lex, coverage, scores, sem, cosine, weight: float) -> np.ndarray:
+        top_lex = max((scores[d] for d in lex), default=1.0) or 1.0
+        top_sem = max((cosine[d] for d in sem), default=1.0) or 1.0
+        fused = {d: weight * coverage[d] * scores[d] / top_lex for d in lex}
+        for d in sem:
+            fused[d] = fused.get(d, 0.0) + (1 - weight) * cosine[d] / top_sem
+        return complete(sorted(fused, key=lambda d: -fused[d]))
+
+    out: dict[str, dict[str, list]] = {
+        name: {t: [] for t in queries}
+        for name in (
+            "lexical (product)",
+            "hybrid RRF floor .25",
+            "hybrid RRF",
+            "hybrid RRF+coverage *",
+            "hybrid score w=0.3",
+            "hybrid score w=0.5",
+            "hybrid score w=0.7",
+        )
+    }
+    for t, texts in queries.items():
+        for text, cosine in zip(texts, use_scores[t], strict=True):
+            lex, coverage, scores = lexical(text)
+            sem = neighbours(cosine, MIN_SIMILARITY)
+            out["lexical (product)"][t].append(complete(lex))
+            high = neighbours(cosine, 0.25)
+            out["hybrid RRF floor .25"][t].append(fuse_ranks(lex, coverage, high, True))
+            out["hybrid RRF"][t].append(fuse_ranks(lex, coverage, sem, False))
+            out["hybrid RRF+coverage *"][t].append(fuse_ranks(lex, coverage, sem, True))
+            for weight in (0.3, 0.5, 0.7):
+                out[f"hybrid score w={weight}"][t].append(
+                    fuse_scores(lex, coverage, scores, sem, cosine, weight)
+                )
+    return out
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--limit", type=int, default=0, help="first N papers only")
@@ -191,9 +288,9 @@ def main() -> int:
         t: [rank(bigram.scores(bigram_tokens(q))) for q in qs] for t, qs in queries.items()
     }
     jieba = BM25([index_tokens(a).split() for a in abstracts])
-    rankings["BM25 jieba"] = {
-        t: [rank(jieba.scores(query_tokens(q))) for q in qs] for t, qs in queries.items()
-    }
+    jieba_scores = {t: [jieba.scores(query_tokens(q)) for q in qs] for t, qs in queries.items()}
+    rankings["BM25 jieba"] = {t: [rank(s) for s in scores] for t, scores in jieba_scores.items()}
+    use_scores: dict[str, list] = {}
 
     embedders: list[tuple[str, Callable[[], object]]] = [
         ("hash-ngram", HashingNgramEmbedder),
@@ -221,9 +318,10 @@ def main() -> int:
             float(np.percentile(latencies, 50)),
             float(np.percentile(latencies, 95)),
         )
-        rankings[label] = {
-            t: [rank(doc_vectors @ v) for v in embed_query(qs)] for t, qs in queries.items()
-        }
+        scored = {t: [doc_vectors @ v for v in embed_query(qs)] for t, qs in queries.items()}
+        if label == "USE-m3":
+            use_scores = scored
+        rankings[label] = {t: [rank(s) for s in scores] for t, scores in scored.items()}
         print(f"  {label}: {docs_per_s:.1f} abstracts/s", file=sys.stderr, flush=True)
 
     fast = [name for name in ("USE-m3", "hash-ngram") if name in rankings]
@@ -243,6 +341,9 @@ def main() -> int:
                 ]
                 for t in queries
             }
+
+    if use_scores:
+        rankings.update(hybrid_rankings(queries, abstracts, use_scores))
 
     targets = list(range(n))
     rel_disc = [by_discipline[d] for d in disciplines]

@@ -3,7 +3,7 @@
 from typing import Any
 
 from django.apps import AppConfig
-from django.db.models.signals import post_migrate
+from django.db.models.signals import post_migrate, post_save
 from django.utils.translation import gettext_lazy as _
 
 
@@ -27,6 +27,26 @@ def sync_platform_role_groups(**kwargs: Any) -> None:
             if permission is not None:  # a later app's permission appears once it migrates
                 wanted.append(permission)
         group.permissions.set(wanted)
+
+
+def _patent_saved(sender: Any, instance: Any, **kwargs: Any) -> None:
+    """A patent created or changed: its search vector is refreshed on the `index` queue after
+    commit (an unchanged title and abstract cost a hash, not an embedding)."""
+    from marketplace.celery import publish_after_commit
+    from marketplace.tasks import index_patent_vectors
+
+    publish_after_commit(index_patent_vectors.delay, [instance.pk])
+
+
+def _patents_written(patent_ids: list[int]) -> None:
+    """Patents written in bulk (an import): their vectors in tasks of 2,000, sent together."""
+    from marketplace.celery import publish_after_commit, publish_each
+    from marketplace.tasks import index_patent_vectors
+
+    batches = [
+        (list(patent_ids[start : start + 2000]),) for start in range(0, len(patent_ids), 2000)
+    ]
+    publish_after_commit(publish_each, index_patent_vectors, batches)
 
 
 class MarketplaceConfig(AppConfig):
@@ -57,4 +77,11 @@ class MarketplaceConfig(AppConfig):
             models.Region,
             models.IpcClass,
             models.ReferenceTable,
+        )
+
+        from marketplace.patents import guards
+
+        guards.register_listener(_patents_written)
+        post_save.connect(
+            _patent_saved, sender="marketplace.Patent", dispatch_uid="search_patent_vector"
         )

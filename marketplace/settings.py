@@ -61,7 +61,6 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "marketplace.api.errors.DatabaseUnavailableMiddleware",
-
     # Last, so that a cached answer still passes through every middleware above.
     "marketplace.http_cache.PublicCacheMiddleware",
 ]
@@ -292,6 +291,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "marketplace.tasks.resume_stale_imports",
         "schedule": 300.0,
     },
+    # Vectors a lost broker message left stale (a hash per patent; embeds only those).
+    "search-vectors-sweep": {
+        "task": "marketplace.tasks.index_patent_vectors",
+        "schedule": 24 * 3600.0,
+    },
     "resume-stale-match-runs": {
         "task": "matching.tasks.resume_stale_runs",
         "schedule": 60.0,
@@ -386,3 +390,10 @@ MATCHING_CHUNK_SMES = env.int("MATCHING_CHUNK_SMES", default=2000)
 # A chunk a worker started this many seconds ago and has not finished is sent again (its
 # worker was killed; a slow one only wastes the work, the chunk is written once).
 MATCHING_CHUNK_STALE_SECONDS = env.int("MATCHING_CHUNK_STALE_SECONDS", default=180)
+
+
+# Search by meaning: the sentence embedder of patents and queries (weights inside its package)
+# and the directory of the shared vector index file every web worker memory-maps (on one host,
+# or a volume the web workers and the `index` workers share).
+SEARCH_EMBEDDER = env.str("SEARCH_EMBEDDER", default="matching.embedders.UseMultilingualEmbedder")
+SEARCH_VECTOR_DIR = env.path("SEARCH_VECTOR_DIR", default=BASE_DIR / "var" / "search-vectors")

@@ -181,3 +181,20 @@ def publish_unsent_tasks() -> int:
     from marketplace.celery import publish_unsent
 
     return publish_unsent()
+
+
+@shared_task(bind=True)
+def index_patent_vectors(self: Task, patent_ids: list[int] | None = None) -> dict[str, int]:
+    """Embed the given patents (None: every patent) whose search vector is missing or stale,
+    in batches with progress, then publish a new generation of the shared index file when any
+    vector changed (the `index` queue). Running twice embeds nothing the second time."""
+    from marketplace.search.vectors import patent_vectors_compute, vector_index_publish
+
+    def progress(done: int, total: int) -> None:
+        if self.request.id:
+            self.update_state(state="PROGRESS", meta={"done": done, "total": total})
+
+    written = patent_vectors_compute(patent_ids=patent_ids, progress=progress)
+    if written or patent_ids is None:
+        return {"written": written, **vector_index_publish()}
+    return {"written": 0}

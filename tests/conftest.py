@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 from django.core.cache import cache
@@ -26,6 +27,13 @@ def _clear_cache() -> Iterator[None]:
     """Throttle counters live in the Redis cache; every test starts with none."""
     cache.clear()
     yield
+
+
+@pytest.fixture(autouse=True)
+def _no_search_vector_index(settings: Any, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Every test starts without a published search vector index (one that an eager vector
+    task of an earlier test wrote would add hits by meaning to a words-only search)."""
+    settings.SEARCH_VECTOR_DIR = str(tmp_path_factory.mktemp("vectors"))
 
 
 def client_for(user: User | None, language: str = "en") -> APIClient:

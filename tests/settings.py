@@ -1,6 +1,7 @@
 """Test settings: the real PostgreSQL and Redis, with Redis databases of their own."""
 
 import os
+import tempfile
 
 from marketplace.settings import *  # noqa: F403
 from marketplace.settings import REST_FRAMEWORK
@@ -47,3 +48,10 @@ PUBLIC_CACHE_SECONDS = 0
 # Tests read English unless they ask otherwise; production falls back to Chinese
 # (tests/test_language.py checks that fallback with LANGUAGE_CODE set back to zh-hans).
 LANGUAGE_CODE = "en"
+
+# Search by meaning: the hashing embedder unless a test asks for the real model (a worker
+# started with SEARCH_EMBEDDER in its environment reads the same variable). Each process gets an
+# index directory of its own unless one is given: a worker's published index must not reach the
+# in-process tests that expect words alone.
+SEARCH_EMBEDDER = os.environ.get("SEARCH_EMBEDDER", "matching.embedders.HashingNgramEmbedder")
+SEARCH_VECTOR_DIR = os.environ.get("SEARCH_VECTOR_DIR") or tempfile.mkdtemp(prefix="vectors-")

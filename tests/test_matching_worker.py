@@ -185,6 +185,7 @@ def test_a_worker_killed_mid_chunk_is_resent_by_the_sweep_within_minutes(
 def _done(run: MatchRun) -> int:
     return MatchChunk.objects.filter(run=run, status="done").count()
 
+
 def _visible_within(predicate: Any, seconds: float) -> float:
     """Seconds until predicate() holds (polled every 20 ms); fails after `seconds` × 10."""
     began = time.monotonic()

@@ -74,7 +74,11 @@ def ids(body: dict[str, Any]) -> list[int]:
 def test_chinese_keywords_find_listed_patents_only(corpus: dict[str, Any]) -> None:
     body = search({"q": "锂离子电池"})
     assert set(ids(body)) == {corpus["battery"].pk, corpus["utility"].pk}
-    assert body["query"] == {"tokens": ["锂离子", "电池"], "mode": "and"}
+    # The word, its parts and its synonyms (synonyms.tsv) all meet it.
+    assert body["query"] == {
+        "tokens": ["锂离子电池", "锂离子", "电池", "锂电池", "锂二次电池", "lithium-ion battery"],
+        "mode": "and",
+    }
 
 
 def test_title_matches_rank_above_abstract_matches(corpus: dict[str, Any]) -> None:

@@ -119,7 +119,7 @@ class PatentHitSerializer(PatentListSerializer):
 
 class SearchQuerySerializer(serializers.Serializer[Any]):
     tokens = serializers.ListField(child=serializers.CharField())
-    mode = serializers.ChoiceField(choices=["and", "or", "none", "number"])
+    mode = serializers.ChoiceField(choices=["and", "or", "meaning", "none", "number"])
 
 
 class SearchNoticeSerializer(serializers.Serializer[Any]):
@@ -603,7 +603,7 @@ class PatentSearchView(APIView):
         if lookup is not None and lookup.patent is not None:
             result = number_result(lookup)
         else:
-            result = search_patents(base, SearchParams(**values))
+            result = search_patents(base, SearchParams(**values, by_meaning=lookup is None))
         paginator = SearchPagination()
         paginator.known_count = result.count
         # A ranked page slices like a queryset (the paginator only counts and slices it).

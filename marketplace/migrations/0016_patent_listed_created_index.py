@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
     atomic = False
 
     dependencies = [
-        ("marketplace", "0012_patent_publication_numbers_index"),
+        ("marketplace", "0013_patent_vectors"),
     ]
 
     operations = [

@@ -42,6 +42,7 @@ from marketplace.models.reference import (
     Region,
     RegionLevel,
 )
+from marketplace.models.search import PatentVector
 from marketplace.models.tasks import UnsentTask
 
 __all__ = [
@@ -73,6 +74,7 @@ __all__ = [
     "PatentHindrance",
     "PatentPledge",
     "PatentType",
+    "PatentVector",
     "PaymentMethodPreference",
     "ReferenceTable",
     "Region",

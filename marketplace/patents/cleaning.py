@@ -317,9 +317,15 @@ def clean_patent(
             values["annual_fees_paid_through"] = year
 
     errors.raise_if_any()
-    values["title_tokens"] = index_tokens(values["title"])
-    values["body_tokens"] = index_tokens(f"{values['abstract']}\n{values['claims'][:5000]}")
+    values["title_tokens"], values["body_tokens"] = patent_tokens(
+        values["title"], values["abstract"], values["claims"]
+    )
     return values
+
+
+def patent_tokens(title: str, abstract: str, claims: str) -> tuple[str, str]:
+    """The segmented title and body a patent's search vector is built from."""
+    return index_tokens(title), index_tokens(f"{abstract}\n{claims[:5000]}")
 
 
 def iter_fields(error: InvalidInput) -> Iterable[tuple[str, str, str]]:

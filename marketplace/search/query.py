@@ -1,4 +1,10 @@
-"""Patent search: segmented full text (AND first, OR as fallback), filters, ranking, facets.
+"""Patent search: segmented full text fused with search by meaning, filters, ranking, facets.
+
+Words: every query term must match (a term matches by its word, all its parts, or a synonym;
+marketplace/search/segment.py); when fewer than a page (PAGE_SIZE) match them all, the query is
+widened to any term, and documents matching more terms rank first. Meaning: the nearest patents
+to the query's sentence embedding (marketplace/search/semantic.py) join the candidates, and the
+two rankings are fused (reciprocal-rank fusion, chosen by measurement: BENCHMARKS.md).
 
 Measured pitfalls (architecture.md): ranking every hit of a broad OR query costs ~1 s at 1M
 documents, so at most RANK_CAP matching rows are ranked; generic words are dropped at
@@ -7,6 +13,7 @@ segmentation. Filters are tags in one GIN-indexed array (search_tags: IPC prefix
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -16,14 +23,31 @@ from typing import Any
 
 from dateutil.relativedelta import relativedelta
 from django.contrib.postgres.search import SearchQuery, SearchRank
-from django.db.models import Count, F, Q, QuerySet
-from django.db.models.functions import Substr
+from django.db.models import (
+    BooleanField,
+    Count,
+    ExpressionWrapper,
+    F,
+    IntegerField,
+    Q,
+    QuerySet,
+    Value,
+)
+from django.db.models.functions import Cast, Substr
 from django.utils import timezone
 
 from marketplace.models import Patent
-from marketplace.search.segment import query_tokens
+from marketplace.search.segment import QueryTerm, query_terms
+from marketplace.search.semantic import (
+    SEMANTIC_LIMIT,
+    nearest_patents,
+    reciprocal_rank_fusion,
+)
 
 RANK_CAP = 2000
+# Fewer strict matches than this (a page of results) widens the query to any of its terms.
+PAGE_SIZE = 20
+_WORDS = re.compile(r"[0-9a-z]+|[\u3400-\u9fff\uf900-\ufaff]+")
 
 # industry code → IPC prefixes; registered by the matching app, which owns the IPC↔GB/T 4754
 # concordance (marketplace must not import it). None until registered: no industry filter.
@@ -56,13 +80,15 @@ class SearchParams:
     max_upfront_cny: Decimal | None = None
     max_royalty_rate: Decimal | None = None
     sort: str = "relevance"
+    # False for a query that is a number (one that named no patent): no search by meaning.
+    by_meaning: bool = True
 
 
 @dataclass
 class SearchResult:
     queryset: QuerySet[Patent] | RankedPage
     tokens: list[str]
-    mode: str  # "and", "or", or "none" (no text query)
+    mode: str  # "and", "or", "meaning" (no word matched), or "none" (no text query)
     facets: dict[str, list[dict[str, Any]]]
     count: int | None = None  # known without a COUNT(*): the ranked candidates
 
@@ -149,39 +175,81 @@ def search_patents(base: QuerySet[Patent], params: SearchParams) -> SearchResult
     """
     today = timezone.localdate()
     filtered = _filtered(base, params, today)
-    tokens = query_tokens(params.q)
-    if not tokens:
-        return SearchResult(_order(filtered, params.sort), tokens, "none", _facets(filtered))
+    terms = query_terms(params.q)
+    if not terms:
+        return SearchResult(_order(filtered, params.sort), [], "none", _facets(filtered))
+    tokens = list(dict.fromkeys(lexeme for term in terms for lexeme in term.lexemes()))
+    groups = [_term_query(term) for term in terms]
+    rows = _candidates(filtered, " & ".join(groups), len(groups))
     mode = "and"
-    query = SearchQuery(" ".join(tokens), config="simple", search_type="plain")
-    rows = _candidates(filtered, query)
-    if not rows and len(tokens) > 1:
+    if len(rows) < PAGE_SIZE and len(groups) > 1:
+        # Widened: any term; the strict matches stay (an OR scan capped at RANK_CAP might not
+        # reach them) and rank first, then by how many terms a document matches.
         mode = "or"
-        or_text = " | ".join(_quote(token) for token in tokens)
-        query = SearchQuery(or_text, config="simple", search_type="raw")
-        rows = _candidates(filtered, query)
+        strict = {row[0] for row in rows}
+        rows += [
+            row for row in _candidates(filtered, " | ".join(groups), groups) if row[0] not in strict
+        ]
+    neighbours = nearest_patents(params.q) if params.by_meaning else []
+    semantic = _semantic_candidates(filtered, neighbours)
+    if semantic and not rows:
+        mode = "meaning"
+    lexical_ids = {row[0] for row in rows}
+    every = rows + [row for row in semantic if row[0] not in lexical_ids]
     facets = _count_facets(
-        (kind, section, province, payment, 1) for _, _, kind, section, province, payment in rows
+        (kind, section, province, payment, 1) for _, _, kind, section, province, payment, _ in every
     )
     # A fresh queryset: keep the owner join the serialiser needs (else one query per row).
     page_rows = Patent.objects.select_related("owner")
     ordered: QuerySet[Patent] | RankedPage
     if params.sort == "relevance":
-        ranked = sorted(((row[0], row[1]) for row in rows), key=lambda item: (-item[1], -item[0]))
+        lexical = sorted(rows, key=lambda row: (-row[6], -row[1], -row[0]))
+        coverage = {row[0]: row[6] / len(groups) for row in rows}
+        ranked = reciprocal_rank_fusion(
+            [row[0] for row in lexical], [row[0] for row in semantic], weights=[coverage]
+        )
         ordered = RankedPage(page_rows, ranked)
     else:
-        ordered = _order(page_rows.filter(id__in=[row[0] for row in rows]), params.sort)
-    return SearchResult(ordered, tokens, mode, facets, count=len(rows))
+        ordered = _order(page_rows.filter(id__in=[row[0] for row in every]), params.sort)
+    return SearchResult(ordered, tokens, mode, facets, count=len(every))
 
 
-def _candidates(filtered: QuerySet[Patent], query: SearchQuery) -> list[tuple[Any, ...]]:
-    """(id, rank, type, IPC section, owner province, payment method) of at most RANK_CAP
-    matches.
+def _alternative(text: str) -> str:
+    words = _WORDS.findall(text.lower())
+    if len(words) > 1:  # a synonym of several words ("lithium-ion battery"): all of them
+        return "(" + " & ".join(_quote(word) for word in words) + ")"
+    return _quote(text)
+
+
+def _term_query(term: QueryTerm) -> str:
+    """A term as a tsquery: its word, or all its parts, or one of its synonyms."""
+    options = [_quote(term.word)]
+    if term.parts:
+        options.append("(" + " & ".join(_quote(part) for part in term.parts) + ")")
+    options += [_alternative(synonym) for synonym in term.synonyms]
+    return "(" + " | ".join(options) + ")" if len(options) > 1 else options[0]
+
+
+def _candidates(
+    filtered: QuerySet[Patent], tsquery: str, groups: int | list[str]
+) -> list[tuple[Any, ...]]:
+    """(id, rank, type, IPC section, owner province, payment method, terms matched) of at most
+    RANK_CAP matches of `tsquery`; `groups` is the number of terms (each match has them all)
+    or the terms' queries, to count how many each match has.
 
     No ORDER BY (Patent.Meta.ordering would add one): the scan stops at RANK_CAP matches
     instead of reading and sorting every match (1M patents: up to 10,536 of them). A query
     with more matches ranks the first RANK_CAP the index yields, and its count says RANK_CAP.
     """
+    query = SearchQuery(tsquery, config="simple", search_type="raw")
+    matched: Any = Value(groups) if isinstance(groups, int) else Value(0)
+    if not isinstance(groups, int):
+        for group in groups:
+            term = SearchQuery(group, config="simple", search_type="raw")
+            matched = matched + Cast(
+                ExpressionWrapper(Q(search_vector=term), output_field=BooleanField()),
+                IntegerField(),
+            )
     matches = (
         filtered.filter(search_vector=query)
         .order_by()
@@ -189,10 +257,38 @@ def _candidates(filtered: QuerySet[Patent], query: SearchQuery) -> list[tuple[An
             rank=SearchRank(F("search_vector"), query, cover_density=False),
             section=Substr("main_ipc", 1, 1),
             province=Substr("owner_region", 1, 2),
+            matched=matched,
         )
-        .values_list("id", "rank", "patent_type", "section", "province", "listed_payment_method")
+        .values_list(
+            "id", "rank", "patent_type", "section", "province", "listed_payment_method", "matched"
+        )
     )
     return list(matches[:RANK_CAP])
+
+
+def _semantic_candidates(
+    filtered: QuerySet[Patent], neighbours: list[tuple[int, float]]
+) -> list[tuple[Any, ...]]:
+    """The nearest patents that pass the filters, nearest first, as candidate rows (the
+    similarity in place of the rank), at most SEMANTIC_LIMIT; one statement."""
+    if not neighbours:
+        return []
+    similarity = dict(neighbours)
+    rows = (
+        filtered.filter(pk__in=list(similarity))
+        .order_by()
+        .annotate(
+            section=Substr("main_ipc", 1, 1),
+            province=Substr("owner_region", 1, 2),
+        )
+        .values_list("id", "patent_type", "section", "province", "listed_payment_method")
+    )
+    found = [
+        (pk, similarity[pk], kind, section, province, payment, 0)
+        for pk, kind, section, province, payment in rows
+    ]
+    found.sort(key=lambda row: (-row[1], -row[0]))
+    return found[:SEMANTIC_LIMIT]
 
 
 def _quote(token: str) -> str:

@@ -1,16 +1,28 @@
-"""Chinese and English segmentation with jieba (the rjieba binding of jieba-rs).
+"""Chinese and English segmentation with jieba (the rjieba binding of jieba-rs), the same for the
+index and for queries.
 
 PostgreSQL has no Chinese parser here, so text is cut into words in Python and stored
 space-joined; the 'simple' configuration then indexes each word as it is. rjieba cuts the same
 way as jieba with the same bundled dictionary and runs ~40x faster (measured: 25 M chars/s
 against 0.65 M chars/s on this machine), which keeps bulk import and indexing cheap.
+
+Index and query go through one cut (`segment`: jieba's search mode, which also emits the
+dictionary words inside a longer word, 锂离子 → 离子). jieba's cut depends on the context, so a
+query word is matched as a group: the word itself, or all its parts together, or a synonym
+(`query_terms`): 降解塑料 in a query meets 可 降解 塑料 in the index. Technical terms of the synonym
+table join jieba's dictionary, so 锂离子电池 is one word wherever it appears.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
 
 import rjieba
+
+SYNONYMS_FILE = Path(__file__).with_name("synonyms.tsv")
 
 # Words so common in patent text that they only slow ranking down and match everything.
 STOPWORDS = frozenset(
@@ -62,6 +74,38 @@ STOPWORDS = frozenset(
         "对",
         "将",
         "等",
+        # Function characters: alone they match nearly every abstract (可 in 可以, 可靠, 可降解).
+        "可",
+        "可以",
+        "能",
+        "能够",
+        "使",
+        "使得",
+        "被",
+        "从",
+        "并",
+        "且",
+        "而",
+        "则",
+        "也",
+        "又",
+        "把",
+        "所",
+        "个",
+        "其中",
+        "通过",
+        "具有",
+        "进行",
+        "涉及",
+        "提供",
+        "采用",
+        "实现",
+        "设有",
+        "至少",
+        "多个",
+        "若干",
+        "所述的",
+        "一个",
         "a",
         "an",
         "and",
@@ -106,19 +150,90 @@ def _keep(token: str) -> bool:
     return bool(_WORD.search(token)) and token not in STOPWORDS
 
 
+@lru_cache(maxsize=1)
+def synonym_groups() -> dict[str, tuple[str, ...]]:
+    """term (lower case) → the other terms of its synonym group, from synonyms.tsv."""
+    groups: dict[str, tuple[str, ...]] = {}
+    for line in SYNONYMS_FILE.read_text(encoding="utf-8").splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        terms = [term.strip().lower() for term in line.split("\t") if term.strip()]
+        for term in terms:
+            groups[term] = tuple(other for other in terms if other != term)
+    return groups
+
+
+def _load_dictionary() -> None:
+    for term in synonym_groups():
+        if re.search(r"[\u3400-\u9fff]", term) and not rjieba.has_word(term):
+            rjieba.add_word(term, 2000, None)
+
+
+_load_dictionary()
+
+
+def segment(text: str) -> list[str]:
+    """The words of a text, index and query alike: search-mode cut, lower case, no stop words
+    or function characters."""
+    words = (token.strip().lower() for token in rjieba.cut_for_search(text or ""))
+    return [word for word in words if _keep(word)]
+
+
 def index_tokens(text: str) -> str:
-    """Words for the index: the search-mode cut, so 锂离子 also indexes 离子."""
-    if not text:
-        return ""
-    words = (token.strip().lower() for token in rjieba.cut_for_search(text))
-    return " ".join(word for word in words if _keep(word))
+    """Words for the index (space-joined for the 'simple' text-search configuration)."""
+    return " ".join(segment(text)) if text else ""
+
+
+@dataclass(frozen=True)
+class QueryTerm:
+    """One word of a query and what else meets it: its parts (all of them together) and its
+    synonyms (each on its own)."""
+
+    word: str
+    parts: tuple[str, ...] = ()
+    synonyms: tuple[str, ...] = ()
+
+    def lexemes(self) -> list[str]:
+        """Every form of the term, for highlighting."""
+        return list(dict.fromkeys([self.word, *self.parts, *self.synonyms]))
+
+
+def _parts(word: str) -> tuple[str, ...]:
+    """The search-mode words inside `word` that cover it, without those inside another part
+    (锂离子电池 → 锂离子, 电池); () when they leave a character uncovered."""
+    inner = [part for part in segment(word) if part != word]
+    inner = [
+        part for part in dict.fromkeys(inner) if not any(part != o and part in o for o in inner)
+    ]
+    inner.sort(key=word.find)
+    covered = set()
+    for part in inner:
+        at = word.find(part)
+        covered |= set(range(at, at + len(part))) if at >= 0 else set()
+    return tuple(inner) if len(inner) > 1 and covered == set(range(len(word))) else ()
+
+
+def query_terms(text: str) -> list[QueryTerm]:
+    """The terms of a query, in order, without duplicates, stop words or function characters
+    (at most a dozen)."""
+    synonyms = synonym_groups()
+    seen: dict[str, QueryTerm] = {}
+    for token in rjieba.cut(text or ""):
+        word = token.strip().lower()
+        if not _keep(word) or word in seen:
+            continue
+        parts = _parts(word)
+        if not parts and word not in synonyms:
+            # A word jieba's search mode splits further: the query meets it in either form.
+            inner = segment(word)
+            if inner and word not in inner:
+                for part in inner:
+                    seen.setdefault(part, QueryTerm(part, (), synonyms.get(part, ())))
+                continue
+        seen[word] = QueryTerm(word, parts, synonyms.get(word, ()))
+    return list(seen.values())[:MAX_QUERY_TOKENS]
 
 
 def query_tokens(text: str) -> list[str]:
-    """Words of a query, in order, without duplicates or stop words (at most a dozen)."""
-    seen: dict[str, None] = {}
-    for token in rjieba.cut(text or ""):
-        word = token.strip().lower()
-        if _keep(word):
-            seen.setdefault(word, None)
-    return list(seen)[:MAX_QUERY_TOKENS]
+    """The words of a query (each term's own word), in order."""
+    return [term.word for term in query_terms(text)]

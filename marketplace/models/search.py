@@ -1,0 +1,27 @@
+"""Search by meaning: one sentence-embedding vector per patent (title and abstract)."""
+
+from __future__ import annotations
+
+from django.db import models
+
+
+class PatentVector(models.Model):
+    """The search embedding of one patent's title and abstract, from one model.
+
+    A row whose model or text hash differs from the current ones is stale and is recomputed by
+    the `index` queue; the shared index file that web workers search is built from these rows.
+    """
+
+    patent = models.OneToOneField(
+        "marketplace.Patent",
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="semantic_vector",
+    )
+    model = models.CharField(max_length=64)
+    text_hash = models.CharField(max_length=64)
+    vector = models.BinaryField()  # float16, L2-normalised (512 dimensions: 1 KB a patent)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.patent_id} ({self.model})"

@@ -1,0 +1,236 @@
+"""Patent vectors for search by meaning: computed in batches, stored in PostgreSQL, published
+as one memory-mapped index file that every web worker on the host shares.
+
+The index is a generation of two .npy files (`ids-<g>.npy`: int64 patent ids, `vectors-<g>.npy`:
+float32 rows, L2-normalised) and a `CURRENT` file naming the generation, model and size. A new
+generation is written under new names and then named in CURRENT with an atomic rename, so a
+reader sees the old files or the new ones, never half of either; a worker reopens its maps when
+CURRENT changes. Older generations are deleted: a worker still mapping one keeps reading it
+(an unlinked file lives on while mapped). float32 and not float16 in the file: numpy has no BLAS
+kernel for float16 and a 59,000 × 512 float16 product took 266 ms against 17 ms (BENCHMARKS.md).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils.module_loading import import_string
+
+from marketplace.models import Patent, PatentVector
+
+logger = logging.getLogger(__name__)
+
+BATCH = 500  # patents embedded per step (USE-m3: ~3 s a batch on one core)
+# Keys one advisory lock: two index tasks publishing at once would pick the same generation.
+_PUBLISH_LOCK = 0x5EA7C4
+
+
+class Embedder(Protocol):
+    name: str
+    dim: int
+
+    def embed(self, texts: list[str]) -> np.ndarray: ...
+
+
+@lru_cache(maxsize=1)
+def search_embedder() -> Embedder:
+    """The configured sentence embedder (settings.SEARCH_EMBEDDER, a dotted class path: the
+    classes live with the matching engine's, and marketplace names them only in settings)."""
+    embedder: Embedder = import_string(settings.SEARCH_EMBEDDER)()
+    return embedder
+
+
+def patent_search_text(title: str, abstract: str) -> str:
+    """What a patent's search vector embeds."""
+    return f"{title}\n{abstract[:1000]}"
+
+
+def _hash(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def stale_patent_ids(patent_ids: Iterable[int] | None = None) -> list[int]:
+    """Patents (of `patent_ids`, or all) without a vector of the current model and text."""
+    embedder = search_embedder()
+    patents = Patent.objects.order_by("pk")
+    if patent_ids is not None:
+        patents = patents.filter(pk__in=list(patent_ids))
+    current = dict(
+        PatentVector.objects.filter(model=embedder.name, patent__in=patents).values_list(
+            "patent_id", "text_hash"
+        )
+    )
+    stale = []
+    for pk, title, abstract in patents.values_list("pk", "title", "abstract").iterator(5000):
+        if current.get(pk) != _hash(patent_search_text(title, abstract)):
+            stale.append(pk)
+    return stale
+
+
+def patent_vectors_compute(
+    *, patent_ids: list[int] | None, progress: Callable[[int, int], None] | None = None
+) -> int:
+    """Embed the given patents (None: all) whose vector is missing or stale, BATCH at a time;
+    returns how many were written. Safe to run twice: an up-to-date vector is left alone."""
+    embedder = search_embedder()
+    stale = stale_patent_ids(patent_ids)
+    written = 0
+    for start in range(0, len(stale), BATCH):
+        batch = stale[start : start + BATCH]
+        rows = list(Patent.objects.filter(pk__in=batch).values_list("pk", "title", "abstract"))
+        texts = [patent_search_text(title, abstract) for _, title, abstract in rows]
+        vectors = embedder.embed(texts).astype(np.float16)
+        with transaction.atomic():
+            PatentVector.objects.bulk_create(
+                [
+                    PatentVector(
+                        patent_id=pk,
+                        model=embedder.name,
+                        text_hash=_hash(text),
+                        vector=vectors[i].tobytes(),
+                    )
+                    for i, ((pk, _, _), text) in enumerate(zip(rows, texts, strict=True))
+                ],
+                update_conflicts=True,
+                unique_fields=["patent"],
+                update_fields=["model", "text_hash", "vector", "updated_at"],
+            )
+        written += len(rows)
+        if progress:
+            progress(min(start + BATCH, len(stale)), len(stale))
+    return written
+
+
+# ---- the shared index file -----------------------------------------------------------------
+
+
+def _directory() -> Path:
+    return Path(settings.SEARCH_VECTOR_DIR)
+
+
+def _read_current(directory: Path) -> dict[str, Any] | None:
+    try:
+        return dict(json.loads((directory / "CURRENT").read_text()))
+    except (FileNotFoundError, ValueError):
+        return None
+
+
+def _save_atomically(path: Path, array: np.ndarray) -> None:
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with temporary.open("wb") as handle:
+        np.save(handle, array)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, path)
+
+
+def vector_index_publish() -> dict[str, Any]:
+    """Write a new generation of the index file from every stored vector of the current model,
+    and name it in CURRENT. Returns the new CURRENT contents."""
+    embedder = search_embedder()
+    directory = _directory()
+    directory.mkdir(parents=True, exist_ok=True)
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_PUBLISH_LOCK])
+        rows = (
+            PatentVector.objects.filter(model=embedder.name)
+            .order_by("patent_id")
+            .values_list("patent_id", "vector")
+        )
+        id_list: list[int] = []
+        chunks: list[bytes] = []
+        for pk, raw in rows.iterator(5000):  # one statement: ids and rows from one snapshot
+            id_list.append(pk)
+            chunks.append(bytes(raw))
+        ids = np.asarray(id_list, dtype=np.int64)
+        vectors = (
+            np.frombuffer(b"".join(chunks), dtype=np.float16)
+            .reshape(len(ids), embedder.dim)
+            .astype(np.float32)
+        )
+        previous = _read_current(directory) or {"generation": 0}
+        generation = int(previous["generation"]) + 1
+        _save_atomically(directory / f"ids-{generation}.npy", ids)
+        _save_atomically(directory / f"vectors-{generation}.npy", vectors)
+        current = {
+            "generation": generation,
+            "model": embedder.name,
+            "dim": embedder.dim,
+            "count": len(ids),
+        }
+        temporary = directory / f".CURRENT.{os.getpid()}.tmp"
+        temporary.write_text(json.dumps(current))
+        os.replace(temporary, directory / "CURRENT")
+        for old in directory.glob("*-*.npy"):
+            if old.stem.rsplit("-", 1)[-1] != str(generation):
+                old.unlink(missing_ok=True)
+    return current
+
+
+@dataclass(frozen=True)
+class VectorIndex:
+    """One generation of the index file, memory-mapped read-only."""
+
+    generation: int
+    model: str
+    ids: np.ndarray
+    vectors: np.ndarray
+
+    def nearest(self, query: np.ndarray, count: int) -> list[tuple[int, float]]:
+        """(patent id, cosine) of the `count` nearest patents, nearest first (brute force)."""
+        if not len(self.ids):
+            return []
+        scores = self.vectors @ query.astype(np.float32)
+        count = min(count, len(scores))
+        top = np.argpartition(-scores, count - 1)[:count]
+        top = top[np.argsort(-scores[top], kind="stable")]
+        return [(int(self.ids[i]), float(scores[i])) for i in top]
+
+
+_opened: VectorIndex | None = None
+_opened_key: tuple[str, int] | None = None
+_open_lock = threading.Lock()
+
+
+def current_index() -> VectorIndex | None:
+    """This process's map of the current generation, reopened when CURRENT names a new one;
+    None before any index was published (search then runs on words alone)."""
+    global _opened, _opened_key
+    directory = _directory()
+    current = _read_current(directory)
+    if current is None:
+        return None
+    key = (str(directory), int(current["generation"]))
+    if key == _opened_key:
+        return _opened
+    with _open_lock:
+        generation = key[1]
+        try:
+            ids = np.load(directory / f"ids-{generation}.npy", mmap_mode="r")
+            vectors = np.load(directory / f"vectors-{generation}.npy", mmap_mode="r")
+        except FileNotFoundError:  # replaced between reading CURRENT and opening: next time
+            return _opened
+        _opened = VectorIndex(generation, str(current["model"]), ids, vectors)
+        _opened_key = key
+    return _opened
+
+
+@lru_cache(maxsize=512)
+def query_vector(text: str) -> np.ndarray:
+    """The embedding of a query (cached: the next page of a search embeds nothing)."""
+    vector = search_embedder().embed([text])[0]
+    vector.setflags(write=False)
+    return vector
