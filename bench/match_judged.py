@@ -171,7 +171,7 @@ def component_lists(
         supply = load_supply()
         names = reference_names()
         demands = load_demand(sme_ids(), names)
-        ranked = score_smes(supply, demands, IndustryCache(supply), names[0])
+        ranked = score_smes(supply, demands, IndustryCache(supply))
     by_need: dict[int, list[str]] = {}
     by_sme: dict[int, list[str]] = {}
     for demand, scored in zip(demands, ranked, strict=True):

@@ -10,7 +10,8 @@
 3. In the same run, over the same titles and abstracts: BM25 on character bigrams (Chinese) and
    words (English); the cosine of the configured matching embedder (settings.MATCHING_EMBEDDER);
    multilingual USE v3 alone when its package is installed; and
-   marketplace.search.semantic.semantic_search when that function exists.
+   marketplace.search.semantic.semantic_search alone. The run embeds its patents and publishes a
+   vector index of its own first (what the `index` queue does), unless --words-only.
 
 Printed: nDCG@10 per group (zh, en, number, colloquial) and overall, then recall@20, MRR and the
 first-hit rate per group. Grades are 0-3; relevant means grade >= 2 (see bench/judged.py).
@@ -22,10 +23,10 @@ first-hit rate per group. Grades are 0-3; relevant means grade >= 2 (see bench/j
 from __future__ import annotations
 
 import argparse
-import inspect
 import json
 import os
 import sys
+import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -57,44 +58,14 @@ def api_ranker(pk_to_id: dict[int, str]) -> Callable[[str], list[str]]:
     return rank
 
 
-def semantic_ranker(pk_to_id: dict[int, str]) -> Callable[[str], list[str]] | None:
-    """marketplace.search.semantic.semantic_search, when another change has added it.
-
-    Its signature is not fixed yet: the call passes what the function names among a base
-    queryset (base/queryset), the text (q/query/text) and a depth (limit/k/top_k), and reads
-    patents, primary keys or (primary key, score) pairs back.
-    """
-    try:
-        from marketplace.search import semantic  # type: ignore[attr-defined]
-    except ImportError:
-        return None
-    function = getattr(semantic, "semantic_search", None)
-    if function is None:
-        return None
+def semantic_ranker(pk_to_id: dict[int, str]) -> Callable[[str], list[str]]:
+    """The meaning step alone: marketplace.search.semantic.semantic_search over listed patents."""
     from marketplace.models import Patent
-
-    parameters = inspect.signature(function).parameters
+    from marketplace.search.semantic import semantic_search
 
     def rank(text: str) -> list[str]:
-        kwargs: dict[str, Any] = {}
-        for name in ("base", "queryset"):
-            if name in parameters:
-                kwargs[name] = Patent.objects.filter(is_listed=True)
-        for name in ("q", "query", "text"):
-            if name in parameters:
-                kwargs[name] = text
-        for name in ("limit", "k", "top_k"):
-            if name in parameters:
-                kwargs[name] = DEPTH
-        found = function(**kwargs) if kwargs else function(text)
-        ranked = []
-        for item in found:
-            pk = getattr(item, "pk", None)
-            if pk is None:
-                pk = item[0] if isinstance(item, tuple | list) else item
-            if int(pk) in pk_to_id:
-                ranked.append(pk_to_id[int(pk)])
-        return ranked
+        found = semantic_search(Patent.objects.filter(is_listed=True), text, DEPTH)
+        return [pk_to_id[pk] for pk in found if pk in pk_to_id]
 
     return rank
 
@@ -112,8 +83,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--no-use", action="store_true", help="skip the USE v3 baseline")
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument(
+        "--words-only", action="store_true", help="publish no vector index: search by words alone"
+    )
     args = parser.parse_args(argv)
     os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/bench_judged")
+    # A vector index of this run's own, so the run measures exactly the patents it loaded.
+    os.environ["SEARCH_VECTOR_DIR"] = tempfile.mkdtemp(prefix="judged-vectors-")
     common.setup_django()
     note = common.ensure_schema()
 
@@ -129,11 +105,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             "of its own (e.g. bench_judged)"
         )
     pk_to_id = {pk: pid for pid, pk in loaded.items()}
+    if not args.words_only:
+        # What the `index` queue does for new patents: embed them, publish the shared index.
+        from marketplace.search.vectors import patent_vectors_compute, vector_index_publish
+
+        patent_vectors_compute(patent_ids=list(loaded.values()))
+        vector_index_publish()
 
     rankers: dict[str, Callable[[str], list[str]]] = {"search API (today)": api_ranker(pk_to_id)}
-    semantic = semantic_ranker(pk_to_id)
-    if semantic is not None:
-        rankers["semantic_search"] = semantic
+    if not args.words_only:
+        rankers["semantic_search alone"] = semantic_ranker(pk_to_id)
     rankers["BM25 bigram (baseline)"] = judged.Bm25Baseline(patents).rank
     embedder = get_embedder()
     rankers[f"embedding {embedder.name}"] = judged.EmbeddingBaseline(embedder, patents).rank
