@@ -82,6 +82,7 @@ def _optional(make: Callable[[], Any]) -> Any:
 def _real_ids(world: World) -> dict[str, Any]:
     """Objects of every kind the paths name, visible to some of the roles."""
     license = licensed(world)
+    assert license.declaration_id is not None
     declaration = Declaration.objects.get(pk=license.declaration_id)
     patent = declaration.patent
     case = open_case(world, license)
