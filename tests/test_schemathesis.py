@@ -53,7 +53,7 @@ pytestmark = [pytest.mark.django_db, pytest.mark.schemathesis]
 # Generated requests per operation and mode, each sent by the next role in turn; one request
 # per operation with real ids is sent by every role.
 POSITIVE_EXAMPLES = 2
-NEGATIVE_EXAMPLES = 2
+NEGATIVE_EXAMPLES = 1
 SEED = 20261207
 CHECKS = [
     not_a_server_error,
@@ -153,6 +153,18 @@ def _path_parameters(path: str, ids: dict[str, Any]) -> dict[str, Any]:
     return values
 
 
+def _can_be_invalid(operation: Any) -> bool:
+    """Whether a negative case exists: with no body or query and only string path parameters
+    (a code, a symbol: every string is one) or none, Hypothesis searches for one in vain for
+    seconds. A path the routes do not match is the router's 404, tested in test_bad_input.py."""
+    if len(operation.query) or len(operation.body):
+        return True
+    return any(
+        (parameter.definition.get("schema") or {}).get("type") != "string"
+        for parameter in operation.path_parameters
+    )
+
+
 def _tokens(users: dict[str, User | None]) -> dict[str, dict[str, str]]:
     """Authorization headers per role."""
     headers: dict[str, dict[str, str]] = {}
@@ -220,6 +232,7 @@ def test_every_operation_answers_as_its_schema_says_for_every_role(
     ids = _real_ids(world)
     failures: dict[str, str] = {}
     counts = {"operations": 0, "requests": 0, "turn": 0}
+    seconds = {"calls": 0.0}
 
     def send(case: Any, label: str, roles: tuple[str, ...]) -> None:
         case.headers = {
@@ -228,6 +241,7 @@ def test_every_operation_answers_as_its_schema_says_for_every_role(
             if key.lower() not in ("authorization", "cookie")
         }
         for role in roles:
+            sent = time.monotonic()
             response = case.call(headers=headers[role])
             counts["requests"] += 1
             try:
@@ -235,6 +249,7 @@ def test_every_operation_answers_as_its_schema_says_for_every_role(
             except (AssertionError, BaseExceptionGroup) as error:  # one per failing check
                 key = f"{case.method} {case.path} as {role}"
                 failures.setdefault(key, f"{label}: {str(error)[:1500]}")
+            seconds["calls"] += time.monotonic() - sent
 
     def send_generated(label: str, case: Any) -> None:
         """Generated cases take the roles in turn (the real-id case goes to all of them)."""
@@ -249,11 +264,9 @@ def test_every_operation_answers_as_its_schema_says_for_every_role(
             continue
         counts["operations"] += 1
         with transaction.atomic():  # each operation starts from the same data
-            has_input = len(operation.path_parameters) + len(operation.query) + len(operation.body)
             for mode, examples in (
                 (GenerationMode.POSITIVE, POSITIVE_EXAMPLES),
-                # With nothing to make invalid, Hypothesis would search for an invalid case in vain.
-                (GenerationMode.NEGATIVE, NEGATIVE_EXAMPLES if has_input else 0),
+                (GenerationMode.NEGATIVE, NEGATIVE_EXAMPLES if _can_be_invalid(operation) else 0),
             ):
                 generated = partial(send_generated, mode.value)
                 _examples(operation.as_strategy(mode), examples, generated)
@@ -270,7 +283,8 @@ def test_every_operation_answers_as_its_schema_says_for_every_role(
     elapsed = time.monotonic() - started
     print(
         f"schemathesis: {counts['operations']} operations x {len(ALL_ROLES)} roles, "
-        f"{counts['requests']} requests in {elapsed:.1f} s (set-up {prepared:.1f} s), "
+        f"{counts['requests']} requests in {elapsed:.1f} s (set-up {prepared:.1f} s, "
+        f"calls and checks {seconds['calls']:.1f} s), "
         f"{len(failures)} failures"
     )
     assert failures == {}, "\n\n".join(f"{key}\n{text}" for key, text in sorted(failures.items()))
