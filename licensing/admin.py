@@ -14,7 +14,8 @@ from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
 from licensing import admin_mediation  # noqa: F401 - registers the mediators' admin
-from licensing.models import Declaration, DeclarationEvent
+from licensing.models import Declaration, DeclarationEvent, StatisticsCell
+from licensing.open_statistics import statistics_refresh
 from licensing.services import declarations as services
 from marketplace.errors import DomainError
 from marketplace.models import User
@@ -133,3 +134,39 @@ class DeclarationAdmin(admin.ModelAdmin):
         from marketplace import roles
 
         return roles.is_reviewer(request.user)
+
+
+@admin.register(StatisticsCell)
+class StatisticsCellAdmin(admin.ModelAdmin):
+    """The published open statistics, read-only; reviewers can refresh them now."""
+
+    list_display = (
+        "dimension",
+        "key",
+        "label_zh",
+        "declarations_announced",
+        "declarations_in_force",
+        "licenses_granted",
+        "licenses_filed",
+        "royalty_reports",
+        "is_suppressed",
+        "refreshed_at",
+    )
+    list_filter = ("dimension", "is_suppressed")
+    actions = ["refresh"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.action(description=_("Refresh the open statistics now"))
+    def refresh(self, request: HttpRequest, queryset: QuerySet[StatisticsCell]) -> None:
+        cells = statistics_refresh()
+        self.message_user(
+            request, _("%(cells)d cells refreshed.") % {"cells": cells}, messages.SUCCESS
+        )

@@ -18,3 +18,17 @@ class LicensingConfig(AppConfig):
 
         guards.register_guard(patent_guard)
         guards.register_listener(declarations_recheck)
+
+        from licensing import models
+        from marketplace.http_cache import invalidate_on_change
+
+        # Every status change appends a DeclarationEvent (workflow.transition updates the row
+        # with a compare-and-swap, which sends no post_save); licenses change the hit counts
+        # (their status changes append a LicenseEvent too).
+        invalidate_on_change(
+            models.Declaration,
+            models.DeclarationEvent,
+            models.License,
+            models.LicenseEvent,
+            models.RoyaltyStatistic,
+        )

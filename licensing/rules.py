@@ -25,6 +25,8 @@ DEFAULTS: dict[str, Any] = {
     "GENERAL_FEE_REDUCTION_YEARS": 10,
     "GENERAL_FEE_REDUCTION_KINDS": ["university", "research_institute", "individual"],
     "FEE_GRACE_MONTHS": 6,
+    # §4 a license is filed (备案) with CNIPA within 3 months of taking effect.
+    "LICENSE_FILING_MONTHS": 3,
     # §7 mediation deadlines (configurable: the source was not fully confirmed).
     "MEDIATION_NOTICE_WORKDAYS": 5,
     "MEDIATION_ANSWER_DAYS": 15,

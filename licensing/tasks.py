@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 from typing import Any
 
 from celery import shared_task
+from django.core.cache import cache
 from django.db.models import CharField
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+from kombu.exceptions import OperationalError
 
 from licensing.models import Declaration, DeclarationEvent
 from marketplace.models import User
+
+logger = logging.getLogger(__name__)
 
 # Who hears about which step (rules §3; issue: "each reaches the parties concerned").
 AUDIENCE = {
@@ -66,7 +71,10 @@ def notify_declaration_event(event_id: int) -> int:
         .filter(pk=event_id)
         .first()
     )
-    if event is None or event.verb not in AUDIENCE:
+    if event is None:
+        return 0
+    request_statistics_refresh()
+    if event.verb not in AUDIENCE:
         return 0
     declaration = event.declaration
 
@@ -131,7 +139,10 @@ def notify_license_event(event_id: int) -> int:
         .filter(pk=event_id)
         .first()
     )
-    if event is None or event.verb not in LICENSE_AUDIENCE:
+    if event is None:
+        return 0
+    request_statistics_refresh()
+    if event.verb not in LICENSE_AUDIENCE:
         return 0
     license = event.license
     users: list[User] = []
@@ -349,3 +360,28 @@ def notify_missed_events() -> dict[str, int]:
         )
         sent[prefix] = sum(task(pk) for pk in missed)
     return sent
+
+
+# Events come in bursts (an import, a busy day): the first in five minutes schedules one
+# refresh (at pilot scale a refresh takes seconds of CPU; see BENCHMARKS.md).
+STATISTICS_REFRESH_DELAY_SECONDS = 300
+STATISTICS_REFRESH_PENDING = "open-statistics-refresh-pending"
+
+
+def request_statistics_refresh() -> None:
+    """Refresh the open statistics five minutes from now, unless a refresh is already due."""
+    if not cache.add(STATISTICS_REFRESH_PENDING, 1, timeout=STATISTICS_REFRESH_DELAY_SECONDS):
+        return
+    try:
+        refresh_open_statistics.apply_async(countdown=STATISTICS_REFRESH_DELAY_SECONDS)
+    except OperationalError:
+        # The hourly beat run catches up; a notification must not fail for the statistics.
+        logger.exception("the broker could not be reached: open statistics not refreshed")
+
+
+@shared_task
+def refresh_open_statistics() -> int:
+    """Recompute the open statistics' cells (Celery beat, hourly, and after events)."""
+    from licensing.open_statistics import statistics_refresh
+
+    return statistics_refresh()

@@ -127,6 +127,13 @@ def check_terms(
     return errors.items
 
 
+def filing_deadline(effective_date: date | None) -> date | None:
+    """The last day to file a license that took effect on `effective_date` (rules §4)."""
+    if effective_date is None:
+        return None
+    return effective_date + relativedelta(months=int(rule("LICENSE_FILING_MONTHS")))
+
+
 def advertising_words(values: dict[str, Any]) -> list[str]:
     """Advertising words found in the free-text terms (flagged for the reviewer, not refused)."""
     text = " ".join(

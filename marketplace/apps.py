@@ -40,3 +40,21 @@ class MarketplaceConfig(AppConfig):
         # Runs after every app's permissions exist (auth's own post_migrate handler goes first
         # because django.contrib.auth is listed before us).
         post_migrate.connect(sync_platform_role_groups, dispatch_uid="sync_platform_role_groups")
+        from marketplace import models
+        from marketplace.http_cache import invalidate_on_change
+
+        # Everything the public reads show (marketplace/http_cache.py); every patent edit also
+        # appends a PatentEvent.
+        invalidate_on_change(
+            models.Patent,
+            models.PatentEvent,
+            models.PatentCoOwner,
+            models.PatentPledge,
+            models.PatentExclusiveLicense,
+            models.PatentHindrance,
+            models.Organisation,
+            models.Industry,
+            models.Region,
+            models.IpcClass,
+            models.ReferenceTable,
+        )

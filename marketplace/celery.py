@@ -10,7 +10,6 @@ from typing import Any
 from celery import Celery
 from django.db import transaction
 from kombu import Queue
-from kombu.exceptions import OperationalError
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "marketplace.settings")
 
@@ -44,6 +43,52 @@ def publish_each(task: Any, calls: Iterable[tuple[object, ...]]) -> None:
 def _publish(send: Callable[..., object], args: tuple[object, ...]) -> None:
     try:
         send(*args)
-    except OperationalError:
-        name = getattr(getattr(send, "__self__", None), "name", getattr(send, "__name__", send))
-        logger.exception("the broker could not be reached after commit: %s%r not sent", name, args)
+    except Exception:
+        # Whatever the failure (kombu's OperationalError, a Redis error, a timeout), the data
+        # is committed: the answer stands, and the calls are kept for publish_unsent_tasks.
+        logger.exception("the broker could not be reached after commit: %s%r not sent", send, args)
+        _keep_unsent(send, args)
+
+
+def _keep_unsent(send: Callable[..., object], args: tuple[object, ...]) -> None:
+    from marketplace.models import UnsentTask
+
+    task = getattr(send, "__self__", None)
+    if send is publish_each:
+        each, calls = args
+        rows = [UnsentTask(target=each.name, args=list(call)) for call in calls]  # type: ignore[attr-defined]
+    elif task is not None and getattr(send, "__name__", "") == "delay":
+        rows = [UnsentTask(target=task.name, args=list(args))]
+    else:
+        rows = [UnsentTask(target=f"{send.__module__}:{send.__qualname__}", args=list(args))]
+    try:
+        UnsentTask.objects.bulk_create(rows)
+    except Exception:
+        logger.exception("the unsent calls could not be kept either: %r", rows)
+
+
+def publish_unsent(limit: int = 500) -> int:
+    """Publish again, oldest first, the calls the broker could not take after commit; each is
+    deleted once sent. The tasks are idempotent, so one sent twice does no harm."""
+    from importlib import import_module
+
+    from marketplace.models import UnsentTask
+
+    sent = failures = 0
+    for row in UnsentTask.objects.order_by("created_at", "id")[:limit]:
+        try:
+            if ":" in row.target:
+                module, name = row.target.split(":", 1)
+                getattr(import_module(module), name)(*row.args)
+            else:
+                app.tasks[row.target].apply_async(row.args)
+        except Exception:
+            logger.warning("unsent %s still not sent", row, exc_info=True)
+            UnsentTask.objects.filter(pk=row.pk).update(attempts=row.attempts + 1)
+            failures += 1
+            if failures == 3:
+                break  # the broker is still away: the next sweep tries again
+            continue
+        UnsentTask.objects.filter(pk=row.pk).delete()
+        sent += 1
+    return sent

@@ -59,6 +59,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "marketplace.api.errors.DatabaseUnavailableMiddleware",
+    # Last, so that a cached answer still passes through every middleware above.
+    "marketplace.http_cache.PublicCacheMiddleware",
 ]
 
 ROOT_URLCONF = "marketplace.urls"
@@ -95,12 +98,21 @@ if DATABASE_WORK_MEM:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
+# Anonymous public reads (marketplace/http_cache.py): how long shared caches may keep an answer
+# (0 turns the middleware off), how long they may serve it stale while revalidating, and how
+# long the server keeps a rendered body (any change to public data invalidates it at once).
+PUBLIC_CACHE_SECONDS = env.int("PUBLIC_CACHE_SECONDS", default=10)
+PUBLIC_CACHE_STALE_SECONDS = env.int("PUBLIC_CACHE_STALE_SECONDS", default=30)
+PUBLIC_CACHE_SERVER_SECONDS = env.int("PUBLIC_CACHE_SERVER_SECONDS", default=300)
 CACHES = {
     "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        # Degrades to "nothing cached" while Redis is away (marketplace/cache.py); a cache
+        # call waits at most half a second for it.
+        "BACKEND": "marketplace.cache.ResilientRedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="marketplace"),
         "TIMEOUT": 300,
+        "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
     }
 }
 
@@ -205,6 +217,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "marketplace.api.schema.token_auth_first",
+        "marketplace.http_cache.document_not_modified",
     ],
     "SWAGGER_UI_SETTINGS": {"deepLinking": True, "persistAuthorization": True},
     "ENUM_NAME_OVERRIDES": {
@@ -237,7 +250,19 @@ CELERY_RESULT_EXPIRES = 24 * 3600
 CELERY_TASK_TRACK_STARTED = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+# Every task is fire-and-forget: nothing reads a result, and a publish that first subscribed
+# to the result backend waited ~20 s for an absent Redis, then raised (issue 15).
+CELERY_TASK_IGNORE_RESULT = True
+# A publish after commit gives up fast when the broker is away (one retry, at most ~1 s in
+# all); what it carried is kept in the database and sent again (marketplace.celery).
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 1,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.2,
+}
+CELERY_BROKER_CONNECTION_TIMEOUT = 0.5
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600, "socket_connect_timeout": 0.5}
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "expire-invitations": {
@@ -252,6 +277,10 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "matching.tasks.full_rematch",
         "schedule": 24 * 3600.0,
     },
+    "publish-unsent-tasks": {
+        "task": "marketplace.tasks.publish_unsent_tasks",
+        "schedule": 60.0,
+    },
     "resend-stale-emails": {
         "task": "marketplace.tasks.resend_stale_emails",
         "schedule": 600.0,
@@ -262,7 +291,7 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     },
     "resume-stale-match-runs": {
         "task": "matching.tasks.resume_stale_runs",
-        "schedule": 600.0,
+        "schedule": 60.0,
     },
     "weekly-match-digest": {
         "task": "matching.tasks.weekly_digest",
@@ -275,6 +304,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "license-reminders": {
         "task": "licensing.tasks.send_license_reminders",
         "schedule": 24 * 3600.0,
+    },
+    # Open statistics (issue 18): also refreshed five minutes after declaration and license events.
+    "refresh-open-statistics": {
+        "task": "licensing.tasks.refresh_open_statistics",
+        "schedule": 3600.0,
     },
     "expire-declarations": {
         "task": "licensing.tasks.expire_declarations",
@@ -342,3 +376,6 @@ MATCHING_PER_PATENTEE = env.int("MATCHING_PER_PATENTEE", default=3)
 # No match under this score is listed or shown (scores run 0–0.96; see matching/engine.py).
 MATCHING_MIN_SCORE = env.float("MATCHING_MIN_SCORE", default=0.1)
 MATCHING_CHUNK_SMES = env.int("MATCHING_CHUNK_SMES", default=2000)
+# A chunk a worker started this many seconds ago and has not finished is sent again (its
+# worker was killed; a slow one only wastes the work, the chunk is written once).
+MATCHING_CHUNK_STALE_SECONDS = env.int("MATCHING_CHUNK_STALE_SECONDS", default=180)

@@ -124,7 +124,9 @@ def resend_stale_emails() -> int:
         & (Q(claimed_at__isnull=True) | Q(claimed_at__lt=stale))
         | Q(status=OutboundEmailStatus.SENDING, claimed_at__lt=stale)
     )
-    ids = list(lost.values_list("pk", flat=True)[:1000])
+    # Oldest first: under a backlog the mail that has waited longest goes out first (the
+    # partial index outbound_email_unsent serves this order).
+    ids = list(lost.order_by("created_at", "id").values_list("pk", flat=True)[:1000])
     OutboundEmail.objects.filter(pk__in=ids, status=OutboundEmailStatus.SENDING).update(
         status=OutboundEmailStatus.QUEUED
     )
@@ -171,3 +173,11 @@ def resume_stale_imports() -> dict[str, int]:
     from marketplace.services.imports import imports_resume_stale
 
     return imports_resume_stale()
+
+
+@shared_task
+def publish_unsent_tasks() -> int:
+    """Publish the calls the broker could not take after commit (Celery beat, every minute)."""
+    from marketplace.celery import publish_unsent
+
+    return publish_unsent()

@@ -95,6 +95,8 @@ class MatchChunk(models.Model):
     sme_ids = models.JSONField()
     status = models.CharField(max_length=8, default="pending")
     attempts = models.PositiveSmallIntegerField(default=0)
+    # When a worker last began it: a pending chunk begun long ago lost its worker.
+    started_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["run", "number"], name="match_chunk_once")]

@@ -452,31 +452,56 @@ def run_start(*, chunk_size: int | None = None, enqueue: bool = True) -> MatchRu
     return run
 
 
-def run_resume(run_id: int) -> int:
-    """Send every pending chunk of a running run again (after a worker died holding one).
+def run_resume(run_id: int, *, started_before: datetime | None = None) -> int:
+    """Send the pending chunks of a running run again (after a worker died holding one);
+    with `started_before`, only those a worker began before then. A run whose chunks are all
+    done (its worker died before the finish) is finished here.
 
     Safe to call any time: a chunk already done is skipped by its task, and a chunk sent twice
     is written once (claimed by compare-and-swap).
     """
     from matching.tasks import match_chunk
 
-    pending = list(
-        MatchChunk.objects.filter(
-            run_id=run_id, run__status=MatchRun.Status.RUNNING, status="pending"
-        ).values_list("pk", flat=True)
+    pending = MatchChunk.objects.filter(
+        run_id=run_id, run__status=MatchRun.Status.RUNNING, status="pending"
     )
-    publish_each(match_chunk, [(pk,) for pk in pending])
-    return len(pending)
+    if not pending.exists():
+        if MatchRun.objects.filter(pk=run_id, status=MatchRun.Status.RUNNING).exists():
+            _finish(run_id)
+        return 0
+    if started_before is not None:
+        pending = pending.filter(started_at__lt=started_before)
+    ids = list(pending.values_list("pk", flat=True))
+    publish_each(match_chunk, [(pk,) for pk in ids])
+    return len(ids)
 
 
-def runs_resume_stale(*, older_than_minutes: int = 30) -> int:
-    """Beat: resume runs that have been running too long (a killed worker's chunk waits for
-    the broker's visibility timeout otherwise)."""
-    limit = timezone.now() - timedelta(minutes=older_than_minutes)
+def runs_resume_stale(
+    *, older_than_minutes: int = 30, chunk_stale_seconds: int | None = None
+) -> int:
+    """Beat (every minute): finish the running runs whose chunks are all done; send again the
+    chunks a worker began more than MATCHING_CHUNK_STALE_SECONDS ago and never finished (it
+    was killed: its message waits for the broker's visibility timeout otherwise); and every
+    pending chunk of a run older than `older_than_minutes` in which no chunk began within that
+    window (its messages were lost on the way; a run making progress is not flooded)."""
+    now = timezone.now()
+    seconds = (
+        settings.MATCHING_CHUNK_STALE_SECONDS
+        if chunk_stale_seconds is None
+        else chunk_stale_seconds
+    )
+    limit = now - timedelta(minutes=older_than_minutes)
     resent = 0
-    stale = MatchRun.objects.filter(status=MatchRun.Status.RUNNING, started_at__lt=limit)
-    for run_id in stale.values_list("pk", flat=True):
-        resent += run_resume(run_id)
+    for run_id, started_at in MatchRun.objects.filter(status=MatchRun.Status.RUNNING).values_list(
+        "pk", "started_at"
+    ):
+        stale_before: datetime | None = now - timedelta(seconds=seconds)
+        if (
+            started_at < limit
+            and not MatchChunk.objects.filter(run_id=run_id, started_at__gte=stale_before).exists()
+        ):
+            stale_before = None
+        resent += run_resume(run_id, started_before=stale_before)
     return resent
 
 
@@ -484,9 +509,16 @@ def chunk_run(chunk_id: int) -> str:
     """Score one chunk and write its matches; idempotent: a chunk done is skipped, a chunk
     half-written by a killed worker is rewritten whole (delete + insert in one transaction)."""
     chunk = MatchChunk.objects.select_related("run").filter(pk=chunk_id).first()
-    if chunk is None or chunk.status == "done" or chunk.run.status != MatchRun.Status.RUNNING:
+    if chunk is None or chunk.run.status != MatchRun.Status.RUNNING:
         return "skipped"
-    MatchChunk.objects.filter(pk=chunk.pk).update(attempts=chunk.attempts + 1)
+    if chunk.status == "done":
+        # Redelivered after its worker died between this chunk's commit and the finish.
+        if not MatchChunk.objects.filter(run_id=chunk.run_id, status="pending").exists():
+            _finish(chunk.run_id)
+        return "skipped"
+    MatchChunk.objects.filter(pk=chunk.pk).update(
+        attempts=chunk.attempts + 1, started_at=timezone.now()
+    )
     context = _run_context(chunk.run_id)
     demands = load_demand(list(chunk.sme_ids), context.names)
     ranked = score_smes(context.supply, demands, context.industries, context.names[0])

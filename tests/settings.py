@@ -11,9 +11,10 @@ TEST_REDIS = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379").rstrip("
 REDIS_URL = f"{TEST_REDIS}/14"
 CACHES = {
     "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "BACKEND": "marketplace.cache.ResilientRedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": "test",
+        "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
     }
 }
 CELERY_BROKER_URL = f"{TEST_REDIS}/15"
@@ -38,3 +39,7 @@ LOGGING = {"version": 1, "disable_existing_loggers": False}
 
 # WhiteNoise serves collected files in deployments; tests have no collected static root.
 MIDDLEWARE = [m for m in MIDDLEWARE if m != "whitenoise.middleware.WhiteNoiseMiddleware"]  # noqa: F405
+
+# The public HTTP cache is off unless a test turns it on (tests/test_public_cache.py), so other
+# tests see every write at once and no Cache-Control they did not ask for.
+PUBLIC_CACHE_SECONDS = 0

@@ -231,4 +231,5 @@ def test_api_root_lists_the_endpoints_to_anyone() -> None:
         "register/export",
         "schema",
         "search/patents",
+        "statistics",
     ]

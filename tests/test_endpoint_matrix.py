@@ -112,6 +112,8 @@ MATRIX: list[tuple[str, Path | str, dict[str, Any] | None, dict[str, int]]] = [
     ("get", "/api/v1/reference/regions/", None, {"default": 200}),
     ("get", "/api/v1/reference/regions/320000/", None, {"default": 200}),
     ("get", "/api/v1/reference/tables/", None, {"default": 200}),
+    ("get", "/api/v1/statistics/", None, {"default": 200}),
+    ("get", "/api/v1/statistics/ipc-class/?file_format=csv", None, {"default": 200}),
     ("get", "/api/v1/schema/", None, {"default": 200}),
     ("get", "/api/v1/docs/", None, {"default": 200}),
     ("post", "/api/v1/auth/resend-verification/", {"email": "x@example.com"}, {"default": 202}),

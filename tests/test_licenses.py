@@ -84,12 +84,13 @@ def test_the_acceptance_answer_is_the_stored_license_in_a_fixed_number_of_statem
     world: World, declaration: Declaration, django_assert_num_queries: Any
 ) -> None:
     client = client_for(world.sme_admin)
-    # Token, idempotency look-up, the view's atomic block (a savepoint and its release: the
-    # test's transaction turns it into one), membership, lock, declaration + patent, co-owner,
-    # savepoint + license + release, both events in one insert, payment, idempotency record:
-    # the service opens no savepoint of its own, the payments and filings of the answer are
-    # those in hand, and no query looks for a license held already (the unique index does).
-    with django_assert_num_queries(14):
+    # Token, the view's atomic block (a savepoint and its release: the test's transaction
+    # turns it into one), the advisory lock on the key, the idempotency look-up, membership,
+    # lock, declaration + patent, co-owner, savepoint + license + release, both events in one
+    # insert, payment, idempotency record: the service opens no savepoint of its own, the
+    # payments and filings of the answer are those in hand, and no query looks for a license
+    # held already (the unique index does).
+    with django_assert_num_queries(15):
         response = client.post(
             "/api/v1/licenses/",
             accept_body(declaration, world.sme.pk),

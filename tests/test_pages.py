@@ -305,6 +305,7 @@ def test_the_api_root_lists_every_family_of_the_url_configuration() -> None:
         "register",
         "schema",
         "search",
+        "statistics",
     ]
     assert root["search/patents"] == "http://testserver/api/v1/search/patents/"
     assert root["auth/password-reset"] == "http://testserver/api/v1/auth/password-reset/"

@@ -7,19 +7,24 @@ import json
 from decimal import Decimal
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q, QuerySet
+from django.http import HttpResponse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.permissions import IsAuthenticated
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from licensing.api.renderers import PdfRenderer
 from licensing.api.serializers import ReasonSerializer
+from licensing.documents import license_document
 from licensing.ledger import license_ledger, organisation_ledger
 from licensing.models import (
     IdempotencyRecord,
@@ -199,6 +204,15 @@ class OrdinarySerializer(StrictInputSerializer):
     notes = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
 
 
+def _lock_idempotency_key(user_id: int, key: str) -> None:
+    """Hold a transaction-level advisory lock on (user, Idempotency-Key) until commit."""
+    digest = hashlib.sha256(f"idempotency:{user_id}:{key}".encode()).digest()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(%s)", [int.from_bytes(digest[:8], "big", signed=True)]
+        )
+
+
 def _request_hash(data: Any) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
 
@@ -241,13 +255,17 @@ class LicenseViewSet(viewsets.ReadOnlyModelViewSet[License]):
         user = request_user(request)
         key = (request.headers.get("Idempotency-Key") or "").strip()[:100]
         digest = _request_hash(data.validated_data)
-        if key:
-            previous = IdempotencyRecord.objects.filter(user=user, key=key).first()
-            if previous is not None:
-                return self._replay(previous, digest)
         values = data.validated_data
         try:
             with transaction.atomic():
+                if key:
+                    # Same-key requests run one after the other: the second waits here for the
+                    # first to commit, then replays its answer instead of meeting the first's
+                    # license on the unique index (a 409 `license_exists` a retry must not get).
+                    _lock_idempotency_key(user.pk, key)
+                    previous = IdempotencyRecord.objects.filter(user=user, key=key).first()
+                    if previous is not None:
+                        return self._replay(previous, digest)
                 license = services.license_accept(
                     actor=user,
                     declaration_id=values["declaration"],
@@ -265,8 +283,8 @@ class LicenseViewSet(viewsets.ReadOnlyModelViewSet[License]):
                         body=json.loads(json.dumps(body, default=str)),
                     )
         except IntegrityError:
-            # The same key raced in from another request: answer as that one did.
-            previous = IdempotencyRecord.objects.filter(user=user, key=key).first()
+            # Kept for safety: should the lock ever be bypassed, answer as the other one did.
+            previous = IdempotencyRecord.objects.filter(user=user, key=key).first() if key else None
             if previous is None:
                 raise
             return self._replay(previous, digest)
@@ -402,6 +420,33 @@ class LicenseViewSet(viewsets.ReadOnlyModelViewSet[License]):
                 "totals": ledger.totals(today),
             }
         )
+
+    @extend_schema(
+        responses={
+            (200, "application/pdf"): OpenApiResponse(
+                response=OpenApiTypes.BINARY,
+                description="The contract PDF (Chinese, then English); ETag is its SHA-256.",
+            ),
+            304: OpenApiResponse(description="Unchanged since the ETag in If-None-Match."),
+            **ERROR_RESPONSES,
+        },
+    )
+    @action(detail=True, methods=["get"], renderer_classes=[JSONRenderer, PdfRenderer])
+    def document(self, request: Request, pk: str) -> HttpResponse:
+        """The license contract both parties sign and file: a PDF made from the terms snapshot."""
+        license = self.get_object()
+        document = license_document(
+            License.objects.select_related("patent", "licensor", "licensee").get(pk=license.pk)
+        )
+        etag = f'"{document.sha256}"'
+        if request.headers.get("If-None-Match") == etag:
+            response = HttpResponse(status=status.HTTP_304_NOT_MODIFIED)
+        else:
+            response = HttpResponse(document.content, content_type="application/pdf")
+            response["Content-Disposition"] = f'attachment; filename="{document.filename}"'
+        response["ETag"] = etag
+        response["Cache-Control"] = "private, no-cache"
+        return response
 
     @extend_schema(responses={200: LicenseEventSerializer(many=True), **ERROR_RESPONSES})
     @action(detail=True, methods=["get"])

@@ -1,8 +1,8 @@
 """Routes of the licensing API under /api/v1/."""
 
-from django.urls import include, path
+from django.urls import include, path, re_path
 
-from licensing.api import estimation, fees, licenses, mediation, views
+from licensing.api import estimation, fees, licenses, mediation, statistics, views
 from marketplace.api.ids import IdRouter
 
 router = IdRouter()
@@ -41,6 +41,12 @@ urlpatterns = [
         "patents/<id:patent_id>/royalty-suggestion/",
         estimation.RoyaltySuggestionView.as_view(),
         name="royalty-suggestion",
+    ),
+    path("statistics/", statistics.StatisticsIndexView.as_view(), name="statistics"),
+    re_path(
+        rf"^statistics/(?P<dimension>{statistics.DIMENSION_REGEX})/$",
+        statistics.StatisticsTableView.as_view(),
+        name="statistics-table",
     ),
     path("", include(router.urls)),
 ]

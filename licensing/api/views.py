@@ -35,7 +35,8 @@ from marketplace.patents.ipc import normalise_ipc_prefix
 
 
 class DeclarationFilter(filters.FilterSet):
-    status = filters.MultipleChoiceFilter(choices=DeclarationStatus.choices)
+    # Columns of the declaration itself: no join, nothing to de-duplicate (DISTINCT would sort).
+    status = filters.MultipleChoiceFilter(choices=DeclarationStatus.choices, distinct=False)
     patent = IdFilter(field_name="patent_id")
     organisation = IdFilter(field_name="organisation_id")
     flagged = filters.BooleanFilter(method="filter_flagged")
@@ -238,10 +239,12 @@ class DeclarationViewSet(viewsets.ReadOnlyModelViewSet[Declaration]):
 
 class RegisterFilter(filters.FilterSet):
     q = filters.CharFilter(method="filter_q", max_length=100)
+    # Columns of the declaration itself: no join, nothing to de-duplicate (DISTINCT would sort).
     status = filters.MultipleChoiceFilter(
-        choices=[(value, label) for value, label in DeclarationStatus.choices if value in PUBLIC]
+        choices=[(value, label) for value, label in DeclarationStatus.choices if value in PUBLIC],
+        distinct=False,
     )
-    payment_method = filters.MultipleChoiceFilter(choices=PaymentMethod.choices)
+    payment_method = filters.MultipleChoiceFilter(choices=PaymentMethod.choices, distinct=False)
     ipc = filters.CharFilter(method="filter_ipc", max_length=20)
     patentee = filters.CharFilter(
         field_name="organisation__name", lookup_expr="icontains", max_length=100

@@ -39,6 +39,7 @@ from licensing.models.mediation import (
     MediationSession,
     RecusalRequest,
 )
+from licensing.models.open_statistics import StatisticsCell, StatisticsDimension
 from licensing.models.statistics import RoyaltyStatistic
 
 __all__ = [
@@ -76,4 +77,6 @@ __all__ = [
     "RoyaltyBasis",
     "RoyaltyReport",
     "RoyaltyStatistic",
+    "StatisticsCell",
+    "StatisticsDimension",
 ]

@@ -8,7 +8,7 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from licensing.querysets import DeclarationQuerySet
+from licensing.querysets import PUBLIC, DeclarationQuerySet
 
 
 class DeclarationStatus(models.TextChoices):
@@ -158,7 +158,32 @@ class Declaration(models.Model):
                 condition=models.Q(status__in=["submitted", "withdrawal_requested"]),
                 name="declaration_review_queue",
             ),
-            models.Index(fields=["status", "-effective_date"], name="declaration_register"),
+            # The register filtered by one status: WHERE status = %s ORDER BY effective_date
+            # DESC, id DESC (its cursor ordering).
+            models.Index(
+                fields=["status", "-effective_date", "-id"], name="declaration_register_status"
+            ),
+            # The whole public register, its default page: WHERE status IN PUBLIC ORDER BY
+            # effective_date DESC, id DESC, and the effective_from/effective_to filters.
+            models.Index(
+                fields=["-effective_date", "-id"],
+                name="declaration_register_public",
+                condition=models.Q(status__in=PUBLIC),
+            ),
+            # Anonymous GET /api/v1/declarations/: WHERE status IN PUBLIC ORDER BY created_at
+            # DESC (cursor pagination).
+            models.Index(
+                fields=["created_at", "id"],
+                name="declaration_public_created",
+                condition=models.Q(status__in=PUBLIC),
+            ),
+            # A patent's declarations, oldest first (GET /api/v1/patents/{id}/declarations/),
+            # and /declarations/?patent= newest first (the same index read backwards).
+            models.Index(fields=["patent", "created_at", "id"], name="declaration_patent_created"),
+            # /declarations/?organisation=: a university's declarations, newest first.
+            models.Index(
+                fields=["organisation", "created_at", "id"], name="declaration_org_created"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -12,6 +12,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from licensing.documents import license_document
 from licensing.models import (
     Declaration,
     DeclarationStatus,
@@ -25,6 +26,7 @@ from licensing.models import (
     PaymentStatus,
     RoyaltyReport,
 )
+from licensing.terms import filing_deadline as filing_deadline_after
 from marketplace import roles
 from marketplace.celery import publish_after_commit
 from marketplace.errors import Conflict, InvalidInput, NotFound, PermissionDenied
@@ -32,7 +34,6 @@ from marketplace.models import Membership, Organisation, Patent, User
 from marketplace.querysets import known_related
 
 CENT = Decimal("0.01")
-FILING_MONTHS = 3
 SNAPSHOT_FIELDS = (
     "payment_method",
     "royalty_basis",
@@ -331,9 +332,7 @@ def license_contest_payment(
 
 
 def filing_deadline(license: License) -> date | None:
-    if license.effective_date is None:
-        return None
-    return license.effective_date + relativedelta(months=FILING_MONTHS)
+    return filing_deadline_after(license.effective_date)
 
 
 @transaction.atomic
@@ -369,7 +368,17 @@ def license_file(*, actor: User, license_id: int, filed_on: date) -> LicenseFili
             )
     except IntegrityError as error:
         raise Conflict("license_already_filed", _("This license is already filed.")) from error
-    _event(license, actor, "filed", filing=filing.pk, filed_on=filed_on.isoformat())
+    # The filing refers to the exact contract document: its name and SHA-256.
+    document = license_document(license)
+    _event(
+        license,
+        actor,
+        "filed",
+        filing=filing.pk,
+        filed_on=filed_on.isoformat(),
+        document=document.filename,
+        document_sha256=document.sha256,
+    )
     return filing
 
 

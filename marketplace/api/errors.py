@@ -8,7 +8,7 @@ from typing import Any
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import IntegrityError
+from django.db import IntegrityError, InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, JsonResponse
 from django.utils.translation import gettext as _
 from rest_framework import exceptions, status
@@ -109,6 +109,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
             error_body("conflict", _("The request conflicts with the current data; try again.")),
             status=status.HTTP_409_CONFLICT,
         )
+    elif isinstance(exc, OperationalError | InterfaceError):
+        return database_unavailable_response(exc)
     if not isinstance(exc, exceptions.APIException):
         return None
     headers: dict[str, str] = {}
@@ -130,6 +132,45 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
             "seconds": int(wait or 0) + 1
         }
     return Response(error_body(code, str(detail)), status=exc.status_code, headers=headers)
+
+
+DATABASE_RETRY_AFTER_SECONDS = 5
+
+
+def database_unavailable_body() -> dict[str, Any]:
+    return error_body(
+        "database_unavailable",
+        _("The database cannot be reached just now; nothing was changed. Try again shortly."),
+    )
+
+
+def database_unavailable_response(exc: Exception) -> Response:
+    """A connection lost mid-request (terminated, failed over, restarted): the transaction
+    was rolled back by the server, so the client may safely send the request again."""
+    logger.warning("database unavailable during a request: %s", exc)
+    return Response(
+        database_unavailable_body(),
+        status=status.HTTP_503_SERVICE_UNAVAILABLE,
+        headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
+    )
+
+
+class DatabaseUnavailableMiddleware:
+    """The same 503 for a lost database connection outside the API (pages, admin)."""
+
+    def __init__(self, get_response: Any) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> Any:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> JsonResponse | None:
+        if not isinstance(exception, OperationalError | InterfaceError):
+            return None
+        logger.warning("database unavailable during a request: %s", exception)
+        response = JsonResponse(database_unavailable_body(), status=503)
+        response["Retry-After"] = str(DATABASE_RETRY_AFTER_SECONDS)
+        return response
 
 
 def json_not_found(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:

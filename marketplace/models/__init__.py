@@ -42,6 +42,7 @@ from marketplace.models.reference import (
     Region,
     RegionLevel,
 )
+from marketplace.models.tasks import UnsentTask
 
 __all__ = [
     "EnterpriseSize",
@@ -79,5 +80,6 @@ __all__ = [
     "SmeProfile",
     "TechnologyNeed",
     "TechnologyNeedEvent",
+    "UnsentTask",
     "User",
 ]

@@ -183,6 +183,13 @@ class Patent(models.Model):
                 condition=models.Q(is_listed=True),
             ),
             models.Index(fields=["owner", "-created_at"], name="patent_owner_created"),
+            # The anonymous patent list: WHERE is_listed ORDER BY created_at DESC (cursor
+            # pagination), read backwards; without it every page sorted every listed patent.
+            models.Index(
+                fields=["created_at", "id"],
+                name="patent_listed_created",
+                condition=models.Q(is_listed=True),
+            ),
         ]
         constraints = [
             models.CheckConstraint(

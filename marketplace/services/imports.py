@@ -20,6 +20,7 @@ from django.utils.translation import gettext_lazy as _
 from marketplace.bulk import copy_upsert
 from marketplace.celery import publish_after_commit
 from marketplace.errors import InvalidInput, NotFound, PermissionDenied
+from marketplace.http_cache import public_cache_invalidate
 from marketplace.models import (
     ImportJob,
     ImportStatus,
@@ -267,6 +268,7 @@ def _write_chunk(
         for values in values_by_number.values()
     ]
     copy_upsert(Patent, patents, unique_fields=["application_number"], update_fields=update_fields)
+    public_cache_invalidate()  # COPY sends no post_save
     ids = dict(
         Patent.objects.filter(application_number__in=numbers).values_list(
             "application_number", "pk"

@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 
 from marketplace import roles
 from marketplace.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from marketplace.http_cache import public_cache_invalidate
 from marketplace.models import (
     ExclusiveLicenseKind,
     LegalStatus,
@@ -409,6 +410,7 @@ def patent_set_listing(
     `terms` (payment_method, upfront_cny, royalty_rate) are copied for search filters.
     """
     updates: dict[str, Any] = {"is_listed": is_listed, "updated_at": timezone.now()}
+    public_cache_invalidate()  # an UPDATE sends no post_save
     if terms is not None:
         updates.update(
             listed_payment_method=terms["payment_method"],
