@@ -231,6 +231,7 @@ def hybrid_rankings(
             "hybrid RRF",
             "hybrid RRF+coverage *",
             *(f"RRF+coverage sem x{w}" for w in SWEEP),
+            "RRF+coverage, lexical cosines",
             "hybrid score w=0.3",
             "hybrid score w=0.5",
             "hybrid score w=0.7",
@@ -249,6 +250,13 @@ def hybrid_rankings(
             )
             for w in SWEEP:
                 out[f"RRF+coverage sem x{w}"][t].append(fuse_ranks(lex, coverage, sem, True, w))
+            # Every lexical candidate gets its cosine too (not only the SEMANTIC_LIMIT nearest):
+            # the semantic ranking re-ranks the lexical candidates as well.
+            pool = set(sem) | {d for d in lex if cosine[d] >= MIN_SIMILARITY}
+            everyone = sorted(pool, key=lambda d: (-cosine[d], d))
+            out["RRF+coverage, lexical cosines"][t].append(
+                fuse_ranks(lex, coverage, everyone, True, SEMANTIC_WEIGHT)
+            )
             for weight in (0.3, 0.5, 0.7):
                 out[f"hybrid score w={weight}"][t].append(
                     fuse_scores(lex, coverage, scores, sem, cosine, weight)

@@ -355,3 +355,58 @@ def test_resegmenting_brings_stored_words_to_todays_cut(world: World) -> None:
     assert patent.title_tokens == " ".join(segment("一种可降解塑料"))
     call_command("resegment_patents", verbosity=0, stdout=out)
     assert out.getvalue().strip().splitlines()[-1] == "0 patents re-segmented"
+
+
+def test_the_index_gives_the_cosine_of_any_patent_it_holds() -> None:
+    import numpy as np
+
+    from marketplace.search.vectors import VectorIndex
+
+    rows = np.asarray([[1.0, 0.0], [0.6, 0.8], [0.0, 1.0]], dtype=np.float32)
+    index = VectorIndex(1, "test", np.asarray([3, 7, 9], dtype=np.int64), rows)
+    found = index.similarities(np.asarray([0.0, 1.0]), [9, 3, 8, 7, 12])
+    # 8 and 12 are not in the index (between and after the stored ids): no cosine.
+    assert {pk: round(score, 6) for pk, score in found.items()} == {9: 1.0, 3: 0.0, 7: 0.8}
+    assert index.similarities(np.asarray([0.0, 1.0]), []) == {}
+
+
+@pytest.mark.django_db
+def test_lexical_hits_beyond_the_nearest_are_ranked_by_their_cosine(
+    world: World, vector_dir: Path
+) -> None:
+    import numpy as np
+
+    from marketplace.search.query import SearchParams, _by_meaning
+    from marketplace.search.semantic import MIN_SIMILARITY, candidate_similarities
+
+    owner = world.university
+    close = make_patent(
+        owner, 1, is_listed=True, title="电池隔膜", abstract="锂离子电池隔膜涂层，提高耐热性。"
+    )
+    far = make_patent(
+        owner, 2, is_listed=True, title="电池外壳", abstract="锂离子电池外壳的注塑模具结构。"
+    )
+    decoy = make_patent(owner, 3, is_listed=True, title="遮阳伞", abstract="遮阳伞的伞骨。")
+    patent_vectors_compute(patent_ids=None)
+    vector_index_publish()
+    query = "锂离子电池隔膜涂层"
+    embedder = search_embedder()
+    expected = {
+        patent.pk: float(
+            embedder.embed([vectors.patent_search_text(patent.title, patent.abstract)])[0]
+            @ embedder.embed([query])[0]
+        )
+        for patent in (close, far)
+    }
+    found = candidate_similarities(query, [far.pk, close.pk])
+    kept = {pk: score for pk, score in expected.items() if score >= MIN_SIMILARITY}
+    assert found.keys() == kept.keys() and close.pk in found
+    assert np.allclose([found[pk] for pk in kept], [kept[pk] for pk in kept], atol=1e-3)
+    # Given the nearest list holds only the decoy, the lexical hits join the semantic ranking
+    # after it by cosine (a lexical hit beyond the pool still gets its vote).
+    semantic_rows = [(decoy.pk, 0.99, "invention", "A", "11", "", 0)]
+    order = _by_meaning(SearchParams(q=query), semantic_rows, [far.pk, close.pk])
+    assert order == [decoy.pk, *sorted(kept, key=lambda pk: -kept[pk])]
+    assert order[1] == close.pk
+    # No semantic candidates (no index, or a number): no semantic ranking at all.
+    assert _by_meaning(SearchParams(q=query), [], [far.pk, close.pk]) == []
