@@ -140,8 +140,6 @@ def main(argv: Sequence[str] | None = None) -> int:
                 rankers[f"API semantic weight {weight}"] = api_ranker(
                     pk_to_id, {"SEMANTIC_WEIGHT": weight}
                 )
-        if not args.words_only:
-            rankers["API, nearest only vote"] = api_ranker(pk_to_id, {"RERANK_LEXICAL": False})
         for normalization in (0, 1, 2):
             if normalization != query.RANK_NORMALIZATION:
                 rankers[f"API ts_rank norm {normalization}"] = api_ranker(

@@ -250,8 +250,8 @@ def hybrid_rankings(
             )
             for w in SWEEP:
                 out[f"RRF+coverage sem x{w}"][t].append(fuse_ranks(lex, coverage, sem, True, w))
-            # Every lexical candidate gets its cosine too (not only the SEMANTIC_LIMIT nearest):
-            # the semantic ranking re-ranks the lexical candidates as well.
+            # Measured, not in the product: every lexical candidate gets its cosine too (not
+            # only the SEMANTIC_LIMIT nearest), so the semantic ranking re-ranks all of them.
             pool = set(sem) | {d for d in lex if cosine[d] >= MIN_SIMILARITY}
             everyone = sorted(pool, key=lambda d: (-cosine[d], d))
             out["RRF+coverage, lexical cosines"][t].append(

@@ -41,7 +41,6 @@ from marketplace.search.segment import QueryTerm, query_terms
 from marketplace.search.semantic import (
     SEMANTIC_LIMIT,
     SEMANTIC_WEIGHT,
-    candidate_similarities,
     nearest_patents,
     reciprocal_rank_fusion,
 )
@@ -50,9 +49,6 @@ RANK_CAP = 2000
 # ts_rank's length normalisation (PostgreSQL's bit flags; 0: none, 1: divide by 1 + log(length),
 # 2: by length), the lexical counterpart of BM25's b. Measured on the judged set, BENCHMARKS.md.
 RANK_NORMALIZATION = 0
-# The semantic ranking also orders the lexical candidates beyond the nearest SEMANTIC_LIMIT by
-# their cosine (off: only the nearest vote). Measured on CSL and the judged set, BENCHMARKS.md.
-RERANK_LEXICAL = True
 # Fewer strict matches than this (a page of results) widens the query to any of its terms.
 PAGE_SIZE = 20
 _WORDS = re.compile(r"[0-9a-z]+|[\u3400-\u9fff\uf900-\ufaff]+")
@@ -215,7 +211,7 @@ def search_patents(base: QuerySet[Patent], params: SearchParams) -> SearchResult
         coverage = {row[0]: row[6] / len(groups) for row in rows}
         ranked = reciprocal_rank_fusion(
             [row[0] for row in lexical],
-            _by_meaning(params, semantic, [row[0] for row in lexical]),
+            [row[0] for row in semantic],
             weights=[coverage],
             scales=[1.0, SEMANTIC_WEIGHT],
         )
@@ -223,21 +219,6 @@ def search_patents(base: QuerySet[Patent], params: SearchParams) -> SearchResult
     else:
         ordered = _order(page_rows.filter(id__in=[row[0] for row in every]), params.sort)
     return SearchResult(ordered, tokens, mode, facets, count=len(every))
-
-
-def _by_meaning(
-    params: SearchParams, semantic: list[tuple[Any, ...]], lexical: list[int]
-) -> list[int]:
-    """The semantic ranking: the nearest patents and every lexical candidate near enough in
-    meaning, by cosine (a lexical hit beyond the nearest SEMANTIC_LIMIT still gets its vote)."""
-    cosine = {row[0]: row[1] for row in semantic}
-    if not semantic or not RERANK_LEXICAL:  # no index, or the query is a number: words alone
-        return list(cosine)
-    known = set(cosine)
-    cosine.update(
-        candidate_similarities(params.q, [pk for pk in lexical[:RANK_CAP] if pk not in known])
-    )
-    return sorted(cosine, key=lambda pk: (-cosine[pk], -pk))
 
 
 def _alternative(text: str) -> str:

@@ -40,17 +40,6 @@ def nearest_patents(query: str, pool: int = SEMANTIC_POOL) -> list[tuple[int, fl
     return [hit for hit in index.nearest(query_vector(text), pool) if hit[1] >= MIN_SIMILARITY]
 
 
-def candidate_similarities(query: str, patent_ids: list[int]) -> dict[int, float]:
-    """The cosine of each lexical candidate to the query, at least MIN_SIMILARITY: the semantic
-    ranking also re-ranks candidates beyond the SEMANTIC_POOL nearest ({} without an index)."""
-    text = (query or "").strip()
-    index = current_index()
-    if not text or index is None or index.model != search_embedder().name:
-        return {}
-    found = index.similarities(query_vector(text), patent_ids)
-    return {pk: score for pk, score in found.items() if score >= MIN_SIMILARITY}
-
-
 def semantic_search(
     base_queryset: QuerySet[Patent], query: str, limit: int = SEMANTIC_LIMIT
 ) -> list[int]:

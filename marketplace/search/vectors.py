@@ -199,17 +199,6 @@ class VectorIndex:
         top = top[np.argsort(-scores[top], kind="stable")]
         return [(int(self.ids[i]), float(scores[i])) for i in top]
 
-    def similarities(self, query: np.ndarray, patent_ids: list[int]) -> dict[int, float]:
-        """The cosine of each of `patent_ids` that the index holds (ids are stored sorted, so
-        each row is found by binary search: a few hundred rows, not the whole file)."""
-        if not len(self.ids) or not patent_ids:
-            return {}
-        wanted = np.asarray(patent_ids, dtype=np.int64)
-        positions = np.minimum(np.searchsorted(self.ids, wanted), len(self.ids) - 1)
-        held = self.ids[positions] == wanted
-        scores = self.vectors[positions[held]] @ query.astype(np.float32)
-        return {int(pk): float(score) for pk, score in zip(wanted[held], scores, strict=True)}
-
 
 _opened: VectorIndex | None = None
 _opened_key: tuple[str, int] | None = None
