@@ -16,8 +16,9 @@ requires a 4xx in the error format with nothing changed — never a 500.
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -170,7 +171,7 @@ class Row:
     which world ids fill the path's parameters where the prefix's default is not meant."""
 
     expected: dict[str, int]
-    body: dict[str, Any] | None = None
+    body: dict[str, Any] | Callable[[MatrixWorld], dict[str, Any]] | None = None
     params: Params | None = None
     query: str = ""
 
@@ -223,10 +224,11 @@ def _url(matrix: MatrixWorld, path: str, row: Row) -> str:
 def _ask(matrix: MatrixWorld, method: str, path: str, row: Row) -> dict[str, int]:
     """Each role's status, every request in a savepoint rolled back after it."""
     url = _url(matrix, path, row)
+    body = row.body(matrix) if callable(row.body) else row.body or {}
     answers: dict[str, int] = {}
     for role in ROLES:
         with transaction.atomic():
-            response = getattr(matrix.client(role), method)(url, row.body or {}, format="json")
+            response = getattr(matrix.client(role), method)(url, body, format="json")
             transaction.set_rollback(True)
         answers[role] = response.status_code
         if response.status_code >= 400 and path != "/healthz":
@@ -236,6 +238,41 @@ def _ask(matrix: MatrixWorld, method: str, path: str, row: Row) -> dict[str, int
 
 def _expected(row: Row) -> dict[str, int]:
     return {role: row.expected.get(role, row.expected["default"]) for role in ROLES}
+
+
+TODAY = timezone.localdate()
+REASON = {"reason": "矩阵测试的理由"}
+CONSENT = {"purpose": "declaration"}
+PAYMENT = {"amount_cny": "50000.00", "reference": "M1", "paid_on": TODAY.isoformat()}
+FILING = {"filed_on": TODAY.isoformat()}
+REPORT = {
+    "period_start": TODAY.isoformat(),
+    "period_end": (TODAY + timedelta(days=89)).isoformat(),
+    "basis_amount_cny": "1000.00",
+}
+RESPOND = {"agree": True}
+RECUSAL = {"reasons": "与一方有利害关系"}
+RECUSAL_DECISION = {"grant": False}
+ACCEPT_CASE = {"session_at": (timezone.now() + timedelta(days=3)).isoformat(), "place": "南京"}
+SESSION = {
+    "held_at": timezone.now().isoformat(),
+    "place": "南京",
+    "applicant_present": True,
+    "respondent_present": True,
+    "notes": "双方到场",
+}
+PLEDGE = {"pledgee": "某银行", "registered_on": "2024-01-10", "pledgee_consents": False}
+EXCLUSIVE = {
+    "kind": "exclusive",
+    "licensee": "某公司",
+    "starts_on": "2024-01-01",
+    "ends_on": "2025-01-01",
+}
+AGREEMENT = {"text": "双方同意按期付款。"}
+
+
+def _assign(matrix: MatrixWorld) -> dict[str, Any]:
+    return {"mediator": matrix.world.mediator.pk}
 
 
 # (method, path): the exact status per role; unnamed roles answer "default".
@@ -275,7 +312,9 @@ EXPECTED: dict[tuple[str, str], Row] = {
     ("post", "/api/v1/declarations/{id}/approve-withdrawal/"): Row(
         {"anonymous": 401, "reviewer": 409, "staff": 409, "default": 403}
     ),
-    ("post", "/api/v1/declarations/{id}/consent/"): Row({"anonymous": 401, "default": 400}),
+    ("post", "/api/v1/declarations/{id}/consent/"): Row(
+        {"anonymous": 401, "default": 403}, body=CONSENT
+    ),
     ("get", "/api/v1/declarations/{id}/problems/"): Row(
         {
             "anonymous": 401,
@@ -287,17 +326,23 @@ EXPECTED: dict[tuple[str, str], Row] = {
         }
     ),
     ("post", "/api/v1/declarations/{id}/refuse-withdrawal/"): Row(
-        {"anonymous": 401, "default": 400}
+        {"anonymous": 401, "reviewer": 409, "staff": 409, "default": 403}, body=REASON
     ),
-    ("post", "/api/v1/declarations/{id}/refuse/"): Row({"anonymous": 401, "default": 400}),
+    ("post", "/api/v1/declarations/{id}/refuse/"): Row(
+        {"anonymous": 401, "reviewer": 409, "staff": 409, "default": 403}, body=REASON
+    ),
     ("post", "/api/v1/declarations/{id}/request-withdrawal/"): Row(
-        {"anonymous": 401, "default": 400}
+        {"anonymous": 401, "uni_admin": 200, "uni_member": 200, "default": 403}, body=REASON
     ),
-    ("post", "/api/v1/declarations/{id}/revoke/"): Row({"anonymous": 401, "default": 400}),
+    ("post", "/api/v1/declarations/{id}/revoke/"): Row(
+        {"anonymous": 401, "reviewer": 200, "staff": 200, "default": 403}, body=REASON
+    ),
     ("post", "/api/v1/declarations/{id}/submit/"): Row(
         {"anonymous": 401, "uni_admin": 409, "uni_member": 409, "default": 403}
     ),
-    ("post", "/api/v1/declarations/{id}/terminate/"): Row({"anonymous": 401, "default": 400}),
+    ("post", "/api/v1/declarations/{id}/terminate/"): Row(
+        {"anonymous": 401, "reviewer": 200, "staff": 200, "default": 403}, body=REASON
+    ),
     ("get", "/api/v1/declarations/{id}/timeline/"): Row({"default": 200}),
     ("post", "/api/v1/invitations/accept/"): Row({"default": 400}),
     ("get", "/api/v1/licenses/"): Row({"anonymous": 401, "default": 200}),
@@ -307,21 +352,35 @@ EXPECTED: dict[tuple[str, str], Row] = {
         {"anonymous": 401, "plain": 404, "default": 200}
     ),
     ("post", "/api/v1/licenses/{id}/filings/"): Row(
-        {"anonymous": 401, "plain": 404, "default": 400}
+        {
+            "anonymous": 401,
+            "plain": 404,
+            "reviewer": 403,
+            "mediator": 403,
+            "staff": 403,
+            "default": 409,
+        },
+        body=FILING,
     ),
     ("post", "/api/v1/licenses/{id}/filings/{filing_id}/{decision}/"): Row(
         {"anonymous": 401, "plain": 404, "reviewer": 200, "staff": 200, "default": 403}
     ),
     ("get", "/api/v1/licenses/{id}/ledger/"): Row({"anonymous": 401, "plain": 404, "default": 200}),
-    ("post", "/api/v1/licenses/{id}/pay/"): Row({"anonymous": 401, "plain": 404, "default": 400}),
+    ("post", "/api/v1/licenses/{id}/pay/"): Row(
+        {"anonymous": 401, "plain": 404, "sme_admin": 409, "sme_member": 409, "default": 403},
+        body=PAYMENT,
+    ),
     ("post", "/api/v1/licenses/{id}/payments/{payment_id}/contest/"): Row(
-        {"anonymous": 401, "plain": 404, "default": 400}
+        {"anonymous": 401, "plain": 404, "uni_admin": 200, "uni_member": 200, "default": 403},
+        body=REASON,
     ),
     ("post", "/api/v1/licenses/{id}/royalty-payments/"): Row(
-        {"anonymous": 401, "plain": 404, "default": 400}
+        {"anonymous": 401, "plain": 404, "sme_admin": 201, "sme_member": 201, "default": 403},
+        body=PAYMENT,
     ),
     ("post", "/api/v1/licenses/{id}/royalty-reports/"): Row(
-        {"anonymous": 401, "plain": 404, "default": 400}
+        {"anonymous": 401, "plain": 404, "sme_admin": 400, "sme_member": 400, "default": 403},
+        body=REPORT,
     ),
     ("get", "/api/v1/licenses/{id}/timeline/"): Row(
         {"anonymous": 401, "plain": 404, "default": 200}
@@ -344,15 +403,39 @@ EXPECTED: dict[tuple[str, str], Row] = {
             "default": 409,
         }
     ),
-    ("post", "/api/v1/mediation-cases/{id}/accept/"): Row({"anonymous": 401, "default": 400}),
+    ("post", "/api/v1/mediation-cases/{id}/accept/"): Row(
+        {
+            "anonymous": 401,
+            "plain": 404,
+            "reviewer": 404,
+            "mediator": 409,
+            "staff": 409,
+            "default": 403,
+        },
+        body=ACCEPT_CASE,
+    ),
     ("post", "/api/v1/mediation-cases/{id}/agents/"): Row(
-        {"anonymous": 401, "plain": 404, "reviewer": 404, "default": 400}
+        {"anonymous": 401, "plain": 404, "reviewer": 404, "default": 400},
+        body={"name": "王律师", "power_of_attorney": "授权委托书"},
     ),
     ("post", "/api/v1/mediation-cases/{id}/agents/{agent_id}/revoke/"): Row(
         {"anonymous": 401, "mediator": 403, "staff": 403, "default": 404}
     ),
-    ("post", "/api/v1/mediation-cases/{id}/agreement/"): Row({"anonymous": 401, "default": 400}),
-    ("post", "/api/v1/mediation-cases/{id}/assign/"): Row({"anonymous": 401, "default": 400}),
+    ("post", "/api/v1/mediation-cases/{id}/agreement/"): Row(
+        {
+            "anonymous": 401,
+            "plain": 404,
+            "reviewer": 404,
+            "mediator": 409,
+            "staff": 409,
+            "default": 403,
+        },
+        body=AGREEMENT,
+    ),
+    ("post", "/api/v1/mediation-cases/{id}/assign/"): Row(
+        {"anonymous": 401, "plain": 404, "reviewer": 404, "staff": 200, "default": 403},
+        body=_assign,
+    ),
     ("post", "/api/v1/mediation-cases/{id}/close/"): Row(
         {
             "anonymous": 401,
@@ -370,10 +453,31 @@ EXPECTED: dict[tuple[str, str], Row] = {
         {"anonymous": 401, "default": 404}
     ),
     ("post", "/api/v1/mediation-cases/{id}/recusal-decision/"): Row(
-        {"anonymous": 401, "default": 400}
+        {"anonymous": 401, "plain": 404, "reviewer": 404, "staff": 409, "default": 403},
+        body=RECUSAL_DECISION,
     ),
-    ("post", "/api/v1/mediation-cases/{id}/recusal/"): Row({"anonymous": 401, "default": 400}),
-    ("post", "/api/v1/mediation-cases/{id}/respond/"): Row({"anonymous": 401, "default": 400}),
+    ("post", "/api/v1/mediation-cases/{id}/recusal/"): Row(
+        {
+            "anonymous": 401,
+            "plain": 404,
+            "reviewer": 404,
+            "mediator": 403,
+            "staff": 403,
+            "default": 200,
+        },
+        body=RECUSAL,
+    ),
+    ("post", "/api/v1/mediation-cases/{id}/respond/"): Row(
+        {
+            "anonymous": 401,
+            "plain": 404,
+            "uni_admin": 409,
+            "uni_member": 409,
+            "reviewer": 404,
+            "default": 403,
+        },
+        body=RESPOND,
+    ),
     ("post", "/api/v1/mediation-cases/{id}/send-notice/"): Row(
         {
             "anonymous": 401,
@@ -384,7 +488,17 @@ EXPECTED: dict[tuple[str, str], Row] = {
             "default": 403,
         }
     ),
-    ("post", "/api/v1/mediation-cases/{id}/sessions/"): Row({"anonymous": 401, "default": 400}),
+    ("post", "/api/v1/mediation-cases/{id}/sessions/"): Row(
+        {
+            "anonymous": 401,
+            "plain": 404,
+            "reviewer": 404,
+            "mediator": 409,
+            "staff": 409,
+            "default": 403,
+        },
+        body=SESSION,
+    ),
     ("get", "/api/v1/mediation-cases/{id}/timeline/"): Row(
         {"anonymous": 401, "plain": 404, "reviewer": 404, "default": 200}
     ),
@@ -428,7 +542,8 @@ EXPECTED: dict[tuple[str, str], Row] = {
             "sme_member": 404,
             "uni_admin": 200,
             "default": 403,
-        }
+        },
+        body={"address": "新地址"},
     ),
     ("get", "/api/v1/organisations/{id}/events/"): Row(
         {
@@ -457,9 +572,10 @@ EXPECTED: dict[tuple[str, str], Row] = {
             "plain": 404,
             "sme_admin": 404,
             "sme_member": 404,
-            "uni_admin": 400,
+            "uni_admin": 201,
             "default": 403,
-        }
+        },
+        body={"email": "new@example.com"},
     ),
     ("post", "/api/v1/organisations/{id}/invitations/{invitation_id}/revoke/"): Row(
         {
@@ -488,7 +604,15 @@ EXPECTED: dict[tuple[str, str], Row] = {
         }
     ),
     ("post", "/api/v1/organisations/{id}/members/{membership_id}/role/"): Row(
-        {"anonymous": 401, "plain": 404, "sme_admin": 404, "sme_member": 404, "default": 400}
+        {
+            "anonymous": 401,
+            "plain": 404,
+            "sme_admin": 404,
+            "sme_member": 404,
+            "uni_admin": 200,
+            "default": 403,
+        },
+        body={"role": "admin"},
     ),
     ("get", "/api/v1/organisations/{id}/sme-profile/"): Row(
         {"anonymous": 401, "plain": 404, "uni_admin": 404, "uni_member": 404, "default": 200},
@@ -538,11 +662,23 @@ EXPECTED: dict[tuple[str, str], Row] = {
     ("patch", "/api/v1/patents/{id}/"): Row(
         {"anonymous": 401, "uni_admin": 200, "uni_member": 200, "default": 403}
     ),
-    ("post", "/api/v1/patents/{id}/exclusive-licenses/"): Row({"anonymous": 401, "default": 400}),
+    ("post", "/api/v1/patents/{id}/exclusive-licenses/"): Row(
+        {
+            "anonymous": 401,
+            "uni_admin": 409,
+            "uni_member": 409,
+            "reviewer": 409,
+            "staff": 409,
+            "default": 403,
+        },
+        body=EXCLUSIVE,
+    ),
     ("post", "/api/v1/patents/{id}/exclusive-licenses/{license_id}/end/"): Row(
         {"anonymous": 401, "default": 400}
     ),
-    ("post", "/api/v1/patents/{id}/hindrances/"): Row({"anonymous": 401, "default": 400}),
+    ("post", "/api/v1/patents/{id}/hindrances/"): Row(
+        {"anonymous": 401, "reviewer": 201, "staff": 201, "default": 403}, body=REASON
+    ),
     ("post", "/api/v1/patents/{id}/hindrances/{hindrance_id}/resolve/"): Row(
         {"anonymous": 401, "reviewer": 404, "staff": 404, "default": 403}
     ),
@@ -566,7 +702,17 @@ EXPECTED: dict[tuple[str, str], Row] = {
             "default": 403,
         }
     ),
-    ("post", "/api/v1/patents/{id}/pledges/"): Row({"anonymous": 401, "default": 400}),
+    ("post", "/api/v1/patents/{id}/pledges/"): Row(
+        {
+            "anonymous": 401,
+            "uni_admin": 409,
+            "uni_member": 409,
+            "reviewer": 409,
+            "staff": 409,
+            "default": 403,
+        },
+        body=PLEDGE,
+    ),
     ("post", "/api/v1/patents/{id}/pledges/{pledge_id}/release/"): Row(
         {"anonymous": 401, "default": 400}
     ),
@@ -662,7 +808,8 @@ VALIDATED_BEFORE_AUTHORISED = [
 def test_a_role_that_may_not_act_is_refused_before_its_input_is_read(
     matrix: MatrixWorld, method: str, path: str
 ) -> None:
-    answers = _ask(matrix, method, path, EXPECTED[(method, path)])
+    row = EXPECTED[(method, path)]
+    answers = _ask(matrix, method, path, Row(row.expected, params=row.params))  # empty body
     assert answers["plain"] in (403, 404)
 
 
