@@ -73,6 +73,10 @@ class World:
 
 @pytest.fixture
 def world(db: None) -> World:
+    return make_world()
+
+
+def make_world() -> World:
     university = OrganisationFactory.create(name="华东示范大学", kind=OrganisationKind.UNIVERSITY)
     university_admin = MembershipFactory.create(
         organisation=university, role=MembershipRole.ADMIN, user__email="admin@uni.example.com"

@@ -3,6 +3,8 @@ supersession, consistency with the patent, notifications."""
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -640,6 +642,9 @@ def test_submission_notifies_reviewers(world: World) -> None:
 # ---- register export -----------------------------------------------------------------------
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
 def test_csv_export_is_safe_against_formula_injection(world: World) -> None:
     announced(
         declarable_patent(world.university),
@@ -648,8 +653,11 @@ def test_csv_export_is_safe_against_formula_injection(world: World) -> None:
         contact_name='=HYPERLINK("http://evil.example","点我")',
     )
     text = b"".join(streamed(client_for(None).get("/api/v1/register/export/"))).decode("utf-8-sig")
-    assert "'=HYPERLINK" in text
-    assert "\n=HYPERLINK" not in text and ",=HYPERLINK" not in text
+    # Read back as a spreadsheet would: the cell (not the raw text, where the csv module's
+    # quoting hides a leading "=") starts with the apostrophe, and no cell starts a formula.
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert [row["contact_name"] for row in rows] == ['\'=HYPERLINK("http://evil.example","点我")']
+    assert [cell for row in rows for cell in row.values() if cell.startswith(FORMULA_STARTS)] == []
 
 
 def test_json_export_and_filters(world: World) -> None:
@@ -887,4 +895,9 @@ def test_reviewers_work_the_queue_in_the_admin_through_the_workflow(world: World
 def test_parties_have_no_declaration_admin(world: World) -> None:
     admin = client_for(None)
     admin.force_login(world.university_admin)
-    assert admin.get("/admin/licensing/declaration/").status_code in (302, 403)
+    response = admin.get("/admin/licensing/declaration/")
+    # Not staff: the admin sends them to its login page, and shows nothing.
+    assert (response.status_code, response["Location"]) == (
+        302,
+        "/admin/login/?next=/admin/licensing/declaration/",
+    )

@@ -1,158 +1,828 @@
-"""Every endpoint × every role, and every command endpoint against hostile input.
+"""Every API operation × every role, and every command endpoint against hostile input.
 
-The first table is the permission contract of the API in one place; the second part sends
-malformed, mistyped and oversized bodies to every command and requires a 4xx in the error
-format with nothing changed — never a 500.
+The operations come from the OpenAPI schema (drf-spectacular's generator, the same one that
+serves /api/v1/schema/), so a new endpoint without a row in EXPECTED fails
+`test_every_operation_has_a_row`. Each row names, for each of the nine roles, the exact status
+the operation answers with; roles not named answer the row's "default". Commands are sent
+with an empty body unless the row gives one: a 400 then means "allowed in, the input refused",
+distinct from 401 (who are you?), 403 (not yours to do) and 404 (not yours to see).
+
+One world (organisations, a declaration, a license, a mediation case...) is built once per
+module; every request runs in a savepoint rolled back after it, so each role sees the same
+world. The second part sends malformed, mistyped and oversized bodies to every command and
+requires a 4xx in the error format with nothing changed — never a 500.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import io
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.db import transaction
 from django.test import override_settings
+from django.utils import timezone
+from drf_spectacular.generators import SchemaGenerator
+from rest_framework.test import APIClient
 
+from licensing.models import Declaration, LicensePayment
+from licensing.services import licenses as license_services
+from licensing.services import mediation as mediation_services
 from marketplace.models import Invitation, Membership, Organisation, OrganisationEvent, User
 from marketplace.services import organisations as services
-from tests.conftest import ROLES, World
+from marketplace.services.imports import import_job_create
+from marketplace.services.notifications import notify
+from tests.conftest import World, client_for, make_world
+from tests.factories import MembershipFactory, UserFactory
+from tests.mediation_helpers import licensed, open_case, supervisor
+from tests.test_imports import csv_bytes, row
+from tests.test_needs import _need
 
 pytestmark = pytest.mark.django_db
 
-Path = Callable[[World], str]
+# Who asks. "plain" is a verified user of no organisation; "staff" a superuser.
+ROLES = (
+    "anonymous",
+    "plain",
+    "sme_admin",
+    "sme_member",
+    "uni_admin",
+    "uni_member",
+    "reviewer",
+    "mediator",
+    "staff",
+)
 
 
-def _org(suffix: str = "") -> Path:
-    return lambda world: f"/api/v1/organisations/{world.university.pk}/{suffix}"
+def _operations() -> set[tuple[str, str]]:
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    return {
+        (method, path)
+        for path, item in schema["paths"].items()
+        for method in item
+        if method in ("get", "post", "put", "patch", "delete")
+    }
 
 
-def _member_path(action: str) -> Path:
-    def path(world: World) -> str:
-        membership = Membership.objects.get(user=world.university_member)
-        return f"/api/v1/organisations/{world.university.pk}/members/{membership.pk}/{action}/"
+@dataclass
+class MatrixWorld:
+    """The conftest world (a university, an SME, a reviewer, a mediator) and more: an SME
+    member, a user of no organisation, a superuser, and one of each thing the API reads."""
 
-    return path
+    world: World
+    users: dict[str, User | None]
+    ids: dict[str, Any]
+
+    def client(self, role: str) -> APIClient:
+        return client_for(self.users[role])
 
 
-def _invitation_revoke(world: World) -> str:
+def _build() -> MatrixWorld:
+    world = make_world()
+    sme_member = MembershipFactory.create(
+        organisation=world.sme, user__email="member@sme.example.com"
+    ).user
+    plain = UserFactory.create(email="plain@example.com")
+    staff = UserFactory.create(email="root@example.com", is_staff=True, is_superuser=True)
+    license = licensed(world)
+    declaration = Declaration.objects.get(pk=license.declaration_id or 0)
+    boss = supervisor()
+    case = open_case(world, license)
+    mediation_services.case_assign(actor=boss, case_id=case.pk, mediator_id=world.mediator.pk)
+    filing = license_services.license_file(
+        actor=world.sme_admin, license_id=license.pk, filed_on=timezone.localdate()
+    )
+    need = _need(world)
     invitation, _token = services.invitation_create(
         organisation_id=world.university.pk,
         actor=world.university_admin,
-        email="matrix@example.com",
+        email="invited@example.com",
         role="member",
     )
-    return f"/api/v1/organisations/{world.university.pk}/invitations/{invitation.pk}/revoke/"
+    data = csv_bytes([row(900)])
+    job = import_job_create(
+        actor=world.university_member,
+        organisation_id=world.university.pk,
+        upload=io.BytesIO(data),
+        file_name="portfolio.csv",
+        size=len(data),
+        all_or_nothing=False,
+        enqueue=False,
+    )
+    (notification,) = notify(
+        users=[world.sme_admin],
+        kind="filing_due",
+        source="matrix",
+        render=lambda user: ("title", "body"),
+        send_email=False,
+    )
+    users: dict[str, User | None] = {
+        "anonymous": None,
+        "plain": plain,
+        "sme_admin": world.sme_admin,
+        "sme_member": sme_member,
+        "uni_admin": world.university_admin,
+        "uni_member": world.university_member,
+        "reviewer": world.reviewer,
+        "mediator": world.mediator,
+        "staff": staff,
+    }
+    for user in users.values():
+        if user is not None:
+            client_for(user)  # its token, made once
+    ids = {
+        "uni": world.university.pk,
+        "sme": world.sme.pk,
+        "patent": declaration.patent_id,
+        "declaration": declaration.pk,
+        "number": declaration.number,
+        "license": license.pk,
+        "payment": LicensePayment.objects.get(license=license).pk,
+        "filing": filing.pk,
+        "case": case.pk,
+        "need": need.pk,
+        "invitation": invitation.pk,
+        "membership": Membership.objects.get(user=world.university_member).pk,
+        "job": job.pk,
+        "notification": notification.pk,
+        "missing": 999999,
+    }
+    return MatrixWorld(world=world, users=users, ids=ids)
 
 
-# (method, path, body, {role: expected status}); roles not named expect the "default" entry.
-MATRIX: list[tuple[str, Path | str, dict[str, Any] | None, dict[str, int]]] = [
-    ("get", "/api/v1/", None, {"default": 200}),
-    ("get", "/api/v1/me/", None, {"anonymous": 401, "default": 200}),
-    ("post", "/api/v1/auth/logout/", None, {"anonymous": 401, "default": 204}),
-    ("get", "/api/v1/organisations/", None, {"default": 200}),
-    ("get", _org(), None, {"default": 200}),
-    (
-        "patch",
-        _org(),
-        {"address": "新地址"},
-        {"anonymous": 401, "other_member": 404, "org_admin": 200, "default": 403},
+@pytest.fixture(scope="module")
+def matrix(django_db_setup: None, django_db_blocker: Any) -> Iterator[MatrixWorld]:
+    """Built once in a transaction that is rolled back when the module is done; each test's
+    own transaction is a savepoint inside it."""
+    with django_db_blocker.unblock(), transaction.atomic():
+        yield _build()
+        transaction.set_rollback(True)
+
+
+Params = dict[str, str]
+
+
+@dataclass(frozen=True)
+class Row:
+    """The expected status per role ("default" for the roles not named), the body sent, and
+    which world ids fill the path's parameters where the prefix's default is not meant."""
+
+    expected: dict[str, int]
+    body: dict[str, Any] | Callable[[MatrixWorld], dict[str, Any]] | None = None
+    params: Params | None = None
+    query: str = ""
+
+
+# The object a path's {id} names, by the path's first segment.
+ID_BY_PREFIX = {
+    "organisations": "uni",
+    "declarations": "declaration",
+    "licenses": "license",
+    "mediation-cases": "case",
+    "needs": "need",
+    "notifications": "notification",
+    "patent-imports": "job",
+    "patents": "patent",
+}
+# Every other parameter's default value (a world id, or a literal).
+PARAMS: dict[str, str] = {
+    "declaration_id": "declaration",
+    "patent_id": "patent",
+    "organisation_id": "uni",
+    "filing_id": "filing",
+    "decision": "=accept",
+    "payment_id": "payment",
+    "agent_id": "missing",
+    "evidence_id": "missing",
+    "invitation_id": "invitation",
+    "membership_id": "membership",
+    "license_id": "missing",
+    "hindrance_id": "missing",
+    "pledge_id": "missing",
+    "code": "=C38",
+    "symbol": "=H01M",
+    "number": "number",
+    "dimension": "=ipc-class",
+}
+
+
+def _url(matrix: MatrixWorld, path: str, row: Row) -> str:
+    prefix = path.removeprefix("/api/v1/").split("/")[0]
+    values = {"id": ID_BY_PREFIX.get(prefix, "missing"), **PARAMS, **(row.params or {})}
+    url = path
+    for name, value in values.items():
+        if "{" + name + "}" in url:
+            filled = value[1:] if value.startswith("=") else str(matrix.ids[value])
+            url = url.replace("{" + name + "}", filled)
+    assert "{" not in url, url
+    return url + row.query
+
+
+def _ask(matrix: MatrixWorld, method: str, path: str, row: Row) -> dict[str, int]:
+    """Each role's status, every request in a savepoint rolled back after it."""
+    url = _url(matrix, path, row)
+    body = row.body(matrix) if callable(row.body) else row.body or {}
+    answers: dict[str, int] = {}
+    for role in ROLES:
+        with transaction.atomic():
+            response = getattr(matrix.client(role), method)(url, body, format="json")
+            transaction.set_rollback(True)
+        answers[role] = response.status_code
+        if response.status_code >= 400 and path != "/healthz":
+            assert set(response.json()) == {"code", "detail", "fields"}, (role, url)
+    return answers
+
+
+def _expected(row: Row) -> dict[str, int]:
+    return {role: row.expected.get(role, row.expected["default"]) for role in ROLES}
+
+
+TODAY = timezone.localdate()
+REASON = {"reason": "矩阵测试的理由"}
+CONSENT = {"purpose": "declaration"}
+PAYMENT = {"amount_cny": "50000.00", "reference": "M1", "paid_on": TODAY.isoformat()}
+FILING = {"filed_on": TODAY.isoformat()}
+REPORT = {
+    "period_start": TODAY.isoformat(),
+    "period_end": (TODAY + timedelta(days=89)).isoformat(),
+    "basis_amount_cny": "1000.00",
+}
+RESPOND = {"agree": True}
+RECUSAL = {"reasons": "与一方有利害关系"}
+RECUSAL_DECISION = {"grant": False}
+ACCEPT_CASE = {"session_at": (timezone.now() + timedelta(days=3)).isoformat(), "place": "南京"}
+SESSION = {
+    "held_at": timezone.now().isoformat(),
+    "place": "南京",
+    "applicant_present": True,
+    "respondent_present": True,
+    "notes": "双方到场",
+}
+PLEDGE = {"pledgee": "某银行", "registered_on": "2024-01-10", "pledgee_consents": False}
+EXCLUSIVE = {
+    "kind": "exclusive",
+    "licensee": "某公司",
+    "starts_on": "2024-01-01",
+    "ends_on": "2025-01-01",
+}
+AGREEMENT = {"text": "双方同意按期付款。"}
+
+
+def _assign(matrix: MatrixWorld) -> dict[str, Any]:
+    return {"mediator": matrix.world.mediator.pk}
+
+
+# (method, path): the exact status per role; unnamed roles answer "default".
+EXPECTED: dict[tuple[str, str], Row] = {
+    ("post", "/api/v1/auth/logout/"): Row({"anonymous": 401, "default": 204}),
+    ("post", "/api/v1/auth/password-reset/"): Row({"default": 400}),
+    ("post", "/api/v1/auth/password-reset/confirm/"): Row({"default": 400}),
+    ("post", "/api/v1/auth/register/"): Row({"default": 400}),
+    ("post", "/api/v1/auth/resend-verification/"): Row({"default": 400}),
+    ("post", "/api/v1/auth/token/"): Row({"default": 400}),
+    ("post", "/api/v1/auth/verify-email/"): Row({"default": 400}),
+    ("get", "/api/v1/declarations/"): Row({"default": 200}),
+    ("post", "/api/v1/declarations/"): Row({"anonymous": 401, "default": 400}),
+    ("get", "/api/v1/declarations/review-queue/"): Row(
+        {"anonymous": 401, "reviewer": 200, "staff": 200, "default": 403}
     ),
-    ("get", _org("members/"), None, {"anonymous": 401, "other_member": 404, "default": 200}),
-    (
-        "post",
-        _member_path("remove"),
-        None,
-        {"anonymous": 401, "other_member": 404, "org_admin": 204, "default": 403},
+    ("get", "/api/v1/declarations/{declaration_id}/candidates/"): Row(
+        {
+            "anonymous": 401,
+            "uni_admin": 200,
+            "uni_member": 200,
+            "reviewer": 200,
+            "staff": 200,
+            "default": 404,
+        }
     ),
-    (
-        "post",
-        _member_path("role"),
-        {"role": "admin"},
-        {"anonymous": 401, "other_member": 404, "org_admin": 200, "default": 403},
+    ("post", "/api/v1/declarations/{declaration_id}/estimate/"): Row(
+        {"anonymous": 401, "default": 400}
     ),
-    (
-        "post",
-        _org("leave/"),
-        None,
-        # The member leaves; the last admin may not; staff are not members (404).
-        {"anonymous": 401, "member": 204, "org_admin": 409, "default": 404},
+    ("get", "/api/v1/declarations/{id}/"): Row({"default": 200}),
+    ("patch", "/api/v1/declarations/{id}/"): Row(
+        {"anonymous": 401, "uni_admin": 409, "uni_member": 409, "default": 403}
     ),
-    (
-        "get",
-        _org("invitations/"),
-        None,
-        {"anonymous": 401, "other_member": 404, "org_admin": 200, "default": 403},
+    ("post", "/api/v1/declarations/{id}/announce/"): Row(
+        {"anonymous": 401, "reviewer": 409, "staff": 409, "default": 403}
     ),
-    (
-        "post",
-        _org("invitations/"),
-        {"email": "new@example.com"},
-        {"anonymous": 401, "other_member": 404, "org_admin": 201, "default": 403},
+    ("post", "/api/v1/declarations/{id}/approve-withdrawal/"): Row(
+        {"anonymous": 401, "reviewer": 409, "staff": 409, "default": 403}
     ),
-    (
-        "post",
-        _invitation_revoke,
-        None,
-        {"anonymous": 401, "other_member": 404, "org_admin": 200, "default": 403},
+    ("post", "/api/v1/declarations/{id}/consent/"): Row(
+        {"anonymous": 401, "default": 403}, body=CONSENT
     ),
-    (
-        "get",
-        _org("sme-profile/"),
-        None,
-        {"anonymous": 401, "other_member": 404, "default": 404},  # a university has none
+    ("get", "/api/v1/declarations/{id}/problems/"): Row(
+        {
+            "anonymous": 401,
+            "uni_admin": 200,
+            "uni_member": 200,
+            "reviewer": 200,
+            "staff": 200,
+            "default": 403,
+        }
     ),
-    (
-        "get",
-        _org("events/"),
-        None,
-        {"anonymous": 401, "other_member": 404, "org_admin": 200, "reviewer": 200, "default": 403},
+    ("post", "/api/v1/declarations/{id}/refuse-withdrawal/"): Row(
+        {"anonymous": 401, "reviewer": 409, "staff": 409, "default": 403}, body=REASON
     ),
-    ("get", "/api/v1/reference/industries/", None, {"default": 200}),
-    ("get", "/api/v1/reference/industries/C38/", None, {"default": 200}),
-    ("get", "/api/v1/reference/regions/", None, {"default": 200}),
-    ("get", "/api/v1/reference/regions/320000/", None, {"default": 200}),
-    ("get", "/api/v1/reference/tables/", None, {"default": 200}),
-    ("get", "/api/v1/statistics/", None, {"default": 200}),
-    ("get", "/api/v1/statistics/ipc-class/?file_format=csv", None, {"default": 200}),
-    ("get", "/api/v1/schema/", None, {"default": 200}),
-    ("get", "/api/v1/docs/", None, {"default": 200}),
-    ("post", "/api/v1/auth/resend-verification/", {"email": "x@example.com"}, {"default": 202}),
-    ("post", "/api/v1/auth/verify-email/", {"token": "bad"}, {"default": 400}),
-    ("post", "/api/v1/invitations/accept/", {"token": "bad"}, {"default": 400}),
-    ("post", "/api/v1/auth/token/", {"email": "x@example.com", "password": "x"}, {"default": 400}),
+    ("post", "/api/v1/declarations/{id}/refuse/"): Row(
+        {"anonymous": 401, "reviewer": 409, "staff": 409, "default": 403}, body=REASON
+    ),
+    ("post", "/api/v1/declarations/{id}/request-withdrawal/"): Row(
+        {"anonymous": 401, "uni_admin": 200, "uni_member": 200, "default": 403}, body=REASON
+    ),
+    ("post", "/api/v1/declarations/{id}/revoke/"): Row(
+        {"anonymous": 401, "reviewer": 200, "staff": 200, "default": 403}, body=REASON
+    ),
+    ("post", "/api/v1/declarations/{id}/submit/"): Row(
+        {"anonymous": 401, "uni_admin": 409, "uni_member": 409, "default": 403}
+    ),
+    ("post", "/api/v1/declarations/{id}/terminate/"): Row(
+        {"anonymous": 401, "reviewer": 200, "staff": 200, "default": 403}, body=REASON
+    ),
+    ("get", "/api/v1/declarations/{id}/timeline/"): Row({"default": 200}),
+    ("post", "/api/v1/invitations/accept/"): Row({"default": 400}),
+    ("get", "/api/v1/licenses/"): Row({"anonymous": 401, "default": 200}),
+    ("post", "/api/v1/licenses/"): Row({"anonymous": 401, "default": 400}),
+    ("get", "/api/v1/licenses/{id}/"): Row({"anonymous": 401, "plain": 404, "default": 200}),
+    ("get", "/api/v1/licenses/{id}/document/"): Row(
+        {"anonymous": 401, "plain": 404, "default": 200}
+    ),
+    ("post", "/api/v1/licenses/{id}/filings/"): Row(
+        {
+            "anonymous": 401,
+            "plain": 404,
+            "reviewer": 403,
+            "mediator": 403,
+            "staff": 403,
+            "default": 409,
+        },
+        body=FILING,
+    ),
+    ("post", "/api/v1/licenses/{id}/filings/{filing_id}/{decision}/"): Row(
+        {"anonymous": 401, "plain": 404, "reviewer": 200, "staff": 200, "default": 403}
+    ),
+    ("get", "/api/v1/licenses/{id}/ledger/"): Row({"anonymous": 401, "plain": 404, "default": 200}),
+    ("post", "/api/v1/licenses/{id}/pay/"): Row(
+        {"anonymous": 401, "plain": 404, "sme_admin": 409, "sme_member": 409, "default": 403},
+        body=PAYMENT,
+    ),
+    ("post", "/api/v1/licenses/{id}/payments/{payment_id}/contest/"): Row(
+        {"anonymous": 401, "plain": 404, "uni_admin": 200, "uni_member": 200, "default": 403},
+        body=REASON,
+    ),
+    ("post", "/api/v1/licenses/{id}/royalty-payments/"): Row(
+        {"anonymous": 401, "plain": 404, "sme_admin": 201, "sme_member": 201, "default": 403},
+        body=PAYMENT,
+    ),
+    ("post", "/api/v1/licenses/{id}/royalty-reports/"): Row(
+        {"anonymous": 401, "plain": 404, "sme_admin": 400, "sme_member": 400, "default": 403},
+        body=REPORT,
+    ),
+    ("get", "/api/v1/licenses/{id}/timeline/"): Row(
+        {"anonymous": 401, "plain": 404, "default": 200}
+    ),
+    ("get", "/api/v1/matches/"): Row({"anonymous": 401, "default": 200}),
+    ("post", "/api/v1/matches/feedback/"): Row({"anonymous": 401, "default": 400}),
+    ("get", "/api/v1/me/"): Row({"anonymous": 401, "default": 200}),
+    ("get", "/api/v1/mediation-cases/"): Row({"anonymous": 401, "default": 200}),
+    ("post", "/api/v1/mediation-cases/"): Row({"anonymous": 401, "default": 400}),
+    ("get", "/api/v1/mediation-cases/{id}/"): Row(
+        {"anonymous": 401, "plain": 404, "reviewer": 404, "default": 200}
+    ),
+    ("post", "/api/v1/mediation-cases/{id}/accept-agreement/"): Row(
+        {
+            "anonymous": 401,
+            "plain": 404,
+            "reviewer": 404,
+            "mediator": 403,
+            "staff": 403,
+            "default": 409,
+        }
+    ),
+    ("post", "/api/v1/mediation-cases/{id}/accept/"): Row(
+        {
+            "anonymous": 401,
+            "plain": 404,
+            "reviewer": 404,
+            "mediator": 409,
+            "staff": 409,
+            "default": 403,
+        },
+        body=ACCEPT_CASE,
+    ),
+    ("post", "/api/v1/mediation-cases/{id}/agents/"): Row(
+        {"anonymous": 401, "plain": 404, "reviewer": 404, "default": 400},
+        body={"name": "王律师", "power_of_attorney": "授权委托书"},
+    ),
+    ("post", "/api/v1/mediation-cases/{id}/agents/{agent_id}/revoke/"): Row(
+        {"anonymous": 401, "mediator": 403, "staff": 403, "default": 404}
+    ),
+    ("post", "/api/v1/mediation-cases/{id}/agreement/"): Row(
+        {
+            "anonymous": 401,
+            "plain": 404,
+            "reviewer": 404,
+            "mediator": 409,
+            "staff": 409,
+            "default": 403,
+        },
+        body=AGREEMENT,
+    ),
+    ("post", "/api/v1/mediation-cases/{id}/assign/"): Row(
+        {"anonymous": 401, "plain": 404, "reviewer": 404, "staff": 200, "default": 403},
+        body=_assign,
+    ),
+    ("post", "/api/v1/mediation-cases/{id}/close/"): Row(
+        {
+            "anonymous": 401,
+            "plain": 404,
+            "reviewer": 404,
+            "mediator": 409,
+            "staff": 409,
+            "default": 403,
+        }
+    ),
+    ("post", "/api/v1/mediation-cases/{id}/evidence/"): Row(
+        {"anonymous": 401, "plain": 404, "reviewer": 404, "default": 400}
+    ),
+    ("get", "/api/v1/mediation-cases/{id}/evidence/{evidence_id}/download/"): Row(
+        {"anonymous": 401, "default": 404}
+    ),
+    ("post", "/api/v1/mediation-cases/{id}/recusal-decision/"): Row(
+        {"anonymous": 401, "plain": 404, "reviewer": 404, "staff": 409, "default": 403},
+        body=RECUSAL_DECISION,
+    ),
+    ("post", "/api/v1/mediation-cases/{id}/recusal/"): Row(
+        {
+            "anonymous": 401,
+            "plain": 404,
+            "reviewer": 404,
+            "mediator": 403,
+            "staff": 403,
+            "default": 200,
+        },
+        body=RECUSAL,
+    ),
+    ("post", "/api/v1/mediation-cases/{id}/respond/"): Row(
+        {
+            "anonymous": 401,
+            "plain": 404,
+            "uni_admin": 409,
+            "uni_member": 409,
+            "reviewer": 404,
+            "default": 403,
+        },
+        body=RESPOND,
+    ),
+    ("post", "/api/v1/mediation-cases/{id}/send-notice/"): Row(
+        {
+            "anonymous": 401,
+            "plain": 404,
+            "reviewer": 404,
+            "mediator": 200,
+            "staff": 200,
+            "default": 403,
+        }
+    ),
+    ("post", "/api/v1/mediation-cases/{id}/sessions/"): Row(
+        {
+            "anonymous": 401,
+            "plain": 404,
+            "reviewer": 404,
+            "mediator": 409,
+            "staff": 409,
+            "default": 403,
+        },
+        body=SESSION,
+    ),
+    ("get", "/api/v1/mediation-cases/{id}/timeline/"): Row(
+        {"anonymous": 401, "plain": 404, "reviewer": 404, "default": 200}
+    ),
+    ("post", "/api/v1/mediation-cases/{id}/withdraw/"): Row(
+        {
+            "anonymous": 401,
+            "plain": 404,
+            "sme_admin": 200,
+            "sme_member": 200,
+            "reviewer": 404,
+            "default": 403,
+        }
+    ),
+    ("get", "/api/v1/needs/"): Row({"anonymous": 401, "default": 200}),
+    ("post", "/api/v1/needs/"): Row({"anonymous": 401, "default": 400}),
+    ("get", "/api/v1/needs/{id}/"): Row({"anonymous": 401, "default": 200}),
+    ("patch", "/api/v1/needs/{id}/"): Row(
+        {"anonymous": 401, "sme_admin": 200, "sme_member": 200, "default": 403}
+    ),
+    ("post", "/api/v1/needs/{id}/close/"): Row(
+        {"anonymous": 401, "sme_admin": 200, "sme_member": 200, "default": 403}
+    ),
+    ("post", "/api/v1/needs/{id}/reopen/"): Row(
+        {"anonymous": 401, "sme_admin": 409, "sme_member": 409, "default": 403}
+    ),
+    ("get", "/api/v1/notifications/"): Row({"anonymous": 401, "default": 200}),
+    ("get", "/api/v1/notifications/{id}/"): Row(
+        {"anonymous": 401, "sme_admin": 200, "default": 404}
+    ),
+    ("post", "/api/v1/notifications/{id}/read/"): Row(
+        {"anonymous": 401, "sme_admin": 200, "default": 404}
+    ),
+    ("post", "/api/v1/ordinary-licenses/"): Row({"anonymous": 401, "default": 400}),
+    ("get", "/api/v1/organisations/"): Row({"default": 200}),
+    ("get", "/api/v1/organisations/{id}/"): Row({"default": 200}),
+    ("patch", "/api/v1/organisations/{id}/"): Row(
+        {
+            "anonymous": 401,
+            "plain": 404,
+            "sme_admin": 404,
+            "sme_member": 404,
+            "uni_admin": 200,
+            "default": 403,
+        },
+        body={"address": "新地址"},
+    ),
+    ("get", "/api/v1/organisations/{id}/events/"): Row(
+        {
+            "anonymous": 401,
+            "uni_admin": 200,
+            "uni_member": 403,
+            "reviewer": 200,
+            "mediator": 403,
+            "staff": 200,
+            "default": 404,
+        }
+    ),
+    ("get", "/api/v1/organisations/{id}/invitations/"): Row(
+        {
+            "anonymous": 401,
+            "plain": 404,
+            "sme_admin": 404,
+            "sme_member": 404,
+            "uni_admin": 200,
+            "default": 403,
+        }
+    ),
+    ("post", "/api/v1/organisations/{id}/invitations/"): Row(
+        {
+            "anonymous": 401,
+            "plain": 404,
+            "sme_admin": 404,
+            "sme_member": 404,
+            "uni_admin": 201,
+            "default": 403,
+        },
+        body={"email": "new@example.com"},
+    ),
+    ("post", "/api/v1/organisations/{id}/invitations/{invitation_id}/revoke/"): Row(
+        {
+            "anonymous": 401,
+            "plain": 404,
+            "sme_admin": 404,
+            "sme_member": 404,
+            "uni_admin": 200,
+            "default": 403,
+        }
+    ),
+    ("post", "/api/v1/organisations/{id}/leave/"): Row(
+        {"anonymous": 401, "uni_admin": 409, "uni_member": 204, "default": 404}
+    ),
+    ("get", "/api/v1/organisations/{id}/members/"): Row(
+        {"anonymous": 401, "plain": 404, "sme_admin": 404, "sme_member": 404, "default": 200}
+    ),
+    ("post", "/api/v1/organisations/{id}/members/{membership_id}/remove/"): Row(
+        {
+            "anonymous": 401,
+            "plain": 404,
+            "sme_admin": 404,
+            "sme_member": 404,
+            "uni_admin": 204,
+            "default": 403,
+        }
+    ),
+    ("post", "/api/v1/organisations/{id}/members/{membership_id}/role/"): Row(
+        {
+            "anonymous": 401,
+            "plain": 404,
+            "sme_admin": 404,
+            "sme_member": 404,
+            "uni_admin": 200,
+            "default": 403,
+        },
+        body={"role": "admin"},
+    ),
+    ("get", "/api/v1/organisations/{id}/sme-profile/"): Row(
+        {"anonymous": 401, "plain": 404, "uni_admin": 404, "uni_member": 404, "default": 200},
+        params={"id": "sme"},
+    ),
+    ("put", "/api/v1/organisations/{id}/sme-profile/"): Row(
+        {
+            "anonymous": 401,
+            "plain": 404,
+            "sme_admin": 400,
+            "sme_member": 403,
+            "uni_admin": 404,
+            "uni_member": 404,
+            "default": 403,
+        },
+        params={"id": "sme"},
+    ),
+    ("get", "/api/v1/organisations/{organisation_id}/fee-totals/"): Row(
+        {
+            "anonymous": 401,
+            "uni_admin": 200,
+            "uni_member": 200,
+            "reviewer": 200,
+            "staff": 200,
+            "default": 404,
+        }
+    ),
+    ("get", "/api/v1/organisations/{organisation_id}/royalty-ledger/"): Row(
+        {"anonymous": 401, "plain": 404, "sme_admin": 404, "sme_member": 404, "default": 200}
+    ),
+    ("get", "/api/v1/patent-imports/"): Row({"anonymous": 401, "default": 200}),
+    ("post", "/api/v1/patent-imports/"): Row({"anonymous": 401, "default": 415}),
+    ("get", "/api/v1/patent-imports/template/"): Row({"default": 200}),
+    ("get", "/api/v1/patent-imports/{id}/"): Row(
+        {
+            "anonymous": 401,
+            "uni_admin": 200,
+            "uni_member": 200,
+            "reviewer": 200,
+            "staff": 200,
+            "default": 404,
+        }
+    ),
+    ("get", "/api/v1/patents/"): Row({"default": 200}),
+    ("post", "/api/v1/patents/"): Row({"anonymous": 401, "default": 400}),
+    ("get", "/api/v1/patents/{id}/"): Row({"default": 200}),
+    ("patch", "/api/v1/patents/{id}/"): Row(
+        {"anonymous": 401, "uni_admin": 200, "uni_member": 200, "default": 403}
+    ),
+    ("post", "/api/v1/patents/{id}/exclusive-licenses/"): Row(
+        {
+            "anonymous": 401,
+            "uni_admin": 409,
+            "uni_member": 409,
+            "reviewer": 409,
+            "staff": 409,
+            "default": 403,
+        },
+        body=EXCLUSIVE,
+    ),
+    ("post", "/api/v1/patents/{id}/exclusive-licenses/{license_id}/end/"): Row(
+        {"anonymous": 401, "default": 400}
+    ),
+    ("post", "/api/v1/patents/{id}/hindrances/"): Row(
+        {"anonymous": 401, "reviewer": 201, "staff": 201, "default": 403}, body=REASON
+    ),
+    ("post", "/api/v1/patents/{id}/hindrances/{hindrance_id}/resolve/"): Row(
+        {"anonymous": 401, "reviewer": 404, "staff": 404, "default": 403}
+    ),
+    ("get", "/api/v1/patents/{id}/history/"): Row(
+        {
+            "anonymous": 401,
+            "uni_admin": 200,
+            "uni_member": 200,
+            "reviewer": 200,
+            "staff": 200,
+            "default": 403,
+        }
+    ),
+    ("post", "/api/v1/patents/{id}/legal-status/"): Row(
+        {
+            "anonymous": 401,
+            "uni_admin": 200,
+            "uni_member": 200,
+            "reviewer": 200,
+            "staff": 200,
+            "default": 403,
+        }
+    ),
+    ("post", "/api/v1/patents/{id}/pledges/"): Row(
+        {
+            "anonymous": 401,
+            "uni_admin": 409,
+            "uni_member": 409,
+            "reviewer": 409,
+            "staff": 409,
+            "default": 403,
+        },
+        body=PLEDGE,
+    ),
+    ("post", "/api/v1/patents/{id}/pledges/{pledge_id}/release/"): Row(
+        {"anonymous": 401, "default": 400}
+    ),
+    ("get", "/api/v1/patents/{patent_id}/declarations/"): Row({"default": 200}),
+    ("get", "/api/v1/patents/{patent_id}/fee-calendar/"): Row(
+        {
+            "anonymous": 401,
+            "uni_admin": 200,
+            "uni_member": 200,
+            "reviewer": 200,
+            "staff": 200,
+            "default": 404,
+        }
+    ),
+    ("get", "/api/v1/patents/{patent_id}/royalty-suggestion/"): Row(
+        {
+            "anonymous": 401,
+            "uni_admin": 200,
+            "uni_member": 200,
+            "reviewer": 200,
+            "staff": 200,
+            "default": 404,
+        }
+    ),
+    ("get", "/api/v1/reference/industries/"): Row({"default": 200}),
+    ("get", "/api/v1/reference/industries/{code}/"): Row({"default": 200}),
+    ("get", "/api/v1/reference/ipc/"): Row({"default": 200}),
+    ("get", "/api/v1/reference/ipc/{symbol}/"): Row({"default": 200}),
+    ("get", "/api/v1/reference/regions/"): Row({"default": 200}),
+    ("get", "/api/v1/reference/regions/{code}/"): Row({"default": 200}, params={"code": "=320000"}),
+    ("get", "/api/v1/reference/tables/"): Row({"default": 200}),
+    ("get", "/api/v1/register/"): Row({"default": 200}),
+    ("get", "/api/v1/register/export/"): Row({"default": 200}),
+    ("get", "/api/v1/register/{number}/"): Row({"default": 200}),
+    ("get", "/api/v1/search/patents/"): Row({"default": 200}),
+    ("get", "/api/v1/statistics/"): Row({"default": 200}),
+    ("get", "/api/v1/statistics/{dimension}/"): Row({"default": 200}),
+    ("get", "/healthz"): Row({"default": 503}),  # no Celery worker answers in this module
+}
+
+
+def test_every_operation_has_a_row() -> None:
+    """Every endpoint is tested for every role: an operation without a row fails here."""
+    rows = set(EXPECTED)
+    operations = _operations()
+    assert sorted(operations - rows) == []  # new endpoints: add their row
+    assert sorted(rows - operations) == []  # rows of endpoints that are gone
+
+
+@pytest.mark.parametrize(
+    ("method", "path"), sorted(EXPECTED), ids=[f"{m}-{p}" for m, p in sorted(EXPECTED)]
+)
+def test_operation_answers_each_role_as_specified(
+    matrix: MatrixWorld, method: str, path: str
+) -> None:
+    row = EXPECTED[(method, path)]
+    assert _ask(matrix, method, path, row) == _expected(row)
+
+
+# Commands that check their input before asking who is acting: a user of no organisation
+# gets 400 for an empty body where the role alone already refuses it (403, or 404 for what
+# they may not see). The rows above pin what they answer today; this test holds what they
+# should answer, and passes (failing as a strict xfail) once the order is fixed.
+VALIDATED_BEFORE_AUTHORISED = [
+    ("post", "/api/v1/declarations/{id}/consent/"),
+    ("post", "/api/v1/declarations/{id}/refuse/"),
+    ("post", "/api/v1/declarations/{id}/refuse-withdrawal/"),
+    ("post", "/api/v1/declarations/{id}/request-withdrawal/"),
+    ("post", "/api/v1/declarations/{id}/revoke/"),
+    ("post", "/api/v1/declarations/{id}/terminate/"),
+    ("post", "/api/v1/mediation-cases/{id}/accept/"),
+    ("post", "/api/v1/mediation-cases/{id}/agreement/"),
+    ("post", "/api/v1/mediation-cases/{id}/assign/"),
+    ("post", "/api/v1/mediation-cases/{id}/recusal/"),
+    ("post", "/api/v1/mediation-cases/{id}/recusal-decision/"),
+    ("post", "/api/v1/mediation-cases/{id}/respond/"),
+    ("post", "/api/v1/mediation-cases/{id}/sessions/"),
+    ("post", "/api/v1/patents/{id}/exclusive-licenses/"),
+    ("post", "/api/v1/patents/{id}/exclusive-licenses/{license_id}/end/"),
+    ("post", "/api/v1/patents/{id}/hindrances/"),
+    ("post", "/api/v1/patents/{id}/pledges/"),
+    ("post", "/api/v1/patents/{id}/pledges/{pledge_id}/release/"),
+    ("post", "/api/v1/patent-imports/"),
 ]
 
 
-def _case_id(case: tuple[str, Any, Any, Any]) -> str:
-    method, path, _body, _expected = case
-    name = path if isinstance(path, str) else getattr(path, "__name__", "path")
-    return f"{method}-{name}"
-
-
-@pytest.mark.parametrize("role", ROLES)
-@pytest.mark.parametrize("case", MATRIX, ids=[_case_id(case) for case in MATRIX])
-def test_endpoint_answers_each_role_as_specified(
-    world: World, role: str, case: tuple[str, Any, Any, dict[str, int]]
+@pytest.mark.xfail(strict=True, reason="issue 17: input checked before the role (report)")
+@pytest.mark.parametrize(
+    ("method", "path"),
+    VALIDATED_BEFORE_AUTHORISED,
+    ids=[f"{m}-{p}" for m, p in VALIDATED_BEFORE_AUTHORISED],
+)
+def test_a_role_that_may_not_act_is_refused_before_its_input_is_read(
+    matrix: MatrixWorld, method: str, path: str
 ) -> None:
-    method, path, body, expected = case
-    url = path if isinstance(path, str) else path(world)
-    response = getattr(world.client(role), method)(url, body, format="json")
-    want = expected.get(role, expected["default"])
-    assert response.status_code == want, (role, url, response.content[:300])
-    if response.status_code >= 400:
-        assert set(response.json()) == {"code", "detail", "fields"}
+    row = EXPECTED[(method, path)]
+    answers = _ask(matrix, method, path, Row(row.expected, params=row.params))  # empty body
+    assert answers["plain"] in (403, 404)
 
 
-COMMANDS: list[tuple[str, Path | str]] = [
+COMMANDS: list[tuple[str, str]] = [
     ("post", "/api/v1/auth/register/"),
     ("post", "/api/v1/auth/verify-email/"),
     ("post", "/api/v1/auth/resend-verification/"),
     ("post", "/api/v1/auth/token/"),
     ("post", "/api/v1/invitations/accept/"),
-    ("patch", _org()),
-    ("post", _org("invitations/")),
-    ("post", _member_path("role")),
-    ("put", lambda world: f"/api/v1/organisations/{world.sme.pk}/sme-profile/"),
+    ("patch", "/api/v1/organisations/{uni}/"),
+    ("post", "/api/v1/organisations/{uni}/invitations/"),
+    ("post", "/api/v1/organisations/{uni}/members/{membership}/role/"),
+    ("put", "/api/v1/organisations/{sme}/sme-profile/"),
 ]
 
 HOSTILE_BODIES: list[tuple[str, str]] = [
@@ -178,33 +848,34 @@ def _state() -> tuple[int, ...]:
     )
 
 
-@pytest.mark.parametrize("command", COMMANDS, ids=[_case_id((*c, None, None)) for c in COMMANDS])
+def _command(matrix: MatrixWorld, command: tuple[str, str]) -> tuple[APIClient, str, str]:
+    method, path = command
+    url = path.format(**matrix.ids)
+    admin = "sme_admin" if "sme-profile" in url else "uni_admin"
+    return matrix.client(admin), method, url
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=[f"{m}-{p}" for m, p in COMMANDS])
 @pytest.mark.parametrize("body", HOSTILE_BODIES, ids=[name for name, _body in HOSTILE_BODIES])
 def test_hostile_input_gets_a_4xx_and_changes_nothing(
-    world: World, command: tuple[str, Any], body: tuple[str, str]
+    matrix: MatrixWorld, command: tuple[str, str], body: tuple[str, str]
 ) -> None:
-    method, path = command
-    url = path if isinstance(path, str) else path(world)
-    admin = world.sme_admin if "sme-profile" in url else world.university_admin
-    from tests.conftest import client_for
-
+    client, method, url = _command(matrix, command)
     before = _state()
-    response = getattr(client_for(admin), method)(url, body[1], content_type="application/json")
+    response = getattr(client, method)(url, body[1], content_type="application/json")
     assert 400 <= response.status_code < 500, (url, body[0], response.content[:300])
     assert set(response.json()) == {"code", "detail", "fields"}
     assert _state() == before
 
 
-@pytest.mark.parametrize("command", COMMANDS, ids=[_case_id((*c, None, None)) for c in COMMANDS])
-def test_oversized_body_is_refused_on_every_command(world: World, command: tuple[str, Any]) -> None:
-    method, path = command
-    url = path if isinstance(path, str) else path(world)
-    from tests.conftest import client_for
-
-    admin = world.sme_admin if "sme-profile" in url else world.university_admin
+@pytest.mark.parametrize("command", COMMANDS, ids=[f"{m}-{p}" for m, p in COMMANDS])
+def test_oversized_body_is_refused_on_every_command(
+    matrix: MatrixWorld, command: tuple[str, str]
+) -> None:
+    client, method, url = _command(matrix, command)
     before = _state()
     with override_settings(API_MAX_BODY_BYTES=4096):
-        response = getattr(client_for(admin), method)(
+        response = getattr(client, method)(
             url, '{"x": "' + "y" * 10_000 + '"}', content_type="application/json"
         )
     assert response.status_code == 413

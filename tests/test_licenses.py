@@ -160,11 +160,25 @@ def test_a_free_declaration_grants_on_notice_alone(world: World) -> None:
     body = accept_body(free, world.sme.pk)
     body.pop("payment")
     response = client_for(world.sme_admin).post("/api/v1/licenses/", body, format="json")
-    assert response.json()["status"] == "effective"
-    with_payment = client_for(world.sme_admin).post(
-        "/api/v1/licenses/", accept_body(free, world.sme.pk), format="json"
+    assert response.status_code == 201, response.json()
+    assert (response.json()["status"], response.json()["effective_date"]) == (
+        "effective",
+        TODAY().isoformat(),
     )
-    assert with_payment.status_code == 409  # already licensed
+    assert _counts() == (1, 0, 0)
+    # Another SME, holding no license yet, sends a payment where nothing is due: refused on
+    # the payment itself (not on a license held already), and nothing is granted.
+    other = SmeProfileFactory.create().organisation
+    payer = MembershipFactory.create(organisation=other, role="admin").user
+    with_payment = client_for(payer).post(
+        "/api/v1/licenses/", accept_body(free, other.pk), format="json"
+    )
+    assert with_payment.status_code == 400, with_payment.json()
+    assert (with_payment.json()["code"], list(with_payment.json()["fields"])) == (
+        "nothing_due_at_acceptance",
+        ["payment"],
+    )
+    assert _counts() == (1, 0, 0)
 
 
 @pytest.mark.django_db

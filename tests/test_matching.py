@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
+import matching.services as matching_services
 from licensing.models import Declaration
 from licensing.services import declarations as declaration_services
 from marketplace.models import Industry, Organisation, Region, TechnologyNeed
@@ -204,27 +205,49 @@ def test_a_new_run_becomes_visible_only_when_complete_and_chunks_are_idempotent(
     assert not Match.objects.filter(run=first).exists()
 
 
+class WorkerKilled(BaseException):
+    """A worker dying mid-task (not an Exception: nothing in the task may catch it)."""
+
+
+def _rows(run: MatchRun) -> list[tuple[Any, ...]]:
+    return list(
+        Match.objects.filter(run=run)
+        .order_by("sme_id", "need_id", "declaration_id")
+        .values_list("sme_id", "need_id", "declaration_id", "score")
+    )
+
+
 def test_a_chunk_interrupted_before_commit_is_redone_without_duplicates(
-    world: World, market: dict[str, Any]
+    world: World, market: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    expected = _rows(_rematch())  # what an uninterrupted run writes
+    assert len(expected) == 5  # two SMEs, profile and need lists: not vacuous
     run = run_start(chunk_size=10, enqueue=False)
     chunk = MatchChunk.objects.get(run=run)
-    # A worker died after writing rows but before its transaction committed: nothing stays.
-    # A worker died after commit: the chunk is done and a redelivery skips it.
+
+    # A worker dies after writing the chunk's rows, before its transaction commits.
+    def die(run_id: int) -> int:
+        assert Match.objects.filter(run_id=run_id).count() == len(expected)  # rows written
+        raise WorkerKilled
+
+    with monkeypatch.context() as patch:
+        patch.setattr(matching_services, "_done_chunks", die)
+        with pytest.raises(WorkerKilled):
+            chunk_run(chunk.pk)
+    chunk.refresh_from_db()
+    assert (chunk.status, chunk.attempts) == ("pending", 1)
+    assert _rows(run) == []  # nothing stays
+    assert not ListFloor.objects.filter(run=run).exists()
+    # Redelivered: done whole.
     assert chunk_run(chunk.pk) == "done"
-    count = Match.objects.filter(run=run).count()
-    MatchChunk.objects.filter(pk=chunk.pk).update(status="pending")  # as if the ack was lost
-    run.refresh_from_db()
+    assert _rows(run) == expected
+    # A worker dies after the commit and its ack is lost: redelivered, the chunk is rewritten
+    # (delete + insert), not doubled.
+    MatchChunk.objects.filter(pk=chunk.pk).update(status="pending")
     MatchRun.objects.filter(pk=run.pk).update(status="running", is_current=False)
     assert chunk_run(chunk.pk) == "done"
-    assert Match.objects.filter(run=run).count() == count
-    assert (
-        Match.objects.filter(run=run)
-        .values("sme_id", "need_id", "declaration_id")
-        .distinct()
-        .count()
-        == count
-    )
+    assert _rows(run) == expected
+    assert current_run() == run
 
 
 def test_a_new_declaration_is_matched_at_once_and_an_ended_one_retired(
@@ -322,7 +345,6 @@ def test_reasons_follow_accept_language(world: World, market: dict[str, Any]) ->
 def test_two_first_incremental_matches_share_one_current_run(
     world: World, market: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import matching.services as matching_services
 
     # Another task created the current run a moment after this one looked for it.
     MatchRun.objects.create(kind="full", status="complete", is_current=True)

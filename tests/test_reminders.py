@@ -79,4 +79,36 @@ def test_overdue_payments_are_reminded_once_per_due(world: World, license: Licen
 
 
 def test_the_beat_task_runs_all_three(world: World, license: License) -> None:
+    today = timezone.localdate()
+    # The fixture's license: 200 days in force, its first quarter reported and unpaid (one
+    # overdue due, told to three people), its second quarter unreported (one reminder).
+    License.objects.filter(pk=license.pk).update(effective_date=today - timedelta(days=200))
+    license_services.royalty_report(
+        actor=world.sme_admin,
+        license_id=license.pk,
+        period_start=today - timedelta(days=200),
+        period_end=today - timedelta(days=111),
+        basis_amount=Decimal("100000"),
+    )
+    # A second license, 85 days in force and unfiled: its filing deadline is near.
+    recent = license_services.license_accept(
+        actor=world.sme_admin,
+        declaration_id=announced(
+            declarable_patent(world.university, 2), world.university_member, world.reviewer
+        ).pk,
+        licensee_id=world.sme.pk,
+        notice_text="通知",
+        payment={"amount_cny": Decimal("50000.00"), "reference": "R2", "paid_on": today},
+    )
+    License.objects.filter(pk=recent.pk).update(effective_date=today - timedelta(days=85))
+    assert send_license_reminders() == {"filings": 3, "reports": 1, "overdue": 3}
+    assert sorted(Notification.objects.values_list("kind", flat=True)) == [
+        "filing_due",
+        "filing_due",
+        "filing_due",
+        "payment_overdue",
+        "payment_overdue",
+        "payment_overdue",
+        "royalty_report_due",
+    ]
     assert send_license_reminders() == {"filings": 0, "reports": 0, "overdue": 0}
