@@ -52,11 +52,15 @@ class SavedSearchSerializer(serializers.ModelSerializer[SavedSearch]):
 
 
 class SavedSearchCreateSerializer(StrictInputSerializer):
+    """A name and the search to keep: `query` takes what GET /api/v1/search/patents/ takes."""
+
     name = serializers.CharField(max_length=100)
     query = SavedQuerySerializer()
 
 
 class SavedSearchRenameSerializer(StrictInputSerializer):
+    """The new name (the search itself is not changed: save a new one)."""
+
     name = serializers.CharField(max_length=100)
 
 
