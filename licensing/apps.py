@@ -1,7 +1,21 @@
 """App configuration for licensing."""
 
+from typing import Any
+
 from django.apps import AppConfig
+from django.db.models.signals import post_save
 from django.utils.translation import gettext_lazy as _
+
+
+def _announced(sender: Any, instance: Any, created: bool, **kwargs: Any) -> None:
+    """A declaration announced: the saved searches that find its patent are alerted on the
+    notifications' (default) queue after commit (the patent is listed with its terms by then)."""
+    if not created or instance.verb != "announced":
+        return
+    from marketplace.celery import publish_after_commit
+    from marketplace.tasks import alert_saved_searches
+
+    publish_after_commit(alert_saved_searches.delay, instance.declaration_id)
 
 
 class LicensingConfig(AppConfig):
@@ -31,4 +45,7 @@ class LicensingConfig(AppConfig):
             models.License,
             models.LicenseEvent,
             models.RoyaltyStatistic,
+        )
+        post_save.connect(
+            _announced, sender=models.DeclarationEvent, dispatch_uid="saved_search_alerts"
         )

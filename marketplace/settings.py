@@ -317,6 +317,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "licensing.tasks.refresh_open_statistics",
         "schedule": 3600.0,
     },
+    # Saved searches (issue 13): one e-mail a day listing the new matches.
+    "saved-search-digests": {
+        "task": "marketplace.tasks.send_saved_search_digests",
+        "schedule": 24 * 3600.0,
+    },
     "expire-declarations": {
         "task": "licensing.tasks.expire_declarations",
         "schedule": 6 * 3600.0,

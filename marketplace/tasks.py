@@ -198,3 +198,20 @@ def index_patent_vectors(self: Task, patent_ids: list[int] | None = None) -> dic
     if written or patent_ids is None:
         return {"written": written, **vector_index_publish()}
     return {"written": 0}
+
+
+@shared_task
+def alert_saved_searches(declaration_id: int) -> int:
+    """A declaration was announced: alert the saved searches that find its patent (in-app);
+    safe to run twice (one alert per saved search and declaration)."""
+    from marketplace.services.saved_searches import saved_search_alerts_create
+
+    return len(saved_search_alerts_create(declaration_id=declaration_id))
+
+
+@shared_task
+def send_saved_search_digests() -> int:
+    """Beat, daily: each user's one e-mail digest of the day's new saved-search matches."""
+    from marketplace.services.saved_searches import saved_search_digests_send
+
+    return saved_search_digests_send(day=timezone.localdate())

@@ -229,6 +229,7 @@ def test_api_root_lists_the_endpoints_to_anyone() -> None:
         "reference/tables",
         "register",
         "register/export",
+        "saved-searches",
         "schema",
         "search/patents",
         "statistics",

@@ -44,6 +44,7 @@ from marketplace.errors import DomainError
 from marketplace.models import Membership, Notification, User
 from marketplace.services import organisations as organisation_services
 from marketplace.services import patents as patent_services
+from marketplace.services import saved_searches as saved_search_services
 from tests.conftest import ROLES, World
 from tests.factories import UserFactory
 from tests.mediation_helpers import licensed, open_case, supervisor
@@ -114,12 +115,16 @@ def _real_ids(world: World) -> dict[str, Any]:
         )
     )
     notification = Notification.objects.order_by("id").first()
+    saved_search = saved_search_services.saved_search_create(
+        actor=world.sme_admin, name="锂电池", query={"q": "锂离子电池"}
+    )
     payment = license.payments.order_by("id").first()
     return {
         "declarations": declaration.pk,
         "licenses": license.pk,
         "mediation-cases": case.pk,
         "notifications": notification.pk if notification else 1,
+        "saved-searches": saved_search.pk,
         "organisations": world.university.pk,
         "patents": patent.pk,
         "declaration_id": declaration.pk,

@@ -25,6 +25,7 @@ from licensing.models import Declaration, DeclarationEvent, DeclarationStatus, P
 from licensing.querysets import PUBLIC
 from licensing.services import declarations as services
 from marketplace import roles
+from marketplace.api.exports import safe_cell
 from marketplace.api.ids import IdFilter
 from marketplace.api.pagination import CursorPagination
 from marketplace.api.permissions import request_user
@@ -306,14 +307,6 @@ class RegisterViewSet(viewsets.ReadOnlyModelViewSet[Declaration]):
         return register_queryset()
 
 
-def _safe_cell(value: Any) -> str:
-    """A CSV cell that a spreadsheet will not run as a formula (OWASP CSV injection)."""
-    text = "" if value is None else str(value)
-    if text and text[0] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + text
-    return text
-
-
 class _Echo:
     def write(self, value: str) -> str:
         return value
@@ -375,7 +368,7 @@ class RegisterExportView(APIView):
             for row in rows():
                 yield writer.writerow(
                     [
-                        _safe_cell("; ".join(row[f]) if isinstance(row[f], list) else row[f])
+                        safe_cell("; ".join(row[f]) if isinstance(row[f], list) else row[f])
                         for f in fields
                     ]
                 )

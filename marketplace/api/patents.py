@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import Prefetch, QuerySet
+from django.http import FileResponse, StreamingHttpResponse
 from django.utils.translation import gettext_lazy as _
 from django_filters import rest_framework as filters
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotAuthenticated
@@ -18,6 +20,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from marketplace import roles
+from marketplace.api.exports import EXPORT_LIMIT, FILE_FORMATS, XLSX_TYPE, export_response
 from marketplace.api.fields import IndustryField
 from marketplace.api.ids import ID_REGEX, IdFilter, path_id
 from marketplace.api.pagination import CursorPagination
@@ -572,18 +575,42 @@ class PatentSearchView(APIView):
             ),
             OpenApiParameter("limit", int),
             OpenApiParameter("offset", int),
+            OpenApiParameter(
+                "file_format",
+                str,
+                enum=list(FILE_FORMATS),
+                description=f"a download of the first {EXPORT_LIMIT} hits instead of a page",
+            ),
         ],
-        responses={200: PatentSearchResponseSerializer, 400: ERROR_RESPONSES[400]},
+        responses={
+            (200, "application/json"): PatentSearchResponseSerializer,
+            (200, "text/csv"): OpenApiResponse(
+                OpenApiTypes.BINARY, description="CSV, UTF-8 with a BOM (file_format=csv)"
+            ),
+            (200, XLSX_TYPE): OpenApiResponse(
+                OpenApiTypes.BINARY, description="Excel workbook (file_format=xlsx)"
+            ),
+            400: ERROR_RESPONSES[400],
+        },
         tags=["search"],
     )
-    def get(self, request: Request) -> Response:
+    def get(self, request: Request) -> Response | StreamingHttpResponse | FileResponse:
+        file_format = request.query_params.get("file_format")
+        if file_format is not None and file_format not in FILE_FORMATS:
+            raise serializers.ValidationError(
+                {
+                    "file_format": [
+                        serializers.ErrorDetail(str(_("csv or xlsx.")), code="invalid_choice")
+                    ]
+                }
+            )
         query = SearchInputSerializer(
             data={
                 key: request.query_params.getlist(key)
                 if key in ("ipc", "patent_type", "owner_kind", "payment_method")
                 else request.query_params.get(key)
                 for key in request.query_params
-                if key not in ("limit", "offset")
+                if key not in ("limit", "offset", "file_format")
             }
         )
         query.is_valid(raise_exception=True)
@@ -604,6 +631,9 @@ class PatentSearchView(APIView):
             result = number_result(lookup)
         else:
             result = search_patents(base, SearchParams(**values, by_meaning=lookup is None))
+        if file_format is not None:
+            count = result.count if result.count is not None else EXPORT_LIMIT
+            return export_response(file_format, result.queryset, result.tokens, count)
         paginator = SearchPagination()
         paginator.known_count = result.count
         # A ranked page slices like a queryset (the paginator only counts and slices it).

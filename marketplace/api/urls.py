@@ -9,7 +9,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.routers import APIRootView, DefaultRouter
 
-from marketplace.api import imports, needs, patents, views
+from marketplace.api import imports, needs, patents, saved_searches, views
 from marketplace.api.ids import IdRouterMixin
 
 API_PREFIX = "api/v1/"
@@ -85,6 +85,7 @@ router.register("patents", patents.PatentViewSet, basename="patent")
 router.register("needs", needs.TechnologyNeedViewSet, basename="need")
 router.register("notifications", views.NotificationViewSet, basename="notification")
 router.register("patent-imports", imports.ImportJobViewSet, basename="patent-import")
+router.register("saved-searches", saved_searches.SavedSearchViewSet, basename="saved-search")
 
 urlpatterns = [
     path("auth/register/", views.RegisterView.as_view(), name="auth-register"),

@@ -42,6 +42,7 @@ from marketplace.models.reference import (
     Region,
     RegionLevel,
 )
+from marketplace.models.saved_searches import SavedSearch, SavedSearchAlert, SavedSearchDigest
 from marketplace.models.search import PatentVector
 from marketplace.models.tasks import UnsentTask
 
@@ -79,6 +80,9 @@ __all__ = [
     "ReferenceTable",
     "Region",
     "RegionLevel",
+    "SavedSearch",
+    "SavedSearchAlert",
+    "SavedSearchDigest",
     "SmeProfile",
     "TechnologyNeed",
     "TechnologyNeedEvent",

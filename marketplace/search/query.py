@@ -86,6 +86,9 @@ class SearchParams:
     sort: str = "relevance"
     # False for a query that is a number (one that named no patent): no search by meaning.
     by_meaning: bool = True
+    # True: every term must match, never widened to any term (a saved search's alert asks
+    # whether one patent matches; alone it is always "fewer than a page").
+    strict: bool = False
 
 
 @dataclass
@@ -186,7 +189,7 @@ def search_patents(base: QuerySet[Patent], params: SearchParams) -> SearchResult
     groups = [_term_query(term) for term in terms]
     rows = _candidates(filtered, " & ".join(groups), len(groups))
     mode = "and"
-    if len(rows) < PAGE_SIZE and len(groups) > 1:
+    if not params.strict and len(rows) < PAGE_SIZE and len(groups) > 1:
         # Widened: any term; the strict matches stay (an OR scan capped at RANK_CAP might not
         # reach them) and rank first, then by how many terms a document matches.
         mode = "or"
