@@ -35,6 +35,7 @@ from marketplace.models import Invitation, Membership, Organisation, Organisatio
 from marketplace.services import organisations as services
 from marketplace.services.imports import import_job_create
 from marketplace.services.notifications import notify
+from marketplace.services.saved_searches import saved_search_create
 from tests.conftest import World, client_for, make_world
 from tests.factories import MembershipFactory, UserFactory
 from tests.mediation_helpers import licensed, open_case, supervisor
@@ -119,6 +120,7 @@ def _build() -> MatrixWorld:
         render=lambda user: ("title", "body"),
         send_email=False,
     )
+    saved = saved_search_create(actor=world.sme_admin, name="电池", query={"q": "锂离子电池"})
     users: dict[str, User | None] = {
         "anonymous": None,
         "plain": plain,
@@ -148,6 +150,7 @@ def _build() -> MatrixWorld:
         "membership": Membership.objects.get(user=world.university_member).pk,
         "job": job.pk,
         "notification": notification.pk,
+        "saved_search": saved.pk,
         "missing": 999999,
     }
     return MatrixWorld(world=world, users=users, ids=ids)
@@ -186,6 +189,7 @@ ID_BY_PREFIX = {
     "notifications": "notification",
     "patent-imports": "job",
     "patents": "patent",
+    "saved-searches": "saved_search",
 }
 # Every other parameter's default value (a world id, or a literal).
 PARAMS: dict[str, str] = {
@@ -747,6 +751,25 @@ EXPECTED: dict[tuple[str, str], Row] = {
     ("get", "/api/v1/register/"): Row({"default": 200}),
     ("get", "/api/v1/register/export/"): Row({"default": 200}),
     ("get", "/api/v1/register/{number}/"): Row({"default": 200}),
+    ("get", "/api/v1/saved-searches/"): Row({"anonymous": 401, "default": 200}),
+    ("post", "/api/v1/saved-searches/"): Row(
+        {"anonymous": 401, "default": 201}, body={"name": "显示", "query": {"q": "显示面板"}}
+    ),
+    ("get", "/api/v1/saved-searches/{id}/"): Row(
+        {"anonymous": 401, "sme_admin": 200, "default": 404}
+    ),
+    ("patch", "/api/v1/saved-searches/{id}/"): Row(
+        {"anonymous": 401, "sme_admin": 200, "default": 404}, body={"name": "新名字"}
+    ),
+    ("delete", "/api/v1/saved-searches/{id}/"): Row(
+        {"anonymous": 401, "sme_admin": 204, "default": 404}
+    ),
+    ("post", "/api/v1/saved-searches/{id}/pause/"): Row(
+        {"anonymous": 401, "sme_admin": 200, "default": 404}
+    ),
+    ("post", "/api/v1/saved-searches/{id}/resume/"): Row(
+        {"anonymous": 401, "sme_admin": 200, "default": 404}
+    ),
     ("get", "/api/v1/search/patents/"): Row({"default": 200}),
     ("get", "/api/v1/statistics/"): Row({"default": 200}),
     ("get", "/api/v1/statistics/{dimension}/"): Row({"default": 200}),
