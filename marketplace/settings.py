@@ -61,6 +61,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "marketplace.api.errors.DatabaseUnavailableMiddleware",
+    # Outside the public cache: a page view or search answered from the cache still counts.
+    "marketplace.counters.PatentCounterMiddleware",
     # Last, so that a cached answer still passes through every middleware above.
     "marketplace.http_cache.PublicCacheMiddleware",
 ]
@@ -316,6 +318,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "refresh-open-statistics": {
         "task": "licensing.tasks.refresh_open_statistics",
         "schedule": 3600.0,
+    },
+    # Patent page views and search impressions (issue 18): Redis hashes into the table.
+    "flush-patent-counters": {
+        "task": "marketplace.tasks.flush_patent_counters",
+        "schedule": 60.0,
     },
     "expire-declarations": {
         "task": "licensing.tasks.expire_declarations",

@@ -198,3 +198,11 @@ def index_patent_vectors(self: Task, patent_ids: list[int] | None = None) -> dic
     if written or patent_ids is None:
         return {"written": written, **vector_index_publish()}
     return {"written": 0}
+
+
+@shared_task
+def flush_patent_counters() -> int:
+    """Beat, every minute: page views and search impressions from Redis into the table."""
+    from marketplace.counters import counters_flush
+
+    return counters_flush()
