@@ -438,3 +438,55 @@ def test_the_funnel_is_in_the_openapi_schema(world: World) -> None:
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     }
     assert {"401", "404"} <= set(operation["responses"])
+
+
+def _session_client(user: Any) -> Any:
+    from django.test import Client
+
+    client = Client(HTTP_ACCEPT_LANGUAGE="en")
+    if user is not None:
+        client.force_login(user)
+    return client
+
+
+PAGE_EXPECTED = {
+    "anonymous": 302,  # to the log-in page
+    "other_member": 404,
+    "member": 200,
+    "org_admin": 200,
+    "reviewer": 200,
+    "mediator": 404,
+}
+ADMIN_EXPECTED = {
+    "anonymous": 302,  # to the admin's log-in
+    "other_member": 302,  # not staff: the admin's log-in
+    "member": 302,
+    "org_admin": 302,
+    "reviewer": 200,
+    "mediator": 404,  # staff, but not a reviewer
+}
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_funnel_pages_per_role(world: World, role: str) -> None:
+    _scene(world)
+    client = _session_client(world.user(role))
+    page = client.get(f"/organisations/{world.university.pk}/funnel/")
+    assert page.status_code == PAGE_EXPECTED[role]
+    if page.status_code == 200:
+        assert b"<svg" in page.content and "华东示范大学".encode() in page.content
+    for url in ("/admin/funnel/", f"/admin/funnel/{world.university.pk}/"):
+        response = client.get(url)
+        assert response.status_code == ADMIN_EXPECTED[role], (role, url)
+        if response.status_code == 200:
+            assert b'id="funnel-chart"' in response.content
+
+
+def test_chart_labels_are_escaped() -> None:
+    from marketplace.charts import bar_chart, line_chart, nice_ticks
+
+    svg = bar_chart([("<script>", 3)], title="a & b")
+    assert "<script>" not in svg and "&lt;script&gt;" in svg and "a &amp; b" in svg
+    assert "<script>" not in line_chart(["2026-01"], [("<b>", [1.0])], title="t")
+    assert nice_ticks(5) == [0.0, 2.0, 4.0, 6.0]
+    assert nice_ticks(51000) == [0.0, 20000.0, 40000.0, 60000.0]
