@@ -41,14 +41,26 @@ SEARCH_PATH = "/api/v1/search/patents/"
 DEPTH = 100  # the API's largest page
 
 
-def api_ranker(pk_to_id: dict[int, str]) -> Callable[[str], list[str]]:
-    """Today's search: the public API, anonymous, first page of DEPTH hits."""
+def api_ranker(
+    pk_to_id: dict[int, str], overrides: dict[str, Any] | None = None
+) -> Callable[[str], list[str]]:
+    """Today's search: the public API, anonymous, first page of DEPTH hits; `overrides` set
+    constants of marketplace.search.query for the request (a variant of the ranking)."""
     from django.test import Client
+
+    from marketplace.search import query
 
     client = Client(HTTP_HOST="localhost")
 
     def rank(text: str) -> list[str]:
-        response = client.get(SEARCH_PATH, {"q": text, "limit": str(DEPTH)})
+        saved = {name: getattr(query, name) for name in overrides or {}}
+        for name, value in (overrides or {}).items():
+            setattr(query, name, value)
+        try:
+            response = client.get(SEARCH_PATH, {"q": text, "limit": str(DEPTH)})
+        finally:
+            for name, value in saved.items():
+                setattr(query, name, value)
         if response.status_code != 200:
             raise SystemExit(
                 f"search failed for {text!r}: {response.status_code} {response.content!r}"
@@ -86,8 +98,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--words-only", action="store_true", help="publish no vector index: search by words alone"
     )
+    parser.add_argument(
+        "--sweep", action="store_true", help="also the API with other fusion and rank settings"
+    )
     args = parser.parse_args(argv)
     os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/bench_judged")
+    # Rankings, not the public response cache: a cached answer of an earlier run or of another
+    # variant would be scored in place of this code's.
+    os.environ["PUBLIC_CACHE_SECONDS"] = "0"
     # A vector index of this run's own, so the run measures exactly the patents it loaded.
     os.environ["SEARCH_VECTOR_DIR"] = tempfile.mkdtemp(prefix="judged-vectors-")
     common.setup_django()
@@ -113,6 +131,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         vector_index_publish()
 
     rankers: dict[str, Callable[[str], list[str]]] = {"search API (today)": api_ranker(pk_to_id)}
+    if args.sweep:
+        # Variants of the product's ranking, through the same API (BENCHMARKS.md has the choice).
+        from marketplace.search import query
+
+        for weight in (0.5, 1.0, 1.5, 2.0):
+            if weight != query.SEMANTIC_WEIGHT and not args.words_only:
+                rankers[f"API semantic weight {weight}"] = api_ranker(
+                    pk_to_id, {"SEMANTIC_WEIGHT": weight}
+                )
+        for normalization in (0, 1, 2):
+            if normalization != query.RANK_NORMALIZATION:
+                rankers[f"API ts_rank norm {normalization}"] = api_ranker(
+                    pk_to_id, {"RANK_NORMALIZATION": normalization}
+                )
     if not args.words_only:
         rankers["semantic_search alone"] = semantic_ranker(pk_to_id)
     rankers["BM25 bigram (baseline)"] = judged.Bm25Baseline(patents).rank

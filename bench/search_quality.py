@@ -162,7 +162,15 @@ def hybrid_rankings(
     django.setup()
     from marketplace.search.query import PAGE_SIZE
     from marketplace.search.segment import QueryTerm, index_tokens, query_terms, segment
-    from marketplace.search.semantic import MIN_SIMILARITY, RRF_K, SEMANTIC_LIMIT
+    from marketplace.search.semantic import (
+        MIN_SIMILARITY,
+        RRF_K,
+        SEMANTIC_LIMIT,
+        SEMANTIC_WEIGHT,
+    )
+
+    # The semantic ranking's weight in the fusion, beside the product's SEMANTIC_WEIGHT.
+    SWEEP = [w for w in (0.5, 1.5, 2.0) if w != SEMANTIC_WEIGHT]
 
     n = len(abstracts)
     docs = [set(index_tokens(a).split()) for a in abstracts]
@@ -199,12 +207,12 @@ def hybrid_rankings(
     def neighbours(cosine: np.ndarray, floor: float) -> list[int]:
         return [int(d) for d in rank(cosine)[:SEMANTIC_LIMIT] if cosine[d] >= floor]
 
-    def fuse_ranks(lex, coverage, sem, weighted: bool) -> np.ndarray:
+    def fuse_ranks(lex, coverage, sem, weighted: bool, semantic_weight: float = 1.0) -> np.ndarray:
         fused: dict[int, float] = {}
         for position, d in enumerate(lex, start=1):
             fused[d] = (coverage[d] if weighted else 1.0) / (RRF_K + position)
         for position, d in enumerate(sem, start=1):
-            fused[d] = fused.get(d, 0.0) + 1.0 / (RRF_K + position)
+            fused[d] = fused.get(d, 0.0) + semantic_weight / (RRF_K + position)
         return complete(sorted(fused, key=lambda d: -fused[d]))
 
     def fuse_scores(lex, coverage, scores, sem, cosine, weight: float) -> np.ndarray:
@@ -222,6 +230,8 @@ def hybrid_rankings(
             "hybrid RRF floor .25",
             "hybrid RRF",
             "hybrid RRF+coverage *",
+            *(f"RRF+coverage sem x{w}" for w in SWEEP),
+            "RRF+coverage, lexical cosines",
             "hybrid score w=0.3",
             "hybrid score w=0.5",
             "hybrid score w=0.7",
@@ -235,7 +245,18 @@ def hybrid_rankings(
             high = neighbours(cosine, 0.25)
             out["hybrid RRF floor .25"][t].append(fuse_ranks(lex, coverage, high, True))
             out["hybrid RRF"][t].append(fuse_ranks(lex, coverage, sem, False))
-            out["hybrid RRF+coverage *"][t].append(fuse_ranks(lex, coverage, sem, True))
+            out["hybrid RRF+coverage *"][t].append(
+                fuse_ranks(lex, coverage, sem, True, SEMANTIC_WEIGHT)
+            )
+            for w in SWEEP:
+                out[f"RRF+coverage sem x{w}"][t].append(fuse_ranks(lex, coverage, sem, True, w))
+            # Measured, not in the product: every lexical candidate gets its cosine too (not
+            # only the SEMANTIC_LIMIT nearest), so the semantic ranking re-ranks all of them.
+            pool = set(sem) | {d for d in lex if cosine[d] >= MIN_SIMILARITY}
+            everyone = sorted(pool, key=lambda d: (-cosine[d], d))
+            out["RRF+coverage, lexical cosines"][t].append(
+                fuse_ranks(lex, coverage, everyone, True, SEMANTIC_WEIGHT)
+            )
             for weight in (0.3, 0.5, 0.7):
                 out[f"hybrid score w={weight}"][t].append(
                     fuse_scores(lex, coverage, scores, sem, cosine, weight)

@@ -88,7 +88,7 @@ def test_registration_creates_organisation_admin_and_profile_and_mails_a_token(
         "queued",
     )
     # Enqueued only after commit: the send task, and the profile's text vector (index queue).
-    assert len(callbacks) == 2
+    assert len([c for c in callbacks if getattr(c, "__name__", "") != "_bump"]) == 2
 
 
 def test_unverified_admin_cannot_log_in_until_the_mailed_token_is_used() -> None:

@@ -185,10 +185,14 @@ def test_cursor_pagination_walks_the_whole_list(world: World) -> None:
     assert len(set(seen)) == 34
 
 
-def test_invalid_cursor_is_a_404_in_the_error_format() -> None:
+def test_invalid_cursor_is_a_400_with_its_own_code() -> None:
     response = client_for(None).get("/api/v1/reference/regions/", {"cursor": "garbage"})
-    assert response.status_code == 404
+    assert response.status_code == 400
     _assert_error_shape(response.json())
+    assert response.json()["code"] == "invalid_cursor"
+    assert response.json()["fields"] == {
+        "cursor": [{"code": "invalid_cursor", "message": "Not a valid cursor."}]
+    }
 
 
 def test_api_root_lists_the_endpoints_to_anyone() -> None:

@@ -278,7 +278,7 @@ def test_whole_flow_draft_refused_fixed_submitted_announced_registered_withdrawn
         member.post(f"/api/v1/declarations/{declaration_id}/submit/").json()["status"]
         == "submitted"
     )
-    queue = reviewer.get("/api/v1/declarations/review-queue/").json()
+    queue = reviewer.get("/api/v1/declarations/review-queue/").json()["results"]
     assert [item["id"] for item in queue] == [declaration_id]
 
     announced_body = reviewer.post(f"/api/v1/declarations/{declaration_id}/announce/").json()
@@ -514,7 +514,7 @@ def test_a_bar_arising_flags_the_declaration_and_hides_the_patent_until_cleared(
     declaration.refresh_from_db()
     assert declaration.flagged_bars == ["bar_reviewer_hindrance"]
     assert Patent.objects.get(pk=declaration.patent_id).is_listed is False
-    queue = world.client("reviewer").get("/api/v1/declarations/review-queue/").json()
+    queue = world.client("reviewer").get("/api/v1/declarations/review-queue/").json()["results"]
     assert [item["id"] for item in queue] == [declaration.pk]
     world.client("reviewer").post(
         f"/api/v1/patents/{declaration.patent_id}/hindrances/{recorded.json()['id']}/resolve/"

@@ -244,6 +244,23 @@ def test_every_trigger_changes_the_lists_within_a_second_through_a_real_worker(
             format="json",
         )
         _visible_within(lambda: Match.objects.filter(sme=sme).exists(), 30)
+        # ... and a need's path once (the need's text vector, its keywords cut), for another SME.
+        other = SmeProfileFactory.create(organisation__name="无锡预热制造有限公司").organisation
+        other_admin = MembershipFactory.create(organisation=other, role="admin").user
+        warm = client_for(other_admin, "en").post(
+            "/api/v1/needs/",
+            {
+                "organisation": other.pk,
+                "title": "显示面板",
+                "description": "柔性显示面板的封装。",
+                "keywords": ["显示面板"],
+                "ipc_areas": ["H10K"],
+                "expires_on": (timezone.localdate() + timedelta(days=60)).isoformat(),
+            },
+            format="json",
+        )
+        assert warm.status_code == 201, warm.content
+        _visible_within(lambda: Match.objects.filter(sme=other, need__isnull=False).exists(), 30)
 
         created = client.post(
             "/api/v1/needs/",

@@ -55,6 +55,9 @@ def numbered(world: World) -> dict[str, Any]:
         "cn112345678b",
         "ＣＮ１１２３４５６７８Ａ",
         "ZL\u3000202110123456.{check}",
+        "202110123456",
+        "ZL 2021 1012 3456",
+        "cn202110123456",
     ],
 )
 def test_a_number_in_any_form_finds_that_patent_alone(numbered: dict[str, Any], q: str) -> None:
@@ -69,6 +72,30 @@ def test_a_number_in_any_form_finds_that_patent_alone(numbered: dict[str, Any], 
     assert body["facets"]["patent_type"] == [
         {"value": "invention", "count": 1, "label": "invention (发明)"}
     ]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("202110123456", ("application", "202110123456.{long}")),
+        ("ZL202110123456", ("application", "202110123456.{long}")),
+        ("99123456", ("application", "99123456.{short}")),
+        # A stem that no importer accepts (year 12) stays as typed: "no such patent".
+        ("12345678", ("application", "12345678")),
+        # A wrong check digit typed is not corrected.
+        ("2021101234560", ("application", "2021101234560")),
+    ],
+)
+def test_a_number_without_its_check_digit_is_completed(
+    text: str, expected: tuple[str, str]
+) -> None:
+    from marketplace.patents.numbers import check_digit
+    from marketplace.search.numbers import number_kind
+
+    kind, value = expected
+    checks = {"long": check_digit("202110123456"), "short": check_digit("99123456")}
+    assert checks == {"long": "7", "short": "1"}
+    assert number_kind(text) == (kind, value.format(**checks))
 
 
 def test_a_declaration_number_finds_its_patent(world: World) -> None:

@@ -211,6 +211,12 @@ def test_reciprocal_rank_fusion_and_score_fusion() -> None:
         (4, 1 / 62),  # a tie: the newer (higher) id first
         (2, 1 / 62),
     ]
+    # A scale weighs a whole ranking, on top of the per-document weights.
+    assert reciprocal_rank_fusion([1, 2], [2, 3], weights=[{1: 0.5}], scales=[1.0, 2.0]) == [
+        (2, 1 / 62 + 2 / 61),
+        (3, 2 / 62),
+        (1, 0.5 / 61),
+    ]
     assert score_fusion([(1, 0.2), (2, 0.1)], [(2, 0.8), (3, 0.4)]) == [
         (2, 0.25 + 0.5),
         (1, 0.5),

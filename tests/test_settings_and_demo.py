@@ -79,9 +79,11 @@ def test_demo_command_announces_declarations_and_is_idempotent() -> None:
     assert [status for _number, status in first] == ["announced"] * 5
     assert Patent.objects.filter(is_listed=True).count() == 5
     found = client_for(None).get("/api/v1/search/patents/", {"q": "锂离子电池"}).json()
-    # The cathode patent by its words; the solid electrolyte one by the synonym 锂电池.
+    # The cathode patent by its words; the 2012 separator and the solid electrolyte patents by
+    # the synonym 锂电池.
     assert [hit["title"] for hit in found["results"]] == [
         "一种高镍三元锂离子电池正极材料及其制备方法",
+        "一种锂电池隔膜陶瓷涂层及其涂布方法",
         "一种硫化物固态电解质及全固态电池",
     ]
 

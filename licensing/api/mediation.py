@@ -25,6 +25,7 @@ from licensing.models import (
     MediationEvent,
 )
 from licensing.services import mediation as services
+from licensing.services.mediation import EVIDENCE_CONTENT_TYPES
 from marketplace.api.ids import ID_REGEX, path_id
 from marketplace.api.pagination import CursorPagination
 from marketplace.api.parsers import LimitedJSONParser
@@ -300,8 +301,8 @@ class MediationCaseViewSet(viewsets.ReadOnlyModelViewSet[MediationCase]):
 
     @extend_schema(
         responses={
-            (200, "application/octet-stream"): OpenApiResponse(description="file"),
-            **ERROR_RESPONSES,
+            (200, content_type): OpenApiResponse(bytes, description="the file as uploaded")
+            for content_type in sorted(set(EVIDENCE_CONTENT_TYPES.values()))
         }
     )
     @action(

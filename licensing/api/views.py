@@ -11,6 +11,7 @@ from django.db.models import Prefetch, Q, QuerySet
 from django.http import StreamingHttpResponse
 from django.utils.translation import gettext_lazy as _
 from django_filters import rest_framework as filters
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
@@ -48,6 +49,12 @@ class DeclarationFilter(filters.FilterSet):
         self, queryset: QuerySet[Declaration], name: str, value: bool
     ) -> QuerySet[Declaration]:
         return queryset.exclude(flagged_bars=[]) if value else queryset.filter(flagged_bars=[])
+
+
+class ReviewQueuePagination(CursorPagination):
+    """The queue oldest first: what waits longest is reviewed first."""
+
+    ordering = ("updated_at", "id")  # type: ignore[assignment]
 
 
 class DeclarationViewSet(viewsets.ReadOnlyModelViewSet[Declaration]):
@@ -218,15 +225,13 @@ class DeclarationViewSet(viewsets.ReadOnlyModelViewSet[Declaration]):
         """The reviewers' work: submitted declarations, withdrawal requests, flagged ones."""
         if not roles.is_reviewer(request.user):
             raise PermissionDenied("reviewer_required", _("Only a reviewer can do this."))
-        queue = (
-            Declaration.objects.filter(
-                Q(status__in=[DeclarationStatus.SUBMITTED, DeclarationStatus.WITHDRAWAL_REQUESTED])
-                | (Q(status=DeclarationStatus.ANNOUNCED) & ~Q(flagged_bars=[]))
-            )
-            .select_related("patent", "organisation")
-            .order_by("updated_at", "id")
-        )
-        return Response(s.DeclarationSerializer(queue[:500], many=True).data)
+        queue = Declaration.objects.filter(
+            Q(status__in=[DeclarationStatus.SUBMITTED, DeclarationStatus.WITHDRAWAL_REQUESTED])
+            | (Q(status=DeclarationStatus.ANNOUNCED) & ~Q(flagged_bars=[]))
+        ).select_related("patent", "organisation")
+        paginator = ReviewQueuePagination()
+        page = paginator.paginate_queryset(queue, request, view=self)
+        return paginator.get_paginated_response(s.DeclarationSerializer(page, many=True).data)
 
 
 # ---- public register -----------------------------------------------------------------------
@@ -322,8 +327,10 @@ class RegisterExportView(APIView):
     @extend_schema(
         parameters=[OpenApiParameter("file_format", str, enum=["csv", "json"])],
         responses={
-            (200, "text/csv"): OpenApiResponse(description="CSV"),
-            400: ERROR_RESPONSES[400],
+            (200, "text/csv"): OpenApiResponse(OpenApiTypes.BINARY, description="CSV"),
+            (200, "application/json"): OpenApiResponse(
+                s.RegisterEntrySerializer(many=True), description="JSON (file_format=json)"
+            ),
         },
         tags=["register"],
     )

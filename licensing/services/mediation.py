@@ -63,6 +63,16 @@ ALLOWED_EVIDENCE = {
     ".xlsx": (b"PK\x03\x04",),
     ".txt": (),
 }
+# The type an evidence file is served with (the download's schema lists these).
+EVIDENCE_CONTENT_TYPES = {
+    ".pdf": "application/pdf",
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".txt": "text/plain",
+    ".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
 
 
 def _today() -> date:
@@ -744,15 +754,7 @@ def evidence_check(upload: IO[bytes], name: str, size: int) -> str:
             params={"suffix": suffix},
         )
     upload.seek(0)
-    return {
-        ".pdf": "application/pdf",
-        ".png": "image/png",
-        ".jpg": "image/jpeg",
-        ".jpeg": "image/jpeg",
-        ".txt": "text/plain",
-        ".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-        ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    }[suffix]
+    return EVIDENCE_CONTENT_TYPES[suffix]
 
 
 @transaction.atomic

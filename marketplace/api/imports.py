@@ -8,7 +8,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django.http import HttpResponse
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from openpyxl import Workbook
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
@@ -58,6 +58,9 @@ class ImportJobSerializer(serializers.ModelSerializer[ImportJob]):
         if not job.total_rows:
             return 0.0
         return round(min(job.processed_rows / job.total_rows, 1.0), 3)
+
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 class ImportUploadSerializer(serializers.Serializer[Any]):
@@ -115,7 +118,10 @@ class ImportJobViewSet(viewsets.ReadOnlyModelViewSet[ImportJob]):
             OpenApiParameter("file_format", str, enum=["csv", "xlsx"]),
             OpenApiParameter("language", str, enum=["zh", "en"]),
         ],
-        responses={(200, "text/csv"): bytes},
+        responses={
+            (200, "text/csv"): OpenApiResponse(bytes, description="file_format=csv (default)"),
+            (200, XLSX): OpenApiResponse(bytes, description="file_format=xlsx"),
+        },
     )
     @action(detail=False, methods=["get"])
     def template(self, request: Request) -> HttpResponse:
@@ -154,7 +160,7 @@ class ImportJobViewSet(viewsets.ReadOnlyModelViewSet[ImportJob]):
         workbook.save(output)
         response = HttpResponse(
             output.getvalue(),
-            content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            content_type=XLSX,
         )
         response["Content-Disposition"] = 'attachment; filename="patent-import-template.xlsx"'
         return response

@@ -45,6 +45,8 @@ from marketplace.services import notifications as notification_services
 from marketplace.services import organisations as organisation_services
 from marketplace.validators import normalise_credit_code
 
+# What the views declare for these codes is replaced in the schema by the statuses each
+# operation can really answer (marketplace.api.schema.AutoSchema), with the Error body.
 ERROR_RESPONSES: dict[int, OpenApiResponse] = {
     400: OpenApiResponse(description='Invalid input: {"code", "detail", "fields"}'),
     401: OpenApiResponse(description="Not logged in"),

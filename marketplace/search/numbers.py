@@ -4,7 +4,9 @@ A number names one patent, so it is found by an indexed equality lookup (the uni
 application number, the GIN index on publication numbers, the unique declaration number),
 never by the full-text scan. The application-number forms are the importer's own
 (marketplace.patents.numbers.parse_application_number: CN/ZL prefixes, spaces, the dot,
-a lower-case x), so search accepts exactly what an import accepts.
+a lower-case x), so search accepts what an import accepts; and, as a user often types it, the
+number without its check digit (12 digits, or 8 before October 2003): the check digit is
+computed (marketplace.patents.numbers.check_digit), so the stem names the same patent.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from django.db.models import QuerySet
 from marketplace.errors import InvalidInput
 from marketplace.models import Patent
 from marketplace.patents.cleaning import PUBLICATION_RE
-from marketplace.patents.numbers import parse_application_number
+from marketplace.patents.numbers import check_digit, parse_application_number
 from marketplace.search.query import SearchResult, _count_facets
 
 # Declaration numbers are built by licensing as OL + year + 7-digit serial.
@@ -45,8 +47,13 @@ def number_kind(text: str) -> tuple[str, str] | None:
         return "declaration", compact
     if PUBLICATION_RE.match(compact):
         return "publication", compact
+    stem = re.sub(r"^(CN|ZL)+", "", compact)
+    # No check digit typed: complete it (a stem has exactly one).
+    complete = (
+        f"{stem}.{check_digit(stem)}" if re.fullmatch(r"[0-9]{12}|[0-9]{8}", stem) else compact
+    )
     try:
-        number = parse_application_number(compact)
+        number = parse_application_number(complete)
     except InvalidInput:
         # Number-shaped, yet no number the importer accepts (e.g. a wrong check digit).
         return "application", compact
