@@ -480,6 +480,8 @@ def test_funnel_pages_per_role(world: World, role: str) -> None:
         assert response.status_code == ADMIN_EXPECTED[role], (role, url)
         if response.status_code == 200:
             assert b'id="funnel-chart"' in response.content
+    if role == "reviewer":
+        assert b'href="/admin/funnel/"' in client.get("/admin/").content
 
 
 def test_chart_labels_are_escaped() -> None:
