@@ -115,7 +115,9 @@ def main(argv: list[str] | None = None) -> None:
     client = Client(HTTP_HOST="127.0.0.1")
     client.force_login(member)
     for label, (organisation_id, count) in chosen.items():
-        Membership.objects.get_or_create(user=member, organisation_id=organisation_id)
+        Membership.objects.get_or_create(
+            user=member, organisation_id=organisation_id, defaults={"role": "member"}
+        )
         paths = {
             "json": f"/api/v1/organisations/{organisation_id}/funnel/",
             "csv": f"/api/v1/organisations/{organisation_id}/funnel/?file_format=csv",

@@ -7,6 +7,7 @@ from typing import Any
 
 from django.contrib import admin
 from django.contrib.auth.views import redirect_to_login
+from django.core.cache import cache
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import path
@@ -67,8 +68,21 @@ def charts(result: Funnel) -> dict[str, Any]:
     }
 
 
+# The whole register's funnel takes ~11 s at pilot scale (BENCHMARKS.md, "Licensing funnel"):
+# the reviewers' overview keeps it for ten minutes rather than computing it on every visit.
+REGISTER_CACHE_KEY = "funnel:register:v1"
+REGISTER_CACHE_SECONDS = 600
+
+
 def _context(organisation: Organisation | None) -> dict[str, Any]:
-    result = funnel(organisation.pk if organisation else None, timezone.localdate())
+    today = timezone.localdate()
+    if organisation is None:
+        result = cache.get(REGISTER_CACHE_KEY)
+        if result is None or result.as_of != today:
+            result = funnel(None, today)
+            cache.set(REGISTER_CACHE_KEY, result, REGISTER_CACHE_SECONDS)
+    else:
+        result = funnel(organisation.pk, today)
     data = funnel_data(organisation, result) if organisation else None
     return {
         "organisation": organisation,
