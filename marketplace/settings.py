@@ -61,6 +61,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "marketplace.api.errors.DatabaseUnavailableMiddleware",
+    # Outside the public cache: a page view or search answered from the cache still counts.
+    "marketplace.counters.PatentCounterMiddleware",
     # Last, so that a cached answer still passes through every middleware above.
     "marketplace.http_cache.PublicCacheMiddleware",
 ]
@@ -321,6 +323,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "saved-search-digests": {
         "task": "marketplace.tasks.send_saved_search_digests",
         "schedule": 24 * 3600.0,
+    },
+    # Patent page views and search impressions (issue 18): Redis hashes into the table.
+    "flush-patent-counters": {
+        "task": "marketplace.tasks.flush_patent_counters",
+        "schedule": 60.0,
     },
     "expire-declarations": {
         "task": "licensing.tasks.expire_declarations",

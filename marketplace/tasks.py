@@ -215,3 +215,11 @@ def send_saved_search_digests() -> int:
     from marketplace.services.saved_searches import saved_search_digests_send
 
     return saved_search_digests_send(day=timezone.localdate())
+
+
+@shared_task
+def flush_patent_counters() -> int:
+    """Beat, every minute: page views and search impressions from Redis into the table."""
+    from marketplace.counters import counters_flush
+
+    return counters_flush()

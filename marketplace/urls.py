@@ -7,6 +7,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 
 from marketplace import pages
 from marketplace.api.views import HealthView
+from matching import funnel_pages
 
 page_patterns = [
     path("", pages.landing, name="landing"),
@@ -31,8 +32,15 @@ urlpatterns = [
     # The project's URL root composes the apps; marketplace code itself never imports licensing.
     path("api/v1/", include("licensing.api.urls")),
     path("api/v1/", include("matching.api.urls")),
+    # The reviewers' funnel pages (issue 18) live under the admin, before its catch-all.
+    path("admin/funnel/", include(funnel_pages.admin_urls)),
     path("admin/", admin.site.urls),
     path("healthz", HealthView.as_view(), name="healthz"),
+    path(
+        "organisations/<id:organisation_id>/funnel/",
+        funnel_pages.organisation_funnel_page,
+        name="organisation-funnel-page",
+    ),
     path("", include((page_patterns, "pages"))),
     path("", include((browsable_api_patterns, "rest_framework"))),
 ]

@@ -4,6 +4,9 @@ from django.contrib import admin
 
 from matching.models import IpcIndustry, MatchRun
 
+# Reviewers find the licensing funnel (matching/funnel_pages.py) at the top of the admin index.
+admin.site.index_template = "admin/index_with_funnel.html"
+
 
 @admin.register(MatchRun)
 class MatchRunAdmin(admin.ModelAdmin):

@@ -36,3 +36,8 @@ class PdfRenderer(_FileRenderer):
 class CsvRenderer(_FileRenderer):
     media_type = "text/csv"
     format = "csv"
+
+
+class XlsxRenderer(_FileRenderer):
+    media_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    format = "xlsx"

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('marketplace', '0018_unsent_task'),
+        ('marketplace', '0020_patent_daily_counts'),
     ]
 
     operations = [

@@ -1,6 +1,7 @@
 """Models of the core app."""
 
 from marketplace.models.accounts import User
+from marketplace.models.counters import PatentDailyCount
 from marketplace.models.emails import OutboundEmail, OutboundEmailStatus
 from marketplace.models.imports import ImportJob, ImportStatus
 from marketplace.models.needs import (
@@ -70,6 +71,7 @@ __all__ = [
     "OutboundEmailStatus",
     "Patent",
     "PatentCoOwner",
+    "PatentDailyCount",
     "PatentEvent",
     "PatentExclusiveLicense",
     "PatentHindrance",

@@ -1,0 +1,164 @@
+"""A patentee's funnel at pilot scale: `GET /api/v1/organisations/{id}/funnel/` (JSON, CSV,
+XLSX) and the reviewers' whole-register funnel.
+
+The world is bench/stats_bench.py's (59,000 declarations of ~3,000 patentees, 17,000 licenses,
+110,000 SMEs), plus `--days` days of page-view and search-impression counters for every
+declared patent (59,000 × 30 = 1.77 million PatentDailyCount rows by default) and a current
+match run holding each declaration in the lists of 5 SMEs (295,000 matches). Timed through
+Django's test client, logged in as a member of the patentee with the most declarations and of a
+median one; baseline in the same run: the same organisation's royalty ledger
+(`GET /api/v1/organisations/{id}/royalty-ledger/`), an organisation-scoped read of the
+licensing tables that already ships. Also timed: the counter's per-request cost (one HINCRBY
+pipeline) and a flush of 10,000 counted (patent, day) pairs.
+
+    export DATABASE_URL=postgres://postgres@127.0.0.1:5432/mk_h6_bench REDIS_URL=redis://127.0.0.1:6386/12
+    .venv/bin/python bench/funnel_bench.py [--days 30] [--repeat 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import random
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench import common, stats_bench
+
+
+def _counts_and_matches(days: int, seed: int) -> None:
+    from django.db import connection
+    from django.utils import timezone
+
+    from licensing.models import Declaration
+    from marketplace.models import Organisation, PatentDailyCount
+    from matching.models import Match, MatchRun
+
+    if PatentDailyCount.objects.exists():
+        print("  counters and matches in place")
+        return
+    rng = random.Random(seed)
+    today = timezone.localdate()
+    declarations = list(Declaration.objects.values_list("pk", "patent_id"))
+    smes = list(
+        Organisation.objects.filter(name__startswith=f"{stats_bench.PREFIX}中小企业")
+        .order_by("pk")
+        .values_list("pk", flat=True)[:20000]
+    )
+    buffer = io.StringIO()
+    for _declaration, patent in declarations:
+        for offset in range(days):
+            views, impressions = rng.randint(0, 6), rng.randint(0, 30)
+            buffer.write(f"{patent}\t{today - timedelta(days=offset)}\t{views}\t{impressions}\n")
+    with (
+        connection.cursor() as cursor,
+        cursor.copy(
+            "COPY marketplace_patentdailycount (patent_id, day, views, search_impressions) "
+            "FROM STDIN"
+        ) as copy,
+    ):
+        copy.write(buffer.getvalue())
+    run = MatchRun.objects.create(status="complete", is_current=True)
+    now = timezone.now().isoformat()
+    buffer = io.StringIO()
+    for declaration, patent in declarations:
+        for rank, sme in enumerate(rng.sample(smes, 5), start=1):
+            buffer.write(
+                f"{run.pk}\t{sme}\t{declaration}\t{patent}\t0.5\t{rank}\t{{}}\t[]\t{now}\n"
+            )
+    with (
+        connection.cursor() as cursor,
+        cursor.copy(
+            f"COPY {Match._meta.db_table} (run_id, sme_id, declaration_id, patent_id, score, "
+            "rank, components, reasons, created_at) FROM STDIN"
+        ) as copy,
+    ):
+        copy.write(buffer.getvalue())
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--days", type=int, default=30)
+    parser.add_argument("--repeat", type=int, default=20)
+    parser.add_argument("--seed", type=int, default=stats_bench.SEED)
+    args = parser.parse_args(argv)
+    common.setup_django()
+    from django.db.models import Count
+    from django.test import Client
+    from django.utils import timezone
+
+    from marketplace import counters
+    from marketplace.models import Membership, Organisation, User
+    from matching.funnel import funnel
+
+    print(common.ensure_schema())
+    result: dict[str, Any] = {"date": time.strftime("%Y-%m-%d %H:%M"), "machine": common.machine()}
+    began = time.perf_counter()
+    stats_bench._world(59_000, 17_000, 110_000, args.seed)
+    _counts_and_matches(args.days, args.seed)
+    print(f"  world ready in {time.perf_counter() - began:.1f} s")
+    with common.connect() as conn:
+        conn.execute("VACUUM ANALYZE")
+    ranked = list(
+        Organisation.objects.annotate(n=Count("declarations"))
+        .filter(n__gt=0)
+        .order_by("-n", "pk")
+        .values_list("pk", "n")
+    )
+    chosen = {"largest": ranked[0], "median": ranked[len(ranked) // 2]}
+    member, _ = User.objects.get_or_create(email="funnel.bench@example.com")
+    client = Client(HTTP_HOST="127.0.0.1")
+    client.force_login(member)
+    for label, (organisation_id, count) in chosen.items():
+        Membership.objects.get_or_create(
+            user=member, organisation_id=organisation_id, defaults={"role": "member"}
+        )
+        paths = {
+            "json": f"/api/v1/organisations/{organisation_id}/funnel/",
+            "csv": f"/api/v1/organisations/{organisation_id}/funnel/?file_format=csv",
+            "xlsx": f"/api/v1/organisations/{organisation_id}/funnel/?file_format=xlsx",
+            "baseline: royalty ledger": f"/api/v1/organisations/{organisation_id}/royalty-ledger/",
+        }
+        result[label] = {"organisation": organisation_id, "declarations": count}
+        print(f"  {label} patentee: {count} declarations")
+        for name, path in paths.items():
+            assert client.get(path).status_code == 200  # warm up
+            timings = []
+            for _ in range(args.repeat):
+                began = time.perf_counter()
+                response = client.get(path)
+                timings.append(time.perf_counter() - began)
+                assert response.status_code == 200
+            result[label][name] = common.summary(timings)
+            print(f"    {common.format_summary(name, timings)}")
+    whole = []
+    for _ in range(3):
+        began = time.perf_counter()
+        funnel(None, timezone.localdate())
+        whole.append(time.perf_counter() - began)
+    result["whole_register"] = common.summary(whole)
+    print(f"  {common.format_summary('reviewers: whole register (59,000)', whole)}")
+    hits = []
+    for index in range(2000):
+        began = time.perf_counter()
+        counters.count(counters.VIEW, [index % 10000 + 1])
+        hits.append(time.perf_counter() - began)
+    result["count_one_view"] = common.summary(hits)
+    print(f"  {common.format_summary('count one view (Redis)', hits)}")
+    counters.counters_flush()
+    counters.count(counters.IMPRESSION, range(1, 10001))
+    began = time.perf_counter()
+    written = counters.counters_flush()
+    result["flush_10000_ms"] = (time.perf_counter() - began) * 1000
+    print(f"  flush of {written} (patent, day) rows: {result['flush_10000_ms']:.0f} ms")
+    saved = common.save_results("funnel-59000", result)
+    print(f"saved {saved.relative_to(common.ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
