@@ -751,6 +751,16 @@ EXPECTED: dict[tuple[str, str], Row] = {
     ("get", "/api/v1/register/"): Row({"default": 200}),
     ("get", "/api/v1/register/export/"): Row({"default": 200}),
     ("get", "/api/v1/register/{number}/"): Row({"default": 200}),
+    ("get", "/api/v1/organisations/{organisation_id}/funnel/"): Row(
+        {
+            "anonymous": 401,
+            "uni_admin": 200,
+            "uni_member": 200,
+            "reviewer": 200,
+            "staff": 200,
+            "default": 404,
+        }
+    ),
     ("get", "/api/v1/saved-searches/"): Row({"anonymous": 401, "default": 200}),
     ("post", "/api/v1/saved-searches/"): Row(
         {"anonymous": 401, "default": 201}, body={"name": "显示", "query": {"q": "显示面板"}}

@@ -303,6 +303,7 @@ def test_the_api_root_lists_every_family_of_the_url_configuration() -> None:
         "redoc",
         "reference",
         "register",
+        "saved-searches",
         "schema",
         "search",
         "statistics",
