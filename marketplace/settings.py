@@ -371,9 +371,8 @@ DEMO_EXTRA_LOADERS = [
 # Days a licensee has to pay the royalty on a reported period.
 ROYALTY_PAYMENT_DAYS = env.int("ROYALTY_PAYMENT_DAYS", default=30)
 
-# Matching: the embedder (the default needs no model file), an optional local model path,
+# Matching (its embedder is SEARCH_EMBEDDER, below): an optional local sentence-model path,
 # the score weights (one place), how many matches per SME, and at most how many per patentee.
-MATCHING_EMBEDDER = env.str("MATCHING_EMBEDDER", default="matching.embedders.HashingNgramEmbedder")
 MATCHING_MODEL_PATH = env.str("MATCHING_MODEL_PATH", default="")
 MATCHING_WEIGHTS = {
     "semantic": 0.40,

@@ -108,12 +108,24 @@ class Supply:
             self._postings = {k: np.array(v, dtype=np.int64) for k, v in lists.items()}
         return self._postings.get(word, _NO_ROWS)
 
-    def rows_with_keyword(self, tokens: Sequence[str]) -> np.ndarray:
-        """Rows whose patent text has every token of one keyword."""
+    def rows_with_tokens(self, tokens: Sequence[str]) -> np.ndarray:
+        """Rows whose patent text has every one of the tokens."""
         rows: np.ndarray | None = None
         for token in tokens:
             found = self.rows_with_token(token)
             rows = found if rows is None else np.intersect1d(rows, found, assume_unique=True)
+            if not rows.size:
+                break
+        return _NO_ROWS if rows is None else rows
+
+    def rows_with_keyword(self, keyword: Keyword) -> np.ndarray:
+        """Rows whose patent text has the keyword: each of its terms by one of its forms
+        (keyword_found, on arrays)."""
+        rows: np.ndarray | None = None
+        for forms in keyword:
+            found = [self.rows_with_tokens(form) for form in forms]
+            either = np.unique(np.concatenate(found)) if len(found) > 1 else found[0]
+            rows = either if rows is None else np.intersect1d(rows, either, assume_unique=True)
             if not rows.size:
                 break
         return _NO_ROWS if rows is None else rows
@@ -181,6 +193,20 @@ class Supply:
 
 
 _NO_ROWS = np.zeros(0, dtype=np.int64)
+
+# A need's keyword as search matches a query word (marketplace.search.segment.query_terms): its
+# terms, each met by one of its forms — the word, all its parts together, or a synonym of
+# marketplace/search/synonyms.tsv — and a form is the index tokens it needs, all of them.
+# 锂电池 → (((锂电池,), (锂离子电池,), (lithium, ion, battery), ...),).
+Keyword = tuple[tuple[tuple[str, ...], ...], ...]
+
+
+def keyword_found(keyword: Keyword, tokens: set[str] | frozenset[str]) -> bool:
+    """Whether a patent's tokens hold the keyword (the scalar side of rows_with_keyword)."""
+    return bool(keyword) and all(
+        any(all(token in tokens for token in form) for form in forms) for forms in keyword
+    )
+
 
 # Feedback: what a verdict (and its reason code) does to the declarations *similar* to the one
 # it was given on, for that SME ("the same subclass", "at least as expensive", ...), added to
@@ -312,9 +338,9 @@ class Demand:
     keywords: list[str]
     vector: np.ndarray
     need_id: int | None = None
-    # Each keyword's tokens (marketplace.search.segment.query_tokens), aligned with keywords;
-    # empty: the keyword itself, lower-cased.
-    keyword_tokens: list[tuple[str, ...]] = field(default_factory=list)
+    # Each keyword as search matches it (Keyword), aligned with keywords; empty: the keyword
+    # itself, lower-cased, as one token.
+    keyword_tokens: list[Keyword] = field(default_factory=list)
     # The need's IPC areas as their levels (("G06", "G06T"), ("H01", "H01M", "H01M10")).
     ipc_areas: tuple[tuple[str, ...], ...] = ()
     adjustments: tuple[Adjustment, ...] = ()
@@ -324,10 +350,10 @@ class Demand:
     def key(self) -> tuple[int, int | None]:
         return (self.organisation_id, self.need_id)
 
-    def keyword_terms(self) -> list[tuple[str, ...]]:
+    def keyword_terms(self) -> list[Keyword]:
         if self.keyword_tokens:
             return self.keyword_tokens
-        return [(word.lower(),) for word in self.keywords]
+        return [(((word.lower(),),),) for word in self.keywords]
 
 
 def industry_relation(sme_code: str, patent_code: str) -> float:
@@ -395,8 +421,8 @@ def keyword_scores(supply: Supply, demand: Demand) -> np.ndarray | None:
     if not terms:
         return None
     counts = np.zeros(len(supply), dtype=np.float64)
-    for tokens in terms:
-        counts[supply.rows_with_keyword(tokens)] += 1.0
+    for keyword in terms:
+        counts[supply.rows_with_keyword(keyword)] += 1.0
     return (counts / len(terms)).astype(np.float32)
 
 
@@ -647,7 +673,7 @@ def reason_codes(
         words = [
             word
             for word, terms in zip(demand.keywords, demand.keyword_terms(), strict=False)
-            if terms and all(token in tokens for token in terms)
+            if keyword_found(terms, tokens)
         ]
         reasons.append({"code": "keywords", "words": words})
     if components["region"] > 0:

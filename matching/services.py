@@ -32,19 +32,21 @@ from marketplace.models import (
     Membership,
     Organisation,
     OrganisationKind,
-    Patent,
+    PatentVector,
     Region,
     SmeProfile,
     TechnologyNeed,
     User,
 )
 from marketplace.patents.ipc import parse_ipc
-from marketplace.search.segment import query_tokens
+from marketplace.search.segment import QueryTerm, query_terms
+from marketplace.search.vectors import patent_vectors_compute
 from matching.embedders import get_embedder
 from matching.engine import (
     Adjustment,
     Demand,
     IndustryCache,
+    Keyword,
     Scored,
     Supply,
     adjustment_hits,
@@ -53,6 +55,7 @@ from matching.engine import (
     formula,
     industry_relation,
     ipc_relation,
+    keyword_found,
     score_smes,
 )
 from matching.models import (
@@ -141,13 +144,35 @@ def industries_for(symbols: list[str], table: dict[str, dict[str, float]]) -> di
 # ---- vectors -------------------------------------------------------------------------------
 
 
-def patent_text(title: str, abstract: str) -> str:
-    """What a patent's vector embeds (from the model or from plain values alike)."""
-    return f"{title}\n{abstract[:1000]}"
+# Patents of a supply without a search vector yet that load_supply embeds itself (one batch of
+# the search's own computation); more are left to the `index` queue.
+EMBED_MISSING = 500
 
 
-def _patent_text(patent: Patent) -> str:
-    return patent_text(patent.title, patent.abstract)
+def patent_vectors(patent_ids: Sequence[int]) -> dict[int, np.ndarray]:
+    """The patents' search vectors (marketplace PatentVector, of the current search embedder:
+    one vector per patent, shared with search), float32. Up to EMBED_MISSING of them without a
+    vector yet (their `index` task has not run: a declaration announced right after its patent
+    was created) are embedded now by the search's own function, into PatentVector; beyond that
+    a patent has no semantic component until the `index` queue reaches it."""
+    found = _stored_patent_vectors(patent_ids)
+    missing = [pk for pk in patent_ids if pk not in found]
+    if missing and len(missing) <= EMBED_MISSING:
+        patent_vectors_compute(patent_ids=missing)
+        found.update(_stored_patent_vectors(missing))
+    return found
+
+
+def _stored_patent_vectors(patent_ids: Sequence[int]) -> dict[int, np.ndarray]:
+    rows = PatentVector.objects.filter(model=get_embedder().name)
+    if len(patent_ids) <= 10_000:  # a whole supply reads every vector instead
+        rows = rows.filter(patent_id__in=list(patent_ids))
+    wanted = set(patent_ids)
+    return {
+        pk: np.frombuffer(bytes(raw), dtype=np.float16).astype(np.float32)
+        for pk, raw in rows.values_list("patent_id", "vector").iterator(5000)
+        if pk in wanted
+    }
 
 
 def _need_text(need: TechnologyNeed) -> str:
@@ -225,8 +250,9 @@ def load_supply(declaration_ids: list[int] | None = None) -> Supply:
         declarations = declarations.filter(pk__in=declaration_ids)
     rows = list(declarations.values_list(*SUPPLY_FIELDS))
     table = _concordance()
-    vectors = vectors_for("patent", {row[1]: patent_text(row[4], row[5]) for row in rows})
     dim = get_embedder().dim
+    vectors = patent_vectors([row[1] for row in rows])
+    blank = np.zeros(dim, dtype=np.float32)
     ipcs: dict[tuple[str, ...], dict[str, float]] = {}
     levels: dict[tuple[str, ...], frozenset[str]] = {}
     industries = []
@@ -245,7 +271,7 @@ def load_supply(declaration_ids: list[int] | None = None) -> Supply:
         patent_ids=np.array([row[1] for row in rows], dtype=np.int64),
         patentee_ids=np.array([row[2] for row in rows], dtype=np.int64),
         provinces=[row[3][:2] for row in rows],
-        vectors=np.vstack([vectors[row[1]] for row in rows])
+        vectors=np.vstack([vectors.get(row[1], blank) for row in rows])
         if rows
         else np.zeros((0, dim), np.float32),
         industries=industries,
@@ -286,17 +312,32 @@ def _main_group(symbol: str) -> str:
     return levels[2] if len(levels) == 3 else ""
 
 
-def keyword_terms(keywords: Sequence[str]) -> tuple[list[str], list[tuple[str, ...]]]:
-    """A need's keywords and each one's tokens as search cuts them (a keyword of stop words
-    only is left out: it would match nothing the index holds)."""
+def keyword_terms(keywords: Sequence[str]) -> tuple[list[str], list[Keyword]]:
+    """A need's keywords and each one as search matches it (engine.Keyword: its terms as
+    query_terms cuts them, each by its word, all its parts or a synonym); a keyword of stop
+    words only is left out (it would match nothing the index holds)."""
     words: list[str] = []
-    terms: list[tuple[str, ...]] = []
+    terms: list[Keyword] = []
     for keyword in dict.fromkeys(k.strip() for k in keywords):
-        tokens = tuple(query_tokens(keyword))
-        if keyword and tokens:
+        found = tuple(_term_forms(term) for term in query_terms(keyword))
+        if keyword and found:
             words.append(keyword)
-            terms.append(tokens)
+            terms.append(found)
     return words, terms
+
+
+_ASCII_WORDS = re.compile(r"[0-9a-z]+")
+
+
+def _term_forms(term: QueryTerm) -> tuple[tuple[str, ...], ...]:
+    """The forms that meet one term in a patent's tokens: its word, its parts together, each
+    synonym (a Chinese synonym is one dictionary word; an English one, all its words)."""
+    forms: list[tuple[str, ...]] = [(term.word,)]
+    if term.parts:
+        forms.append(tuple(term.parts))
+    for synonym in term.synonyms:
+        forms.append(tuple(_ASCII_WORDS.findall(synonym)) if synonym.isascii() else (synonym,))
+    return tuple(dict.fromkeys(form for form in forms if form))
 
 
 def reference_names() -> tuple[dict[str, str], dict[str, str]]:
@@ -716,7 +757,7 @@ class DemandSnapshot:
     budget_rows: np.ndarray
     areas: list[tuple[tuple[str, ...], ...]]  # distinct sets of IPC areas; 0 is none
     area_rows: np.ndarray
-    keyword_rows: dict[tuple[str, ...], np.ndarray]  # keyword tokens → rows
+    keyword_rows: dict[Keyword, np.ndarray]  # keyword (engine.Keyword) → rows
     keyword_counts: np.ndarray
     adjusted: dict[Adjustment, np.ndarray]
     rejected_declarations: dict[int, np.ndarray]
@@ -953,7 +994,7 @@ def _estimate(snapshot: DemandSnapshot, supply: Supply) -> np.ndarray:
     found = np.zeros(len(snapshot.ids), dtype=np.float64)
     tokens = supply.tokens[0]
     for terms, rows in snapshot.keyword_rows.items():
-        if terms[0] in tokens and all(token in tokens for token in terms[1:]):
+        if keyword_found(terms, tokens):
             found[rows] += 1.0
     share = (found / np.maximum(snapshot.keyword_counts, 1.0)).astype(np.float32)
     region = (snapshot.provinces == supply.province_codes()[0]).astype(np.float32)
@@ -1136,7 +1177,7 @@ def _supply_stamp() -> SupplyStamp:
     return SupplyStamp(
         Declaration.objects.in_force().count(),
         DeclarationEvent.objects.aggregate(last=Max("id"))["last"],
-        TextVector.objects.filter(kind="patent").aggregate(last=Max("updated_at"))["last"],
+        PatentVector.objects.aggregate(last=Max("updated_at"))["last"],
         timezone.localdate(),
     )
 

@@ -25,14 +25,13 @@ def full_rematch() -> int:
 
 @shared_task
 def index_vectors(kind: str, ids: list[int]) -> int:
-    """Recompute the text vectors of changed patents, needs or SME profiles (the `index`
-    queue); a text whose hash is unchanged keeps its vector."""
-    from marketplace.models import Industry, Patent, SmeProfile, TechnologyNeed
-    from matching.services import _need_text, _patent_text, _sme_text, vectors_for
+    """Recompute the text vectors of changed needs or SME profiles with the search's embedder
+    (the `index` queue); a text whose hash is unchanged keeps its vector. Patents have the
+    search's vectors (marketplace.tasks.index_patent_vectors), which matching reads."""
+    from marketplace.models import Industry, SmeProfile, TechnologyNeed
+    from matching.services import _need_text, _sme_text, vectors_for
 
-    if kind == "patent":
-        texts = {p.pk: _patent_text(p) for p in Patent.objects.filter(pk__in=ids)}
-    elif kind == "sme":
+    if kind == "sme":
         names = dict(Industry.objects.values_list("code", "name_zh"))
         texts = {
             p.organisation_id: _sme_text(p, names)

@@ -7,6 +7,7 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
+import numpy as np
 import pytest
 from django.utils import timezone
 
@@ -471,17 +472,28 @@ def tasks_in_line() -> Any:
 def test_a_patent_or_profile_saved_gets_its_vector_on_the_index_queue(
     world: World, tasks_in_line: None, django_capture_on_commit_callbacks: Any
 ) -> None:
+    """A patent has one vector, the search's (PatentVector); matching embeds needs and
+    profiles with the same embedder and reads that vector into its supply."""
+    from marketplace.models import PatentVector
+    from marketplace.search.vectors import search_embedder
     from matching.models import TextVector
+    from matching.services import patent_vectors
 
     with django_capture_on_commit_callbacks(execute=True):
         patent = declarable_patent(world.university, 30, title="一种固态电池电解质")
         profile = SmeProfileFactory.create(organisation__name="向量测试企业")
-    first = TextVector.objects.get(kind="patent", object_id=patent.pk).text_hash
-    assert TextVector.objects.filter(kind="sme", object_id=profile.organisation_id).exists()
+    first = PatentVector.objects.get(patent=patent)
+    assert first.model == search_embedder().name
+    assert not TextVector.objects.filter(kind="patent").exists()  # no second patent embedding
+    sme_vector = TextVector.objects.get(kind="sme", object_id=profile.organisation_id)
+    assert sme_vector.model == search_embedder().name
     with django_capture_on_commit_callbacks(execute=True):
         patent.title = "一种固态电池电解质膜"
         patent.save()
-    assert TextVector.objects.get(kind="patent", object_id=patent.pk).text_hash != first
+    second = PatentVector.objects.get(patent=patent)
+    assert second.text_hash != first.text_hash
+    stored = np.frombuffer(bytes(second.vector), dtype=np.float16).astype(np.float32)
+    assert np.array_equal(patent_vectors([patent.pk])[patent.pk], stored)
 
 
 @pytest.fixture
