@@ -65,9 +65,98 @@ class Supply:
         default_factory=dict, repr=False
     )
     _group_rows: dict[str, np.ndarray] | None = field(default=None, repr=False)
+    # Rows of declarations that left the supply since it was read (scored -inf), and the
+    # vectors' storage with room for declarations announced since (`vectors` is a view of it).
+    _retired: list[int] = field(default_factory=list, repr=False)
+    _vector_store: np.ndarray | None = field(default=None, repr=False)
 
     def __len__(self) -> int:
         return int(self.ids.shape[0])
+
+    def retired_rows(self) -> np.ndarray:
+        return np.array(self._retired, dtype=np.int64) if self._retired else _NO_ROWS
+
+    def retire(self, declaration_id: int) -> bool:
+        """The declaration leaves the supply (withdrawn, ended): its row is never scored again.
+        The row stays in place, so every cached array keeps its alignment."""
+        index = self.row_of(declaration_id)
+        if index is None:
+            return False
+        self._retired.append(index)
+        assert self._by_id is not None
+        del self._by_id[declaration_id]
+        return True
+
+    def extend(self, new: Supply) -> None:
+        """Append the rows of `new` (declarations announced since this supply was read) and
+        bring every cached lookup built so far up to date, instead of reading 59,000
+        declarations and rebuilding the postings again (seconds) for one announcement."""
+        count = len(new)
+        if not count:
+            return
+        start = len(self)
+        rows = np.arange(start, start + count, dtype=np.int64)
+        store = self._vector_store if self._vector_store is not None else self.vectors
+        if store.shape[0] < start + count or not store.flags.writeable:
+            grown = np.empty(
+                (max(start + count, int(start * 1.05) + 64), store.shape[1]), np.float32
+            )
+            grown[:start] = self.vectors
+            store = grown
+        store[start : start + count] = new.vectors
+        self._vector_store = store
+        self.vectors = store[: start + count]
+        self.ids = np.concatenate([self.ids, new.ids])
+        self.patent_ids = np.concatenate([self.patent_ids, new.patent_ids])
+        self.patentee_ids = np.concatenate([self.patentee_ids, new.patentee_ids])
+        self.upfront = np.concatenate([self.upfront, new.upfront])
+        for name in (
+            "provinces",
+            "industries",
+            "tokens",
+            "main_subclass",
+            "ipc_label",
+            "titles",
+            "ipc_levels",
+            "main_group",
+        ):
+            getattr(self, name).extend(getattr(new, name))
+        if self._province_codes is not None:
+            self._province_codes = np.concatenate([self._province_codes, new.province_codes()])
+        if self._by_id is not None:
+            for row, pk in zip(rows.tolist(), new.ids.tolist(), strict=True):
+                self._by_id[pk] = row
+        keyed: tuple[tuple[dict[Any, np.ndarray] | None, list[list[Any]]], ...] = (
+            (
+                self._province_rows,
+                [[int(p) if p.isdigit() else -1] for p in new.provinces],
+            ),
+            (self._subclass_codes, [[subclass] for subclass in new.main_subclass]),
+            (self._postings, [list(tokens) for tokens in new.tokens]),
+            (self._by_patentee, [[patentee] for patentee in new.patentee_ids.tolist()]),
+            (self._ipc_postings, [list(levels) for levels in new.ipc_levels]),
+            (self._group_rows, [[group] for group in new.main_group]),
+        )
+        for index, keys_of_row in keyed:
+            if index is None:
+                continue
+            for row, keys in zip(rows.tolist(), keys_of_row, strict=True):
+                for key in keys:
+                    found = index.get(key)
+                    index[key] = (
+                        np.array([row], np.int64) if found is None else np.append(found, row)
+                    )
+        for budget, values in self._affordability.items():
+            self._affordability[budget] = np.concatenate(
+                [values, new.affordability(None if budget is None else Decimal(str(budget)))]
+            )
+        for (budget, province), values in self._context.items():
+            key_budget = None if budget is None else Decimal(str(budget))
+            self._context[(budget, province)] = np.concatenate(
+                [values, new.context(key_budget, province)]
+            )
+        for areas, values in self._ipc_rows.items():
+            self._ipc_rows[areas] = np.concatenate([values, new.ipc_row(areas)])
 
     def province_codes(self) -> np.ndarray:
         """Provinces as integers (-1 when unknown, which matches no SME)."""
@@ -392,6 +481,39 @@ class IndustryCache:
         self.row_ids, self.row_starts = np.unique(self.pair_rows, return_index=True)
         self.rows: dict[str, np.ndarray] = {}
 
+    def extend(self, start: int) -> None:
+        """The supply grew from `start` rows (Supply.extend): add the new rows' pairs and
+        their value to every code's row computed so far (pairs stay in row order)."""
+        codes = {code: number for number, code in enumerate(self.codes)}
+        rows: list[int] = []
+        columns: list[int] = []
+        weights: list[float] = []
+        for index in range(start, len(self.supply)):
+            for code, weight in self.supply.industries[index].items():
+                rows.append(index)
+                columns.append(codes.setdefault(code, len(codes)))
+                weights.append(weight)
+        self.codes = list(codes)
+        self.pair_rows = np.concatenate([self.pair_rows, np.array(rows, dtype=np.int64)])
+        self.pair_codes = np.concatenate([self.pair_codes, np.array(columns, dtype=np.int64)])
+        self.pair_weights = np.concatenate([self.pair_weights, np.array(weights, np.float64)])
+        self.row_ids, self.row_starts = np.unique(self.pair_rows, return_index=True)
+        for code, values in self.rows.items():
+            added = np.array(
+                [
+                    max(
+                        (
+                            w * industry_relation(code, c)
+                            for c, w in self.supply.industries[index].items()
+                        ),
+                        default=0.0,
+                    )
+                    for index in range(start, len(self.supply))
+                ],
+                dtype=np.float32,
+            )
+            self.rows[code] = np.concatenate([values, added])
+
     def row(self, code: str) -> np.ndarray:
         """max over a declaration's industries of weight × relation, per declaration."""
         if code not in self.rows:
@@ -558,11 +680,13 @@ def score_totals(
     vectors = np.vstack([demand.vector for demand in block]).astype(np.float32, copy=False)
     # Two (block × declarations) buffers reused from block to block: fresh 60 MB arrays
     # would cost a page fault per 4 KiB each time. The caller reads them before the next call.
-    shape = (BLOCK, len(supply))
-    if supply._scratch is None or supply._scratch[0].shape != shape:
-        supply._scratch = (np.empty(shape, np.float32), np.empty(shape, np.float32))
-    semantic = supply._scratch[0][: len(block)]
-    total = supply._scratch[1][: len(block)]
+    # Flat, with room to spare: a supply grown by an announcement reuses them.
+    size = BLOCK * len(supply)
+    if supply._scratch is None or supply._scratch[0].shape[0] < size:
+        room = size + BLOCK * 256
+        supply._scratch = (np.empty(room, np.float32), np.empty(room, np.float32))
+    semantic = supply._scratch[0][:size].reshape(BLOCK, len(supply))[: len(block)]
+    total = supply._scratch[1][:size].reshape(BLOCK, len(supply))[: len(block)]
     np.matmul(vectors, supply.vectors.T, out=semantic)
     np.clip(semantic, 0.0, 1.0, out=semantic)
     keywords: dict[int, np.ndarray] = {}
@@ -582,6 +706,7 @@ def score_totals(
         for target, key, delta in demand.adjustments:
             line[adjustment_rows(supply, target, key)] += np.float32(delta)
         line[supply.rows_of_patentee(demand.organisation_id)] = -np.inf  # never one's own
+        line[supply.retired_rows()] = -np.inf
         for declaration_id in demand.rejected_declarations:
             index = supply.row_of(declaration_id)
             if index is not None:

@@ -8,6 +8,7 @@ import csv
 import hashlib
 import json
 import re
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -768,6 +769,9 @@ SNAPSHOT_SECONDS = 3600.0
 # saved a row before then but committed after is not missed (and clocks may differ a little).
 SNAPSHOT_OVERLAP = timedelta(seconds=60)
 _SNAPSHOT: list[DemandSnapshot] = []
+# The worker's kept caches (snapshot, live supply) are read or patched by one thread at a time:
+# the warm-up thread at start and a trigger arriving meanwhile must not both read them.
+_CACHES = threading.RLock()
 
 
 @dataclass(frozen=True)
@@ -849,6 +853,11 @@ def demand_snapshot() -> DemandSnapshot:
     """The worker's snapshot of every SME's demand, brought up to date: as it is when its
     stamp has not moved, patched with the SMEs that changed when it has, read whole after a
     new day, a deletion or SNAPSHOT_SECONDS."""
+    with _CACHES:
+        return _demand_snapshot()
+
+
+def _demand_snapshot() -> DemandSnapshot:
     stamp = _demand_stamp()
     now = time.monotonic()
     if _SNAPSHOT and now - _SNAPSHOT[0].read_at < SNAPSHOT_SECONDS:
@@ -1183,23 +1192,128 @@ def _supply_stamp() -> SupplyStamp:
 
 
 _LIVE: list[tuple[SupplyStamp, _RunContext]] = []
+# Declaration events up to this many ids before the last one seen are read again when the
+# supply is patched: a transaction that took a lower id may commit after a higher one.
+EVENT_OVERLAP = 50
 
 
 def live_context() -> _RunContext:
-    """The supply as it is now, kept in the worker between triggers and read again when a
-    declaration was announced or ended, a patent's vector changed, or the day turned."""
-    stamp = _supply_stamp()
-    if not _LIVE or _LIVE[0][0] != stamp:
-        supply = load_supply()
-        _LIVE[:] = [(stamp, _RunContext(0, supply, IndustryCache(supply), reference_names()))]
-    return _LIVE[0][1]
+    """The supply as it is now, kept in the worker between triggers: patched with the
+    declarations announced or ended since (their events) and the patent vectors changed since,
+    read whole on a new day (patents expire), on a change no event explains, or the first time."""
+    with _CACHES:
+        stamp = _supply_stamp()
+        if _LIVE and _LIVE[0][0] != stamp and _supply_patch(_LIVE[0][0], stamp, _LIVE[0][1]):
+            _LIVE[0] = (stamp, _LIVE[0][1])
+        if not _LIVE or _LIVE[0][0] != stamp:
+            supply = load_supply()
+            context = _RunContext(0, supply, IndustryCache(supply), reference_names())
+            _LIVE[:] = [(stamp, context)]
+        return _LIVE[0][1]
+
+
+def _supply_patch(old: SupplyStamp, new: SupplyStamp, context: _RunContext) -> bool:
+    """Bring a kept supply from `old` to `new` in place (milliseconds: one declaration's row
+    added or retired, a few vectors replaced); False when only a full read will do."""
+    from licensing.models import DeclarationEvent
+
+    if new.day != old.day or old.last_event is None or new.last_event is None:
+        return False
+    if new.last_event < old.last_event or (
+        new.last_event == old.last_event and new.declarations != old.declarations
+    ):
+        return False  # rows deleted, or declarations changed without an event
+    if new.last_vector != old.last_vector and (old.last_vector is None or new.last_vector is None):
+        return False
+    supply = context.supply
+    changed = sorted(
+        set(
+            DeclarationEvent.objects.filter(id__gt=old.last_event - EVENT_OVERLAP).values_list(
+                "declaration_id", flat=True
+            )
+        )
+    )
+    if changed:
+        fresh = load_supply(changed)
+        in_force = set(fresh.ids.tolist())
+        for declaration_id in changed:
+            if declaration_id not in in_force:
+                supply.retire(declaration_id)
+        added = [i for i, pk in enumerate(fresh.ids.tolist()) if supply.row_of(pk) is None]
+        if added:
+            start = len(supply)
+            supply.extend(_supply_rows(fresh, added))
+            context.industries.extend(start)
+    if new.last_vector != old.last_vector:
+        assert old.last_vector is not None
+        updated = dict(
+            PatentVector.objects.filter(
+                model=get_embedder().name, updated_at__gte=old.last_vector
+            ).values_list("patent_id", "vector")
+        )
+        if updated:
+            rows = np.flatnonzero(np.isin(supply.patent_ids, list(updated)))
+            for row in rows.tolist():
+                raw = updated[int(supply.patent_ids[row])]
+                supply.vectors[row] = np.frombuffer(bytes(raw), dtype=np.float16)
+    return True
+
+
+def _supply_rows(supply: Supply, rows: Sequence[int]) -> Supply:
+    """A supply of some rows of another (for Supply.extend)."""
+    picked = np.array(rows, dtype=np.int64)
+    return Supply(
+        ids=supply.ids[picked],
+        patent_ids=supply.patent_ids[picked],
+        patentee_ids=supply.patentee_ids[picked],
+        provinces=[supply.provinces[i] for i in rows],
+        vectors=supply.vectors[picked],
+        industries=[supply.industries[i] for i in rows],
+        tokens=[supply.tokens[i] for i in rows],
+        upfront=supply.upfront[picked],
+        main_subclass=[supply.main_subclass[i] for i in rows],
+        ipc_label=[supply.ipc_label[i] for i in rows],
+        titles=[supply.titles[i] for i in rows],
+        ipc_levels=[supply.ipc_levels[i] for i in rows],
+        main_group=[supply.main_group[i] for i in rows],
+    )
 
 
 def live_context_warm() -> None:
-    """After a declaration task: read the changed supply now, in the background, when this
-    worker keeps one, so the next SME's trigger does not pay for it."""
+    """After a declaration task: patch the kept supply now, when this worker keeps one, so
+    the next SME's trigger does not pay for it."""
     if _LIVE:
         live_context()
+
+
+def worker_warm() -> dict[str, float]:
+    """Fill a `match` worker's caches at its start (matching.tasks, worker_process_init), so
+    its first trigger is not cold: the embedder and the segmenter, the live supply and its
+    postings, the industry rows, every SME's demand snapshot. Returns seconds per step."""
+    seconds: dict[str, float] = {}
+
+    def step(name: str, action: Callable[[], object]) -> None:
+        began = time.perf_counter()
+        action()
+        seconds[name] = round(time.perf_counter() - began, 3)
+
+    step("embedder", lambda: get_embedder().embed(["预热 warm-up"]))
+    step("segmenter", lambda: keyword_terms(["锂电池 缺陷检测"]))
+    step("supply", live_context)
+    supply = live_context().supply
+
+    def postings() -> None:
+        supply.rows_with_token("")
+        supply.rows_with_ipc("")
+        supply.rows_in_group("")
+        supply.rows_of_patentee(0)
+        supply.row_of(0)
+        supply.province_rows("00")
+        supply.subclass_rows(set())
+
+    step("postings", postings)
+    step("demand snapshot", demand_snapshot)
+    return seconds
 
 
 def lists_refresh(sme_ids: Sequence[int]) -> int:
