@@ -1223,8 +1223,8 @@ def _supply_patch(old: SupplyStamp, new: SupplyStamp, context: _RunContext) -> b
         new.last_event == old.last_event and new.declarations != old.declarations
     ):
         return False  # rows deleted, or declarations changed without an event
-    if new.last_vector != old.last_vector and (old.last_vector is None or new.last_vector is None):
-        return False
+    if new.last_vector is None and old.last_vector is not None:
+        return False  # vectors deleted
     supply = context.supply
     changed = sorted(
         set(
@@ -1245,12 +1245,10 @@ def _supply_patch(old: SupplyStamp, new: SupplyStamp, context: _RunContext) -> b
             supply.extend(_supply_rows(fresh, added))
             context.industries.extend(start)
     if new.last_vector != old.last_vector:
-        assert old.last_vector is not None
-        updated = dict(
-            PatentVector.objects.filter(
-                model=get_embedder().name, updated_at__gte=old.last_vector
-            ).values_list("patent_id", "vector")
-        )
+        vectors = PatentVector.objects.filter(model=get_embedder().name)
+        if old.last_vector is not None:
+            vectors = vectors.filter(updated_at__gte=old.last_vector)
+        updated = dict(vectors.values_list("patent_id", "vector"))
         if updated:
             rows = np.flatnonzero(np.isin(supply.patent_ids, list(updated)))
             for row in rows.tolist():

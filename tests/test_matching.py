@@ -610,3 +610,46 @@ def test_a_deleted_need_makes_the_snapshot_read_everything_again(
     TechnologyNeed.objects.filter(organisation=world.sme).delete()
     assert _snapshot_row(world.sme).keywords == []  # matched through its industry now
     assert [len(ids) for ids in demand_reads] == [len(demand_reads[0])] * 2
+
+
+def test_the_workers_supply_is_patched_by_an_announcement_and_a_withdrawal_not_read_again(
+    world: World, market: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The kept supply gains the announced declaration's row and loses the withdrawn one's
+    from their events; the lists it gives equal those of a supply read whole."""
+    import matching.services as matching_services
+    from matching.engine import IndustryCache, score_smes
+
+    matching_services._LIVE.clear()
+    kept = matching_services.live_context().supply
+    kept.rows_with_token("")  # postings built before the change: patched, not rebuilt
+    reads: list[object] = []
+    load = matching_services.load_supply
+
+    def recording(declaration_ids: Any = None) -> Any:
+        reads.append(declaration_ids)
+        return load(declaration_ids)
+
+    monkeypatch.setattr(matching_services, "load_supply", recording)
+    new = announced(
+        declarable_patent(world.university, 31, title="一种锂离子电池正极包覆材料"),
+        world.university_admin,
+        world.reviewer,
+    )
+    assert matching_services.live_context().supply is kept
+    assert reads and all(r is not None for r in reads)  # the changed declarations only
+    _withdrawn_and_retired(world, market["battery"].pk)
+    assert matching_services.live_context().supply is kept
+    assert all(r is not None for r in reads)  # never the whole supply
+    monkeypatch.setattr(matching_services, "load_supply", load)
+    whole = load()
+    alive = [pk for pk in kept.ids.tolist() if kept.row_of(pk) is not None]
+    assert sorted(alive) == sorted(whole.ids.tolist())
+    assert new.pk in alive and market["battery"].pk not in alive
+    demands = matching_services.load_demand(sorted({world.sme.pk, market["mill"].pk}))
+    patched = score_smes(kept, demands, matching_services.live_context().industries)
+    fresh = score_smes(whole, demands, IndustryCache(whole))
+    assert [[(int(kept.ids[s.index]), s.score, s.reasons) for s in r] for r in patched] == [
+        [(int(whole.ids[s.index]), s.score, s.reasons) for s in r] for r in fresh
+    ]
+    assert any(new.pk in [int(kept.ids[s.index]) for s in r] for r in patched)
