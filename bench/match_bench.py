@@ -820,6 +820,14 @@ def remove_new_declarations() -> int:
                 [[f"new_match:{pk}" for pk in ids]],
             )
             conn.execute("DELETE FROM marketplace_outboundemail WHERE kind = 'new_match'")
+            conn.execute(
+                "DELETE FROM licensing_declarationevent WHERE declaration_id = ANY(%s)", [ids]
+            )
+            conn.execute(
+                "DELETE FROM marketplace_patentvector WHERE patent_id IN "
+                "(SELECT patent_id FROM licensing_declaration WHERE id = ANY(%s))",
+                [ids],
+            )
             patents = conn.execute(
                 "DELETE FROM licensing_declaration WHERE id = ANY(%s) RETURNING patent_id", [ids]
             ).fetchall()

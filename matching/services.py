@@ -1055,8 +1055,9 @@ def _run_floors(run: MatchRun) -> dict[ListKey, float]:
     return _RUN_FLOORS[run.pk]
 
 
-# A declaration enters a list only above this score (else every SME gets every patent).
-INCREMENTAL_MINIMUM = 0.2
+# A declaration enters a list only above this score (else every SME gets every patent); below
+# an exact industry fit alone (weight 0.15 × a context factor ≥ 1), which a full run lists.
+INCREMENTAL_MINIMUM = 0.12
 _FLOORS: dict[tuple[int, float], np.ndarray] = {}
 
 
@@ -1217,18 +1218,17 @@ def _supply_patch(old: SupplyStamp, new: SupplyStamp, context: _RunContext) -> b
     added or retired, a few vectors replaced); False when only a full read will do."""
     from licensing.models import DeclarationEvent
 
-    if new.day != old.day or old.last_event is None or new.last_event is None:
+    old_event, new_event = old.last_event or 0, new.last_event or 0  # None: no event yet
+    if new.day != old.day:
         return False
-    if new.last_event < old.last_event or (
-        new.last_event == old.last_event and new.declarations != old.declarations
-    ):
+    if new_event < old_event or (new_event == old_event and new.declarations != old.declarations):
         return False  # rows deleted, or declarations changed without an event
     if new.last_vector is None and old.last_vector is not None:
         return False  # vectors deleted
     supply = context.supply
     changed = sorted(
         set(
-            DeclarationEvent.objects.filter(id__gt=old.last_event - EVENT_OVERLAP).values_list(
+            DeclarationEvent.objects.filter(id__gt=old_event - EVENT_OVERLAP).values_list(
                 "declaration_id", flat=True
             )
         )
