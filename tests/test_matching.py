@@ -653,3 +653,46 @@ def test_the_workers_supply_is_patched_by_an_announcement_and_a_withdrawal_not_r
         [(int(whole.ids[s.index]), s.score, s.reasons) for s in r] for r in fresh
     ]
     assert any(new.pk in [int(kept.ids[s.index]) for s in r] for r in patched)
+
+
+def test_a_match_worker_warms_its_caches_at_start_and_others_do_not(
+    world: World, market: dict[str, Any], settings: Any
+) -> None:
+    """celeryd_after_setup notes whether the worker consumes `match`; worker_warm then fills
+    the kept supply and the demand snapshot, so the first trigger reads neither."""
+    from types import SimpleNamespace
+
+    import matching.services as matching_services
+    from matching import tasks
+
+    def worker(queues: list[str]) -> Any:
+        return SimpleNamespace(
+            app=SimpleNamespace(
+                amqp=SimpleNamespace(
+                    queues=SimpleNamespace(consume_from={name: None for name in queues})
+                )
+            )
+        )
+
+    tasks._note_match_queue(sender=None, instance=worker(["default", "index"]))
+    assert tasks._WARM_AT_START == [False]
+    settings.MATCHING_WARM_WORKER = False
+    tasks._note_match_queue(sender=None, instance=worker(["match"]))
+    assert tasks._WARM_AT_START == [False]
+    settings.MATCHING_WARM_WORKER = True
+    tasks._note_match_queue(sender=None, instance=worker(["index", "match"]))
+    assert tasks._WARM_AT_START == [True]
+    tasks._WARM_AT_START[0] = False
+    matching_services._LIVE.clear()
+    matching_services._SNAPSHOT.clear()
+    steps = matching_services.worker_warm()
+    assert list(steps) == ["embedder", "segmenter", "supply", "postings", "demand snapshot"]
+    supply = matching_services._LIVE[0][1].supply
+    assert sorted(supply.ids.tolist()) == sorted(
+        value.pk for key, value in market.items() if key != "mill"
+    )
+    assert supply._postings is not None and supply._ipc_postings is not None
+    assert {d.organisation_id for d in matching_services._SNAPSHOT[0].demands} >= {
+        world.sme.pk,
+        market["mill"].pk,
+    }
