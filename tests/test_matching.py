@@ -668,9 +668,7 @@ def test_a_match_worker_warms_its_caches_at_start_and_others_do_not(
     def worker(queues: list[str]) -> Any:
         return SimpleNamespace(
             app=SimpleNamespace(
-                amqp=SimpleNamespace(
-                    queues=SimpleNamespace(consume_from={name: None for name in queues})
-                )
+                amqp=SimpleNamespace(queues=SimpleNamespace(consume_from=dict.fromkeys(queues)))
             )
         )
 
