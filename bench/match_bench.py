@@ -516,14 +516,17 @@ def _declaration_terms(
 
 
 def compute_vectors() -> dict[str, float]:
-    """Text vectors of patents, needs and SME profiles, as the `index` queue stores them."""
-    from marketplace.models import Industry, Patent, SmeProfile, TechnologyNeed
-    from matching.services import _need_text, _patent_text, _sme_text, vectors_for
+    """Vectors as the `index` queue stores them: the patents' search vectors (PatentVector,
+    which matching reads), then needs and SME profiles (matching's, same embedder)."""
+    from marketplace.models import Industry, SmeProfile, TechnologyNeed
+    from marketplace.search.vectors import patent_vectors_compute
+    from matching.services import _need_text, _sme_text, vectors_for
 
     timings: dict[str, float] = {}
+    with common.stopwatch("vectors: patent (search)", timings):
+        patent_vectors_compute(patent_ids=None)
     names = dict(Industry.objects.values_list("code", "name_zh"))
     sources: dict[str, Any] = {
-        "patent": (Patent.objects.only("title", "abstract"), _patent_text),
         "need": (TechnologyNeed.objects.all(), _need_text),
         "sme": (
             SmeProfile.objects.only("organisation_id", "industry_id", "description"),
@@ -542,6 +545,7 @@ def compute_vectors() -> dict[str, float]:
             vectors_for(kind, batch)
     with common.connect() as conn, common.stopwatch("VACUUM ANALYZE vectors", timings):
         conn.execute("VACUUM ANALYZE matching_textvector")
+        conn.execute("VACUUM ANALYZE marketplace_patentvector")
     return timings
 
 
@@ -816,6 +820,14 @@ def remove_new_declarations() -> int:
                 [[f"new_match:{pk}" for pk in ids]],
             )
             conn.execute("DELETE FROM marketplace_outboundemail WHERE kind = 'new_match'")
+            conn.execute(
+                "DELETE FROM licensing_declarationevent WHERE declaration_id = ANY(%s)", [ids]
+            )
+            conn.execute(
+                "DELETE FROM marketplace_patentvector WHERE patent_id IN "
+                "(SELECT patent_id FROM licensing_declaration WHERE id = ANY(%s))",
+                [ids],
+            )
             patents = conn.execute(
                 "DELETE FROM licensing_declaration WHERE id = ANY(%s) RETURNING patent_id", [ids]
             ).fetchall()

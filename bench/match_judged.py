@@ -11,6 +11,8 @@
    - "matching API ?need=": that list as it is (empty when the run tagged no match with the
      need, e.g. the older need of an SME with two);
    - "matching API, SME list": GET /api/v1/matches/ without ?need= (the SME's whole list).
+   The patents' search vectors (marketplace PatentVector, settings.SEARCH_EMBEDDER) are
+   computed first, as the `index` queue computes them; matching reads them.
 3. In the same run, over the same texts: BM25 on character bigrams (need title + description +
    keywords against patent title + abstract); the cosine of the configured embedder alone and
    of multilingual USE v3 alone (when installed); and each topical component of the engine alone
@@ -222,6 +224,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             "of its own (e.g. bench_judged)"
         )
     pk_to_id = {pk: pid for pid, pk in loaded.items()}
+    # The patents' search vectors, as the `index` queue computes them (matching reads these;
+    # it embeds no patent itself). An up-to-date vector is kept on a rerun.
+    from marketplace.search.vectors import patent_vectors_compute
+
+    patent_vectors_compute(patent_ids=list(loaded.values()))
     need_pks = load_smes(needs)
     full_run()
     by_need, by_sme = api_lists(needs, need_pks, pk_to_id)

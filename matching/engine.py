@@ -65,9 +65,98 @@ class Supply:
         default_factory=dict, repr=False
     )
     _group_rows: dict[str, np.ndarray] | None = field(default=None, repr=False)
+    # Rows of declarations that left the supply since it was read (scored -inf), and the
+    # vectors' storage with room for declarations announced since (`vectors` is a view of it).
+    _retired: list[int] = field(default_factory=list, repr=False)
+    _vector_store: np.ndarray | None = field(default=None, repr=False)
 
     def __len__(self) -> int:
         return int(self.ids.shape[0])
+
+    def retired_rows(self) -> np.ndarray:
+        return np.array(self._retired, dtype=np.int64) if self._retired else _NO_ROWS
+
+    def retire(self, declaration_id: int) -> bool:
+        """The declaration leaves the supply (withdrawn, ended): its row is never scored again.
+        The row stays in place, so every cached array keeps its alignment."""
+        index = self.row_of(declaration_id)
+        if index is None:
+            return False
+        self._retired.append(index)
+        assert self._by_id is not None
+        del self._by_id[declaration_id]
+        return True
+
+    def extend(self, new: Supply) -> None:
+        """Append the rows of `new` (declarations announced since this supply was read) and
+        bring every cached lookup built so far up to date, instead of reading 59,000
+        declarations and rebuilding the postings again (seconds) for one announcement."""
+        count = len(new)
+        if not count:
+            return
+        start = len(self)
+        rows = np.arange(start, start + count, dtype=np.int64)
+        store = self._vector_store if self._vector_store is not None else self.vectors
+        if store.shape[0] < start + count or not store.flags.writeable:
+            grown = np.empty(
+                (max(start + count, int(start * 1.05) + 64), store.shape[1]), np.float32
+            )
+            grown[:start] = self.vectors
+            store = grown
+        store[start : start + count] = new.vectors
+        self._vector_store = store
+        self.vectors = store[: start + count]
+        self.ids = np.concatenate([self.ids, new.ids])
+        self.patent_ids = np.concatenate([self.patent_ids, new.patent_ids])
+        self.patentee_ids = np.concatenate([self.patentee_ids, new.patentee_ids])
+        self.upfront = np.concatenate([self.upfront, new.upfront])
+        for name in (
+            "provinces",
+            "industries",
+            "tokens",
+            "main_subclass",
+            "ipc_label",
+            "titles",
+            "ipc_levels",
+            "main_group",
+        ):
+            getattr(self, name).extend(getattr(new, name))
+        if self._province_codes is not None:
+            self._province_codes = np.concatenate([self._province_codes, new.province_codes()])
+        if self._by_id is not None:
+            for row, pk in zip(rows.tolist(), new.ids.tolist(), strict=True):
+                self._by_id[pk] = row
+        keyed: tuple[tuple[dict[Any, np.ndarray] | None, list[list[Any]]], ...] = (
+            (
+                self._province_rows,
+                [[int(p) if p.isdigit() else -1] for p in new.provinces],
+            ),
+            (self._subclass_codes, [[subclass] for subclass in new.main_subclass]),
+            (self._postings, [list(tokens) for tokens in new.tokens]),
+            (self._by_patentee, [[patentee] for patentee in new.patentee_ids.tolist()]),
+            (self._ipc_postings, [list(levels) for levels in new.ipc_levels]),
+            (self._group_rows, [[group] for group in new.main_group]),
+        )
+        for index, keys_of_row in keyed:
+            if index is None:
+                continue
+            for row, keys in zip(rows.tolist(), keys_of_row, strict=True):
+                for key in keys:
+                    found = index.get(key)
+                    index[key] = (
+                        np.array([row], np.int64) if found is None else np.append(found, row)
+                    )
+        for budget, values in self._affordability.items():
+            self._affordability[budget] = np.concatenate(
+                [values, new.affordability(None if budget is None else Decimal(str(budget)))]
+            )
+        for (budget, province), values in self._context.items():
+            key_budget = None if budget is None else Decimal(str(budget))
+            self._context[(budget, province)] = np.concatenate(
+                [values, new.context(key_budget, province)]
+            )
+        for areas, values in self._ipc_rows.items():
+            self._ipc_rows[areas] = np.concatenate([values, new.ipc_row(areas)])
 
     def province_codes(self) -> np.ndarray:
         """Provinces as integers (-1 when unknown, which matches no SME)."""
@@ -108,12 +197,24 @@ class Supply:
             self._postings = {k: np.array(v, dtype=np.int64) for k, v in lists.items()}
         return self._postings.get(word, _NO_ROWS)
 
-    def rows_with_keyword(self, tokens: Sequence[str]) -> np.ndarray:
-        """Rows whose patent text has every token of one keyword."""
+    def rows_with_tokens(self, tokens: Sequence[str]) -> np.ndarray:
+        """Rows whose patent text has every one of the tokens."""
         rows: np.ndarray | None = None
         for token in tokens:
             found = self.rows_with_token(token)
             rows = found if rows is None else np.intersect1d(rows, found, assume_unique=True)
+            if not rows.size:
+                break
+        return _NO_ROWS if rows is None else rows
+
+    def rows_with_keyword(self, keyword: Keyword) -> np.ndarray:
+        """Rows whose patent text has the keyword: each of its terms by one of its forms
+        (keyword_found, on arrays)."""
+        rows: np.ndarray | None = None
+        for forms in keyword:
+            found = [self.rows_with_tokens(form) for form in forms]
+            either = np.unique(np.concatenate(found)) if len(found) > 1 else found[0]
+            rows = either if rows is None else np.intersect1d(rows, either, assume_unique=True)
             if not rows.size:
                 break
         return _NO_ROWS if rows is None else rows
@@ -181,6 +282,20 @@ class Supply:
 
 
 _NO_ROWS = np.zeros(0, dtype=np.int64)
+
+# A need's keyword as search matches a query word (marketplace.search.segment.query_terms): its
+# terms, each met by one of its forms — the word, all its parts together, or a synonym of
+# marketplace/search/synonyms.tsv — and a form is the index tokens it needs, all of them.
+# 锂电池 → (((锂电池,), (锂离子电池,), (lithium, ion, battery), ...),).
+Keyword = tuple[tuple[tuple[str, ...], ...], ...]
+
+
+def keyword_found(keyword: Keyword, tokens: set[str] | frozenset[str]) -> bool:
+    """Whether a patent's tokens hold the keyword (the scalar side of rows_with_keyword)."""
+    return bool(keyword) and all(
+        any(all(token in tokens for token in form) for form in forms) for forms in keyword
+    )
+
 
 # Feedback: what a verdict (and its reason code) does to the declarations *similar* to the one
 # it was given on, for that SME ("the same subclass", "at least as expensive", ...), added to
@@ -312,9 +427,9 @@ class Demand:
     keywords: list[str]
     vector: np.ndarray
     need_id: int | None = None
-    # Each keyword's tokens (marketplace.search.segment.query_tokens), aligned with keywords;
-    # empty: the keyword itself, lower-cased.
-    keyword_tokens: list[tuple[str, ...]] = field(default_factory=list)
+    # Each keyword as search matches it (Keyword), aligned with keywords; empty: the keyword
+    # itself, lower-cased, as one token.
+    keyword_tokens: list[Keyword] = field(default_factory=list)
     # The need's IPC areas as their levels (("G06", "G06T"), ("H01", "H01M", "H01M10")).
     ipc_areas: tuple[tuple[str, ...], ...] = ()
     adjustments: tuple[Adjustment, ...] = ()
@@ -324,10 +439,10 @@ class Demand:
     def key(self) -> tuple[int, int | None]:
         return (self.organisation_id, self.need_id)
 
-    def keyword_terms(self) -> list[tuple[str, ...]]:
+    def keyword_terms(self) -> list[Keyword]:
         if self.keyword_tokens:
             return self.keyword_tokens
-        return [(word.lower(),) for word in self.keywords]
+        return [(((word.lower(),),),) for word in self.keywords]
 
 
 def industry_relation(sme_code: str, patent_code: str) -> float:
@@ -366,6 +481,39 @@ class IndustryCache:
         self.row_ids, self.row_starts = np.unique(self.pair_rows, return_index=True)
         self.rows: dict[str, np.ndarray] = {}
 
+    def extend(self, start: int) -> None:
+        """The supply grew from `start` rows (Supply.extend): add the new rows' pairs and
+        their value to every code's row computed so far (pairs stay in row order)."""
+        codes = {code: number for number, code in enumerate(self.codes)}
+        rows: list[int] = []
+        columns: list[int] = []
+        weights: list[float] = []
+        for index in range(start, len(self.supply)):
+            for code, weight in self.supply.industries[index].items():
+                rows.append(index)
+                columns.append(codes.setdefault(code, len(codes)))
+                weights.append(weight)
+        self.codes = list(codes)
+        self.pair_rows = np.concatenate([self.pair_rows, np.array(rows, dtype=np.int64)])
+        self.pair_codes = np.concatenate([self.pair_codes, np.array(columns, dtype=np.int64)])
+        self.pair_weights = np.concatenate([self.pair_weights, np.array(weights, np.float64)])
+        self.row_ids, self.row_starts = np.unique(self.pair_rows, return_index=True)
+        for code, values in self.rows.items():
+            added = np.array(
+                [
+                    max(
+                        (
+                            w * industry_relation(code, c)
+                            for c, w in self.supply.industries[index].items()
+                        ),
+                        default=0.0,
+                    )
+                    for index in range(start, len(self.supply))
+                ],
+                dtype=np.float32,
+            )
+            self.rows[code] = np.concatenate([values, added])
+
     def row(self, code: str) -> np.ndarray:
         """max over a declaration's industries of weight × relation, per declaration."""
         if code not in self.rows:
@@ -395,8 +543,8 @@ def keyword_scores(supply: Supply, demand: Demand) -> np.ndarray | None:
     if not terms:
         return None
     counts = np.zeros(len(supply), dtype=np.float64)
-    for tokens in terms:
-        counts[supply.rows_with_keyword(tokens)] += 1.0
+    for keyword in terms:
+        counts[supply.rows_with_keyword(keyword)] += 1.0
     return (counts / len(terms)).astype(np.float32)
 
 
@@ -532,11 +680,13 @@ def score_totals(
     vectors = np.vstack([demand.vector for demand in block]).astype(np.float32, copy=False)
     # Two (block × declarations) buffers reused from block to block: fresh 60 MB arrays
     # would cost a page fault per 4 KiB each time. The caller reads them before the next call.
-    shape = (BLOCK, len(supply))
-    if supply._scratch is None or supply._scratch[0].shape != shape:
-        supply._scratch = (np.empty(shape, np.float32), np.empty(shape, np.float32))
-    semantic = supply._scratch[0][: len(block)]
-    total = supply._scratch[1][: len(block)]
+    # Flat, with room to spare: a supply grown by an announcement reuses them.
+    size = BLOCK * len(supply)
+    if supply._scratch is None or supply._scratch[0].shape[0] < size:
+        room = size + BLOCK * 256
+        supply._scratch = (np.empty(room, np.float32), np.empty(room, np.float32))
+    semantic = supply._scratch[0][:size].reshape(BLOCK, len(supply))[: len(block)]
+    total = supply._scratch[1][:size].reshape(BLOCK, len(supply))[: len(block)]
     np.matmul(vectors, supply.vectors.T, out=semantic)
     np.clip(semantic, 0.0, 1.0, out=semantic)
     keywords: dict[int, np.ndarray] = {}
@@ -556,6 +706,7 @@ def score_totals(
         for target, key, delta in demand.adjustments:
             line[adjustment_rows(supply, target, key)] += np.float32(delta)
         line[supply.rows_of_patentee(demand.organisation_id)] = -np.inf  # never one's own
+        line[supply.retired_rows()] = -np.inf
         for declaration_id in demand.rejected_declarations:
             index = supply.row_of(declaration_id)
             if index is not None:
@@ -647,7 +798,7 @@ def reason_codes(
         words = [
             word
             for word, terms in zip(demand.keywords, demand.keyword_terms(), strict=False)
-            if terms and all(token in tokens for token in terms)
+            if keyword_found(terms, tokens)
         ]
         reasons.append({"code": "keywords", "words": words})
     if components["region"] > 0:

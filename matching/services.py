@@ -8,6 +8,7 @@ import csv
 import hashlib
 import json
 import re
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -32,19 +33,21 @@ from marketplace.models import (
     Membership,
     Organisation,
     OrganisationKind,
-    Patent,
+    PatentVector,
     Region,
     SmeProfile,
     TechnologyNeed,
     User,
 )
 from marketplace.patents.ipc import parse_ipc
-from marketplace.search.segment import query_tokens
+from marketplace.search.segment import QueryTerm, query_terms
+from marketplace.search.vectors import patent_vectors_compute
 from matching.embedders import get_embedder
 from matching.engine import (
     Adjustment,
     Demand,
     IndustryCache,
+    Keyword,
     Scored,
     Supply,
     adjustment_hits,
@@ -53,6 +56,7 @@ from matching.engine import (
     formula,
     industry_relation,
     ipc_relation,
+    keyword_found,
     score_smes,
 )
 from matching.models import (
@@ -141,13 +145,35 @@ def industries_for(symbols: list[str], table: dict[str, dict[str, float]]) -> di
 # ---- vectors -------------------------------------------------------------------------------
 
 
-def patent_text(title: str, abstract: str) -> str:
-    """What a patent's vector embeds (from the model or from plain values alike)."""
-    return f"{title}\n{abstract[:1000]}"
+# Patents of a supply without a search vector yet that load_supply embeds itself (one batch of
+# the search's own computation); more are left to the `index` queue.
+EMBED_MISSING = 500
 
 
-def _patent_text(patent: Patent) -> str:
-    return patent_text(patent.title, patent.abstract)
+def patent_vectors(patent_ids: Sequence[int]) -> dict[int, np.ndarray]:
+    """The patents' search vectors (marketplace PatentVector, of the current search embedder:
+    one vector per patent, shared with search), float32. Up to EMBED_MISSING of them without a
+    vector yet (their `index` task has not run: a declaration announced right after its patent
+    was created) are embedded now by the search's own function, into PatentVector; beyond that
+    a patent has no semantic component until the `index` queue reaches it."""
+    found = _stored_patent_vectors(patent_ids)
+    missing = [pk for pk in patent_ids if pk not in found]
+    if missing and len(missing) <= EMBED_MISSING:
+        patent_vectors_compute(patent_ids=missing)
+        found.update(_stored_patent_vectors(missing))
+    return found
+
+
+def _stored_patent_vectors(patent_ids: Sequence[int]) -> dict[int, np.ndarray]:
+    rows = PatentVector.objects.filter(model=get_embedder().name)
+    if len(patent_ids) <= 10_000:  # a whole supply reads every vector instead
+        rows = rows.filter(patent_id__in=list(patent_ids))
+    wanted = set(patent_ids)
+    return {
+        pk: np.frombuffer(bytes(raw), dtype=np.float16).astype(np.float32)
+        for pk, raw in rows.values_list("patent_id", "vector").iterator(5000)
+        if pk in wanted
+    }
 
 
 def _need_text(need: TechnologyNeed) -> str:
@@ -225,8 +251,9 @@ def load_supply(declaration_ids: list[int] | None = None) -> Supply:
         declarations = declarations.filter(pk__in=declaration_ids)
     rows = list(declarations.values_list(*SUPPLY_FIELDS))
     table = _concordance()
-    vectors = vectors_for("patent", {row[1]: patent_text(row[4], row[5]) for row in rows})
     dim = get_embedder().dim
+    vectors = patent_vectors([row[1] for row in rows])
+    blank = np.zeros(dim, dtype=np.float32)
     ipcs: dict[tuple[str, ...], dict[str, float]] = {}
     levels: dict[tuple[str, ...], frozenset[str]] = {}
     industries = []
@@ -245,7 +272,7 @@ def load_supply(declaration_ids: list[int] | None = None) -> Supply:
         patent_ids=np.array([row[1] for row in rows], dtype=np.int64),
         patentee_ids=np.array([row[2] for row in rows], dtype=np.int64),
         provinces=[row[3][:2] for row in rows],
-        vectors=np.vstack([vectors[row[1]] for row in rows])
+        vectors=np.vstack([vectors.get(row[1], blank) for row in rows])
         if rows
         else np.zeros((0, dim), np.float32),
         industries=industries,
@@ -286,17 +313,32 @@ def _main_group(symbol: str) -> str:
     return levels[2] if len(levels) == 3 else ""
 
 
-def keyword_terms(keywords: Sequence[str]) -> tuple[list[str], list[tuple[str, ...]]]:
-    """A need's keywords and each one's tokens as search cuts them (a keyword of stop words
-    only is left out: it would match nothing the index holds)."""
+def keyword_terms(keywords: Sequence[str]) -> tuple[list[str], list[Keyword]]:
+    """A need's keywords and each one as search matches it (engine.Keyword: its terms as
+    query_terms cuts them, each by its word, all its parts or a synonym); a keyword of stop
+    words only is left out (it would match nothing the index holds)."""
     words: list[str] = []
-    terms: list[tuple[str, ...]] = []
+    terms: list[Keyword] = []
     for keyword in dict.fromkeys(k.strip() for k in keywords):
-        tokens = tuple(query_tokens(keyword))
-        if keyword and tokens:
+        found = tuple(_term_forms(term) for term in query_terms(keyword))
+        if keyword and found:
             words.append(keyword)
-            terms.append(tokens)
+            terms.append(found)
     return words, terms
+
+
+_ASCII_WORDS = re.compile(r"[0-9a-z]+")
+
+
+def _term_forms(term: QueryTerm) -> tuple[tuple[str, ...], ...]:
+    """The forms that meet one term in a patent's tokens: its word, its parts together, each
+    synonym (a Chinese synonym is one dictionary word; an English one, all its words)."""
+    forms: list[tuple[str, ...]] = [(term.word,)]
+    if term.parts:
+        forms.append(tuple(term.parts))
+    for synonym in term.synonyms:
+        forms.append(tuple(_ASCII_WORDS.findall(synonym)) if synonym.isascii() else (synonym,))
+    return tuple(dict.fromkeys(form for form in forms if form))
 
 
 def reference_names() -> tuple[dict[str, str], dict[str, str]]:
@@ -716,7 +758,7 @@ class DemandSnapshot:
     budget_rows: np.ndarray
     areas: list[tuple[tuple[str, ...], ...]]  # distinct sets of IPC areas; 0 is none
     area_rows: np.ndarray
-    keyword_rows: dict[tuple[str, ...], np.ndarray]  # keyword tokens → rows
+    keyword_rows: dict[Keyword, np.ndarray]  # keyword (engine.Keyword) → rows
     keyword_counts: np.ndarray
     adjusted: dict[Adjustment, np.ndarray]
     rejected_declarations: dict[int, np.ndarray]
@@ -727,6 +769,9 @@ SNAPSHOT_SECONDS = 3600.0
 # saved a row before then but committed after is not missed (and clocks may differ a little).
 SNAPSHOT_OVERLAP = timedelta(seconds=60)
 _SNAPSHOT: list[DemandSnapshot] = []
+# The worker's kept caches (snapshot, live supply) are read or patched by one thread at a time:
+# the warm-up thread at start and a trigger arriving meanwhile must not both read them.
+_CACHES = threading.RLock()
 
 
 @dataclass(frozen=True)
@@ -808,6 +853,11 @@ def demand_snapshot() -> DemandSnapshot:
     """The worker's snapshot of every SME's demand, brought up to date: as it is when its
     stamp has not moved, patched with the SMEs that changed when it has, read whole after a
     new day, a deletion or SNAPSHOT_SECONDS."""
+    with _CACHES:
+        return _demand_snapshot()
+
+
+def _demand_snapshot() -> DemandSnapshot:
     stamp = _demand_stamp()
     now = time.monotonic()
     if _SNAPSHOT and now - _SNAPSHOT[0].read_at < SNAPSHOT_SECONDS:
@@ -953,7 +1003,7 @@ def _estimate(snapshot: DemandSnapshot, supply: Supply) -> np.ndarray:
     found = np.zeros(len(snapshot.ids), dtype=np.float64)
     tokens = supply.tokens[0]
     for terms, rows in snapshot.keyword_rows.items():
-        if terms[0] in tokens and all(token in tokens for token in terms[1:]):
+        if keyword_found(terms, tokens):
             found[rows] += 1.0
     share = (found / np.maximum(snapshot.keyword_counts, 1.0)).astype(np.float32)
     region = (snapshot.provinces == supply.province_codes()[0]).astype(np.float32)
@@ -1005,8 +1055,9 @@ def _run_floors(run: MatchRun) -> dict[ListKey, float]:
     return _RUN_FLOORS[run.pk]
 
 
-# A declaration enters a list only above this score (else every SME gets every patent).
-INCREMENTAL_MINIMUM = 0.2
+# A declaration enters a list only above this score (else every SME gets every patent); below
+# an exact industry fit alone (weight 0.15 × a context factor ≥ 1), which a full run lists.
+INCREMENTAL_MINIMUM = 0.12
 _FLOORS: dict[tuple[int, float], np.ndarray] = {}
 
 
@@ -1136,29 +1187,131 @@ def _supply_stamp() -> SupplyStamp:
     return SupplyStamp(
         Declaration.objects.in_force().count(),
         DeclarationEvent.objects.aggregate(last=Max("id"))["last"],
-        TextVector.objects.filter(kind="patent").aggregate(last=Max("updated_at"))["last"],
+        PatentVector.objects.aggregate(last=Max("updated_at"))["last"],
         timezone.localdate(),
     )
 
 
 _LIVE: list[tuple[SupplyStamp, _RunContext]] = []
+# Declaration events up to this many ids before the last one seen are read again when the
+# supply is patched: a transaction that took a lower id may commit after a higher one.
+EVENT_OVERLAP = 50
 
 
 def live_context() -> _RunContext:
-    """The supply as it is now, kept in the worker between triggers and read again when a
-    declaration was announced or ended, a patent's vector changed, or the day turned."""
-    stamp = _supply_stamp()
-    if not _LIVE or _LIVE[0][0] != stamp:
-        supply = load_supply()
-        _LIVE[:] = [(stamp, _RunContext(0, supply, IndustryCache(supply), reference_names()))]
-    return _LIVE[0][1]
+    """The supply as it is now, kept in the worker between triggers: patched with the
+    declarations announced or ended since (their events) and the patent vectors changed since,
+    read whole on a new day (patents expire), on a change no event explains, or the first time."""
+    with _CACHES:
+        stamp = _supply_stamp()
+        if _LIVE and _LIVE[0][0] != stamp and _supply_patch(_LIVE[0][0], stamp, _LIVE[0][1]):
+            _LIVE[0] = (stamp, _LIVE[0][1])
+        if not _LIVE or _LIVE[0][0] != stamp:
+            supply = load_supply()
+            context = _RunContext(0, supply, IndustryCache(supply), reference_names())
+            _LIVE[:] = [(stamp, context)]
+        return _LIVE[0][1]
+
+
+def _supply_patch(old: SupplyStamp, new: SupplyStamp, context: _RunContext) -> bool:
+    """Bring a kept supply from `old` to `new` in place (milliseconds: one declaration's row
+    added or retired, a few vectors replaced); False when only a full read will do."""
+    from licensing.models import DeclarationEvent
+
+    old_event, new_event = old.last_event or 0, new.last_event or 0  # None: no event yet
+    if new.day != old.day:
+        return False
+    if new_event < old_event or (new_event == old_event and new.declarations != old.declarations):
+        return False  # rows deleted, or declarations changed without an event
+    if new.last_vector is None and old.last_vector is not None:
+        return False  # vectors deleted
+    supply = context.supply
+    changed = sorted(
+        set(
+            DeclarationEvent.objects.filter(id__gt=old_event - EVENT_OVERLAP).values_list(
+                "declaration_id", flat=True
+            )
+        )
+    )
+    if changed:
+        fresh = load_supply(changed)
+        in_force = set(fresh.ids.tolist())
+        for declaration_id in changed:
+            if declaration_id not in in_force:
+                supply.retire(declaration_id)
+        added = [i for i, pk in enumerate(fresh.ids.tolist()) if supply.row_of(pk) is None]
+        if added:
+            start = len(supply)
+            supply.extend(_supply_rows(fresh, added))
+            context.industries.extend(start)
+    if new.last_vector != old.last_vector:
+        vectors = PatentVector.objects.filter(model=get_embedder().name)
+        if old.last_vector is not None:
+            vectors = vectors.filter(updated_at__gte=old.last_vector)
+        updated = dict(vectors.values_list("patent_id", "vector"))
+        if updated:
+            rows = np.flatnonzero(np.isin(supply.patent_ids, list(updated)))
+            for row in rows.tolist():
+                raw = updated[int(supply.patent_ids[row])]
+                supply.vectors[row] = np.frombuffer(bytes(raw), dtype=np.float16)
+    return True
+
+
+def _supply_rows(supply: Supply, rows: Sequence[int]) -> Supply:
+    """A supply of some rows of another (for Supply.extend)."""
+    picked = np.array(rows, dtype=np.int64)
+    return Supply(
+        ids=supply.ids[picked],
+        patent_ids=supply.patent_ids[picked],
+        patentee_ids=supply.patentee_ids[picked],
+        provinces=[supply.provinces[i] for i in rows],
+        vectors=supply.vectors[picked],
+        industries=[supply.industries[i] for i in rows],
+        tokens=[supply.tokens[i] for i in rows],
+        upfront=supply.upfront[picked],
+        main_subclass=[supply.main_subclass[i] for i in rows],
+        ipc_label=[supply.ipc_label[i] for i in rows],
+        titles=[supply.titles[i] for i in rows],
+        ipc_levels=[supply.ipc_levels[i] for i in rows],
+        main_group=[supply.main_group[i] for i in rows],
+    )
 
 
 def live_context_warm() -> None:
-    """After a declaration task: read the changed supply now, in the background, when this
-    worker keeps one, so the next SME's trigger does not pay for it."""
+    """After a declaration task: patch the kept supply now, when this worker keeps one, so
+    the next SME's trigger does not pay for it."""
     if _LIVE:
         live_context()
+
+
+def worker_warm() -> dict[str, float]:
+    """Fill a `match` worker's caches at its start (matching.tasks, worker_process_init), so
+    its first trigger is not cold: the embedder and the segmenter, the live supply and its
+    postings, the industry rows, every SME's demand snapshot. Returns seconds per step."""
+    seconds: dict[str, float] = {}
+
+    def step(name: str, action: Callable[[], object]) -> None:
+        began = time.perf_counter()
+        action()
+        seconds[name] = round(time.perf_counter() - began, 3)
+
+    step("embedder", lambda: get_embedder().embed(["预热 warm-up"]))
+    step("segmenter", lambda: keyword_terms(["锂电池 缺陷检测"]))
+    step("supply", live_context)
+    supply = live_context().supply
+
+    def postings() -> None:
+        supply.rows_with_token("")
+        supply.rows_with_ipc("")
+        supply.rows_in_group("")
+        supply.rows_of_patentee(0)
+        supply.row_of(0)
+        supply.province_rows("00")
+        supply.subclass_rows(set())
+
+    step("postings", postings)
+    step("demand snapshot", demand_snapshot)
+    return seconds
 
 
 def lists_refresh(sme_ids: Sequence[int]) -> int:

@@ -2,9 +2,49 @@
 
 from __future__ import annotations
 
+import logging
+import threading
+from typing import Any
+
 from celery import shared_task
+from celery.signals import celeryd_after_setup, worker_process_init
+from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext as _
+
+logger = logging.getLogger(__name__)
+
+# Set in the worker's main process when it consumes the `match` queue; its pool processes
+# (forked after) inherit it and warm their caches at start.
+_WARM_AT_START = [False]
+
+
+@celeryd_after_setup.connect
+def _note_match_queue(sender: Any, instance: Any, **kwargs: Any) -> None:
+    queues = instance.app.amqp.queues.consume_from
+    _WARM_AT_START[0] = settings.MATCHING_WARM_WORKER and "match" in queues
+
+
+@worker_process_init.connect
+def _warm_pool_process(**kwargs: Any) -> None:
+    """A `match` pool process fills its caches in a thread at start (worker_process_init must
+    return within seconds or the pool restarts the process); a trigger arriving meanwhile
+    waits for the same caches rather than reading them a second time."""
+    if _WARM_AT_START[0]:
+        threading.Thread(target=_warm, name="matching-warm", daemon=True).start()
+
+
+def _warm() -> None:
+    from django.db import connection
+
+    from matching.services import worker_warm
+
+    try:
+        logger.info("matching caches warmed: %s", worker_warm())
+    except Exception:  # a cold first trigger is slower, not wrong
+        logger.exception("matching warm-up failed")
+    finally:
+        connection.close()
 
 
 @shared_task(acks_late=True)
@@ -25,14 +65,13 @@ def full_rematch() -> int:
 
 @shared_task
 def index_vectors(kind: str, ids: list[int]) -> int:
-    """Recompute the text vectors of changed patents, needs or SME profiles (the `index`
-    queue); a text whose hash is unchanged keeps its vector."""
-    from marketplace.models import Industry, Patent, SmeProfile, TechnologyNeed
-    from matching.services import _need_text, _patent_text, _sme_text, vectors_for
+    """Recompute the text vectors of changed needs or SME profiles with the search's embedder
+    (the `index` queue); a text whose hash is unchanged keeps its vector. Patents have the
+    search's vectors (marketplace.tasks.index_patent_vectors), which matching reads."""
+    from marketplace.models import Industry, SmeProfile, TechnologyNeed
+    from matching.services import _need_text, _sme_text, vectors_for
 
-    if kind == "patent":
-        texts = {p.pk: _patent_text(p) for p in Patent.objects.filter(pk__in=ids)}
-    elif kind == "sme":
+    if kind == "sme":
         names = dict(Industry.objects.values_list("code", "name_zh"))
         texts = {
             p.organisation_id: _sme_text(p, names)

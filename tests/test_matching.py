@@ -7,6 +7,7 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
+import numpy as np
 import pytest
 from django.utils import timezone
 
@@ -493,17 +494,28 @@ def tasks_in_line() -> Any:
 def test_a_patent_or_profile_saved_gets_its_vector_on_the_index_queue(
     world: World, tasks_in_line: None, django_capture_on_commit_callbacks: Any
 ) -> None:
+    """A patent has one vector, the search's (PatentVector); matching embeds needs and
+    profiles with the same embedder and reads that vector into its supply."""
+    from marketplace.models import PatentVector
+    from marketplace.search.vectors import search_embedder
     from matching.models import TextVector
+    from matching.services import patent_vectors
 
     with django_capture_on_commit_callbacks(execute=True):
         patent = declarable_patent(world.university, 30, title="一种固态电池电解质")
         profile = SmeProfileFactory.create(organisation__name="向量测试企业")
-    first = TextVector.objects.get(kind="patent", object_id=patent.pk).text_hash
-    assert TextVector.objects.filter(kind="sme", object_id=profile.organisation_id).exists()
+    first = PatentVector.objects.get(patent=patent)
+    assert first.model == search_embedder().name
+    assert not TextVector.objects.filter(kind="patent").exists()  # no second patent embedding
+    sme_vector = TextVector.objects.get(kind="sme", object_id=profile.organisation_id)
+    assert sme_vector.model == search_embedder().name
     with django_capture_on_commit_callbacks(execute=True):
         patent.title = "一种固态电池电解质膜"
         patent.save()
-    assert TextVector.objects.get(kind="patent", object_id=patent.pk).text_hash != first
+    second = PatentVector.objects.get(patent=patent)
+    assert second.text_hash != first.text_hash
+    stored = np.frombuffer(bytes(second.vector), dtype=np.float16).astype(np.float32)
+    assert np.array_equal(patent_vectors([patent.pk])[patent.pk], stored)
 
 
 @pytest.fixture
@@ -620,3 +632,87 @@ def test_a_deleted_need_makes_the_snapshot_read_everything_again(
     TechnologyNeed.objects.filter(organisation=world.sme).delete()
     assert _snapshot_row(world.sme).keywords == []  # matched through its industry now
     assert [len(ids) for ids in demand_reads] == [len(demand_reads[0])] * 2
+
+
+def test_the_workers_supply_is_patched_by_an_announcement_and_a_withdrawal_not_read_again(
+    world: World, market: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The kept supply gains the announced declaration's row and loses the withdrawn one's
+    from their events; the lists it gives equal those of a supply read whole."""
+    import matching.services as matching_services
+    from matching.engine import IndustryCache, score_smes
+
+    matching_services._LIVE.clear()
+    kept = matching_services.live_context().supply
+    kept.rows_with_token("")  # postings built before the change: patched, not rebuilt
+    reads: list[object] = []
+    load = matching_services.load_supply
+
+    def recording(declaration_ids: Any = None) -> Any:
+        reads.append(declaration_ids)
+        return load(declaration_ids)
+
+    monkeypatch.setattr(matching_services, "load_supply", recording)
+    new = announced(
+        declarable_patent(world.university, 31, title="一种锂离子电池正极包覆材料"),
+        world.university_admin,
+        world.reviewer,
+    )
+    assert matching_services.live_context().supply is kept
+    assert reads and all(r is not None for r in reads)  # the changed declarations only
+    _withdrawn_and_retired(world, market["battery"].pk)
+    assert matching_services.live_context().supply is kept
+    assert all(r is not None for r in reads)  # never the whole supply
+    monkeypatch.setattr(matching_services, "load_supply", load)
+    whole = load()
+    alive = [pk for pk in kept.ids.tolist() if kept.row_of(pk) is not None]
+    assert sorted(alive) == sorted(whole.ids.tolist())
+    assert new.pk in alive and market["battery"].pk not in alive
+    demands = matching_services.load_demand(sorted({world.sme.pk, market["mill"].pk}))
+    patched = score_smes(kept, demands, matching_services.live_context().industries)
+    fresh = score_smes(whole, demands, IndustryCache(whole))
+    assert [[(int(kept.ids[s.index]), s.score, s.reasons) for s in r] for r in patched] == [
+        [(int(whole.ids[s.index]), s.score, s.reasons) for s in r] for r in fresh
+    ]
+    assert any(new.pk in [int(kept.ids[s.index]) for s in r] for r in patched)
+
+
+def test_a_match_worker_warms_its_caches_at_start_and_others_do_not(
+    world: World, market: dict[str, Any], settings: Any
+) -> None:
+    """celeryd_after_setup notes whether the worker consumes `match`; worker_warm then fills
+    the kept supply and the demand snapshot, so the first trigger reads neither."""
+    from types import SimpleNamespace
+
+    import matching.services as matching_services
+    from matching import tasks
+
+    def worker(queues: list[str]) -> Any:
+        return SimpleNamespace(
+            app=SimpleNamespace(
+                amqp=SimpleNamespace(queues=SimpleNamespace(consume_from=dict.fromkeys(queues)))
+            )
+        )
+
+    tasks._note_match_queue(sender=None, instance=worker(["default", "index"]))
+    assert tasks._WARM_AT_START == [False]
+    settings.MATCHING_WARM_WORKER = False
+    tasks._note_match_queue(sender=None, instance=worker(["match"]))
+    assert tasks._WARM_AT_START == [False]
+    settings.MATCHING_WARM_WORKER = True
+    tasks._note_match_queue(sender=None, instance=worker(["index", "match"]))
+    assert tasks._WARM_AT_START == [True]
+    tasks._WARM_AT_START[0] = False
+    matching_services._LIVE.clear()
+    matching_services._SNAPSHOT.clear()
+    steps = matching_services.worker_warm()
+    assert list(steps) == ["embedder", "segmenter", "supply", "postings", "demand snapshot"]
+    supply = matching_services._LIVE[0][1].supply
+    assert sorted(supply.ids.tolist()) == sorted(
+        value.pk for key, value in market.items() if key != "mill"
+    )
+    assert supply._postings is not None and supply._ipc_postings is not None
+    assert {d.organisation_id for d in matching_services._SNAPSHOT[0].demands} >= {
+        world.sme.pk,
+        market["mill"].pk,
+    }

@@ -228,3 +228,50 @@ def test_the_sampled_threshold_finds_the_same_top_values_as_a_full_partition() -
         picked = _top(line, 230)
         assert picked.shape == (230,)
         assert np.sort(line[picked]).tolist() == np.sort(line)[-230:].tolist()
+
+
+def test_a_need_keyword_meets_a_patent_by_its_synonym_or_its_parts() -> None:
+    """锂电池 meets a patent that says 锂离子电池 (synonyms.tsv), an English keyword its Chinese
+    synonym, 缺陷检测 a text with 缺陷 and 检测; a keyword with no form present scores 0."""
+    from marketplace.search.segment import segment
+    from matching.engine import keyword_found, keyword_scores
+    from matching.services import keyword_terms
+
+    texts = [
+        "一种锂离子电池正极材料",  # 锂电池 by its synonym
+        "有机发光二极管显示面板的缺陷检测方法",  # OLED by its synonym, 缺陷检测 by its parts
+        "一种钠离子电池",  # neither
+    ]
+    tokens = [set(segment(text)) for text in texts]
+    words, terms = keyword_terms(["锂电池", "OLED", "缺陷检测", "的"])
+    assert words == ["锂电池", "OLED", "缺陷检测"]  # a keyword of stop words only is left out
+    assert [[keyword_found(term, t) for term in terms] for t in tokens] == [
+        [True, False, False],
+        [False, True, True],
+        [False, False, False],
+    ]
+    supply = _supply(random.Random(3), len(texts))
+    supply.tokens = tokens
+    demand = Demand(
+        organisation_id=1,
+        industry="",
+        province="",
+        province_name="",
+        budget=None,
+        keywords=words,
+        keyword_tokens=terms,
+        vector=np.zeros(16, dtype=np.float32),
+        need_id=9,
+    )
+    scores = keyword_scores(supply, demand)
+    assert scores is not None
+    assert [round(float(value), 4) for value in scores] == [0.3333, 0.6667, 0.0]
+    reasons = reason_codes(
+        supply,
+        demand,
+        IndustryCache(supply),
+        1,
+        {"semantic": 0.0, "keywords": 0.6667, "region": 0.0, "affordability": 0.5},
+        0.0,
+    )
+    assert reasons == [{"code": "keywords", "words": ["OLED", "缺陷检测"]}]
