@@ -8,7 +8,7 @@
    (Django's test client, in process, anonymous, limit=100): today's search end to end, number
    lookup and all.
 3. In the same run, over the same titles and abstracts: BM25 on character bigrams (Chinese) and
-   words (English); the cosine of the configured matching embedder (settings.MATCHING_EMBEDDER);
+   words (English); the cosine of the configured search embedder (settings.SEARCH_EMBEDDER);
    multilingual USE v3 alone when its package is installed; and
    marketplace.search.semantic.semantic_search alone. The run embeds its patents and publishes a
    vector index of its own first (what the `index` queue does), unless --words-only.
