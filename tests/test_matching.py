@@ -222,7 +222,7 @@ def test_a_chunk_interrupted_before_commit_is_redone_without_duplicates(
     world: World, market: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     expected = _rows(_rematch())  # what an uninterrupted run writes
-    assert len(expected) == 5  # two SMEs, profile and need lists: not vacuous
+    assert len(expected) == 4  # two SMEs, profile and need lists: not vacuous
     run = run_start(chunk_size=10, enqueue=False)
     chunk = MatchChunk.objects.get(run=run)
 
