@@ -43,7 +43,12 @@ class Industry(models.Model):
     code = models.CharField(_("code"), max_length=5, primary_key=True)
     level = models.CharField(_("level"), max_length=10, choices=IndustryLevel.choices)
     parent = models.ForeignKey(
-        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="children"
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="children",
+        verbose_name=_("parent"),
     )
     name_zh = models.CharField(_("name (Chinese)"), max_length=120)
     name_en = models.CharField(_("name (English)"), max_length=200, blank=True)
@@ -82,7 +87,12 @@ class Region(models.Model):
     code = models.CharField(_("code"), max_length=6, primary_key=True)
     level = models.CharField(_("level"), max_length=10, choices=RegionLevel.choices)
     parent = models.ForeignKey(
-        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="children"
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="children",
+        verbose_name=_("parent"),
     )
     name_zh = models.CharField(_("name (Chinese)"), max_length=80)
 
@@ -119,7 +129,12 @@ class IpcClass(models.Model):
     symbol = models.CharField(_("symbol"), max_length=4, primary_key=True)
     level = models.CharField(_("level"), max_length=10, choices=IpcLevel.choices)
     parent = models.ForeignKey(
-        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="children"
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="children",
+        verbose_name=_("parent"),
     )
     title_en = models.TextField(_("title (English)"))
     title_zh = models.TextField(_("title (Chinese)"))
