@@ -90,7 +90,10 @@ class MatchRun(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"run {self.pk} ({self.status})"
+        return str(_("run %(id)s (%(status)s)")) % {
+            "id": self.pk,
+            "status": self.get_status_display(),
+        }
 
 
 class MatchChunk(models.Model):

@@ -256,7 +256,10 @@ class LicenseFiling(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"filing of {self.license_id} ({self.status})"
+        return str(_("filing of license %(id)s (%(status)s)")) % {
+            "id": self.license_id,
+            "status": self.get_status_display(),
+        }
 
 
 class RoyaltyReport(models.Model):
@@ -297,4 +300,8 @@ class RoyaltyReport(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"report {self.period_start}–{self.period_end} of {self.license_id}"
+        return str(_("report %(start)s–%(end)s of license %(id)s")) % {
+            "start": self.period_start,
+            "end": self.period_end,
+            "id": self.license_id,
+        }

@@ -41,7 +41,7 @@ class HolidayOverride(models.Model):
         ordering = ["-date"]
 
     def __str__(self) -> str:
-        return f"{self.date} {'working day' if self.is_workday else 'holiday'}"
+        return f"{self.date} {_('working day') if self.is_workday else _('holiday')}"
 
 
 class CaseStatus(models.TextChoices):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db import models
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 
@@ -51,4 +52,5 @@ class StatisticsCell(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.dimension}={self.key}"
+        label = self.label_en if get_language() == "en" else self.label_zh
+        return f"{self.get_dimension_display()}: {label or self.key}"

@@ -38,4 +38,5 @@ class RoyaltyStatistic(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.version} {self.industry_code or 'all'} {self.basis}: {self.typical}"
+        industry = self.industry_code or _("all industries")
+        return f"{self.version} {industry} {self.get_basis_display()}: {self.typical}"

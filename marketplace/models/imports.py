@@ -69,4 +69,4 @@ class ImportJob(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.file_name} ({self.status})"
+        return f"{self.file_name} ({self.get_status_display()})"

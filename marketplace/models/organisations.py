@@ -182,7 +182,7 @@ class Invitation(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.email} → {self.organisation} ({self.status})"
+        return f"{self.email} → {self.organisation} ({self.get_status_display()})"
 
 
 class EnterpriseSize(models.TextChoices):

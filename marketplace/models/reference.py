@@ -27,7 +27,7 @@ class ReferenceTable(models.Model):
         ordering = ["key"]
 
     def __str__(self) -> str:
-        return f"{self.standard} ({self.version})"
+        return self.standard  # the version is a sentence in English; the admin shows it as a field
 
 
 class IndustryLevel(models.TextChoices):
