@@ -14,9 +14,20 @@ from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
 from licensing import admin_mediation  # noqa: F401 - registers the mediators' admin
-from licensing.models import Declaration, DeclarationEvent, StatisticsCell
+from licensing.models import (
+    Declaration,
+    DeclarationEvent,
+    License,
+    LicenseEvent,
+    LicenseFiling,
+    LicensePayment,
+    RoyaltyReport,
+    RoyaltyStatistic,
+    StatisticsCell,
+)
 from licensing.open_statistics import statistics_refresh
 from licensing.services import declarations as services
+from marketplace.admin import ReadOnlyAdmin, ReadOnlyInline
 from marketplace.errors import DomainError
 from marketplace.models import User
 
@@ -170,3 +181,75 @@ class StatisticsCellAdmin(admin.ModelAdmin):
         self.message_user(
             request, _("%(cells)d cells refreshed.") % {"cells": cells}, messages.SUCCESS
         )
+
+
+class LicensePaymentInline(ReadOnlyInline):
+    model = LicensePayment
+    fields = ("kind", "amount_cny", "paid_on", "status", "reference", "royalty_report")
+    readonly_fields = fields
+
+
+class LicenseFilingInline(ReadOnlyInline):
+    model = LicenseFiling
+    fields = ("filed_on", "status", "filed_by", "decided_by", "reviewer_note")
+    readonly_fields = fields
+
+
+class LicenseEventInline(ReadOnlyInline):
+    model = LicenseEvent
+    fields = ("created_at", "verb", "from_status", "to_status", "actor", "reason")
+    readonly_fields = fields
+
+
+@admin.register(License)
+class LicenseAdmin(ReadOnlyAdmin):
+    """Licenses are made and moved through the API (each step a timeline event)."""
+
+    list_display = [
+        "__str__",
+        "licensor",
+        "licensee",
+        "status",
+        "is_open_license",
+        "due_at_acceptance_cny",
+        "effective_date",
+    ]
+    list_filter = ["status", "is_open_license"]
+    search_fields = [
+        "patent__application_number",
+        "patent__patent_number",
+        "declaration__number",
+        "licensor__name",
+        "licensee__name",
+    ]
+    list_select_related = ["patent", "licensor", "licensee"]
+    inlines = [LicensePaymentInline, LicenseFilingInline, LicenseEventInline]
+
+
+@admin.register(LicenseFiling)
+class LicenseFilingAdmin(ReadOnlyAdmin):
+    list_display = ["__str__", "filed_on", "status", "filed_by", "decided_by", "created_at"]
+    list_filter = ["status"]
+    search_fields = ["license__patent__application_number", "license__licensee__name"]
+    list_select_related = ["license", "filed_by", "decided_by"]
+
+
+@admin.register(RoyaltyReport)
+class RoyaltyReportAdmin(ReadOnlyAdmin):
+    list_display = [
+        "__str__",
+        "period_start",
+        "period_end",
+        "basis_amount_cny",
+        "amount_due_cny",
+        "due_date",
+    ]
+    search_fields = ["license__patent__application_number", "license__licensee__name"]
+    list_select_related = ["license"]
+
+
+@admin.register(RoyaltyStatistic)
+class RoyaltyStatisticAdmin(ReadOnlyAdmin):
+    list_display = ["version", "industry_code", "basis", "statistic", "low", "typical", "high"]
+    list_filter = ["version", "basis"]
+    search_fields = ["industry_code", "statistic"]

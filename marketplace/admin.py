@@ -11,19 +11,27 @@ from typing import Any
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.forms import BaseUserCreationForm, UserChangeForm
+from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
+from marketplace import roles
 from marketplace.models import (
+    ImportJob,
     Industry,
     Invitation,
     Membership,
+    Notification,
     Organisation,
     OrganisationEvent,
     OutboundEmail,
+    Patent,
+    PatentVector,
     ReferenceTable,
     Region,
     SmeProfile,
+    TechnologyNeed,
+    UnsentTask,
     User,
 )
 
@@ -74,13 +82,28 @@ class UserEditForm(UserChangeForm):
         fields = "__all__"
 
 
+class PlatformRoleFilter(admin.SimpleListFilter):
+    """The platform roles (groups) by their name in the reader's language."""
+
+    title = _("platform role")
+    parameter_name = "role"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
+        return [(name, label) for name, label in roles.LABELS.items()]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[User]) -> QuerySet[User]:
+        if self.value() in roles.LABELS:
+            return queryset.filter(groups__name=self.value())
+        return queryset
+
+
 @admin.register(User)
 class UserAdmin(BaseUserAdmin):
     form = UserEditForm
     add_form = UserCreationForm
     ordering = ["email"]
     list_display = ["email", "full_name", "is_active", "is_staff", "email_verified_at"]
-    list_filter = ["is_active", "is_staff", "is_superuser", "groups"]
+    list_filter = ["is_active", "is_staff", "is_superuser", PlatformRoleFilter]
     search_fields = ["email", "full_name"]
     readonly_fields = ["last_login", "date_joined", "email_verified_at"]
     fieldsets = (
@@ -162,3 +185,65 @@ class OutboundEmailAdmin(ReadOnlyAdmin):
     list_display = ["created_at", "kind", "to_email", "status", "attempts", "sent_at"]
     list_filter = ["status", "kind"]
     search_fields = ["to_email", "subject"]
+
+
+@admin.register(Patent)
+class PatentAdmin(ReadOnlyAdmin):
+    list_display = [
+        "application_number",
+        "title",
+        "patent_type",
+        "owner",
+        "legal_status",
+        "is_listed",
+        "expiry_date",
+    ]
+    list_filter = ["patent_type", "legal_status", "is_listed"]
+    search_fields = ["application_number", "patent_number", "title", "owner__name"]
+    list_select_related = ["owner"]
+    # The search columns are derived for the engine, not read by people.
+    exclude = ["title_tokens", "body_tokens"]
+
+
+@admin.register(TechnologyNeed)
+class TechnologyNeedAdmin(ReadOnlyAdmin):
+    list_display = ["title", "organisation", "status", "payment_method", "expires_on"]
+    list_filter = ["status", "payment_method"]
+    search_fields = ["title", "organisation__name"]
+    list_select_related = ["organisation"]
+
+
+@admin.register(ImportJob)
+class ImportJobAdmin(ReadOnlyAdmin):
+    list_display = [
+        "file_name",
+        "organisation",
+        "status",
+        "total_rows",
+        "created_count",
+        "updated_count",
+        "error_count",
+        "created_at",
+    ]
+    list_filter = ["status", "all_or_nothing"]
+    search_fields = ["file_name", "organisation__name"]
+    list_select_related = ["organisation"]
+
+
+@admin.register(Notification)
+class NotificationAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "user", "title", "read_at"]
+    search_fields = ["user__email", "title"]
+    list_select_related = ["user"]
+
+
+@admin.register(UnsentTask)
+class UnsentTaskAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "target", "attempts"]
+
+
+@admin.register(PatentVector)
+class PatentVectorAdmin(ReadOnlyAdmin):
+    list_display = ["patent", "model", "updated_at"]
+    list_select_related = ["patent"]
+    exclude = ["vector"]

@@ -99,20 +99,21 @@ def _load_table(
         )
         if progress:
             progress(spec.key, min(start + BATCH_SIZE, len(rows)), len(rows))
-    reference_table.objects.update_or_create(
-        key=spec.key,
-        defaults={
-            "standard": source["standard"],
-            "title_zh": source["title_zh"],
-            "title_en": source["title_en"],
-            "version": source["version"],
-            "source": source["source"],
-            "notes": _as_text(source.get("notes", "")),
-            "row_count": len(rows),
-            "checksum": checksum,
-            "loaded_at": timezone.now(),
-        },
-    )
+    defaults = {
+        "standard": source["standard"],
+        "title_zh": source["title_zh"],
+        "title_en": source["title_en"],
+        "version": source["version"],
+        "source": source["source"],
+        "notes": _as_text(source.get("notes", "")),
+        "row_count": len(rows),
+        "checksum": checksum,
+        "loaded_at": timezone.now(),
+    }
+    # Migrations before marketplace 0019 load with a ReferenceTable that has no Chinese notes.
+    if any(field.name == "notes_zh" for field in reference_table._meta.fields):
+        defaults["notes_zh"] = _as_text(source.get("notes_zh", ""))
+    reference_table.objects.update_or_create(key=spec.key, defaults=defaults)
     return True
 
 

@@ -4,9 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.translation import gettext_lazy as _
+
 REVIEWER = "reviewer"
 MEDIATOR = "mediator"
 MEDIATION_SUPERVISOR = "mediation supervisor"
+
+# The group names are codes; people read these labels.
+LABELS = {
+    REVIEWER: _("reviewer"),
+    MEDIATOR: _("mediator"),
+    MEDIATION_SUPERVISOR: _("mediation supervisor"),
+}
 
 # Custom permissions live on Organisation's Meta (app label "marketplace"); later apps add
 # their own model permissions to these groups here.

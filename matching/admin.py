@@ -2,7 +2,8 @@
 
 from django.contrib import admin
 
-from matching.models import IpcIndustry, MatchRun
+from marketplace.admin import ReadOnlyAdmin
+from matching.models import IpcIndustry, Match, MatchRun
 
 # Reviewers find the licensing funnel (matching/funnel_pages.py) at the top of the admin index.
 admin.site.index_template = "admin/index_with_funnel.html"
@@ -36,3 +37,10 @@ class IpcIndustryAdmin(admin.ModelAdmin):
     list_display = ["ipc_prefix", "industry_code", "weight", "source"]
     search_fields = ["ipc_prefix", "industry_code"]
     list_filter = ["source"]
+
+
+@admin.register(Match)
+class MatchAdmin(ReadOnlyAdmin):
+    list_display = ["sme", "declaration", "need", "score", "rank", "run"]
+    search_fields = ["sme__name", "declaration__number"]
+    list_select_related = ["sme", "declaration", "need", "run"]

@@ -10,11 +10,11 @@ from django.utils.translation import gettext_lazy as _
 class IpcIndustry(models.Model):
     """How strongly patents under an IPC prefix belong to a GB/T 4754 industry."""
 
-    ipc_prefix = models.CharField(max_length=12)  # compact: H01, H01M, H01M10
-    industry_code = models.CharField(max_length=5)
-    weight = models.DecimalField(max_digits=4, decimal_places=3)
-    source = models.CharField(max_length=200)
-    note = models.CharField(max_length=200, blank=True)
+    ipc_prefix = models.CharField(_("IPC prefix"), max_length=12)  # compact: H01, H01M, H01M10
+    industry_code = models.CharField(_("industry code"), max_length=5)
+    weight = models.DecimalField(_("weight"), max_digits=4, decimal_places=3)
+    source = models.CharField(_("source"), max_length=200)
+    note = models.CharField(_("note"), max_length=200, blank=True)
 
     class Meta:
         verbose_name = _("IPC ↔ industry concordance row")
@@ -40,14 +40,16 @@ class TextVector(models.Model):
         NEED = "need", _("technology need")
         SME = "sme", _("SME profile")
 
-    kind = models.CharField(max_length=8, choices=Kind.choices)
-    object_id = models.BigIntegerField()
-    model = models.CharField(max_length=60)
-    text_hash = models.CharField(max_length=64)
-    vector = models.BinaryField()  # float32, L2-normalised
-    updated_at = models.DateTimeField(auto_now=True)
+    kind = models.CharField(_("kind"), max_length=8, choices=Kind.choices)
+    object_id = models.BigIntegerField(_("object ID"))
+    model = models.CharField(_("model"), max_length=60)
+    text_hash = models.CharField(_("text fingerprint"), max_length=64)
+    vector = models.BinaryField(_("vector"))  # float32, L2-normalised
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
+        verbose_name = _("text vector")
+        verbose_name_plural = _("text vectors")
         constraints = [
             models.UniqueConstraint(fields=["kind", "object_id", "model"], name="text_vector_once"),
         ]
@@ -65,15 +67,19 @@ class MatchRun(models.Model):
         COMPLETE = "complete", _("complete")
         FAILED = "failed", _("failed")
 
-    kind = models.CharField(max_length=12, default="full")
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.RUNNING)
-    is_current = models.BooleanField(default=False)
-    total_chunks = models.PositiveIntegerField(default=0)
-    done_chunks = models.PositiveIntegerField(default=0)
-    started_at = models.DateTimeField(auto_now_add=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
+    kind = models.CharField(_("kind"), max_length=12, default="full")
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.RUNNING
+    )
+    is_current = models.BooleanField(_("current"), default=False)
+    total_chunks = models.PositiveIntegerField(_("chunks in total"), default=0)
+    done_chunks = models.PositiveIntegerField(_("chunks done"), default=0)
+    started_at = models.DateTimeField(_("started at"), auto_now_add=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
 
     class Meta:
+        verbose_name = _("match run")
+        verbose_name_plural = _("match runs")
         ordering = ["-started_at", "-id"]
         constraints = [
             models.UniqueConstraint(
@@ -84,21 +90,28 @@ class MatchRun(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"run {self.pk} ({self.status})"
+        return str(_("run %(id)s (%(status)s)")) % {
+            "id": self.pk,
+            "status": self.get_status_display(),
+        }
 
 
 class MatchChunk(models.Model):
     """One slice of SMEs of a run; claimed and completed by compare-and-swap."""
 
-    run = models.ForeignKey(MatchRun, on_delete=models.CASCADE, related_name="chunks")
-    number = models.PositiveIntegerField()
-    sme_ids = models.JSONField()
-    status = models.CharField(max_length=8, default="pending")
-    attempts = models.PositiveSmallIntegerField(default=0)
+    run = models.ForeignKey(
+        MatchRun, on_delete=models.CASCADE, related_name="chunks", verbose_name=_("match run")
+    )
+    number = models.PositiveIntegerField(_("chunk number"))
+    sme_ids = models.JSONField(_("SME IDs"))
+    status = models.CharField(_("status"), max_length=8, default="pending")
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
     # When a worker last began it: a pending chunk begun long ago lost its worker.
-    started_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(_("started at"), null=True, blank=True)
 
     class Meta:
+        verbose_name = _("match chunk")
+        verbose_name_plural = _("match chunks")
         constraints = [models.UniqueConstraint(fields=["run", "number"], name="match_chunk_once")]
 
     def __str__(self) -> str:
@@ -115,16 +128,31 @@ class Match(models.Model):
     """
 
     run = models.ForeignKey(
-        MatchRun, on_delete=models.CASCADE, related_name="matches", db_index=False
+        MatchRun,
+        on_delete=models.CASCADE,
+        related_name="matches",
+        db_index=False,
+        verbose_name=_("match run"),
     )
     sme = models.ForeignKey(
-        "marketplace.Organisation", on_delete=models.CASCADE, related_name="matches", db_index=False
+        "marketplace.Organisation",
+        on_delete=models.CASCADE,
+        related_name="matches",
+        db_index=False,
+        verbose_name=_("SME"),
     )
     declaration = models.ForeignKey(
-        "licensing.Declaration", on_delete=models.CASCADE, related_name="matches"
+        "licensing.Declaration",
+        on_delete=models.CASCADE,
+        related_name="matches",
+        verbose_name=_("declaration"),
     )  # indexed: a retired declaration leaves the lists of every run
     patent = models.ForeignKey(
-        "marketplace.Patent", on_delete=models.CASCADE, related_name="matches", db_index=False
+        "marketplace.Patent",
+        on_delete=models.CASCADE,
+        related_name="matches",
+        db_index=False,
+        verbose_name=_("patent"),
     )
     need = models.ForeignKey(
         "marketplace.TechnologyNeed",
@@ -133,16 +161,19 @@ class Match(models.Model):
         blank=True,
         related_name="+",
         db_index=False,
+        verbose_name=_("technology need"),
     )
-    score = models.FloatField()
-    rank = models.PositiveSmallIntegerField()
-    components = models.JSONField()
+    score = models.FloatField(_("score"))
+    rank = models.PositiveSmallIntegerField(_("rank"))
+    components = models.JSONField(_("score components"))
     # Codes with parameters ({"code": "ipc_industry", "ipc": "H01M", "industry": "C3841"}),
     # rendered in the reader's language by matching.reasons when read.
-    reasons = models.JSONField(default=list)
-    created_at = models.DateTimeField(auto_now_add=True)
+    reasons = models.JSONField(_("reasons"), default=list)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
+        verbose_name = _("match")
+        verbose_name_plural = _("matches")
         ordering = ["sme_id", "rank"]
         constraints = [
             # One list per SME and need (need NULL: the list of the SME's profile); also the
@@ -169,8 +200,19 @@ class ListFloor(models.Model):
     not by a weaker newcomer (which the run had ranked below K); SMEs whose run list was
     short have no row and take any newcomer above the engine's minimum."""
 
-    run = models.ForeignKey(MatchRun, on_delete=models.CASCADE, related_name="+", db_index=False)
-    sme = models.ForeignKey("marketplace.Organisation", on_delete=models.CASCADE, related_name="+")
+    run = models.ForeignKey(
+        MatchRun,
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_index=False,
+        verbose_name=_("match run"),
+    )
+    sme = models.ForeignKey(
+        "marketplace.Organisation",
+        on_delete=models.CASCADE,
+        related_name="+",
+        verbose_name=_("SME"),
+    )
     need = models.ForeignKey(
         "marketplace.TechnologyNeed",
         on_delete=models.CASCADE,
@@ -178,10 +220,13 @@ class ListFloor(models.Model):
         blank=True,
         related_name="+",
         db_index=False,
+        verbose_name=_("technology need"),
     )
-    score = models.FloatField()
+    score = models.FloatField(_("score"))
 
     class Meta:
+        verbose_name = _("list floor")
+        verbose_name_plural = _("list floors")
         constraints = [
             models.UniqueConstraint(
                 fields=["run", "sme", "need"], name="list_floor_once", nulls_distinct=False
@@ -211,19 +256,34 @@ class MatchFeedback(models.Model):
         ALREADY_HAVE = "already_have", _("already have this technology")
         OTHER = "other", _("other")
 
-    sme = models.ForeignKey("marketplace.Organisation", on_delete=models.CASCADE, related_name="+")
+    sme = models.ForeignKey(
+        "marketplace.Organisation",
+        on_delete=models.CASCADE,
+        related_name="+",
+        verbose_name=_("SME"),
+    )
     declaration = models.ForeignKey(
-        "licensing.Declaration", on_delete=models.CASCADE, related_name="+"
+        "licensing.Declaration",
+        on_delete=models.CASCADE,
+        related_name="+",
+        verbose_name=_("declaration"),
     )
-    verdict = models.CharField(max_length=14, choices=Verdict.choices)
-    reason = models.CharField(max_length=16, choices=Reason.choices, blank=True)
+    verdict = models.CharField(_("verdict"), max_length=14, choices=Verdict.choices)
+    reason = models.CharField(_("reason"), max_length=16, choices=Reason.choices, blank=True)
     given_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("given by"),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)  # a verdict changed in place moves it
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(
+        _("updated at"), auto_now=True
+    )  # a verdict changed in place moves it
 
     class Meta:
+        verbose_name = _("match feedback")
+        verbose_name_plural = _("match feedback")
         constraints = [
             models.UniqueConstraint(fields=["sme", "declaration"], name="match_feedback_once")
         ]

@@ -901,3 +901,38 @@ def test_parties_have_no_declaration_admin(world: World) -> None:
         302,
         "/admin/login/?next=/admin/licensing/declaration/",
     )
+
+
+def test_a_draft_with_a_malformed_field_and_a_broken_term_rule_hears_of_both_at_once(
+    world: World,
+) -> None:
+    # Given a draft whose phone is too long (the serializer) and whose entry fee is over the
+    # cap (a term rule)
+    patent = declarable_patent(world.university)
+    before = _state()
+    body = {"patent": patent.pk, **terms(entry_fee_cny="20000001", contact_phone="1" * 300)}
+
+    # When the patentee sends it
+    response = world.client("member", "zh-hans").post("/api/v1/declarations/", body, format="json")
+
+    # Then one 400 names both, each on the body's own field, and nothing is stored
+    assert response.status_code == 400, response.json()
+    answer = response.json()
+    assert answer["code"] == "invalid"
+    assert sorted(answer["fields"]) == ["contact_phone", "entry_fee_cny"]
+    assert [item["code"] for item in answer["fields"]["entry_fee_cny"]] == ["entry_fee_over_cap"]
+    assert [item["code"] for item in answer["fields"]["contact_phone"]] == ["max_length"]
+    assert _state() == before
+
+
+def test_a_refused_payment_method_is_reported_alone_not_with_rules_it_would_decide(
+    world: World,
+) -> None:
+    patent = declarable_patent(world.university)
+    response = world.client("member").post(
+        "/api/v1/declarations/",
+        {"patent": patent.pk, **terms(payment_method="barter")},
+        format="json",
+    )
+    assert response.status_code == 400
+    assert sorted(response.json()["fields"]) == ["payment_method"]

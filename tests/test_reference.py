@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from django.apps import apps
 from django.core.management import call_command
 
 from marketplace.models import Industry, ReferenceTable, Region
-from marketplace.reference import DATA_DIR, load_reference_tables
+from marketplace.reference import DATA_DIR, TABLES, load_reference_tables
 from tests.conftest import ROLES, World
 
 pytestmark = pytest.mark.django_db
@@ -110,3 +111,20 @@ def test_shipped_files_pass_their_own_integrity_check() -> None:
         [sys.executable, str(DATA_DIR / "check.py")], capture_output=True, text=True, check=False
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_notes_on_each_table_read_in_chinese_and_in_english() -> None:
+    # Given the tables as the migrations loaded them, when the public lists them
+    from tests.conftest import client_for
+
+    tables = client_for(None).get("/api/v1/reference/tables/").json()
+
+    # Then each English note has its Chinese one, in the same order
+    files = {spec.key: spec.file_name for spec in TABLES}
+    for table in tables:
+        source = SOURCES[files[table["key"]]]
+        assert table["notes"] == "\n".join(source["notes"])
+        assert table["notes_zh"] == "\n".join(source["notes_zh"])
+        lines = table["notes_zh"].split("\n")
+        assert len(lines) == len(source["notes"]) > 0
+        assert all(re.search(r"[\u4e00-\u9fff]{4}", line) for line in lines)

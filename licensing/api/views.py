@@ -25,12 +25,13 @@ from licensing.models import Declaration, DeclarationEvent, DeclarationStatus, P
 from licensing.querysets import PUBLIC
 from licensing.services import declarations as services
 from marketplace import roles
+from marketplace.api.errors import flatten_errors
 from marketplace.api.exports import safe_cell
 from marketplace.api.ids import IdFilter
 from marketplace.api.pagination import CursorPagination
 from marketplace.api.permissions import request_user
 from marketplace.api.views import ERROR_RESPONSES
-from marketplace.errors import PermissionDenied
+from marketplace.errors import InvalidInput, PermissionDenied
 from marketplace.models import Patent, PatentCoOwner, User
 from marketplace.patents.ipc import normalise_ipc_prefix
 
@@ -56,6 +57,40 @@ class ReviewQueuePagination(CursorPagination):
     """The queue oldest first: what waits longest is reviewed first."""
 
     ordering = ("updated_at", "id")  # type: ignore[assignment]
+
+
+def _accepted_values(
+    data: serializers.Serializer[Any], raw: Any, refused: set[str]
+) -> dict[str, Any]:
+    """The values of the fields the serializer accepted, each validated on its own."""
+    values: dict[str, Any] = {}
+    for name, field in data.fields.items():
+        if name in refused or field.read_only:
+            continue
+        try:
+            values[name] = field.run_validation(raw.get(name, serializers.empty))
+        except (serializers.ValidationError, serializers.SkipField):
+            continue
+    return values
+
+
+def _with_term_problems(data: s.DeclarationCreateSerializer, request: Request) -> InvalidInput:
+    """The serializer's errors and the term rules the accepted fields break, in one 400, so
+    a patentee fixes everything in one round."""
+    errors = flatten_errors(data.errors)
+    fields = {path: [(i["code"], i["message"]) for i in items] for path, items in errors.items()}
+    refused = {path.split(".")[0] for path in errors}
+    values = _accepted_values(data, request.data, refused)
+    patent_id = values.pop("patent", None)
+    if patent_id is not None:
+        problems = services.declaration_terms_problems(
+            actor=request_user(request), patent_id=patent_id, terms=values, refused=refused
+        )
+        for field, code, message in problems:
+            fields.setdefault(field, []).append((code, message))
+    return InvalidInput(
+        "invalid", _("The input is not valid; see the fields for details."), fields=fields
+    )
 
 
 class DeclarationViewSet(viewsets.ReadOnlyModelViewSet[Declaration]):
@@ -86,7 +121,8 @@ class DeclarationViewSet(viewsets.ReadOnlyModelViewSet[Declaration]):
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """Draft a declaration; caps and term rules are checked now, bars at submission."""
         data = s.DeclarationCreateSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
+        if not data.is_valid():
+            raise _with_term_problems(data, request)
         terms = dict(data.validated_data)
         patent_id = terms.pop("patent")
         declaration = services.declaration_create(

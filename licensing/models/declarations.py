@@ -54,10 +54,16 @@ class Declaration(models.Model):
     """A patentee's declaration offering anyone a license on fixed terms."""
 
     patent = models.ForeignKey(
-        "marketplace.Patent", on_delete=models.PROTECT, related_name="declarations"
+        "marketplace.Patent",
+        on_delete=models.PROTECT,
+        related_name="declarations",
+        verbose_name=_("patent"),
     )
     organisation = models.ForeignKey(
-        "marketplace.Organisation", on_delete=models.PROTECT, related_name="declarations"
+        "marketplace.Organisation",
+        on_delete=models.PROTECT,
+        related_name="declarations",
+        verbose_name=_("organisation"),
     )
     # NULL until announced (unique when set), so drafts do not collide on "".
     number = models.CharField(_("declaration number"), max_length=20, null=True, blank=True)  # noqa: DJ001
@@ -76,41 +82,55 @@ class Declaration(models.Model):
     royalty_basis = models.CharField(
         _("running royalty basis"), max_length=10, choices=RoyaltyBasis.choices, blank=True
     )
-    lump_sum_cny = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
-    entry_fee_cny = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    lump_sum_cny = models.DecimalField(
+        _("lump sum (CNY)"), max_digits=14, decimal_places=2, null=True, blank=True
+    )
+    entry_fee_cny = models.DecimalField(
+        _("entry fee (CNY)"), max_digits=14, decimal_places=2, null=True, blank=True
+    )
     royalty_rate_percent = models.DecimalField(
-        max_digits=7, decimal_places=4, null=True, blank=True
+        _("royalty rate (%)"), max_digits=7, decimal_places=4, null=True, blank=True
     )
     minimum_annual_royalty_cny = models.DecimalField(
-        max_digits=14, decimal_places=2, null=True, blank=True
+        _("minimum annual royalty (CNY)"), max_digits=14, decimal_places=2, null=True, blank=True
     )
     # Years from the license's effective date; empty means until the patent expires.
-    license_term_years = models.PositiveSmallIntegerField(null=True, blank=True)
-    contact_name = models.CharField(max_length=100)
-    contact_phone = models.CharField(max_length=30)
-    contact_email = models.EmailField()
-    contact_address = models.CharField(max_length=300, blank=True)
+    license_term_years = models.PositiveSmallIntegerField(
+        _("license term (years)"), null=True, blank=True
+    )
+    contact_name = models.CharField(_("contact person"), max_length=100)
+    contact_phone = models.CharField(_("contact phone"), max_length=30)
+    contact_email = models.EmailField(_("contact e-mail"))
+    contact_address = models.CharField(_("contact address"), max_length=300, blank=True)
     undertaking = models.BooleanField(
         _("the patentee undertakes that the conditions for open licensing are met"), default=False
     )
-    calculation_explanation = models.TextField(max_length=2000)
-    other_terms = models.TextField(max_length=2000, blank=True)
+    calculation_explanation = models.TextField(_("calculation explanation"), max_length=2000)
+    other_terms = models.TextField(_("other terms"), max_length=2000, blank=True)
 
     # Reviewer attention: advertising wording, or a bar that arose after announcement.
-    advertising_words = models.JSONField(default=list, blank=True)
-    flagged_bars = models.JSONField(default=list, blank=True)
+    advertising_words = models.JSONField(_("advertising words"), default=list, blank=True)
+    flagged_bars = models.JSONField(_("flagged bars"), default=list, blank=True)
     supersedes = models.ForeignKey(
-        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="superseded_by"
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="superseded_by",
+        verbose_name=_("supersedes"),
     )
 
     effective_date = models.DateField(_("effective date"), null=True, blank=True)
     withdrawal_date = models.DateField(_("withdrawal date"), null=True, blank=True)
     ended_date = models.DateField(_("ended on"), null=True, blank=True)
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("created by"),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     objects: ClassVar[DeclarationQuerySet] = DeclarationQuerySet.as_manager()  # type: ignore[assignment]
 
@@ -198,17 +218,30 @@ class DeclarationConsent(models.Model):
         DECLARATION = "declaration", _("declaration")
         WITHDRAWAL = "withdrawal", _("withdrawal")
 
-    declaration = models.ForeignKey(Declaration, on_delete=models.CASCADE, related_name="consents")
+    declaration = models.ForeignKey(
+        Declaration,
+        on_delete=models.CASCADE,
+        related_name="consents",
+        verbose_name=_("declaration"),
+    )
     organisation = models.ForeignKey(
-        "marketplace.Organisation", on_delete=models.PROTECT, related_name="+"
+        "marketplace.Organisation",
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("organisation"),
     )
-    purpose = models.CharField(max_length=12, choices=Purpose.choices)
+    purpose = models.CharField(_("purpose"), max_length=12, choices=Purpose.choices)
     given_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("given by"),
     )
-    given_at = models.DateTimeField(auto_now_add=True)
+    given_at = models.DateTimeField(_("given at"), auto_now_add=True)
 
     class Meta:
+        verbose_name = _("declaration consent")
+        verbose_name_plural = _("declaration consents")
         constraints = [
             models.UniqueConstraint(
                 fields=["declaration", "organisation", "purpose"], name="declaration_consent_once"
@@ -222,18 +255,27 @@ class DeclarationConsent(models.Model):
 class DeclarationEvent(models.Model):
     """One step in a declaration's timeline: who moved it, when, from where to where, why."""
 
-    declaration = models.ForeignKey(Declaration, on_delete=models.CASCADE, related_name="events")
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    declaration = models.ForeignKey(
+        Declaration, on_delete=models.CASCADE, related_name="events", verbose_name=_("declaration")
     )
-    verb = models.CharField(max_length=30)
-    from_status = models.CharField(max_length=24, blank=True)
-    to_status = models.CharField(max_length=24, blank=True)
-    reason = models.TextField(blank=True)
-    data = models.JSONField(default=dict, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("by"),
+    )
+    verb = models.CharField(_("step"), max_length=30)
+    from_status = models.CharField(_("from status"), max_length=24, blank=True)
+    to_status = models.CharField(_("to status"), max_length=24, blank=True)
+    reason = models.TextField(_("reason"), blank=True)
+    data = models.JSONField(_("details"), default=dict, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
+        verbose_name = _("declaration event")
+        verbose_name_plural = _("declaration events")
         ordering = ["created_at", "id"]
 
     def __str__(self) -> str:

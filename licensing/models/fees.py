@@ -12,12 +12,14 @@ class AnnualFeeRate(models.Model):
     version = models.CharField(_("schedule version"), max_length=20)
     valid_from = models.DateField(_("valid from"))
     patent_type = models.CharField(_("patent type"), max_length=16)
-    year_from = models.PositiveSmallIntegerField()
-    year_to = models.PositiveSmallIntegerField()
-    amount_cny = models.DecimalField(max_digits=10, decimal_places=2)
-    source = models.TextField(blank=True)
+    year_from = models.PositiveSmallIntegerField(_("from year"))
+    year_to = models.PositiveSmallIntegerField(_("to year"))
+    amount_cny = models.DecimalField(_("amount (CNY)"), max_digits=10, decimal_places=2)
+    source = models.TextField(_("source"), blank=True)
 
     class Meta:
+        verbose_name = _("annual fee rate")
+        verbose_name_plural = _("annual fee rates")
         ordering = ["patent_type", "year_from", "-valid_from"]
         constraints = [
             models.UniqueConstraint(

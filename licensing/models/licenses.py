@@ -27,34 +27,53 @@ class License(models.Model):
         related_name="licenses",
         null=True,
         blank=True,
+        verbose_name=_("declaration"),
     )
     patent = models.ForeignKey(
-        "marketplace.Patent", on_delete=models.PROTECT, related_name="licenses"
+        "marketplace.Patent",
+        on_delete=models.PROTECT,
+        related_name="licenses",
+        verbose_name=_("patent"),
     )
     licensor = models.ForeignKey(
-        "marketplace.Organisation", on_delete=models.PROTECT, related_name="licenses_granted"
+        "marketplace.Organisation",
+        on_delete=models.PROTECT,
+        related_name="licenses_granted",
+        verbose_name=_("licensor"),
     )
     licensee = models.ForeignKey(
-        "marketplace.Organisation", on_delete=models.PROTECT, related_name="licenses_held"
+        "marketplace.Organisation",
+        on_delete=models.PROTECT,
+        related_name="licenses_held",
+        verbose_name=_("licensee"),
     )
     # False for ordinary licenses negotiated outside a declaration (recorded, no fee reduction).
-    is_open_license = models.BooleanField(default=True)
-    status = models.CharField(max_length=20, choices=LicenseStatus.choices, editable=False)
+    is_open_license = models.BooleanField(_("open license"), default=True)
+    status = models.CharField(
+        _("status"), max_length=20, choices=LicenseStatus.choices, editable=False
+    )
     notice_text = models.TextField(_("written notice"), max_length=5000)
     notice_sent_at = models.DateTimeField(_("notice sent at"))
     # The platform delivers the notice to the patentee's inbox when it is sent.
     notice_delivered_at = models.DateTimeField(_("notice reached the patentee at"))
     terms = models.JSONField(_("terms granted"), default=dict)
-    due_at_acceptance_cny = models.DecimalField(max_digits=14, decimal_places=2)
+    due_at_acceptance_cny = models.DecimalField(
+        _("due at acceptance (CNY)"), max_digits=14, decimal_places=2
+    )
     effective_date = models.DateField(_("effective date"), null=True, blank=True)
     term_end = models.DateField(_("term ends"), null=True, blank=True)
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("created by"),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
+        verbose_name = _("license")
+        verbose_name_plural = _("licenses")
         ordering = ["-created_at", "-id"]
         constraints = [
             # One active license per licensee and declaration.
@@ -96,29 +115,37 @@ class PaymentKind(models.TextChoices):
 class LicensePayment(models.Model):
     """A payment the licensee recorded, with its bank reference and proof."""
 
-    license = models.ForeignKey(License, on_delete=models.PROTECT, related_name="payments")
-    kind = models.CharField(max_length=10, choices=PaymentKind.choices)
-    amount_cny = models.DecimalField(max_digits=14, decimal_places=2)
+    license = models.ForeignKey(
+        License, on_delete=models.PROTECT, related_name="payments", verbose_name=_("license")
+    )
+    kind = models.CharField(_("kind"), max_length=10, choices=PaymentKind.choices)
+    amount_cny = models.DecimalField(_("amount (CNY)"), max_digits=14, decimal_places=2)
     reference = models.CharField(_("payment reference"), max_length=100)
     proof = models.TextField(_("proof of payment"), max_length=2000, blank=True)
-    paid_on = models.DateField()
+    paid_on = models.DateField(_("paid on"))
     status = models.CharField(
-        max_length=10, choices=PaymentStatus.choices, default=PaymentStatus.RECORDED
+        _("status"), max_length=10, choices=PaymentStatus.choices, default=PaymentStatus.RECORDED
     )
-    contest_reason = models.TextField(blank=True)
+    contest_reason = models.TextField(_("reason for contesting"), blank=True)
     royalty_report = models.ForeignKey(
         "licensing.RoyaltyReport",
         on_delete=models.PROTECT,
         null=True,
         blank=True,
         related_name="payments",
+        verbose_name=_("royalty report"),
     )
     recorded_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("recorded by"),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
+        verbose_name = _("license payment")
+        verbose_name_plural = _("license payments")
         ordering = ["license_id", "paid_on", "id"]
         constraints = [
             models.CheckConstraint(condition=models.Q(amount_cny__gt=0), name="payment_positive"),
@@ -131,18 +158,27 @@ class LicensePayment(models.Model):
 class LicenseEvent(models.Model):
     """One step in a license's timeline."""
 
-    license = models.ForeignKey(License, on_delete=models.CASCADE, related_name="events")
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    license = models.ForeignKey(
+        License, on_delete=models.CASCADE, related_name="events", verbose_name=_("license")
     )
-    verb = models.CharField(max_length=30)
-    from_status = models.CharField(max_length=20, blank=True)
-    to_status = models.CharField(max_length=20, blank=True)
-    reason = models.TextField(blank=True)
-    data = models.JSONField(default=dict, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("by"),
+    )
+    verb = models.CharField(_("step"), max_length=30)
+    from_status = models.CharField(_("from status"), max_length=20, blank=True)
+    to_status = models.CharField(_("to status"), max_length=20, blank=True)
+    reason = models.TextField(_("reason"), blank=True)
+    data = models.JSONField(_("details"), default=dict, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
+        verbose_name = _("license event")
+        verbose_name_plural = _("license events")
         ordering = ["created_at", "id"]
 
     def __str__(self) -> str:
@@ -152,14 +188,18 @@ class LicenseEvent(models.Model):
 class IdempotencyRecord(models.Model):
     """The first answer to a request sent with an Idempotency-Key, replayed for repeats."""
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
-    key = models.CharField(max_length=100)
-    request_hash = models.CharField(max_length=64)
-    status_code = models.PositiveSmallIntegerField()
-    body = models.JSONField()
-    created_at = models.DateTimeField(auto_now_add=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", verbose_name=_("user")
+    )
+    key = models.CharField(_("key"), max_length=100)
+    request_hash = models.CharField(_("request fingerprint"), max_length=64)
+    status_code = models.PositiveSmallIntegerField(_("HTTP status"))
+    body = models.JSONField(_("body"))
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
+        verbose_name = _("idempotency record")
+        verbose_name_plural = _("idempotency records")
         constraints = [
             models.UniqueConstraint(fields=["user", "key"], name="idempotency_key_once_per_user")
         ]
@@ -177,23 +217,35 @@ class FilingStatus(models.TextChoices):
 class LicenseFiling(models.Model):
     """The filing (备案) of a license with CNIPA, due within 3 months of the effective date."""
 
-    license = models.ForeignKey(License, on_delete=models.PROTECT, related_name="filings")
+    license = models.ForeignKey(
+        License, on_delete=models.PROTECT, related_name="filings", verbose_name=_("license")
+    )
     filed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("filed by"),
     )
-    filed_on = models.DateField()
-    notice_attached = models.BooleanField(default=True)
-    payment_proof_attached = models.BooleanField(default=True)
+    filed_on = models.DateField(_("filed on"))
+    notice_attached = models.BooleanField(_("notice attached"), default=True)
+    payment_proof_attached = models.BooleanField(_("payment proof attached"), default=True)
     status = models.CharField(
-        max_length=10, choices=FilingStatus.choices, default=FilingStatus.FILED
+        _("status"), max_length=10, choices=FilingStatus.choices, default=FilingStatus.FILED
     )
-    reviewer_note = models.TextField(blank=True)
+    reviewer_note = models.TextField(_("reviewer note"), blank=True)
     decided_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("decided by"),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
+        verbose_name = _("license filing")
+        verbose_name_plural = _("license filings")
         ordering = ["license_id", "created_at", "id"]
         constraints = [
             models.UniqueConstraint(
@@ -204,24 +256,34 @@ class LicenseFiling(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"filing of {self.license_id} ({self.status})"
+        return str(_("filing of license %(id)s (%(status)s)")) % {
+            "id": self.license_id,
+            "status": self.get_status_display(),
+        }
 
 
 class RoyaltyReport(models.Model):
     """The licensee's report of net sales or profit for a period, and the royalty due on it."""
 
-    license = models.ForeignKey(License, on_delete=models.PROTECT, related_name="royalty_reports")
-    period_start = models.DateField()
-    period_end = models.DateField()
-    basis_amount_cny = models.DecimalField(max_digits=16, decimal_places=2)
-    amount_due_cny = models.DecimalField(max_digits=14, decimal_places=2)
-    due_date = models.DateField()
-    reported_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    license = models.ForeignKey(
+        License, on_delete=models.PROTECT, related_name="royalty_reports", verbose_name=_("license")
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    period_start = models.DateField(_("period start"))
+    period_end = models.DateField(_("period end"))
+    basis_amount_cny = models.DecimalField(_("basis amount (CNY)"), max_digits=16, decimal_places=2)
+    amount_due_cny = models.DecimalField(_("amount due (CNY)"), max_digits=14, decimal_places=2)
+    due_date = models.DateField(_("due date"))
+    reported_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("reported by"),
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
+        verbose_name = _("royalty report")
+        verbose_name_plural = _("royalty reports")
         ordering = ["license_id", "period_start", "id"]
         constraints = [
             models.UniqueConstraint(
@@ -238,4 +300,8 @@ class RoyaltyReport(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"report {self.period_start}–{self.period_end} of {self.license_id}"
+        return str(_("report %(start)s–%(end)s of license %(id)s")) % {
+            "start": self.period_start,
+            "end": self.period_end,
+            "id": self.license_id,
+        }

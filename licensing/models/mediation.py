@@ -15,8 +15,8 @@ from licensing.querysets import MediationCaseQuerySet
 class HolidayCalendarYear(models.Model):
     """A year whose official holiday calendar an operator has entered in full (overrides)."""
 
-    year = models.PositiveSmallIntegerField(primary_key=True)
-    source = models.CharField(max_length=300)
+    year = models.PositiveSmallIntegerField(_("year"), primary_key=True)
+    source = models.CharField(_("source"), max_length=300)
 
     class Meta:
         verbose_name = _("announced holiday year")
@@ -31,9 +31,9 @@ class HolidayOverride(models.Model):
     """An operator's entry for one day: a public holiday or an adjusted working day. Overrides
     and extends the chinese-calendar library (which knows only announced years)."""
 
-    date = models.DateField(unique=True)
-    is_workday = models.BooleanField()
-    note = models.CharField(max_length=100, blank=True)
+    date = models.DateField(_("date"), unique=True)
+    is_workday = models.BooleanField(_("working day"))
+    note = models.CharField(_("note"), max_length=100, blank=True)
 
     class Meta:
         verbose_name = _("holiday or adjusted working day")
@@ -41,7 +41,7 @@ class HolidayOverride(models.Model):
         ordering = ["-date"]
 
     def __str__(self) -> str:
-        return f"{self.date} {'working day' if self.is_workday else 'holiday'}"
+        return f"{self.date} {_('working day') if self.is_workday else _('holiday')}"
 
 
 class CaseStatus(models.TextChoices):
@@ -181,12 +181,24 @@ class MediationCase(models.Model):
 class CaseAgent(models.Model):
     """An agent with power of attorney for one party (at most two per party)."""
 
-    case = models.ForeignKey(MediationCase, on_delete=models.CASCADE, related_name="agents")
-    organisation = models.ForeignKey(
-        "marketplace.Organisation", on_delete=models.PROTECT, related_name="+"
+    case = models.ForeignKey(
+        MediationCase,
+        on_delete=models.CASCADE,
+        related_name="agents",
+        verbose_name=_("mediation case"),
     )
-    name = models.CharField(max_length=100)
+    organisation = models.ForeignKey(
+        "marketplace.Organisation",
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("for organisation"),
+    )
+    name = models.CharField(_("agent name"), max_length=100)
     power_of_attorney = models.CharField(_("power of attorney reference"), max_length=200)
+
+    class Meta:
+        verbose_name = _("case agent")
+        verbose_name_plural = _("case agents")
 
     def __str__(self) -> str:
         return self.name
@@ -195,22 +207,35 @@ class CaseAgent(models.Model):
 class CaseEvidence(models.Model):
     """A document a party put on file; only the parties and the mediator may download it."""
 
-    case = models.ForeignKey(MediationCase, on_delete=models.CASCADE, related_name="evidence")
+    case = models.ForeignKey(
+        MediationCase,
+        on_delete=models.CASCADE,
+        related_name="evidence",
+        verbose_name=_("mediation case"),
+    )
     organisation = models.ForeignKey(
-        "marketplace.Organisation", on_delete=models.PROTECT, related_name="+"
+        "marketplace.Organisation",
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("organisation"),
     )
     uploaded_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("uploaded by"),
     )
-    file = models.FileField(upload_to="evidence/%Y/%m/")
-    original_name = models.CharField(max_length=255)
-    content_type = models.CharField(max_length=100)
-    size = models.PositiveIntegerField()
-    sha256 = models.CharField(max_length=64)
-    description = models.CharField(max_length=300, blank=True)
-    uploaded_at = models.DateTimeField(auto_now_add=True)
+    file = models.FileField(_("file"), upload_to="evidence/%Y/%m/")
+    original_name = models.CharField(_("original file name"), max_length=255)
+    content_type = models.CharField(_("content type"), max_length=100)
+    size = models.PositiveIntegerField(_("size (bytes)"))
+    sha256 = models.CharField(_("SHA-256"), max_length=64)
+    description = models.CharField(_("description"), max_length=300, blank=True)
+    uploaded_at = models.DateTimeField(_("uploaded at"), auto_now_add=True)
 
     class Meta:
+        verbose_name = _("evidence")
+        verbose_name_plural = _("evidence")
         ordering = ["case_id", "uploaded_at", "id"]
 
     def __str__(self) -> str:
@@ -225,24 +250,47 @@ class RecusalRequest(models.Model):
         GRANTED = "granted", _("granted")
         REFUSED = "refused", _("refused")
 
-    case = models.ForeignKey(MediationCase, on_delete=models.CASCADE, related_name="recusals")
+    case = models.ForeignKey(
+        MediationCase,
+        on_delete=models.CASCADE,
+        related_name="recusals",
+        verbose_name=_("mediation case"),
+    )
     mediator = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("mediator"),
     )
     organisation = models.ForeignKey(
-        "marketplace.Organisation", on_delete=models.PROTECT, related_name="+"
+        "marketplace.Organisation",
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("organisation"),
     )
     requested_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("requested by"),
     )
-    reasons = models.TextField(max_length=2000)
-    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
+    reasons = models.TextField(_("reasons"), max_length=2000)
+    status = models.CharField(
+        _("status"), max_length=8, choices=Status.choices, default=Status.PENDING
+    )
     decided_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("decided by"),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
+        verbose_name = _("recusal request")
+        verbose_name_plural = _("recusal requests")
         constraints = [
             models.UniqueConstraint(
                 fields=["case"], condition=models.Q(status="pending"), name="recusal_one_pending"
@@ -256,19 +304,29 @@ class RecusalRequest(models.Model):
 class MediationSession(models.Model):
     """A session held: who came, what happened."""
 
-    case = models.ForeignKey(MediationCase, on_delete=models.CASCADE, related_name="sessions")
-    held_at = models.DateTimeField()
-    place = models.CharField(max_length=200)
-    applicant_present = models.BooleanField()
-    respondent_present = models.BooleanField()
-    absence_excused = models.BooleanField(default=False)
-    notes = models.TextField(max_length=5000)
-    recorded_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    case = models.ForeignKey(
+        MediationCase,
+        on_delete=models.CASCADE,
+        related_name="sessions",
+        verbose_name=_("mediation case"),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    held_at = models.DateTimeField(_("held at"))
+    place = models.CharField(_("place"), max_length=200)
+    applicant_present = models.BooleanField(_("applicant present"))
+    respondent_present = models.BooleanField(_("respondent present"))
+    absence_excused = models.BooleanField(_("absence excused"), default=False)
+    notes = models.TextField(_("notes"), max_length=5000)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("recorded by"),
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
+        verbose_name = _("mediation session")
+        verbose_name_plural = _("mediation sessions")
         ordering = ["case_id", "held_at", "id"]
 
     def __str__(self) -> str:
@@ -278,15 +336,29 @@ class MediationSession(models.Model):
 class MediationAgreement(models.Model):
     """The written agreement; payment obligations flow into the license's royalty ledger."""
 
-    case = models.OneToOneField(MediationCase, on_delete=models.CASCADE, related_name="agreement")
-    text = models.TextField(max_length=10_000)
-    is_notarised = models.BooleanField(default=False)
-    applicant_accepted_at = models.DateTimeField(null=True, blank=True)
-    respondent_accepted_at = models.DateTimeField(null=True, blank=True)
-    recorded_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    case = models.OneToOneField(
+        MediationCase,
+        on_delete=models.CASCADE,
+        related_name="agreement",
+        verbose_name=_("mediation case"),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    text = models.TextField(_("text"), max_length=10_000)
+    is_notarised = models.BooleanField(_("notarised"), default=False)
+    applicant_accepted_at = models.DateTimeField(_("applicant accepted at"), null=True, blank=True)
+    respondent_accepted_at = models.DateTimeField(
+        _("respondent accepted at"), null=True, blank=True
+    )
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("recorded by"),
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("mediation agreement")
+        verbose_name_plural = _("mediation agreements")
 
     def __str__(self) -> str:
         return f"agreement in {self.case_id}"
@@ -296,19 +368,30 @@ class AgreementObligation(models.Model):
     """A payment one party owes the other under the agreement, with its due date."""
 
     agreement = models.ForeignKey(
-        MediationAgreement, on_delete=models.CASCADE, related_name="obligations"
+        MediationAgreement,
+        on_delete=models.CASCADE,
+        related_name="obligations",
+        verbose_name=_("agreement"),
     )
     payer = models.ForeignKey(
-        "marketplace.Organisation", on_delete=models.PROTECT, related_name="+"
+        "marketplace.Organisation",
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("payer"),
     )
     payee = models.ForeignKey(
-        "marketplace.Organisation", on_delete=models.PROTECT, related_name="+"
+        "marketplace.Organisation",
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("payee"),
     )
-    amount_cny = models.DecimalField(max_digits=14, decimal_places=2)
-    due_date = models.DateField()
-    description = models.CharField(max_length=300)
+    amount_cny = models.DecimalField(_("amount (CNY)"), max_digits=14, decimal_places=2)
+    due_date = models.DateField(_("due date"))
+    description = models.CharField(_("description"), max_length=300)
 
     class Meta:
+        verbose_name = _("agreement obligation")
+        verbose_name_plural = _("agreement obligations")
         ordering = ["agreement_id", "due_date", "id"]
         constraints = [
             models.CheckConstraint(
@@ -323,7 +406,12 @@ class AgreementObligation(models.Model):
 class MediationEvent(models.Model):
     """One step in a case's timeline: actor, time, from, to, reason."""
 
-    case = models.ForeignKey(MediationCase, on_delete=models.CASCADE, related_name="events")
+    case = models.ForeignKey(
+        MediationCase,
+        on_delete=models.CASCADE,
+        related_name="events",
+        verbose_name=_("mediation case"),
+    )
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.PROTECT,
@@ -336,7 +424,7 @@ class MediationEvent(models.Model):
     from_status = models.CharField(_("from"), max_length=14, blank=True)
     to_status = models.CharField(pgettext_lazy("timeline", "to"), max_length=14, blank=True)
     reason = models.TextField(_("reason"), blank=True)
-    data = models.JSONField(default=dict, blank=True)
+    data = models.JSONField(_("details"), default=dict, blank=True)
     created_at = models.DateTimeField(_("when"), auto_now_add=True)
 
     class Meta:

@@ -121,6 +121,23 @@ def _check_draft_terms(values: dict[str, Any], patent: Patent) -> None:
         raise _terms_error(problems)
 
 
+def declaration_terms_problems(
+    *, actor: User, patent_id: int, terms: dict[str, Any], refused: set[str]
+) -> list[tuple[str, str, str]]:
+    """The term rules a draft breaks on the fields its serializer accepted (refused fields are
+    already reported; without an accepted payment method the term rules cannot be judged)."""
+    if "payment_method" in refused:
+        return []
+    patent = Patent.objects.visible_to(actor).filter(pk=patent_id).first()
+    if patent is None or not Membership.objects.is_member(actor, patent.owner_id):
+        return []
+    return [
+        problem
+        for problem in check_terms(terms, patent_expiry=patent.expiry_date, today=_today())
+        if problem[1] != "undertaking_required" and problem[0] not in refused
+    ]
+
+
 @transaction.atomic
 def declaration_create(*, actor: User, patent_id: int, terms: dict[str, Any]) -> Declaration:
     """Draft a declaration for a patent of the actor's organisation."""

@@ -67,6 +67,7 @@ class ReferenceTableSerializer(serializers.ModelSerializer[ReferenceTable]):
             "version",
             "source",
             "notes",
+            "notes_zh",
             "row_count",
             "loaded_at",
         ]

@@ -47,4 +47,4 @@ class OutboundEmail(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.kind} → {self.to_email} ({self.status})"
+        return f"{self.kind} → {self.to_email} ({self.get_status_display()})"

@@ -19,38 +19,46 @@ class ImportJob(models.Model):
     """One uploaded file and what became of its rows."""
 
     organisation = models.ForeignKey(
-        "marketplace.Organisation", on_delete=models.PROTECT, related_name="import_jobs"
+        "marketplace.Organisation",
+        on_delete=models.PROTECT,
+        related_name="import_jobs",
+        verbose_name=_("organisation"),
     )
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("created by"),
     )
-    file = models.FileField(upload_to="imports/%Y/%m/")
-    file_name = models.CharField(max_length=255)
-    file_format = models.CharField(max_length=4)
-    all_or_nothing = models.BooleanField(default=False)
+    file = models.FileField(_("file"), upload_to="imports/%Y/%m/")
+    file_name = models.CharField(_("file name"), max_length=255)
+    file_format = models.CharField(_("file format"), max_length=4)
+    all_or_nothing = models.BooleanField(_("all or nothing"), default=False)
     status = models.CharField(
-        max_length=24, choices=ImportStatus.choices, default=ImportStatus.QUEUED
+        _("status"), max_length=24, choices=ImportStatus.choices, default=ImportStatus.QUEUED
     )
     # reading → validating → writing → done, for the progress shown to the client.
-    phase = models.CharField(max_length=12, default="queued")
-    total_rows = models.PositiveIntegerField(default=0)
-    processed_rows = models.PositiveIntegerField(default=0)
-    created_count = models.PositiveIntegerField(default=0)
-    updated_count = models.PositiveIntegerField(default=0)
-    error_count = models.PositiveIntegerField(default=0)
+    phase = models.CharField(_("phase"), max_length=12, default="queued")
+    total_rows = models.PositiveIntegerField(_("rows in total"), default=0)
+    processed_rows = models.PositiveIntegerField(_("rows processed"), default=0)
+    created_count = models.PositiveIntegerField(_("rows created"), default=0)
+    updated_count = models.PositiveIntegerField(_("rows updated"), default=0)
+    error_count = models.PositiveIntegerField(_("rows with errors"), default=0)
     # [{"row", "column", "code", "message"}], the first IMPORT_MAX_REPORTED_ERRORS of them.
-    errors = models.JSONField(default=list, blank=True)
-    ignored_columns = models.JSONField(default=list, blank=True)
-    failure = models.TextField(blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
+    errors = models.JSONField(_("errors"), default=list, blank=True)
+    ignored_columns = models.JSONField(_("ignored columns"), default=list, blank=True)
+    failure = models.TextField(_("failure"), blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    started_at = models.DateTimeField(_("started at"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
     # Set at every progress step: a running job whose heartbeat stops was lost with its worker
     # and is queued again by imports_resume_stale (at most IMPORT_MAX_ATTEMPTS runs).
-    heartbeat_at = models.DateTimeField(null=True, blank=True)
-    attempts = models.PositiveSmallIntegerField(default=0)
+    heartbeat_at = models.DateTimeField(_("last heartbeat at"), null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
 
     class Meta:
+        verbose_name = _("import job")
+        verbose_name_plural = _("import jobs")
         ordering = ["-created_at", "-id"]
         indexes = [
             models.Index(
@@ -61,4 +69,4 @@ class ImportJob(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.file_name} ({self.status})"
+        return f"{self.file_name} ({self.get_status_display()})"

@@ -28,30 +28,58 @@ class TechnologyNeed(models.Model):
     """A technology need (技术需求) of an SME; its budget is private to the SME and staff."""
 
     organisation = models.ForeignKey(
-        "marketplace.Organisation", on_delete=models.PROTECT, related_name="technology_needs"
+        "marketplace.Organisation",
+        on_delete=models.PROTECT,
+        related_name="technology_needs",
+        verbose_name=_("organisation"),
     )
     title = models.CharField(_("title"), max_length=200)
     description = models.TextField(_("description"), max_length=5000)
-    keywords = ArrayField(models.CharField(max_length=40), default=list, blank=True)
-    ipc_areas = ArrayField(models.CharField(max_length=20), default=list, blank=True)
-    industries = ArrayField(models.CharField(max_length=5), default=list, blank=True)
-    budget_min_cny = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
-    budget_max_cny = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    keywords = ArrayField(
+        models.CharField(max_length=40), default=list, blank=True, verbose_name=_("keywords")
+    )
+    ipc_areas = ArrayField(
+        models.CharField(max_length=20), default=list, blank=True, verbose_name=_("IPC areas")
+    )
+    industries = ArrayField(
+        models.CharField(max_length=5), default=list, blank=True, verbose_name=_("industries")
+    )
+    budget_min_cny = models.DecimalField(
+        _("budget from (CNY)"), max_digits=14, decimal_places=2, null=True, blank=True
+    )
+    budget_max_cny = models.DecimalField(
+        _("budget up to (CNY)"), max_digits=14, decimal_places=2, null=True, blank=True
+    )
     payment_method = models.CharField(
-        max_length=30, choices=PaymentMethodPreference.choices, default=PaymentMethodPreference.ANY
+        _("payment method"),
+        max_length=30,
+        choices=PaymentMethodPreference.choices,
+        default=PaymentMethodPreference.ANY,
     )
     region = models.ForeignKey(
-        "marketplace.Region", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        "marketplace.Region",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("region"),
     )
     expires_on = models.DateField(_("expires on"))
     status = models.CharField(
-        max_length=10, choices=NeedStatus.choices, default=NeedStatus.OPEN, editable=False
+        _("status"),
+        max_length=10,
+        choices=NeedStatus.choices,
+        default=NeedStatus.OPEN,
+        editable=False,
     )
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("created by"),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     objects: ClassVar[TechnologyNeedQuerySet] = TechnologyNeedQuerySet.as_manager()  # type: ignore[assignment]
 
@@ -85,15 +113,24 @@ class TechnologyNeed(models.Model):
 class TechnologyNeedEvent(models.Model):
     """Who created, changed, closed or reopened a need, and when."""
 
-    need = models.ForeignKey(TechnologyNeed, on_delete=models.CASCADE, related_name="events")
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    verb = models.CharField(max_length=20)
-    from_status = models.CharField(max_length=10, blank=True)
-    to_status = models.CharField(max_length=10, blank=True)
-    changes = models.JSONField(default=dict, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    need = models.ForeignKey(
+        TechnologyNeed,
+        on_delete=models.CASCADE,
+        related_name="events",
+        verbose_name=_("technology need"),
+    )
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("by")
+    )
+    verb = models.CharField(_("step"), max_length=20)
+    from_status = models.CharField(_("from status"), max_length=10, blank=True)
+    to_status = models.CharField(_("to status"), max_length=10, blank=True)
+    changes = models.JSONField(_("changes"), default=dict, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
+        verbose_name = _("need event")
+        verbose_name_plural = _("need events")
         ordering = ["-created_at", "-id"]
 
     def __str__(self) -> str:

@@ -28,7 +28,10 @@ class Organisation(models.Model):
     # 统一社会信用代码 (GB 32100-2015); individuals have none.
     credit_code = models.CharField(_("unified social credit code"), max_length=18, blank=True)
     region = models.ForeignKey(
-        "marketplace.Region", on_delete=models.PROTECT, related_name="organisations"
+        "marketplace.Region",
+        on_delete=models.PROTECT,
+        related_name="organisations",
+        verbose_name=_("region"),
     )
     address = models.CharField(_("address"), max_length=300, blank=True)
     contact_email = models.EmailField(_("contact e-mail"), blank=True)
@@ -81,10 +84,16 @@ class Membership(models.Model):
     """A user's membership of an organisation, with the role they hold there."""
 
     organisation = models.ForeignKey(
-        Organisation, on_delete=models.PROTECT, related_name="memberships"
+        Organisation,
+        on_delete=models.PROTECT,
+        related_name="memberships",
+        verbose_name=_("organisation"),
     )
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="memberships"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="memberships",
+        verbose_name=_("user"),
     )
     role = models.CharField(_("role"), max_length=10, choices=MembershipRole.choices)
     created_at = models.DateTimeField(_("joined at"), auto_now_add=True)
@@ -119,12 +128,15 @@ class Invitation(models.Model):
     """An organisation admin's invitation for an e-mail address to join as admin or member."""
 
     organisation = models.ForeignKey(
-        Organisation, on_delete=models.PROTECT, related_name="invitations"
+        Organisation,
+        on_delete=models.PROTECT,
+        related_name="invitations",
+        verbose_name=_("organisation"),
     )
     email = models.EmailField(_("e-mail address"))
     role = models.CharField(_("role"), max_length=10, choices=MembershipRole.choices)
     # Only a hash is stored; the token itself travels in the e-mail.
-    token_hash = models.CharField(max_length=64, unique=True)
+    token_hash = models.CharField(_("token fingerprint"), max_length=64, unique=True)
     status = models.CharField(
         _("status"),
         max_length=10,
@@ -132,10 +144,18 @@ class Invitation(models.Model):
         default=InvitationStatus.PENDING,
     )
     invited_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("invited by"),
     )
     accepted_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True, blank=True
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        null=True,
+        blank=True,
+        verbose_name=_("accepted by"),
     )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     expires_at = models.DateTimeField(_("expires at"))
@@ -162,7 +182,7 @@ class Invitation(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.email} → {self.organisation} ({self.status})"
+        return f"{self.email} → {self.organisation} ({self.get_status_display()})"
 
 
 class EnterpriseSize(models.TextChoices):
@@ -178,13 +198,22 @@ class SmeProfile(models.Model):
     """What matching needs to know about an SME: industry, region and size."""
 
     organisation = models.OneToOneField(
-        Organisation, on_delete=models.PROTECT, related_name="sme_profile"
+        Organisation,
+        on_delete=models.PROTECT,
+        related_name="sme_profile",
+        verbose_name=_("organisation"),
     )
     industry = models.ForeignKey(
-        "marketplace.Industry", on_delete=models.PROTECT, related_name="sme_profiles"
+        "marketplace.Industry",
+        on_delete=models.PROTECT,
+        related_name="sme_profiles",
+        verbose_name=_("industry"),
     )
     region = models.ForeignKey(
-        "marketplace.Region", on_delete=models.PROTECT, related_name="sme_profiles"
+        "marketplace.Region",
+        on_delete=models.PROTECT,
+        related_name="sme_profiles",
+        verbose_name=_("region"),
     )
     size = models.CharField(_("enterprise size"), max_length=10, choices=EnterpriseSize.choices)
     employee_count = models.PositiveIntegerField(_("employees"), null=True, blank=True)
@@ -228,13 +257,28 @@ class OrganisationEventVerb(models.TextChoices):
 class OrganisationEvent(models.Model):
     """Who did what to an organisation and when: its audit trail."""
 
-    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="events")
+    organisation = models.ForeignKey(
+        Organisation,
+        on_delete=models.PROTECT,
+        related_name="events",
+        verbose_name=_("organisation"),
+    )
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("by"),
     )
     verb = models.CharField(_("what"), max_length=30, choices=OrganisationEventVerb.choices)
     subject_user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("user concerned"),
     )
     data = models.JSONField(_("details"), default=dict, blank=True)
     created_at = models.DateTimeField(_("when"), auto_now_add=True, db_index=True)

@@ -96,7 +96,12 @@ class Patent(models.Model):
         models.CharField(max_length=20), verbose_name=_("further IPCs"), default=list, blank=True
     )
     # Every level of every IPC as a compact prefix (H, H01, H01M, H01M10, H01M10/052).
-    ipc_prefixes = ArrayField(models.CharField(max_length=20), default=list, editable=False)
+    ipc_prefixes = ArrayField(
+        models.CharField(max_length=20),
+        default=list,
+        editable=False,
+        verbose_name=_("IPC prefixes"),
+    )
     filing_date = models.DateField(_("filing date"))
     grant_date = models.DateField(_("grant announcement date"), null=True, blank=True)
     expiry_date = models.DateField(_("expiry date (last day in force)"))
@@ -107,16 +112,20 @@ class Patent(models.Model):
         blank=True,
     )
     owner = models.ForeignKey(
-        "marketplace.Organisation", on_delete=models.PROTECT, related_name="patents"
+        "marketplace.Organisation",
+        on_delete=models.PROTECT,
+        related_name="patents",
+        verbose_name=_("owner"),
     )
     # The owner's region code, kept by database triggers (migration 0007) whenever the owner
     # or the owner's region changes, so the region filter can be part of search_tags.
-    owner_region = models.CharField(max_length=6, default="", editable=False)
+    owner_region = models.CharField(_("owner region"), max_length=6, default="", editable=False)
     co_owners: models.ManyToManyField[Any, Any] = models.ManyToManyField(
         "marketplace.Organisation",
         through="PatentCoOwner",
         related_name="co_owned_patents",
         blank=True,
+        verbose_name=_("co-owners"),
     )
 
     # Legal-status facts (the declaration bars read these).
@@ -136,26 +145,42 @@ class Patent(models.Model):
     )
 
     # Segmented text (jieba) that the generated search vector is built from.
-    title_tokens = models.TextField(default="", editable=False)
-    body_tokens = models.TextField(default="", editable=False)
+    title_tokens = models.TextField(_("title words"), default="", editable=False)
+    body_tokens = models.TextField(_("body words"), default="", editable=False)
     search_vector = models.GeneratedField(
         expression=_Concat(_weighted("title_tokens", "A"), _weighted("body_tokens", "B")),
         output_field=SearchVectorField(),
         db_persist=True,
+        verbose_name=_("search vector"),
     )
     search_tags = models.GeneratedField(
-        expression=_SearchTags(), output_field=ArrayField(models.TextField()), db_persist=True
+        expression=_SearchTags(),
+        output_field=ArrayField(models.TextField()),
+        db_persist=True,
+        verbose_name=_("search tags"),
     )
     # Set by licensing while the patent has an announced declaration: public search shows it,
     # filtered and sorted on these copies of the declaration's terms.
     is_listed = models.BooleanField(_("listed in public search"), default=False)
-    listed_payment_method = models.CharField(max_length=24, blank=True, editable=False)
+    listed_payment_method = models.CharField(
+        _("listed payment method"), max_length=24, blank=True, editable=False
+    )
     # What is due at acceptance: the lump sum or the entry fee (0 when none).
     listed_upfront_cny = models.DecimalField(
-        max_digits=14, decimal_places=2, null=True, blank=True, editable=False
+        _("listed upfront payment (CNY)"),
+        max_digits=14,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        editable=False,
     )
     listed_royalty_rate = models.DecimalField(
-        max_digits=7, decimal_places=4, null=True, blank=True, editable=False
+        _("listed royalty rate"),
+        max_digits=7,
+        decimal_places=4,
+        null=True,
+        blank=True,
+        editable=False,
     )
 
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
@@ -221,13 +246,20 @@ class Patent(models.Model):
 class PatentCoOwner(models.Model):
     """A further patentee of a co-owned patent (the owner maintains it on the platform)."""
 
-    patent = models.ForeignKey(Patent, on_delete=models.CASCADE, related_name="co_ownerships")
-    organisation = models.ForeignKey(
-        "marketplace.Organisation", on_delete=models.PROTECT, related_name="+"
+    patent = models.ForeignKey(
+        Patent, on_delete=models.CASCADE, related_name="co_ownerships", verbose_name=_("patent")
     )
-    position = models.PositiveSmallIntegerField(default=0)
+    organisation = models.ForeignKey(
+        "marketplace.Organisation",
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("organisation"),
+    )
+    position = models.PositiveSmallIntegerField(_("position"), default=0)
 
     class Meta:
+        verbose_name = _("patent co-owner")
+        verbose_name_plural = _("patent co-owners")
         ordering = ["patent_id", "position", "id"]
         constraints = [
             models.UniqueConstraint(fields=["patent", "organisation"], name="patent_co_owner_once"),
@@ -240,17 +272,24 @@ class PatentCoOwner(models.Model):
 class PatentPledge(models.Model):
     """A registered pledge (质押); open licensing needs the pledgee's consent."""
 
-    patent = models.ForeignKey(Patent, on_delete=models.CASCADE, related_name="pledges")
+    patent = models.ForeignKey(
+        Patent, on_delete=models.CASCADE, related_name="pledges", verbose_name=_("patent")
+    )
     pledgee = models.CharField(_("pledgee"), max_length=200)
     registered_on = models.DateField(_("registered on"))
     pledgee_consents = models.BooleanField(_("pledgee consents to open licensing"))
     released_on = models.DateField(_("released on"), null=True, blank=True)
     recorded_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("recorded by"),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
+        verbose_name = _("patent pledge")
+        verbose_name_plural = _("patent pledges")
         ordering = ["patent_id", "registered_on", "id"]
         constraints = [
             models.CheckConstraint(
@@ -272,17 +311,27 @@ class ExclusiveLicenseKind(models.TextChoices):
 class PatentExclusiveLicense(models.Model):
     """An exclusive or sole license recorded against the patent (bars open licensing)."""
 
-    patent = models.ForeignKey(Patent, on_delete=models.CASCADE, related_name="exclusive_licenses")
+    patent = models.ForeignKey(
+        Patent,
+        on_delete=models.CASCADE,
+        related_name="exclusive_licenses",
+        verbose_name=_("patent"),
+    )
     kind = models.CharField(_("kind"), max_length=10, choices=ExclusiveLicenseKind.choices)
     licensee = models.CharField(_("licensee"), max_length=200)
     starts_on = models.DateField(_("starts on"))
     ends_on = models.DateField(_("ends on"))
     recorded_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("recorded by"),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
+        verbose_name = _("exclusive license of a patent")
+        verbose_name_plural = _("exclusive licenses of patents")
         ordering = ["patent_id", "starts_on", "id"]
         constraints = [
             models.CheckConstraint(
@@ -310,15 +359,24 @@ class PatentEvent(models.Model):
         HINDRANCE_RECORDED = "hindrance_recorded", _("hindrance recorded by a reviewer")
         HINDRANCE_RESOLVED = "hindrance_resolved", _("hindrance resolved")
 
-    patent = models.ForeignKey(Patent, on_delete=models.CASCADE, related_name="events")
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    patent = models.ForeignKey(
+        Patent, on_delete=models.CASCADE, related_name="events", verbose_name=_("patent")
     )
-    verb = models.CharField(max_length=30, choices=Verb.choices)
-    changes = models.JSONField(default=dict, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("by"),
+    )
+    verb = models.CharField(_("step"), max_length=30, choices=Verb.choices)
+    changes = models.JSONField(_("changes"), default=dict, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
+        verbose_name = _("patent event")
+        verbose_name_plural = _("patent events")
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["patent", "-created_at"], name="patent_event_patent")]
 
@@ -329,18 +387,30 @@ class PatentEvent(models.Model):
 class PatentHindrance(models.Model):
     """Any other hindrance to open licensing recorded by a reviewer (bar 9 of the rules)."""
 
-    patent = models.ForeignKey(Patent, on_delete=models.CASCADE, related_name="hindrances")
+    patent = models.ForeignKey(
+        Patent, on_delete=models.CASCADE, related_name="hindrances", verbose_name=_("patent")
+    )
     reason = models.TextField(_("reason"), max_length=2000)
     recorded_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("recorded by"),
     )
-    recorded_at = models.DateTimeField(auto_now_add=True)
-    resolved_at = models.DateTimeField(null=True, blank=True)
+    recorded_at = models.DateTimeField(_("recorded at"), auto_now_add=True)
+    resolved_at = models.DateTimeField(_("resolved at"), null=True, blank=True)
     resolved_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("resolved by"),
     )
 
     class Meta:
+        verbose_name = _("patent hindrance")
+        verbose_name_plural = _("patent hindrances")
         ordering = ["patent_id", "recorded_at", "id"]
 
     def __str__(self) -> str:

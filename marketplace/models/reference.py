@@ -16,7 +16,8 @@ class ReferenceTable(models.Model):
     title_en = models.CharField(_("title (English)"), max_length=200)
     version = models.TextField(_("version"))
     source = models.TextField(_("source"))
-    notes = models.TextField(_("notes"), blank=True)
+    notes = models.TextField(_("notes (English)"), blank=True)
+    notes_zh = models.TextField(_("notes (Chinese)"), blank=True)
     row_count = models.PositiveIntegerField(_("rows"))
     checksum = models.CharField(_("SHA-256 of the loaded file"), max_length=64)
     loaded_at = models.DateTimeField(_("loaded at"))
@@ -27,7 +28,7 @@ class ReferenceTable(models.Model):
         ordering = ["key"]
 
     def __str__(self) -> str:
-        return f"{self.standard} ({self.version})"
+        return self.standard  # the version is a sentence in English; the admin shows it as a field
 
 
 class IndustryLevel(models.TextChoices):
@@ -43,7 +44,12 @@ class Industry(models.Model):
     code = models.CharField(_("code"), max_length=5, primary_key=True)
     level = models.CharField(_("level"), max_length=10, choices=IndustryLevel.choices)
     parent = models.ForeignKey(
-        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="children"
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="children",
+        verbose_name=_("parent"),
     )
     name_zh = models.CharField(_("name (Chinese)"), max_length=120)
     name_en = models.CharField(_("name (English)"), max_length=200, blank=True)
@@ -82,7 +88,12 @@ class Region(models.Model):
     code = models.CharField(_("code"), max_length=6, primary_key=True)
     level = models.CharField(_("level"), max_length=10, choices=RegionLevel.choices)
     parent = models.ForeignKey(
-        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="children"
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="children",
+        verbose_name=_("parent"),
     )
     name_zh = models.CharField(_("name (Chinese)"), max_length=80)
 
@@ -119,7 +130,12 @@ class IpcClass(models.Model):
     symbol = models.CharField(_("symbol"), max_length=4, primary_key=True)
     level = models.CharField(_("level"), max_length=10, choices=IpcLevel.choices)
     parent = models.ForeignKey(
-        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="children"
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="children",
+        verbose_name=_("parent"),
     )
     title_en = models.TextField(_("title (English)"))
     title_zh = models.TextField(_("title (Chinese)"))

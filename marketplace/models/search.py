@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class PatentVector(models.Model):
@@ -17,11 +18,18 @@ class PatentVector(models.Model):
         on_delete=models.CASCADE,
         primary_key=True,
         related_name="semantic_vector",
+        verbose_name=_("patent"),
     )
-    model = models.CharField(max_length=64)
-    text_hash = models.CharField(max_length=64)
-    vector = models.BinaryField()  # float16, L2-normalised (512 dimensions: 1 KB a patent)
-    updated_at = models.DateTimeField(auto_now=True)
+    model = models.CharField(_("model"), max_length=64)
+    text_hash = models.CharField(_("text fingerprint"), max_length=64)
+    vector = models.BinaryField(
+        _("vector")
+    )  # float16, L2-normalised (512 dimensions: 1 KB a patent)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("patent vector")
+        verbose_name_plural = _("patent vectors")
 
     def __str__(self) -> str:
         return f"{self.patent_id} ({self.model})"

@@ -284,6 +284,9 @@ class Checker:
                     self.fail(SOURCES, f"{fname}: missing key {key!r}")
                 elif key not in ("row_count", "counts_by_level", "notes") and not meta[key]:
                     self.fail(SOURCES, f"{fname}: {key!r} is empty")
+            # People read the notes in either language: one Chinese note for each English one.
+            if len(meta.get("notes_zh", [])) != len(meta.get("notes", [])):
+                self.fail(SOURCES, f"{fname}: 'notes_zh' does not have one note per 'notes' entry")
         # Sources are named (repository and path, or package and version), never linked.
         if re.search(r"[a-z][a-z0-9+.-]*://", raw.decode("utf-8", "replace"), re.I):
             self.fail(SOURCES, "contains a URL; name the source instead")
