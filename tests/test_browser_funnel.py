@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import World
+from tests.conftest import World, make_world
 from tests.factories import PASSWORD
 from tests.test_browser_mediation import ARTEFACTS, CHROMIUM, needs_chromium
 from tests.test_funnel import _scene
@@ -42,6 +42,18 @@ def _admin_login(page: Any, url: str, email: str) -> None:
     page.wait_for_selector("#user-tools")
 
 
+@pytest.fixture
+def world(transactional_db: None) -> World:
+    """The shared world on reference tables of its own: an earlier transactional test may have
+    flushed the migrated ones."""
+    from django.apps import apps
+
+    from marketplace.reference import load_reference_tables
+
+    load_reference_tables(lambda name: apps.get_model("marketplace", name))
+    return make_world()
+
+
 @needs_chromium
 @pytest.mark.django_db(transaction=True)
 def test_reviewers_and_the_patentee_see_the_funnel_as_charts(
@@ -53,7 +65,7 @@ def test_reviewers_and_the_patentee_see_the_funnel_as_charts(
     with _page("en-US") as page:
         _admin_login(page, live_server.url, world.reviewer.email)
         page.goto(f"{live_server.url}/admin/funnel/")
-        assert page.locator("#funnel-chart svg text").filter(has_text="patent page views").count()
+        assert "patent page views" in (page.locator("#funnel-chart svg").text_content() or "")
         page.screenshot(path=str(ARTEFACTS / "funnel-1-register-en.png"), full_page=True)
         page.click(f"#funnel-organisations a[href='/admin/funnel/{university}/']")
         page.wait_for_selector("#funnel-declarations")

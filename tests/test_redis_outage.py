@@ -178,7 +178,7 @@ def test_redis_stopped_with_requests_in_flight_loses_and_blocks_nothing(
         unsent = sorted(UnsentTask.objects.values_list("target", flat=True))
         assert unsent.count("licensing.tasks.notify_license_event") == 4  # one per acceptance
         assert unsent.count("marketplace.tasks.send_email") == 4
-        assert "matching.tasks.index_vectors" in unsent  # the new patent's text vector
+        assert "marketplace.tasks.index_patent_vectors" in unsent  # the new patent's vector
         verification = OutboundEmail.objects.filter(kind="email_verification")
         assert list(verification.values_list("status", flat=True)) == ["queued"] * 4
 
