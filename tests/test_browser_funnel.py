@@ -44,13 +44,17 @@ def _admin_login(page: Any, url: str, email: str) -> None:
 
 @pytest.fixture
 def world(transactional_db: None) -> World:
-    """The shared world on reference tables of its own: an earlier transactional test may have
-    flushed the migrated ones."""
+    """The shared world on reference tables and the annual-fee schedule of its own: an earlier
+    transactional test may have flushed the migrated ones (the funnel's fee savings read the
+    schedule)."""
+    import importlib
+
     from django.apps import apps
 
     from marketplace.reference import load_reference_tables
 
     load_reference_tables(lambda name: apps.get_model("marketplace", name))
+    importlib.import_module("licensing.migrations.0005_load_annual_fee_rates").load(apps, None)
     return make_world()
 
 
