@@ -103,3 +103,11 @@ def make_world() -> World:
         reviewer=reviewer,
         mediator=mediator,
     )
+
+
+def broker_messages(callbacks: list[Any]) -> list[Any]:
+    """The on-commit callbacks that send a broker message: all but the public cache's
+    generation bump (marketplace.http_cache), which sends none."""
+    from marketplace import http_cache
+
+    return [c for c in callbacks if c is not http_cache._bump]

@@ -19,7 +19,7 @@ from rest_framework.test import APIClient
 from licensing.models import LicenseEvent, LicensePayment
 from licensing.tasks import notify_license_event
 from marketplace.models import Notification, OutboundEmail
-from tests.conftest import World, client_for
+from tests.conftest import World, broker_messages, client_for
 from tests.declarations_helpers import declarable_patent, terms
 from tests.factories import application_number
 from tests.test_accounts import _token_from_mail, registration
@@ -260,7 +260,7 @@ def test_license_events_reach_the_parties_after_commit_in_app_and_by_mail_once(
     # Two broker messages per acceptance, both after commit: the license event's
     # notification, and the licensee's match lists recomputed without the declaration
     # (matching.tasks.refresh_lists).
-    assert len(_messages(callbacks)) == 2
+    assert len(broker_messages(callbacks)) == 2
     took_effect = LicenseEvent.objects.get(license_id=license, verb="took_effect")
     # The patentee's two members and the licensee's admin, in-app and by mail.
     assert notify_license_event(took_effect.pk) == 3
@@ -288,15 +288,9 @@ def test_license_events_reach_the_parties_after_commit_in_app_and_by_mail_once(
                 format="json",
             )
         )
-    assert len(_messages(callbacks)) == 1
+    assert len(broker_messages(callbacks)) == 1
     contested = LicenseEvent.objects.get(license_id=license, verb="payment_contested")
     assert notify_license_event(contested.pk) == 1  # the licensee only
     notice = Notification.objects.get(kind="license_payment_contested")
     assert notice.user == world.sme_admin
     assert "未收到该笔款项" in notice.body
-
-
-def _messages(callbacks: list) -> list:
-    """The on-commit callbacks that send a broker message (the public cache's generation
-    bump, marketplace.http_cache, sends none)."""
-    return [c for c in callbacks if getattr(c, "__name__", "") != "_bump"]
