@@ -229,11 +229,10 @@ class StrictInputSerializer(serializers.Serializer[Any]):
 
     def to_internal_value(self, data: Any) -> Any:
         if isinstance(data, dict):
-            unknown = sorted(set(data) - set(self.fields))
-            if unknown:
-                raise serializers.ValidationError(
-                    {name: [_("Unknown field.")] for name in unknown}, code="unknown_field"
-                )
+            unknown = {
+                name: [ErrorDetail(str(_("Unknown field.")), code="unknown_field")]
+                for name in sorted(set(data) - set(self.fields))
+            }
             lenient = {
                 name: [error]
                 for name, field in self.fields.items()
@@ -241,13 +240,14 @@ class StrictInputSerializer(serializers.Serializer[Any]):
                 and not field.read_only
                 and (error := _lenient_error(data[name], field)) is not None
             }
-            if lenient:  # reported together with the other fields' errors
+            extra = {**unknown, **lenient}
+            if extra:  # reported together with the other fields' errors
                 try:
                     super().to_internal_value(data)
                 except serializers.ValidationError as error:
                     if isinstance(error.detail, dict):
-                        raise serializers.ValidationError({**error.detail, **lenient}) from error
-                raise serializers.ValidationError(lenient)
+                        raise serializers.ValidationError({**error.detail, **extra}) from error
+                raise serializers.ValidationError(extra)
         return super().to_internal_value(data)
 
 
