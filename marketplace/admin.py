@@ -232,7 +232,8 @@ class ImportJobAdmin(ReadOnlyAdmin):
 
 @admin.register(Notification)
 class NotificationAdmin(ReadOnlyAdmin):
-    list_display = ["created_at", "user", "title", "read_at"]
+    list_display = ["created_at", "user", "kind", "title", "read_at"]
+    list_filter = ["kind"]
     search_fields = ["user__email", "title"]
     list_select_related = ["user"]
 

@@ -27,6 +27,7 @@ from marketplace.models import (
     Region,
     SmeProfile,
     User,
+    message_kind_label,
 )
 
 # ---- reads ---------------------------------------------------------------------------------
@@ -348,6 +349,13 @@ class HealthSerializer(serializers.Serializer[Any]):
 
 
 class NotificationSerializer(serializers.ModelSerializer[Notification]):
+    # The code stays a plain string in the schema: apps register their kinds at start-up.
+    kind = serializers.CharField(read_only=True)
+    kind_label = serializers.SerializerMethodField(help_text="the kind in the reader's language")
+
     class Meta:
         model = Notification
-        fields = ["id", "kind", "title", "body", "data", "created_at", "read_at"]
+        fields = ["id", "kind", "kind_label", "title", "body", "data", "created_at", "read_at"]
+
+    def get_kind_label(self, notification: Notification) -> str:
+        return message_kind_label(notification.kind)

@@ -10,7 +10,12 @@ from marketplace.models.needs import (
     TechnologyNeed,
     TechnologyNeedEvent,
 )
-from marketplace.models.notifications import Notification
+from marketplace.models.notifications import (
+    MessageKind,
+    Notification,
+    message_kind_label,
+    register_message_kinds,
+)
 from marketplace.models.organisations import (
     EnterpriseSize,
     Invitation,
@@ -61,6 +66,7 @@ __all__ = [
     "LegalStatus",
     "Membership",
     "MembershipRole",
+    "MessageKind",
     "NeedStatus",
     "Notification",
     "Organisation",
@@ -90,4 +96,6 @@ __all__ = [
     "TechnologyNeedEvent",
     "UnsentTask",
     "User",
+    "message_kind_label",
+    "register_message_kinds",
 ]
