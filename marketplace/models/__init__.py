@@ -3,7 +3,7 @@
 from marketplace.models.accounts import User
 from marketplace.models.counters import PatentDailyCount
 from marketplace.models.emails import OutboundEmail, OutboundEmailStatus
-from marketplace.models.imports import ImportJob, ImportStatus
+from marketplace.models.imports import ImportJob, ImportPhase, ImportStatus
 from marketplace.models.needs import (
     NeedStatus,
     PaymentMethodPreference,
@@ -56,6 +56,7 @@ __all__ = [
     "EnterpriseSize",
     "ExclusiveLicenseKind",
     "ImportJob",
+    "ImportPhase",
     "ImportStatus",
     "Industry",
     "IndustryLevel",
