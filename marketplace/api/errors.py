@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NoReturn
 
@@ -185,9 +186,16 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     code = CODE_RENAMES.get(code, code)
     detail = exc.detail if isinstance(exc.detail, str) else str(exc.default_detail)
     if isinstance(exc, exceptions.Throttled):
-        detail = _("Too many requests; try again in %(seconds)d seconds.") % {
-            "seconds": int(wait or 0) + 1
-        }
+        seconds = int(wait or 0) + 1
+        # An hourly limit waits up to an hour: a person reads that in minutes, not 3392 seconds.
+        if seconds > 120:
+            detail = _("Too many requests; try again in %(minutes)d minutes.") % {
+                "minutes": math.ceil((wait or 0) / 60)
+            }
+        else:
+            detail = _("Too many requests; try again in %(seconds)d seconds.") % {
+                "seconds": seconds
+            }
     return Response(error_body(code, str(detail)), status=exc.status_code, headers=headers)
 
 

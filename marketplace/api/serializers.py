@@ -270,7 +270,10 @@ class RegistrationAdminSerializer(StrictInputSerializer):
     password = serializers.CharField(max_length=128, write_only=True, trim_whitespace=False)
     full_name = serializers.CharField(max_length=150)
     preferred_language = serializers.ChoiceField(
-        choices=User.Language.choices, default=User.Language.CHINESE
+        choices=User.Language.choices,
+        required=False,
+        help_text="The language of the user's mails and notifications; when left out, the "
+        "language the registration was read in (Accept-Language, else zh-hans).",
     )
 
 
