@@ -20,12 +20,11 @@ from typing import Any, Generic, TypeVar
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
-from django.utils.functional import Promise
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext_lazy as _
 
 from marketplace.celery import publish_after_commit
-from marketplace.errors import Conflict
+from marketplace.errors import Conflict, Message
 
 M = TypeVar("M", bound=models.Model)
 
@@ -117,8 +116,8 @@ class Workflow(Generic[M]):
     model: type[M]
     statuses: type[models.TextChoices]
     moves: Mapping[tuple[str, str], str]
-    not_allowed: tuple[str, Promise]
-    changed: tuple[str, Promise]
+    not_allowed: tuple[str, Message]
+    changed: tuple[str, Message]
     event: type[EventBase] | None = None
     subject: str = ""
     notify: str = ""

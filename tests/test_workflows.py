@@ -62,7 +62,7 @@ def test_a_move_the_table_does_not_list_is_refused_and_writes_nothing(
     with django_assert_num_queries(0), pytest.raises(Conflict) as refused:
         workflow.transition(subject, to=new)
     assert refused.value.code == workflow.not_allowed[0]
-    assert subject.status == current  # type: ignore[attr-defined]
+    assert subject.status == current
 
 
 def test_every_move_of_every_table_records_a_declared_verb() -> None:
