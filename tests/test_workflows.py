@@ -317,3 +317,32 @@ def test_payment_amounts_are_untouched_by_a_resolved_contest(world: World) -> No
         actor=world.reviewer, license_id=license.pk, payment_id=payment.pk, received=True
     )
     assert LicensePayment.objects.get(pk=payment.pk).amount_cny == Decimal("50000.00")
+
+
+@pytest.mark.parametrize(
+    ("action", "status"),
+    [("confirm_contested_payments", "effective"), ("uphold_contests", "ended")],
+)
+def test_reviewers_settle_a_contest_either_way_in_the_license_admin(
+    world: World, action: str, status: str
+) -> None:
+    from django.test import Client
+
+    license, _payment = _contested(world)
+    admin = Client()
+    admin.force_login(world.reviewer)
+    assert admin.get("/admin/licensing/license/").status_code == 200
+    response = admin.post(
+        "/admin/licensing/license/",
+        {"action": action, "_selected_action": [license.pk], "index": 0},
+    )
+    assert response.status_code == 302
+    license.refresh_from_db()
+    assert license.status == status
+    event = LicenseEvent.objects.filter(license=license).last()
+    assert event is not None
+    assert (event.from_status, event.to_status, event.actor) == (
+        "contested",
+        status,
+        world.reviewer,
+    )
