@@ -12,7 +12,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import translation
-from django.utils.translation import gettext, pgettext_lazy
+from django.utils.translation import gettext, gettext_noop, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 from licensing import admin_mediation  # noqa: F401 - registers the mediators' admin
@@ -25,6 +25,7 @@ from licensing.models import (
     LicenseFiling,
     LicensePayment,
     LicenseStatus,
+    PaymentStatus,
     RoyaltyReport,
     RoyaltyStatistic,
     StatisticsCell,
@@ -32,34 +33,21 @@ from licensing.models import (
 )
 from licensing.open_statistics import statistics_refresh
 from licensing.services import declarations as services
-from licensing.tasks import DECLARATION_STEP, LICENSE_STEP
+from licensing.services import licenses as license_services
 from marketplace.admin import ReadOnlyAdmin, ReadOnlyInline
 from marketplace.errors import DomainError
 from marketplace.models import User
 
-# A timeline's steps as a reviewer reads them (codes stay in the rows), as the mediators'
-# admin does for cases.
-DECLARATION_TIMELINE_STEPS = {
-    **DECLARATION_STEP,
-    "drafted": _("drafted"),
-    "edited": _("edited"),
-    "consent_declaration": _("co-owner consented to the declaration"),
-    "consent_withdrawal": _("co-owner consented to the withdrawal"),
-    "bars_flagged": _("bars flagged"),
-    "bars_cleared": _("bars cleared"),
-}
-LICENSE_TIMELINE_STEPS = {**LICENSE_STEP, "ordinary_recorded": _("ordinary license recorded")}
-
 
 class TimelineColumns:
-    """The step, statuses and reason of a timeline inline in the reader's language."""
+    """The step, statuses and reason of a timeline inline in the reader's language (codes stay
+    in the rows), as the mediators' admin shows a case's."""
 
-    steps: dict[str, Any] = {}
     statuses: dict[str, Any] = {}
 
     @admin.display(description=_("step"))
-    def step(self, event: Any) -> str:
-        return str(self.steps.get(event.verb, event.verb))
+    def step_shown(self, event: Any) -> str:
+        return str(event.step)
 
     @admin.display(description=_("from"))
     def from_shown(self, event: Any) -> str:
@@ -79,9 +67,8 @@ class DeclarationEventInline(TimelineColumns, admin.TabularInline):
     model = DeclarationEvent
     extra = 0
     can_delete = False
-    steps = DECLARATION_TIMELINE_STEPS
     statuses = dict(DeclarationStatus.choices)
-    fields = ("created_at", "step", "from_shown", "to_shown", "actor", "reason_shown", "data")
+    fields = ("created_at", "step_shown", "from_shown", "to_shown", "actor", "reason_shown", "data")
     readonly_fields = fields
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
@@ -251,15 +238,68 @@ class LicenseFilingInline(ReadOnlyInline):
 
 class LicenseEventInline(TimelineColumns, ReadOnlyInline):
     model = LicenseEvent
-    steps = LICENSE_TIMELINE_STEPS
     statuses = dict(LicenseStatus.choices)
-    fields = ("created_at", "step", "from_shown", "to_shown", "actor", "reason_shown")
+    fields = ("created_at", "step_shown", "from_shown", "to_shown", "actor", "reason_shown")
     readonly_fields = fields
+
+
+def _reviews_filings(request: HttpRequest) -> bool:
+    from marketplace import roles
+
+    return roles.has(request.user, roles.REVIEW_FILINGS)
+
+
+def _settle_contests(
+    modeladmin: Any, request: HttpRequest, queryset: QuerySet[License], *, received: bool
+) -> None:
+    """Settle every contested payment of the selected licenses (the service checks the role)."""
+    actor = _actor(request)
+    done = 0
+    contested = LicensePayment.objects.filter(
+        license__in=queryset, status=PaymentStatus.CONTESTED
+    ).order_by("license_id", "id")
+    for payment in contested:
+        try:
+            license_services.license_resolve_contest(
+                actor=actor,
+                license_id=payment.license_id,
+                payment_id=payment.pk,
+                received=received,
+                reason=""
+                if received
+                else gettext_noop("payment not received (reviewer's decision)"),
+            )
+            done += 1
+        except DomainError as error:
+            modeladmin.message_user(
+                request, f"{payment.license_id}: {error.render_message()}", level=messages.ERROR
+            )
+    if done:
+        modeladmin.message_user(
+            request, _("%(count)d contested payment(s) settled.") % {"count": done}
+        )
+
+
+@admin.action(
+    description=_("Contested payments received after all: the licenses take effect again")
+)
+def confirm_contested_payments(
+    modeladmin: Any, request: HttpRequest, queryset: QuerySet[License]
+) -> None:
+    _settle_contests(modeladmin, request, queryset, received=True)
+
+
+@admin.action(
+    description=_("Contested payments never received: the licenses end"), permissions=["settle"]
+)
+def uphold_contests(modeladmin: Any, request: HttpRequest, queryset: QuerySet[License]) -> None:
+    _settle_contests(modeladmin, request, queryset, received=False)
 
 
 @admin.register(License)
 class LicenseAdmin(ReadOnlyAdmin):
-    """Licenses are made and moved through the API (each step a timeline event)."""
+    """Licenses are made and moved through the API and the workflow (each step a timeline
+    event); reviewers settle contested payments here."""
 
     list_display = [
         "__str__",
@@ -280,6 +320,19 @@ class LicenseAdmin(ReadOnlyAdmin):
     ]
     list_select_related = ["patent", "licensor", "licensee"]
     inlines = [LicensePaymentInline, LicenseFilingInline, LicenseEventInline]
+    # A contest's two exits (licensing.workflow.LICENSE), for reviewers.
+    actions = [confirm_contested_payments, uphold_contests]
+
+    # Reviewers (who decide filings) read licenses here and settle contested payments; the
+    # pages stay read-only (ReadOnlyAdmin), the actions call the service.
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return _reviews_filings(request) or super().has_view_permission(request, obj)
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return _reviews_filings(request) or super().has_module_permission(request)
+
+    def has_settle_permission(self, request: HttpRequest) -> bool:
+        return _reviews_filings(request)
 
 
 @admin.register(LicenseFiling)

@@ -22,19 +22,21 @@ def _announced(sender: Any, instance: Any, created: bool, **kwargs: Any) -> None
 
 def message_kinds() -> dict[str, str | Promise]:
     """Every kind of notification (and its e-mail) licensing sends, with its label: a step of
-    a declaration, a license or a case (`<subject>_<verb>`, licensing/tasks.py) or a reminder."""
-    from licensing.tasks import DECLARATION_STEP, LICENSE_STEP, MEDIATION_STEPS
+    a declaration, a license or a case that somebody is told of (`<subject>_<verb>`, the
+    models' Verb choices) or a reminder."""
+    from licensing.models import DeclarationEvent, LicenseEvent, MediationEvent
 
     kinds: dict[str, str | Promise] = {}
-    for prefix, subject, steps in (
-        ("declaration", _("open-license declaration"), DECLARATION_STEP),
-        ("license", _("license"), LICENSE_STEP),
-        ("mediation", _("mediation case"), MEDIATION_STEPS),
+    for prefix, subject, verbs in (
+        ("declaration", _("open-license declaration"), DeclarationEvent.Verb),
+        ("license", _("license"), LicenseEvent.Verb),
+        ("mediation", _("mediation case"), MediationEvent.Verb),
     ):
-        for verb, step in steps.items():
-            kinds[f"{prefix}_{verb}"] = format_lazy(
-                _("{subject}: {step}"), subject=subject, step=step
-            )
+        for verb in verbs:
+            if verb.audience:
+                kinds[f"{prefix}_{verb.value}"] = format_lazy(
+                    _("{subject}: {step}"), subject=subject, step=verb.label
+                )
     kinds.update(
         {
             "filing_due": _("license filing due"),

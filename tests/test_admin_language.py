@@ -118,15 +118,15 @@ def _codes() -> set[str]:
     project's models (the notification and e-mail kinds among them) and the timeline steps."""
     from django.apps import apps
 
-    from licensing.tasks import DECLARATION_STEP, LICENSE_STEP, MEDIATION_STEPS
+    from licensing.models import DeclarationEvent, LicenseEvent, MediationEvent
 
-    codes = {*DECLARATION_STEP, *LICENSE_STEP, *MEDIATION_STEPS}
+    codes = {*DeclarationEvent.Verb, *LicenseEvent.Verb, *MediationEvent.Verb}
     for app in ("marketplace", "licensing", "matching"):
         for model in apps.get_app_config(app).get_models():
             for field in model._meta.get_fields():
                 for value, _label in getattr(field, "flatchoices", None) or []:
                     codes.add(str(value))
-    return {code for code in codes if re.search(r"[a-z]{2}", code)}
+    return {str(code) for code in codes if re.search(r"[a-z]{2}", str(code))}
 
 
 DATA_CELL = re.compile(

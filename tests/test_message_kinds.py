@@ -10,7 +10,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import translation
 
-from licensing.tasks import AUDIENCE, LICENSE_AUDIENCE, MEDIATION_AUDIENCE
+from licensing.models import DeclarationEvent, LicenseEvent, MediationEvent
 from marketplace.models import MessageKind, Notification, OutboundEmail, message_kind_label
 from marketplace.models.notifications import email_kind_choices, notification_kind_choices
 from tests.conftest import World, client_for
@@ -22,9 +22,9 @@ ASCII_WORD = re.compile(r"[A-Za-z]{2,}")
 # Every kind the code sends: a step of a declaration, license or case that has an audience,
 # the reminders, matching's alerts and the core app's own.
 SENT_KINDS = {
-    *(f"declaration_{verb}" for verb in AUDIENCE),
-    *(f"license_{verb}" for verb in LICENSE_AUDIENCE),
-    *(f"mediation_{verb}" for verb in MEDIATION_AUDIENCE),
+    *(f"declaration_{verb}" for verb in DeclarationEvent.Verb.notified()),
+    *(f"license_{verb}" for verb in LicenseEvent.Verb.notified()),
+    *(f"mediation_{verb}" for verb in MediationEvent.Verb.notified()),
     "filing_due",
     "royalty_report_due",
     "payment_overdue",
