@@ -17,6 +17,16 @@ class ImportStatus(models.TextChoices):
     FAILED = "failed", _("failed")
 
 
+class ImportPhase(models.TextChoices):
+    """Where a running import is, for its progress bar."""
+
+    QUEUED = "queued", _("queued")
+    READING = "reading", _("reading the file")
+    VALIDATING = "validating", _("checking the rows")
+    WRITING = "writing", _("writing the patents")
+    DONE = "done", _("done")
+
+
 class ImportJob(models.Model):
     """One uploaded file and what became of its rows."""
 
@@ -40,7 +50,9 @@ class ImportJob(models.Model):
         _("status"), max_length=24, choices=ImportStatus.choices, default=ImportStatus.QUEUED
     )
     # reading → validating → writing → done, for the progress shown to the client.
-    phase = models.CharField(_("phase"), max_length=12, default="queued")
+    phase = models.CharField(
+        _("phase"), max_length=12, choices=ImportPhase.choices, default=ImportPhase.QUEUED
+    )
     total_rows = models.PositiveIntegerField(_("rows in total"), default=0)
     processed_rows = models.PositiveIntegerField(_("rows processed"), default=0)
     created_count = models.PositiveIntegerField(_("rows created"), default=0)
