@@ -469,7 +469,8 @@ def test_the_broker_transport_survives_losing_redis_with_unacknowledged_messages
         )
         consumer.consume()
         connection.drain_events(timeout=5)
-        assert len(received) == 1 and len(connection.default_channel.qos._delivered) == 1
+        channel: Any = connection.default_channel
+        assert len(received) == 1 and len(channel.qos._delivered) == 1  # not acknowledged
         server.stop()
         connection._do_close_transport()  # what collect() leaves behind
         ignore_errors(connection, connection.close)  # Celery's close: must not raise
