@@ -34,6 +34,7 @@ from redis.exceptions import RedisError
 
 from licensing.models import Declaration, License, LicenseEvent
 from marketplace import broker, unreachable
+from marketplace import celery as celery_module
 from marketplace.celery import app as celery_app
 from marketplace.celery import publish_unsent
 from marketplace.models import Notification, OutboundEmail, PatentVector, UnsentTask, User
@@ -52,9 +53,10 @@ OUTAGE_SECONDS = float(os.environ.get("FAULT_OUTAGE_SECONDS", "8"))
 # each), whatever its length, and rounds sent at once after the restart.
 OUTAGE_ROUNDS = 10
 AFTER_ROUNDS = 2
-# The slowest answer allowed while Redis is away: one socket timeout (0.5 s) and the request's
-# own work on a busy machine.
-SLOWEST_SECONDS = 1.5
+# The longest a publish may hold a request (one socket timeout is 0.5 s), and the slowest
+# answer allowed while Redis is away, on a machine the suite shares with other work.
+SLOWEST_PUBLISH_SECONDS = 1.0
+SLOWEST_SECONDS = 3.0
 
 
 def patent_body(organisation: int) -> dict[str, Any]:
@@ -181,6 +183,24 @@ def silent_redis(monkeypatch: pytest.MonkeyPatch, settings: Any) -> Iterator[Sil
     load_reference_tables(lambda name: apps.get_model("marketplace", name))
 
 
+@pytest.fixture
+def publish_seconds(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """How long each publish after commit held its request (the broker's call, or the
+    outbox's insert when the broker is away), in this process."""
+    held: list[float] = []
+    publish = celery_module._publish
+
+    def timed(send: Callable[..., object], args: tuple[object, ...]) -> None:
+        started = time.monotonic()
+        try:
+            publish(send, args)
+        finally:
+            held.append(time.monotonic() - started)
+
+    monkeypatch.setattr(celery_module, "_publish", timed)
+    return held
+
+
 def _timed(call: Callable[[], Any]) -> tuple[int, float]:
     started = time.monotonic()
     response = call()
@@ -193,6 +213,7 @@ class Answer:
     status: int
     seconds: float
     phase: str  # "outage" or "after"
+    round: int
 
 
 @dataclass
@@ -263,7 +284,7 @@ class Traffic:
         for what, call in calls:
             self.first_sent.set()
             status, seconds = _timed(call)
-            self.answers.append(Answer(what, status, seconds, phase))
+            self.answers.append(Answer(what, status, seconds, phase, index))
 
     def run(self) -> None:
         try:
@@ -294,7 +315,7 @@ def _answers_ping(nodename: str) -> bool:
 
 @pytest.mark.django_db(transaction=True)
 def test_redis_stopped_with_requests_in_flight_loses_and_blocks_nothing(
-    own_redis: RedisServer, smtp_sink: SmtpSink, tmp_path: Path
+    own_redis: RedisServer, smtp_sink: SmtpSink, tmp_path: Path, publish_seconds: list[float]
 ) -> None:
     declaration, patentee, reviewer, licensees = _market(
         "断电大学", smes=OUTAGE_ROUNDS + AFTER_ROUNDS
@@ -336,7 +357,9 @@ def test_redis_stopped_with_requests_in_flight_loses_and_blocks_nothing(
         }, answers
         assert len(answers) == 3 * (OUTAGE_ROUNDS + AFTER_ROUNDS) + 1
         during = [a.seconds for a in answers if a.phase == "outage"]
-        assert max(a.seconds for a in answers) < SLOWEST_SECONDS, answers
+        assert max(publish_seconds) < SLOWEST_PUBLISH_SECONDS, publish_seconds
+        slow = [a for a in answers if a.seconds >= SLOWEST_SECONDS]
+        assert not slow, (slow, os.getloadavg())
         assert License.objects.filter(declaration=declaration).count() == len(licensees)
         # The acceptances sent while Redis was down (all but the first, in flight at the stop)
         # kept their notification task in the outbox; so did the registrations' mails.
@@ -374,7 +397,9 @@ def test_redis_stopped_with_requests_in_flight_loses_and_blocks_nothing(
     print(
         f"\nRedis down {outage:.1f} s: {len(during)} requests during the outage, "
         f"median {statistics.median(during):.2f} s, max {max(during):.2f} s "
-        f"(all {len(answers)}: max {max(a.seconds for a in answers):.2f} s, 0 errors); "
+        f"(all {len(answers)}: max {max(a.seconds for a in answers):.2f} s, 0 errors; "
+        f"{len(publish_seconds)} publishes, the longest held its request "
+        f"{max(publish_seconds):.2f} s); "
         f"{kept} tasks kept in the outbox, {swept} sent by the sweep; every mail, "
         f"notification and vector delivered {delivered:.1f} s after the restart"
     )
@@ -382,7 +407,7 @@ def test_redis_stopped_with_requests_in_flight_loses_and_blocks_nothing(
 
 @pytest.mark.django_db(transaction=True)
 def test_a_redis_that_never_answers_holds_no_request_and_loses_no_task(
-    silent_redis: SilentServer, monkeypatch: pytest.MonkeyPatch
+    silent_redis: SilentServer, monkeypatch: pytest.MonkeyPatch, publish_seconds: list[float]
 ) -> None:
     declaration, _patentee, reviewer, licensees = _market("无声大学", smes=3)
     # A first request loads the URL configuration (seconds): not what is measured here.
@@ -431,6 +456,7 @@ def test_a_redis_that_never_answers_holds_no_request_and_loses_no_task(
     # call of the next REDIS_RETRY_AFTER_SECONDS skips it at once.
     assert answers[0][2] < 2.0, answers
     assert max(seconds for _what, _status, seconds in answers[1:]) < 1.0, answers
+    assert max(publish_seconds) < SLOWEST_PUBLISH_SECONDS, publish_seconds
     unsent = sorted(UnsentTask.objects.values_list("target", flat=True))
     assert unsent.count("licensing.tasks.notify_license_event") == 3
     assert unsent.count("marketplace.tasks.send_email") == 3
