@@ -49,10 +49,10 @@ class Server:
         return self.log_path.read_text(errors="replace")[-20000:]
 
 
-@pytest.fixture
-def app_server(tmp_path: Path) -> Iterator[Server]:
+@pytest.fixture(scope="module")
+def app_server(django_db_setup: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """gunicorn (sync workers, as in the Dockerfile) on the test database, connections kept
-    for 60 s between requests as in production."""
+    for 60 s between requests as in production; one for the module (it starts in seconds)."""
     port = free_port()
     env = {
         **os.environ,
@@ -61,7 +61,7 @@ def app_server(tmp_path: Path) -> Iterator[Server]:
         "DATABASE_CONN_MAX_AGE": "60",
         "DEBUG": "false",
     }
-    log_path = tmp_path / "gunicorn.log"
+    log_path = tmp_path_factory.mktemp("gunicorn") / "gunicorn.log"
     with log_path.open("ab") as log:
         process = subprocess.Popen(
             [
