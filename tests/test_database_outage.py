@@ -298,3 +298,37 @@ def test_connections_terminated_under_load_answer_503_write_nothing_partial_then
     assert LicenseEvent.objects.count() == 2 * len(work)
     assert LicensePayment.objects.count() == len(work)
     assert IdempotencyRecord.objects.count() == len(work)
+
+
+def _terminate_own_connection() -> None:
+    """The test's own connection is terminated by the server, as a failover would."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    with _admin_connection() as admin:
+        assert admin.execute("SELECT pg_terminate_backend(%s)", [pid]).fetchone() == (True,)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("path", ["/", "/api/v1/me/", "/admin/"])
+def test_a_connection_lost_before_any_view_runs_is_a_503_too(path: str) -> None:
+    """The session and the user are read by middleware, before any view: the loss is met
+    there, where neither the API's handler nor a view's process_exception sees it."""
+    from django.db import connection
+    from django.test import Client
+
+    from tests.factories import UserFactory
+
+    client = Client(HTTP_ACCEPT_LANGUAGE="en")
+    client.raise_request_exception = False
+    client.force_login(UserFactory.create(is_staff=True))
+    _terminate_own_connection()
+    try:
+        response = client.get(path)
+    finally:
+        connection.close()
+    assert response.status_code == 503, response.content
+    assert (response["Retry-After"], response.json()["code"]) == ("5", "database_unavailable")
+    assert client.get(path).status_code in {200, 302}  # a new connection
