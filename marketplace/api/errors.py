@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NoReturn
 
@@ -232,10 +233,14 @@ class DatabaseUnavailableMiddleware:
     def process_exception(self, request: HttpRequest, exception: Exception) -> JsonResponse | None:
         if not isinstance(exception, OperationalError | InterfaceError):
             return None
-        logger.warning("database unavailable during a request: %s", exception)
-        response = JsonResponse(database_unavailable_body(), status=503)
-        response["Retry-After"] = str(DATABASE_RETRY_AFTER_SECONDS)
-        return response
+        return _database_unavailable_json(exception)
+
+
+def _database_unavailable_json(exception: BaseException) -> JsonResponse:
+    logger.warning("database unavailable during a request: %s", exception)
+    response = JsonResponse(database_unavailable_body(), status=503)
+    response["Retry-After"] = str(DATABASE_RETRY_AFTER_SECONDS)
+    return response
 
 
 def json_not_found(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
@@ -244,6 +249,12 @@ def json_not_found(request: HttpRequest, exception: Exception | None = None) -> 
 
 
 def json_server_error(request: HttpRequest) -> JsonResponse:
+    """Django's 500 for what nothing else handled. A database connection lost outside any view
+    (the session and its user are read by middleware, before the view and its handlers) is
+    the same 503 as inside one: Django calls this while the exception is being handled."""
+    error = sys.exc_info()[1]
+    if isinstance(error, OperationalError | InterfaceError):
+        return _database_unavailable_json(error)
     return JsonResponse(
         error_body("server_error", _("Something went wrong on our side; it has been logged.")),
         status=500,
