@@ -573,6 +573,79 @@ def _copy_rows(table: str, columns: Sequence[str], rows: Iterator[tuple[object, 
     return written
 
 
+# ---- who writes a list, one at a time -----------------------------------------------------
+#
+# PostgreSQL advisory locks (transaction-scoped, so a worker that dies releases them):
+# - every writer of an SME's lists holds that SME's lock while it reads what the lists are made
+#   of and writes them (lists_refresh), so two triggers for one SME take turns and the later one
+#   scores the state the earlier one left, never an older one;
+# - the supply lock is taken shared by lists_refresh and by a chunk's write, and exclusive by
+#   the declaration tasks (declaration_matched, declaration_retired): a refresh that read the
+#   supply before an announcement or a withdrawal commits its lists before the declaration task
+#   reads them, and one that starts after it reads the supply with the declaration's event;
+# - a chunk of a running full re-match is locked exclusive while it is written and shared by a
+#   refresh of one of its SMEs before the refresh reads whether the chunk is done: the refresh
+#   then either rewrites the SME's lists in the written chunk too, or the chunk, written after,
+#   scores again every SME of it changed since the chunk read its demand.
+# Order, everywhere: supply, then SMEs by id, then chunks by id (no deadlock).
+LOCK_SUPPLY = (0x4D41, 0)
+LOCK_SME = 0x4D42  # (LOCK_SME, SME id)
+LOCK_CHUNK = 0x4D43  # (LOCK_CHUNK, chunk id)
+
+
+_LOCK_SUPPLY_SQL = {
+    True: "SELECT pg_advisory_xact_lock(%s, %s)",
+    False: "SELECT pg_advisory_xact_lock_shared(%s, %s)",
+}
+# One lock per id, taken in id order (the function runs row by row over the sorted ids).
+_LOCK_EACH_SQL = {
+    True: "SELECT count(pg_advisory_xact_lock(%s, id)) FROM "
+    "(SELECT DISTINCT unnest(%s::int[]) AS id ORDER BY 1) AS ordered",
+    False: "SELECT count(pg_advisory_xact_lock_shared(%s, id)) FROM "
+    "(SELECT DISTINCT unnest(%s::int[]) AS id ORDER BY 1) AS ordered",
+}
+
+
+def _lock_supply(*, exclusive: bool) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(_LOCK_SUPPLY_SQL[exclusive], list(LOCK_SUPPLY))
+
+
+def _lock_each(namespace: int, ids: Sequence[int], *, exclusive: bool) -> None:
+    """Advisory locks on (namespace, id) for each id, in id order."""
+    if ids:
+        with connection.cursor() as cursor:
+            cursor.execute(_LOCK_EACH_SQL[exclusive], [namespace, sorted(ids)])
+
+
+def smes_changed_since(ids: Sequence[int], since: datetime) -> set[int]:
+    """The SMEs among `ids` whose lists' inputs were saved since then: profile, needs,
+    feedback, licenses taken."""
+    ids = list(ids)
+    return (
+        set(
+            SmeProfile.objects.filter(organisation_id__in=ids, updated_at__gte=since).values_list(
+                "organisation_id", flat=True
+            )
+        )
+        | set(
+            TechnologyNeed.objects.filter(
+                organisation_id__in=ids, updated_at__gte=since
+            ).values_list("organisation_id", flat=True)
+        )
+        | set(
+            MatchFeedback.objects.filter(sme_id__in=ids, updated_at__gte=since).values_list(
+                "sme_id", flat=True
+            )
+        )
+        | set(
+            License.objects.filter(licensee_id__in=ids, updated_at__gte=since).values_list(
+                "licensee_id", flat=True
+            )
+        )
+    )
+
+
 @dataclass
 class _RunContext:
     """What every chunk of one run shares in a worker process: the supply, its industry rows
@@ -582,6 +655,7 @@ class _RunContext:
     supply: Supply
     industries: IndustryCache
     names: tuple[dict[str, str], dict[str, str]]
+    read_at: datetime | None = None  # when the supply was read (before it)
 
 
 _RUN_CONTEXT: dict[int, _RunContext] = {}
@@ -591,8 +665,11 @@ def _run_context(run_id: int) -> _RunContext:
     context = _RUN_CONTEXT.get(run_id)
     if context is None:
         _RUN_CONTEXT.clear()
+        read_at = timezone.now()
         supply = load_supply()
-        context = _RunContext(run_id, supply, IndustryCache(supply), reference_names())
+        context = _RunContext(
+            run_id, supply, IndustryCache(supply), reference_names(), read_at=read_at
+        )
         _RUN_CONTEXT[run_id] = context
     return context
 
@@ -700,12 +777,37 @@ def chunk_run(chunk_id: int) -> str:
         attempts=chunk.attempts + 1, started_at=timezone.now()
     )
     context = _run_context(chunk.run_id)
+    read_from = timezone.now() - SNAPSHOT_OVERLAP
     demands = load_demand(list(chunk.sme_ids), context.names)
     ranked = score_smes(context.supply, demands, context.industries)
     with transaction.atomic():
+        _lock_supply(exclusive=False)
+        _lock_each(LOCK_CHUNK, [chunk.pk], exclusive=True)
         claimed = MatchChunk.objects.filter(pk=chunk.pk, status="pending").update(status="done")
         if not claimed:
             return "skipped"
+        # Under the chunk's lock: an SME changed while the chunk was scored had its trigger
+        # find the chunk not done (so it rewrote only the current run): score it again now.
+        changed = smes_changed_since(chunk.sme_ids, read_from)
+        if changed:
+            again = load_demand(sorted(changed), context.names)
+            kept = [
+                (d, r)
+                for d, r in zip(demands, ranked, strict=True)
+                if d.organisation_id not in changed
+            ]
+            kept += list(
+                zip(again, score_smes(context.supply, again, context.industries), strict=True)
+            )
+            demands, ranked = [d for d, _r in kept], [r for _d, r in kept]
+        # Declarations withdrawn or ended since the run read its supply leave the chunk's lists
+        # (their retirement deleted their rows of the chunks written before).
+        ended = _ended_since(context)
+        if ended:
+            ranked = [
+                [s for s in scored if int(context.supply.ids[s.index]) not in ended]
+                for scored in ranked
+            ]
         if chunk.attempts:
             # Rows of this chunk exist only if it was done and set back to pending (an ack
             # lost after commit): rewrite them whole. A first attempt skips the delete, which
@@ -722,6 +824,26 @@ def chunk_run(chunk_id: int) -> str:
     if not MatchChunk.objects.filter(run_id=chunk.run_id, status="pending").exists():
         _finish(chunk.run_id)
     return "done"
+
+
+def _ended_since(context: _RunContext) -> set[int]:
+    """Declarations of the run's supply no longer in force (an event since the supply was
+    read: withdrawn, terminated, expired)."""
+    from licensing.models import DeclarationEvent
+
+    if context.read_at is None:
+        return set()
+    touched = set(
+        DeclarationEvent.objects.filter(
+            created_at__gte=context.read_at - SNAPSHOT_OVERLAP
+        ).values_list("declaration_id", flat=True)
+    )
+    touched = {pk for pk in touched if context.supply.row_of(pk) is not None}
+    if not touched:
+        return set()
+    return touched - set(
+        Declaration.objects.in_force().filter(pk__in=touched).values_list("pk", flat=True)
+    )
 
 
 def _done_chunks(run_id: int) -> int:
@@ -1123,7 +1245,9 @@ def declaration_matched(declaration_id: int) -> list[int]:
 
     Every list is estimated at once from the worker's snapshot; the few whose estimate beats
     their floor are scored again from the database with the full formula and checked
-    against the list as it is."""
+    against the list as it is. Holds the supply lock exclusive (see "who writes a list"):
+    a list refresh that began before waits, one that begins after reads this declaration."""
+    _lock_supply(exclusive=True)
     run = current_run() or _first_run()
     supply = load_supply([declaration_id])
     if len(supply) == 0:
@@ -1196,8 +1320,11 @@ def declaration_matched(declaration_id: int) -> list[int]:
     return sorted({sme for sme, _need in gained})
 
 
+@transaction.atomic
 def declaration_retired(declaration_id: int) -> int:
-    """A withdrawn or ended declaration leaves every list."""
+    """A withdrawn or ended declaration leaves every list. Holds the supply lock exclusive:
+    a list refresh that read the supply with it commits first, and its rows go too."""
+    _lock_supply(exclusive=True)
     deleted, _detail = Match.objects.filter(declaration_id=declaration_id).delete()
     return deleted
 
@@ -1352,25 +1479,39 @@ def lists_refresh(sme_ids: Sequence[int]) -> int:
     """Recompute every list of these SMEs (profile and open needs) with the full formula
     against the supply now, and replace them in the current run (and in a running full run
     whose chunk for them is already written, so its swap does not bring old lists back).
-    A need closed loses its list; a need opened gets one. Returns the matches written."""
+    A need closed loses its list; a need opened gets one. Returns the matches written.
+
+    One transaction holding the SMEs' locks (see "who writes a list") from before the supply
+    and the demand are read until the lists are written: concurrent triggers for one SME and
+    the declaration tasks take turns, so the lists left are those of the state last read."""
     ids = sorted(set(sme_ids))
     if not ids:
         return 0
-    context = live_context()
-    demands = load_demand(ids, context.names)
-    ranked = score_smes(context.supply, demands, context.industries)
-    run = current_run() or _first_run()
     written = 0
-    targets = [(run.pk, ids)]
-    for chunk_run_id, chunk_smes in MatchChunk.objects.filter(
-        run__status=MatchRun.Status.RUNNING, status="done"
-    ).values_list("run_id", "sme_ids"):
-        inside = sorted(set(chunk_smes) & set(ids))
-        if inside:
-            targets.append((chunk_run_id, inside))
     with transaction.atomic():
-        # One writer per SME at a time (the declaration path writes single rows).
-        list(Organisation.objects.select_for_update().filter(pk__in=ids).order_by("pk"))
+        _lock_supply(exclusive=False)
+        _lock_each(LOCK_SME, ids, exclusive=True)
+        context = live_context()
+        demands = load_demand(ids, context.names)
+        ranked = score_smes(context.supply, demands, context.industries)
+        run = current_run() or _first_run()
+        targets = [(run.pk, ids)]
+        wanted = set(ids)
+        running = [
+            (chunk_id, chunk_run_id, sorted(wanted.intersection(chunk_smes)))
+            for chunk_id, chunk_run_id, chunk_smes in MatchChunk.objects.filter(
+                run__status=MatchRun.Status.RUNNING
+            ).values_list("pk", "run_id", "sme_ids")
+            if wanted.intersection(chunk_smes)
+        ]
+        # A chunk being written is waited for; one written since is rewritten for these SMEs.
+        _lock_each(LOCK_CHUNK, [chunk_id for chunk_id, _run, _smes in running], exclusive=False)
+        done = set(
+            MatchChunk.objects.filter(
+                pk__in=[chunk_id for chunk_id, _run, _smes in running], status="done"
+            ).values_list("pk", flat=True)
+        )
+        targets += [(run_id, smes) for chunk_id, run_id, smes in running if chunk_id in done]
         for run_id, smes in targets:
             chosen = [
                 (demand, scored)
