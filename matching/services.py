@@ -655,23 +655,39 @@ class _RunContext:
     supply: Supply
     industries: IndustryCache
     names: tuple[dict[str, str], dict[str, str]]
-    read_at: datetime | None = None  # when the supply was read (before it)
+    stamp: SupplyStamp | None = None  # what the supply was read or patched at
 
 
 _RUN_CONTEXT: dict[int, _RunContext] = {}
 
 
 def _run_context(run_id: int) -> _RunContext:
+    """The run's supply in this worker, patched with the declarations announced or ended
+    since it was read (as the live supply is): a chunk scored later in a run scores the
+    supply as it is then, and the declaration tasks add to (or take from) the chunks written
+    before."""
     context = _RUN_CONTEXT.get(run_id)
+    stamp = _supply_stamp()
+    if context is not None and context.stamp != stamp:
+        if context.stamp is not None and _supply_patch(context.stamp, stamp, context):
+            context.stamp = stamp
+        else:
+            context = None
     if context is None:
         _RUN_CONTEXT.clear()
-        read_at = timezone.now()
         supply = load_supply()
-        context = _RunContext(
-            run_id, supply, IndustryCache(supply), reference_names(), read_at=read_at
-        )
+        context = _RunContext(run_id, supply, IndustryCache(supply), reference_names(), stamp=stamp)
         _RUN_CONTEXT[run_id] = context
     return context
+
+
+def _declarations_moved(old: SupplyStamp | None, new: SupplyStamp) -> bool:
+    """Whether declarations were announced or ended between two stamps (not only vectors)."""
+    return old is None or (old.declarations, old.last_event, old.day) != (
+        new.declarations,
+        new.last_event,
+        new.day,
+    )
 
 
 # ---- runs ----------------------------------------------------------------------------------
@@ -777,6 +793,7 @@ def chunk_run(chunk_id: int) -> str:
         attempts=chunk.attempts + 1, started_at=timezone.now()
     )
     context = _run_context(chunk.run_id)
+    scored_at = context.stamp
     read_from = timezone.now() - SNAPSHOT_OVERLAP
     demands = load_demand(list(chunk.sme_ids), context.names)
     ranked = score_smes(context.supply, demands, context.industries)
@@ -786,28 +803,27 @@ def chunk_run(chunk_id: int) -> str:
         claimed = MatchChunk.objects.filter(pk=chunk.pk, status="pending").update(status="done")
         if not claimed:
             return "skipped"
-        # Under the chunk's lock: an SME changed while the chunk was scored had its trigger
-        # find the chunk not done (so it rewrote only the current run): score it again now.
-        changed = smes_changed_since(chunk.sme_ids, read_from)
-        if changed:
-            again = load_demand(sorted(changed), context.names)
-            kept = [
-                (d, r)
-                for d, r in zip(demands, ranked, strict=True)
-                if d.organisation_id not in changed
-            ]
-            kept += list(
-                zip(again, score_smes(context.supply, again, context.industries), strict=True)
-            )
-            demands, ranked = [d for d, _r in kept], [r for _d, r in kept]
-        # Declarations withdrawn or ended since the run read its supply leave the chunk's lists
-        # (their retirement deleted their rows of the chunks written before).
-        ended = _ended_since(context)
-        if ended:
-            ranked = [
-                [s for s in scored if int(context.supply.ids[s.index]) not in ended]
-                for scored in ranked
-            ]
+        if _declarations_moved(scored_at, _supply_stamp()):
+            # A declaration was announced or ended while the chunk was scored (its task found
+            # this chunk not written): the whole chunk again, on the supply patched with it.
+            context = _run_context(chunk.run_id)
+            demands = load_demand(list(chunk.sme_ids), context.names)
+            ranked = score_smes(context.supply, demands, context.industries)
+        else:
+            # An SME changed while the chunk was scored had its trigger find the chunk not
+            # written (so it rewrote the current run only): that SME again.
+            changed = smes_changed_since(chunk.sme_ids, read_from)
+            if changed:
+                again = load_demand(sorted(changed), context.names)
+                kept = [
+                    (demand, scored)
+                    for demand, scored in zip(demands, ranked, strict=True)
+                    if demand.organisation_id not in changed
+                ]
+                kept += zip(
+                    again, score_smes(context.supply, again, context.industries), strict=True
+                )
+                demands, ranked = [d for d, _r in kept], [r for _d, r in kept]
         if chunk.attempts:
             # Rows of this chunk exist only if it was done and set back to pending (an ack
             # lost after commit): rewrite them whole. A first attempt skips the delete, which
@@ -824,26 +840,6 @@ def chunk_run(chunk_id: int) -> str:
     if not MatchChunk.objects.filter(run_id=chunk.run_id, status="pending").exists():
         _finish(chunk.run_id)
     return "done"
-
-
-def _ended_since(context: _RunContext) -> set[int]:
-    """Declarations of the run's supply no longer in force (an event since the supply was
-    read: withdrawn, terminated, expired)."""
-    from licensing.models import DeclarationEvent
-
-    if context.read_at is None:
-        return set()
-    touched = set(
-        DeclarationEvent.objects.filter(
-            created_at__gte=context.read_at - SNAPSHOT_OVERLAP
-        ).values_list("declaration_id", flat=True)
-    )
-    touched = {pk for pk in touched if context.supply.row_of(pk) is not None}
-    if not touched:
-        return set()
-    return touched - set(
-        Declaration.objects.in_force().filter(pk__in=touched).values_list("pk", flat=True)
-    )
 
 
 def _done_chunks(run_id: int) -> int:
@@ -1270,12 +1266,40 @@ def declaration_matched(declaration_id: int) -> list[int]:
     }
     if not best:
         return []
+    gained = _admit(run, declaration_id, supply, best, _run_floors(run))
+    # A full re-match running: its chunks written already get the declaration too (the
+    # chunks still to come score a supply patched with it, see chunk_run).
+    for running_id, chunk_smes in MatchChunk.objects.filter(
+        run__status=MatchRun.Status.RUNNING, status="done"
+    ).values_list("run_id", "sme_ids"):
+        inside = set(chunk_smes)
+        written = {key: scored for key, scored in best.items() if key[0] in inside}
+        if written:
+            floors: dict[ListKey, float] = {
+                (sme, need): score
+                for sme, need, score in ListFloor.objects.filter(
+                    run_id=running_id, sme_id__in=sorted({k[0] for k in written})
+                ).values_list("sme_id", "need_id", "score")
+            }
+            _admit(MatchRun(pk=running_id), declaration_id, supply, written, floors)
+    return sorted({sme for sme, _need in gained})
+
+
+def _admit(
+    run: MatchRun,
+    declaration_id: int,
+    supply: Supply,
+    best: dict[ListKey, Scored],
+    floors: dict[ListKey, float],
+) -> list[ListKey]:
+    """Add the declaration (supply row 0) to the run's lists where its score ranks within
+    the top K: a full list loses its lowest match; a list short of retired matches takes it
+    only above its floor. Returns the lists that gained it."""
     top_k = settings.MATCHING_TOP_K
     others = Match.objects.filter(run=run, sme_id__in=sorted({k[0] for k in best})).exclude(
         declaration_id=declaration_id
     )
     lists = _list_sizes(others)
-    floors = _run_floors(run)
     gained: list[ListKey] = []
     displace: set[ListKey] = set()
     for key, scored in best.items():
@@ -1301,7 +1325,7 @@ def declaration_matched(declaration_id: int) -> list[int]:
     Match.objects.bulk_create(
         [
             Match(
-                run=run,
+                run_id=run.pk,
                 sme_id=sme,
                 declaration_id=declaration_id,
                 patent_id=int(supply.patent_ids[0]),
@@ -1317,7 +1341,7 @@ def declaration_matched(declaration_id: int) -> list[int]:
         unique_fields=["run", "sme", "need", "declaration"],
         update_fields=["patent", "score", "rank", "components", "reasons"],
     )
-    return sorted({sme for sme, _need in gained})
+    return gained
 
 
 @transaction.atomic

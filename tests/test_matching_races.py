@@ -18,13 +18,20 @@ from django.utils import timezone
 
 from licensing.models import Declaration
 from licensing.services.declarations import declaration_terminate
-from marketplace.models import Organisation, OrganisationKind, Region, SmeProfile, TechnologyNeed
+from marketplace.models import (
+    Industry,
+    Organisation,
+    OrganisationKind,
+    Region,
+    SmeProfile,
+    TechnologyNeed,
+)
 from matching import services
 from matching.engine import IndustryCache
 from matching.models import Match, MatchChunk, MatchRun
 from tests.conftest import World, make_world
 from tests.declarations_helpers import announced, declarable_patent
-from tests.factories import MembershipFactory, OrganisationFactory
+from tests.factories import MembershipFactory, OrganisationFactory, SmeProfileFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -288,3 +295,50 @@ def test_a_need_edited_while_the_nightly_chunk_is_scored_reaches_the_new_run(
     run.refresh_from_db()
     assert run.is_current
     _assert_same_lists(_stored(market.sme, run), _recomputed(market.sme))
+
+
+def test_a_declaration_announced_while_the_nightly_chunk_is_scored_reaches_the_new_run(
+    world: World, market: Market, monkeypatch: pytest.MonkeyPatch, errors: list[BaseException]
+) -> None:
+    services.lists_refresh([market.sme.pk])
+    run = services.run_start(enqueue=False)
+    chunk = MatchChunk.objects.get(run=run, sme_ids__contains=[market.sme.pk])
+    paused = Paused(monkeypatch, "chunk")
+    # The nightly chunk has scored the supply without the weld patent and is about to write...
+    nightly = _thread("chunk", lambda: services.chunk_run(chunk.pk), errors)
+    assert paused.reached.wait(20)
+    # ...when the weld patent is announced and its task finds the chunk not written yet.
+    weld = _announce(world, market, 3, WELD)
+    services.declaration_matched(weld.pk)
+    paused.release.set()
+    nightly.join(30)
+    assert not nightly.is_alive()
+    for other in MatchChunk.objects.filter(run=run, status="pending"):
+        services.chunk_run(other.pk)
+    run.refresh_from_db()
+    assert run.is_current
+    stored = _stored(market.sme, run)
+    assert (market.need.pk, weld.pk) in stored
+    _assert_same_lists(stored, _recomputed(market.sme))
+
+
+def test_a_declaration_announced_between_two_nightly_chunks_reaches_both(
+    world: World, market: Market
+) -> None:
+    other = SmeProfileFactory.create(
+        organisation__name="杭州视觉检测软件有限公司",
+        industry=Industry.objects.get(code="I6513"),
+        description="工业视觉缺陷检测软件",
+    ).organisation
+    run = services.run_start(chunk_size=1, enqueue=False)
+    first, second = MatchChunk.objects.filter(run=run).order_by("number")
+    assert services.chunk_run(first.pk) == "done"
+    weld = _announce(world, market, 3, WELD)
+    services.declaration_matched(weld.pk)  # into the written chunk too
+    assert services.chunk_run(second.pk) == "done"  # its supply patched with the weld patent
+    run.refresh_from_db()
+    assert run.is_current
+    for sme in (market.sme, other):
+        stored = _stored(sme, run)
+        assert any(declaration == weld.pk for _need, declaration in stored)
+        _assert_same_lists(stored, _recomputed(sme))
