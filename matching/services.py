@@ -1499,6 +1499,11 @@ def worker_warm() -> dict[str, float]:
     return seconds
 
 
+# SMEs refreshed per transaction: each holds one advisory lock (PostgreSQL's shared lock table
+# holds max_locks_per_transaction × max_connections, 6,400 by default, for every session).
+REFRESH_BATCH = 200
+
+
 def lists_refresh(sme_ids: Sequence[int]) -> int:
     """Recompute every list of these SMEs (profile and open needs) with the full formula
     against the supply now, and replace them in the current run (and in a running full run
@@ -1511,6 +1516,11 @@ def lists_refresh(sme_ids: Sequence[int]) -> int:
     ids = sorted(set(sme_ids))
     if not ids:
         return 0
+    if len(ids) > REFRESH_BATCH:  # a bounded number of advisory locks per transaction
+        return sum(
+            lists_refresh(ids[start : start + REFRESH_BATCH])
+            for start in range(0, len(ids), REFRESH_BATCH)
+        )
     written = 0
     with transaction.atomic():
         _lock_supply(exclusive=False)
