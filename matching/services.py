@@ -202,17 +202,19 @@ def embed_parts(items: Sequence[Sequence[str]]) -> np.ndarray:
     """One unit vector per item: the mean of its non-empty parts' embeddings (one call to the
     embedder for all parts), normalised; an item without text embeds the empty string."""
     embedder = get_embedder()
-    texts: list[str] = []
+    # Each distinct text once: 110,000 profiles share a few hundred industry names.
+    texts: dict[str, int] = {}
     owners: list[int] = []
+    rows: list[int] = []
     for index, parts in enumerate(items):
-        kept = [part for part in parts if part.strip()] or [""]
-        texts.extend(kept)
-        owners.extend([index] * len(kept))
+        for part in [part for part in parts if part.strip()] or [""]:
+            owners.append(index)
+            rows.append(texts.setdefault(part, len(texts)))
     if not items:
         return np.zeros((0, embedder.dim), dtype=np.float32)
-    vectors = embedder.embed(texts)
+    vectors = embedder.embed(list(texts)).astype(np.float64)
     sums = np.zeros((len(items), embedder.dim), dtype=np.float64)
-    np.add.at(sums, np.array(owners, dtype=np.int64), vectors.astype(np.float64))
+    np.add.at(sums, np.array(owners, dtype=np.int64), vectors[np.array(rows, dtype=np.int64)])
     norms = np.linalg.norm(sums, axis=1, keepdims=True)
     norms[norms == 0] = 1.0
     return (sums / norms).astype(np.float32)
