@@ -91,12 +91,35 @@ def run(
     }
 
 
+def per_query_report(
+    rankers: dict[str, Callable[[str], list[str]]], queries: Sequence[dict[str, Any]]
+) -> str:
+    """Each zh / colloquial / en query: the API's and BM25's nDCG@10 and top 10 (id:grade)."""
+    api, bm25 = rankers["search API (today)"], rankers["BM25 bigram (baseline)"]
+    lines = []
+    for item in queries:
+        if item["group"] == "number":
+            continue
+        grades = item["judgments"]
+        lines.append(f"{item['id']} {item['group']} {item['query']}")
+        for name, rank in (("API", api), ("BM25", bm25)):
+            ranking = rank(item["query"])
+            top = " ".join(f"{pid}:{grades.get(pid, 0)}" for pid in ranking[:10])
+            lines.append(f"  {name:<4} {judged.ndcg_at(ranking, grades):.3f} {top}")
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--no-use", action="store_true", help="skip the USE v3 baseline")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     parser.add_argument(
         "--words-only", action="store_true", help="publish no vector index: search by words alone"
+    )
+    parser.add_argument(
+        "--per-query",
+        action="store_true",
+        help="also each query's nDCG@10 for the API and BM25, and both top 10s with grades",
     )
     parser.add_argument(
         "--sweep", action="store_true", help="also the API with other fusion and rank settings"
@@ -155,6 +178,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         rankers["embedding USE-m3 only"] = judged.EmbeddingBaseline(use, patents).rank
 
     scores = run(rankers, queries)
+    if args.per_query:
+        print(per_query_report(rankers, queries))
     groups = judged.QUERY_GROUPS
     sizes = ", ".join(f"{g} {sum(q['group'] == g for q in queries)}" for g in groups)
     print(

@@ -13,9 +13,10 @@ segmentation. Filters are tags in one GIN-indexed array (search_tags: IPC prefix
 
 from __future__ import annotations
 
+import math
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -23,6 +24,7 @@ from typing import Any
 
 from dateutil.relativedelta import relativedelta
 from django.contrib.postgres.search import SearchQuery, SearchRank
+from django.db import connection
 from django.db.models import (
     BooleanField,
     Count,
@@ -37,7 +39,7 @@ from django.db.models.functions import Cast, Substr
 from django.utils import timezone
 
 from marketplace.models import Patent
-from marketplace.search.segment import QueryTerm, query_terms
+from marketplace.search.segment import QueryTerm, query_grams, query_terms
 from marketplace.search.semantic import (
     SEMANTIC_LIMIT,
     SEMANTIC_WEIGHT,
@@ -51,6 +53,9 @@ RANK_CAP = 2000
 RANK_NORMALIZATION = 0
 # Fewer strict matches than this (a page of results) widens the query to any of its terms.
 PAGE_SIZE = 20
+# The bigram channel's ranking in the fusion, beside the word ranking (1) and the semantic one
+# (SEMANTIC_WEIGHT); measured on both sets, BENCHMARKS.md "Bigram channel".
+GRAM_WEIGHT = 0.5
 _WORDS = re.compile(r"[0-9a-z]+|[\u3400-\u9fff\uf900-\ufaff]+")
 
 # industry code → IPC prefixes; registered by the matching app, which owns the IPC↔GB/T 4754
@@ -189,7 +194,8 @@ def search_patents(base: QuerySet[Patent], params: SearchParams) -> SearchResult
     groups = [_term_query(term) for term in terms]
     rows = _candidates(filtered, " & ".join(groups), len(groups))
     mode = "and"
-    if not params.strict and len(rows) < PAGE_SIZE and len(groups) > 1:
+    widened = not params.strict and len(rows) < PAGE_SIZE
+    if widened and len(groups) > 1:
         # Widened: any term; the strict matches stay (an OR scan capped at RANK_CAP might not
         # reach them) and rank first, then by how many terms a document matches.
         mode = "or"
@@ -197,12 +203,19 @@ def search_patents(base: QuerySet[Patent], params: SearchParams) -> SearchResult
         rows += [
             row for row in _candidates(filtered, " | ".join(groups), groups) if row[0] not in strict
         ]
+    # Widened further: the bigram channel (a strict search and a full page of strict matches
+    # never run it, so a common query costs what it did).
+    gram_rows = _gram_candidates(filtered, query_grams(params.q)) if widened else []
+    if gram_rows and not rows:
+        mode = "or"
     neighbours = nearest_patents(params.q) if params.by_meaning else []
     semantic = _semantic_candidates(filtered, neighbours)
-    if semantic and not rows:
+    if semantic and not rows and not gram_rows:
         mode = "meaning"
     lexical_ids = {row[0] for row in rows}
-    every = rows + [row for row in semantic if row[0] not in lexical_ids]
+    every = rows + [row for row in gram_rows if row[0] not in lexical_ids]
+    lexical_ids |= {row[0] for row in gram_rows}
+    every += [row for row in semantic if row[0] not in lexical_ids]
     facets = _count_facets(
         (kind, section, province, payment, 1) for _, _, kind, section, province, payment, _ in every
     )
@@ -215,8 +228,9 @@ def search_patents(base: QuerySet[Patent], params: SearchParams) -> SearchResult
         ranked = reciprocal_rank_fusion(
             [row[0] for row in lexical],
             [row[0] for row in semantic],
+            [row[0] for row in gram_rows],
             weights=[coverage],
-            scales=[1.0, SEMANTIC_WEIGHT],
+            scales=[1.0, SEMANTIC_WEIGHT, GRAM_WEIGHT],
         )
         ordered = RankedPage(page_rows, ranked)
     else:
@@ -279,6 +293,65 @@ def _candidates(
         )
     )
     return list(matches[:RANK_CAP])
+
+
+def _corpus_size() -> int:
+    """Patents in the table, as ANALYZE last counted them (no scan; -1 or 0 before one)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT reltuples FROM pg_class WHERE oid = %s::regclass", [Patent._meta.db_table]
+        )
+        row = cursor.fetchone()
+    return int(row[0]) if row else 0
+
+
+def gram_scores(flags: Sequence[Sequence[int]], corpus: int) -> list[float]:
+    """BM25 of each candidate over the query's bigrams, with a term frequency of 1 (the
+    vector keeps no counts) and no length normalisation: the sum of the inverse document
+    frequencies of the bigrams it holds. `flags[d][g]` is 1 when candidate d holds bigram g;
+    document frequencies are counted over the candidates (every patent holding a bigram is
+    one, unless RANK_CAP cut them short), `corpus` is the number of documents (at least the
+    candidates)."""
+    if not flags:
+        return []
+    total = max(corpus, len(flags))
+    frequencies = [sum(column) for column in zip(*flags, strict=True)]
+    idf = [math.log(1 + (total - df + 0.5) / (df + 0.5)) for df in frequencies]
+    return [sum(w for w, flag in zip(idf, row, strict=True) if flag) for row in flags]
+
+
+def _gram_candidates(filtered: QuerySet[Patent], grams: list[str]) -> list[tuple[Any, ...]]:
+    """The bigram channel: (id, score, type, IPC section, owner province, payment method, 0) of
+    at most RANK_CAP patents holding any of the query's bigrams, best first (gram_scores); one
+    statement on the bigram GIN index. [] for a query without bigrams (a lone character, Latin
+    words only)."""
+    if not grams:
+        return []
+    query = SearchQuery(
+        " | ".join(_quote(gram) for gram in grams), config="simple", search_type="raw"
+    )
+    flags = {
+        f"gram_{index}": Cast(
+            ExpressionWrapper(
+                Q(gram_vector=SearchQuery(_quote(gram), config="simple", search_type="raw")),
+                output_field=BooleanField(),
+            ),
+            IntegerField(),
+        )
+        for index, gram in enumerate(grams)
+    }
+    rows = list(
+        filtered.filter(gram_vector=query)
+        .order_by()
+        .annotate(section=Substr("main_ipc", 1, 1), province=Substr("owner_region", 1, 2), **flags)
+        .values_list("id", "patent_type", "section", "province", "listed_payment_method", *flags)[
+            :RANK_CAP
+        ]
+    )
+    scores = gram_scores([row[5:] for row in rows], _corpus_size())
+    found = [(row[0], score, *row[1:5], 0) for row, score in zip(rows, scores, strict=True)]
+    found.sort(key=lambda row: (-row[1], -row[0]))
+    return found
 
 
 def _semantic_candidates(

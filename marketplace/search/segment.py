@@ -11,6 +11,13 @@ dictionary words inside a longer word, 锂离子 → 离子). jieba's cut depend
 query word is matched as a group: the word itself, or all its parts together, or a synonym
 (`query_terms`): 降解塑料 in a query meets 可 降解 塑料 in the index. Technical terms of the synonym
 table join jieba's dictionary, so 锂离子电池 is one word wherever it appears.
+
+Beside the words, a second, lower-weighted channel: the character bigrams of a text (`grams`),
+the index's from the title and abstract, the query's from the query, by the same function. They
+meet what jieba cuts differently in a query and in a document (查破洞 → 查破 洞 in a query, 破洞 in
+the document) and documents holding only part of a compound (降解塑料 → 降解). A bigram never spans
+a stop word, a function character or punctuation, and a lone character makes none: 可 or 的
+alone are no grams, so they match nothing.
 """
 
 from __future__ import annotations
@@ -143,7 +150,10 @@ STOPWORDS = frozenset(
     ]
 )
 _WORD = re.compile(r"[0-9A-Za-z\u3400-\u9fff\uf900-\ufaff]")
+_HAN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]+")
 MAX_QUERY_TOKENS = 12
+# Bigrams of a query kept (a query of 24 Chinese characters has 23).
+MAX_QUERY_GRAMS = 24
 
 
 def _keep(token: str) -> bool:
@@ -182,6 +192,35 @@ def segment(text: str) -> list[str]:
 def index_tokens(text: str) -> str:
     """Words for the index (space-joined for the 'simple' text-search configuration)."""
     return " ".join(segment(text)) if text else ""
+
+
+def grams(text: str) -> list[str]:
+    """The distinct character bigrams of a text's Chinese runs, in order of first appearance.
+
+    A run is a stretch of Chinese characters between stop words (jieba's accurate cut: 的, 可,
+    一种, 方法, …), punctuation, spaces, Latin letters and digits; a run of one character makes no
+    bigram. Index and query alike: `index_grams` and the query's grams call this.
+    """
+    found: dict[str, None] = {}
+    run = ""
+    for token in [*rjieba.cut(text or ""), ""]:
+        word = token.strip().lower()
+        if word not in STOPWORDS and _HAN.fullmatch(word):
+            run += word
+            continue
+        found.update((run[at : at + 2], None) for at in range(len(run) - 1))
+        run = ""
+    return list(found)
+
+
+def index_grams(text: str) -> str:
+    """Bigrams for the index (space-joined for the 'simple' configuration)."""
+    return " ".join(grams(text)) if text else ""
+
+
+def query_grams(text: str) -> list[str]:
+    """The bigrams of a query (at most MAX_QUERY_GRAMS)."""
+    return grams(text)[:MAX_QUERY_GRAMS]
 
 
 @dataclass(frozen=True)
