@@ -154,6 +154,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         vector_index_publish()
 
     rankers: dict[str, Callable[[str], list[str]]] = {"search API (today)": api_ranker(pk_to_id)}
+    # The same API without the bigram channel and the own-words rank (search before them).
+    rankers["API without bigrams"] = api_ranker(
+        pk_to_id, {"GRAM_FUSION": "none", "EXACT_BOOST": 0.0}
+    )
     if args.sweep:
         # Variants of the product's ranking, through the same API (BENCHMARKS.md has the choice).
         from marketplace.search import query
@@ -163,6 +167,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                 rankers[f"API semantic weight {weight}"] = api_ranker(
                     pk_to_id, {"SEMANTIC_WEIGHT": weight}
                 )
+        for gram_weight in (0.25, 0.5, 1.0):
+            rankers[f"API bigrams in the RRF x{gram_weight}"] = api_ranker(
+                pk_to_id, {"GRAM_FUSION": "rrf", "GRAM_WEIGHT": gram_weight}
+            )
+        rankers["API no bigram channel"] = api_ranker(pk_to_id, {"GRAM_FUSION": "none"})
+        for boost in (0.0, 0.5, 2.0):
+            rankers[f"API own words x{boost} in the rank"] = api_ranker(
+                pk_to_id, {"EXACT_BOOST": boost}
+            )
         for normalization in (0, 1, 2):
             if normalization != query.RANK_NORMALIZATION:
                 rankers[f"API ts_rank norm {normalization}"] = api_ranker(

@@ -53,9 +53,6 @@ RANK_CAP = 2000
 RANK_NORMALIZATION = 0
 # Fewer strict matches than this (a page of results) widens the query to any of its terms.
 PAGE_SIZE = 20
-# The bigram channel's ranking in the fusion, beside the word ranking (1) and the semantic one
-# (SEMANTIC_WEIGHT); measured on both sets, BENCHMARKS.md "Bigram channel".
-GRAM_WEIGHT = 0.5
 _WORDS = re.compile(r"[0-9a-z]+|[\u3400-\u9fff\uf900-\ufaff]+")
 
 # industry code → IPC prefixes; registered by the matching app, which owns the IPC↔GB/T 4754
@@ -192,7 +189,8 @@ def search_patents(base: QuerySet[Patent], params: SearchParams) -> SearchResult
         return SearchResult(_order(filtered, params.sort), [], "none", _facets(filtered))
     tokens = list(dict.fromkeys(lexeme for term in terms for lexeme in term.lexemes()))
     groups = [_term_query(term) for term in terms]
-    rows = _candidates(filtered, " & ".join(groups), len(groups))
+    exact = " | ".join(_quote(term.word) for term in terms)
+    rows = _candidates(filtered, " & ".join(groups), len(groups), exact)
     mode = "and"
     widened = not params.strict and len(rows) < PAGE_SIZE
     if widened and len(groups) > 1:
@@ -201,11 +199,17 @@ def search_patents(base: QuerySet[Patent], params: SearchParams) -> SearchResult
         mode = "or"
         strict = {row[0] for row in rows}
         rows += [
-            row for row in _candidates(filtered, " | ".join(groups), groups) if row[0] not in strict
+            row
+            for row in _candidates(filtered, " | ".join(groups), groups, exact)
+            if row[0] not in strict
         ]
     # Widened further: the bigram channel (a strict search and a full page of strict matches
     # never run it, so a common query costs what it did).
-    gram_rows = _gram_candidates(filtered, query_grams(params.q)) if widened else []
+    gram_rows = (
+        _gram_candidates(filtered, query_grams(params.q))
+        if widened and GRAM_FUSION != "none"
+        else []
+    )
     if gram_rows and not rows:
         mode = "or"
     neighbours = nearest_patents(params.q) if params.by_meaning else []
@@ -223,19 +227,56 @@ def search_patents(base: QuerySet[Patent], params: SearchParams) -> SearchResult
     page_rows = Patent.objects.select_related("owner")
     ordered: QuerySet[Patent] | RankedPage
     if params.sort == "relevance":
-        lexical = sorted(rows, key=lambda row: (-row[6], -row[1], -row[0]))
-        coverage = {row[0]: row[6] / len(groups) for row in rows}
-        ranked = reciprocal_rank_fusion(
-            [row[0] for row in lexical],
+        ranked = fused_ranking(
+            [(row[0], row[1], row[6] / len(groups)) for row in rows],
+            [(row[0], row[1]) for row in gram_rows],
             [row[0] for row in semantic],
-            [row[0] for row in gram_rows],
-            weights=[coverage],
-            scales=[1.0, SEMANTIC_WEIGHT, GRAM_WEIGHT],
         )
         ordered = RankedPage(page_rows, ranked)
     else:
         ordered = _order(page_rows.filter(id__in=[row[0] for row in every]), params.sort)
     return SearchResult(ordered, tokens, mode, facets, count=len(every))
+
+
+# How the bigram channel joins (measured on both sets, BENCHMARKS.md "Bigram channel"):
+# "append": the patents found only by bigrams follow the fused word and meaning ranking, best
+# bigram score first (recall without reordering what words and meaning found); "rrf": the
+# bigram ranking is a third ranking in the fusion, weighted by GRAM_WEIGHT and each patent's
+# bigram score relative to the best; "none": no bigram channel (what search was before).
+GRAM_FUSION = "append"
+GRAM_WEIGHT = 0.25
+# ts_rank of the query's own words (not their parts or synonyms) added, times this, to the
+# rank of the word matches (0: off).
+EXACT_BOOST = 1.0
+
+
+def fused_ranking(
+    words: Sequence[tuple[int, float, float]],
+    grams: Sequence[tuple[int, float]],
+    semantic: Sequence[int],
+) -> list[tuple[int, float]]:
+    """(id, score) best first from the word matches (id, ts_rank, share of terms matched), the
+    bigram channel's (id, score), best first, and the nearest patents' ids, nearest first.
+
+    The word ranking is by share of terms matched, then ts_rank; it and the semantic ranking
+    are fused by weighted reciprocal-rank fusion (semantic.reciprocal_rank_fusion)."""
+    order = sorted(words, key=lambda row: (-row[2], -row[1], -row[0]))
+    lexical = [pk for pk, _, _ in order]
+    coverage = {pk: share for pk, _, share in words}
+    if GRAM_FUSION == "rrf":
+        best = max((score for _, score in grams), default=0.0) or 1.0
+        return reciprocal_rank_fusion(
+            lexical,
+            semantic,
+            [pk for pk, _ in grams],
+            weights=[coverage, {}, {pk: score / best for pk, score in grams}],
+            scales=[1.0, SEMANTIC_WEIGHT, GRAM_WEIGHT],
+        )
+    ranked = reciprocal_rank_fusion(
+        lexical, semantic, weights=[coverage], scales=[1.0, SEMANTIC_WEIGHT]
+    )
+    found = {pk for pk, _ in ranked}
+    return ranked + [(pk, 0.0) for pk, _ in grams if pk not in found]
 
 
 def _alternative(text: str) -> str:
@@ -255,7 +296,7 @@ def _term_query(term: QueryTerm) -> str:
 
 
 def _candidates(
-    filtered: QuerySet[Patent], tsquery: str, groups: int | list[str]
+    filtered: QuerySet[Patent], tsquery: str, groups: int | list[str], exact: str = ""
 ) -> list[tuple[Any, ...]]:
     """(id, rank, type, IPC section, owner province, payment method, terms matched) of at most
     RANK_CAP matches of `tsquery`; `groups` is the number of terms (each match has them all)
@@ -274,16 +315,23 @@ def _candidates(
                 ExpressionWrapper(Q(search_vector=term), output_field=BooleanField()),
                 IntegerField(),
             )
+    rank: Any = SearchRank(
+        F("search_vector"), query, cover_density=False, normalization=Value(RANK_NORMALIZATION)
+    )
+    if exact and EXACT_BOOST:
+        # The query's own words count again: a patent saying 锂电池 ranks before one saying
+        # only its synonym 锂离子电池, or only the parts of a word.
+        rank = rank + Value(EXACT_BOOST) * SearchRank(
+            F("search_vector"),
+            SearchQuery(exact, config="simple", search_type="raw"),
+            cover_density=False,
+            normalization=Value(RANK_NORMALIZATION),
+        )
     matches = (
         filtered.filter(search_vector=query)
         .order_by()
         .annotate(
-            rank=SearchRank(
-                F("search_vector"),
-                query,
-                cover_density=False,
-                normalization=Value(RANK_NORMALIZATION),
-            ),
+            rank=rank,
             section=Substr("main_ipc", 1, 1),
             province=Substr("owner_region", 1, 2),
             matched=matched,
