@@ -206,17 +206,19 @@ def search_patents(base: QuerySet[Patent], params: SearchParams) -> SearchResult
             for row in _candidates(filtered, " | ".join(groups), groups, exact)
             if row[0] not in strict
         ]
-    # Widened further: the bigram channel (a strict search and a full page of strict matches
-    # never run it, so a common query costs what it did).
+    neighbours = nearest_patents(params.q) if params.by_meaning else []
+    semantic = _semantic_candidates(filtered, neighbours)
+    # Widened further: the bigram channel. Its patents follow every word and meaning match, so
+    # it runs only while those are fewer than a page (a strict search never runs it, and a
+    # common query costs what it did).
+    found = len({row[0] for row in rows} | {row[0] for row in semantic})
     gram_rows = (
         _gram_candidates(filtered, query_grams(params.q))
-        if widened and GRAM_FUSION != "none"
+        if widened and (GRAM_FUSION == "rrf" or (GRAM_FUSION == "append" and found < PAGE_SIZE))
         else []
     )
     if gram_rows and not rows:
         mode = "or"
-    neighbours = nearest_patents(params.q) if params.by_meaning else []
-    semantic = _semantic_candidates(filtered, neighbours)
     if semantic and not rows and not gram_rows:
         mode = "meaning"
     lexical_ids = {row[0] for row in rows}
