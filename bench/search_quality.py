@@ -207,7 +207,8 @@ def hybrid_rankings(
     ) -> tuple[list[int], dict[int, float], np.ndarray, list[tuple[int, float]]]:
         """The word matches (ranked), their coverage, their scores (BM25 over the terms'
         forms, plus `own_words` x BM25 over the query's own words, as query.py adds ts_rank
-        of them), and the bigram channel's (doc, score) best first when the query widens."""
+        of them), and the bigram channel's (doc, score) best first when the query widens
+        (product_ranking drops them where query.py would not run the channel)."""
         terms = query_terms(query)
         if not terms:
             return [], {}, np.zeros(n), []
@@ -235,13 +236,16 @@ def hybrid_rankings(
     ) -> np.ndarray:
         """query.fused_ranking itself, with the given bigram fusion and own-words weight."""
         order, coverage, scores, gram_rows = lexical_with_grams(text, own_words)
+        semantic = neighbours(cosine, MIN_SIMILARITY)
+        if fusion == "append" and len(set(order) | set(semantic)) >= PAGE_SIZE:
+            gram_rows = []  # query.py runs the channel only below a page of other matches
         saved = product.GRAM_FUSION, product.GRAM_WEIGHT
         product.GRAM_FUSION, product.GRAM_WEIGHT = fusion, gram_weight
         try:
             ranked = fused_ranking(
                 [(d, float(scores[d]), coverage[d]) for d in order],
                 gram_rows if fusion != "none" else [],
-                neighbours(cosine, MIN_SIMILARITY),
+                semantic,
             )
         finally:
             product.GRAM_FUSION, product.GRAM_WEIGHT = saved

@@ -27,7 +27,6 @@ from typing import Any
 
 from dateutil.relativedelta import relativedelta
 from django.contrib.postgres.search import SearchQuery, SearchRank
-from django.db import connection
 from django.db.models import (
     BooleanField,
     Count,
@@ -38,6 +37,7 @@ from django.db.models import (
     QuerySet,
     Value,
 )
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Cast, Substr
 from django.utils import timezone
 
@@ -348,16 +348,6 @@ def _candidates(
     return list(matches[:RANK_CAP])
 
 
-def _corpus_size() -> int:
-    """Patents in the table, as ANALYZE last counted them (no scan; -1 or 0 before one)."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT reltuples FROM pg_class WHERE oid = %s::regclass", [Patent._meta.db_table]
-        )
-        row = cursor.fetchone()
-    return int(row[0]) if row else 0
-
-
 def gram_scores(flags: Sequence[Sequence[int]], corpus: int) -> list[float]:
     """BM25 of each candidate over the query's bigrams, with a term frequency of 1 (the
     vector keeps no counts) and no length normalisation: the sum of the inverse document
@@ -388,16 +378,32 @@ def _gram_candidates(filtered: QuerySet[Patent], grams: list[str]) -> list[tuple
     rows = list(
         filtered.filter(gram_vector=query)
         .order_by()
-        .annotate(section=Substr("main_ipc", 1, 1), province=Substr("owner_region", 1, 2))
+        .annotate(
+            section=Substr("main_ipc", 1, 1),
+            province=Substr("owner_region", 1, 2),
+            # Patents in the table as ANALYZE last counted them (-1 or 0 before one), for the
+            # inverse document frequencies: read once by the statement, no scan.
+            corpus=RawSQL(
+                "SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass",
+                [Patent._meta.db_table],
+                output_field=IntegerField(),
+            ),
+        )
         .values_list(
-            "id", "patent_type", "section", "province", "listed_payment_method", "gram_tokens"
+            "id",
+            "patent_type",
+            "section",
+            "province",
+            "listed_payment_method",
+            "gram_tokens",
+            "corpus",
         )[:RANK_CAP]
     )
     flags = []
     for row in rows:
         held = set(row[5].split())
         flags.append([int(gram in held) for gram in grams])
-    scores = gram_scores(flags, _corpus_size())
+    scores = gram_scores(flags, rows[0][6] if rows else 0)
     found = [(row[0], score, *row[1:5], 0) for row, score in zip(rows, scores, strict=True)]
     found.sort(key=lambda row: (-row[1], -row[0]))
     return found
