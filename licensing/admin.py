@@ -12,6 +12,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_noop
 
 from licensing import admin_mediation  # noqa: F401 - registers the mediators' admin
 from licensing.models import (
@@ -21,12 +22,14 @@ from licensing.models import (
     LicenseEvent,
     LicenseFiling,
     LicensePayment,
+    PaymentStatus,
     RoyaltyReport,
     RoyaltyStatistic,
     StatisticsCell,
 )
 from licensing.open_statistics import statistics_refresh
 from licensing.services import declarations as services
+from licensing.services import licenses as license_services
 from marketplace.admin import ReadOnlyAdmin, ReadOnlyInline
 from marketplace.errors import DomainError
 from marketplace.models import User
@@ -201,9 +204,63 @@ class LicenseEventInline(ReadOnlyInline):
     readonly_fields = fields
 
 
+def _reviews_filings(request: HttpRequest) -> bool:
+    from marketplace import roles
+
+    return roles.has(request.user, roles.REVIEW_FILINGS)
+
+
+def _settle_contests(
+    modeladmin: Any, request: HttpRequest, queryset: QuerySet[License], *, received: bool
+) -> None:
+    """Settle every contested payment of the selected licenses (the service checks the role)."""
+    actor = _actor(request)
+    done = 0
+    contested = LicensePayment.objects.filter(
+        license__in=queryset, status=PaymentStatus.CONTESTED
+    ).order_by("license_id", "id")
+    for payment in contested:
+        try:
+            license_services.license_resolve_contest(
+                actor=actor,
+                license_id=payment.license_id,
+                payment_id=payment.pk,
+                received=received,
+                reason=""
+                if received
+                else gettext_noop("payment not received (reviewer's decision)"),
+            )
+            done += 1
+        except DomainError as error:
+            modeladmin.message_user(
+                request, f"{payment.license_id}: {error.render_message()}", level=messages.ERROR
+            )
+    if done:
+        modeladmin.message_user(
+            request, _("%(count)d contested payment(s) settled.") % {"count": done}
+        )
+
+
+@admin.action(
+    description=_("Contested payments received after all: the licenses take effect again")
+)
+def confirm_contested_payments(
+    modeladmin: Any, request: HttpRequest, queryset: QuerySet[License]
+) -> None:
+    _settle_contests(modeladmin, request, queryset, received=True)
+
+
+@admin.action(
+    description=_("Contested payments never received: the licenses end"), permissions=["settle"]
+)
+def uphold_contests(modeladmin: Any, request: HttpRequest, queryset: QuerySet[License]) -> None:
+    _settle_contests(modeladmin, request, queryset, received=False)
+
+
 @admin.register(License)
 class LicenseAdmin(ReadOnlyAdmin):
-    """Licenses are made and moved through the API (each step a timeline event)."""
+    """Licenses are made and moved through the API and the workflow (each step a timeline
+    event); reviewers settle contested payments here."""
 
     list_display = [
         "__str__",
@@ -224,6 +281,19 @@ class LicenseAdmin(ReadOnlyAdmin):
     ]
     list_select_related = ["patent", "licensor", "licensee"]
     inlines = [LicensePaymentInline, LicenseFilingInline, LicenseEventInline]
+    # A contest's two exits (licensing.workflow.LICENSE), for reviewers.
+    actions = [confirm_contested_payments, uphold_contests]
+
+    # Reviewers (who decide filings) read licenses here and settle contested payments; the
+    # pages stay read-only (ReadOnlyAdmin), the actions call the service.
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return _reviews_filings(request) or super().has_view_permission(request, obj)
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return _reviews_filings(request) or super().has_module_permission(request)
+
+    def has_settle_permission(self, request: HttpRequest) -> bool:
+        return _reviews_filings(request)
 
 
 @admin.register(LicenseFiling)

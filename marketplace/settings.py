@@ -314,6 +314,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "licensing.tasks.send_license_reminders",
         "schedule": 24 * 3600.0,
     },
+    # A license whose term is over ends (licensing.workflow: effective → ended).
+    "end-licenses": {
+        "task": "licensing.tasks.end_licenses",
+        "schedule": 24 * 3600.0,
+    },
     # Open statistics (issue 18): also refreshed five minutes after declaration and license events.
     "refresh-open-statistics": {
         "task": "licensing.tasks.refresh_open_statistics",

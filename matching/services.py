@@ -68,6 +68,7 @@ from matching.models import (
     MatchRun,
     TextVector,
 )
+from matching.workflow import MATCH_RUN
 
 DATA = Path(__file__).resolve().parent / "reference_data"
 
@@ -701,8 +702,8 @@ def _finish(run_id: int) -> None:
         if run.status != MatchRun.Status.RUNNING:
             return
         MatchRun.objects.filter(is_current=True).exclude(pk=run_id).update(is_current=False)
-        MatchRun.objects.filter(pk=run_id).update(
-            status=MatchRun.Status.COMPLETE, is_current=True, finished_at=timezone.now()
+        MATCH_RUN.transition(
+            run, to=MatchRun.Status.COMPLETE, is_current=True, finished_at=timezone.now()
         )
     Match.objects.filter(run__is_current=False, run__status=MatchRun.Status.COMPLETE).delete()
     ListFloor.objects.filter(run__is_current=False, run__status=MatchRun.Status.COMPLETE).delete()

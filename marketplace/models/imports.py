@@ -6,6 +6,8 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from marketplace.workflow import Workflow
+
 
 class ImportStatus(models.TextChoices):
     QUEUED = "queued", _("queued")
@@ -70,3 +72,29 @@ class ImportJob(models.Model):
 
     def __str__(self) -> str:
         return f"{self.file_name} ({self.get_status_display()})"
+
+
+Q = ImportStatus
+# The import's table of moves (marketplace.workflow): claimed by a worker, finished, or queued
+# again by the stale sweep when its heartbeat stopped. A worker the sweep gave up on that
+# finishes after all still records its result (the queued rerun then finds nothing to claim).
+IMPORT_JOB = Workflow(
+    model=ImportJob,
+    statuses=ImportStatus,
+    moves={
+        (Q.QUEUED, Q.RUNNING): "started",
+        (Q.RUNNING, Q.SUCCEEDED): "succeeded",
+        (Q.RUNNING, Q.SUCCEEDED_WITH_ERRORS): "succeeded_with_errors",
+        (Q.RUNNING, Q.FAILED): "failed",
+        (Q.RUNNING, Q.QUEUED): "requeued",
+        (Q.QUEUED, Q.SUCCEEDED): "succeeded",
+        (Q.QUEUED, Q.SUCCEEDED_WITH_ERRORS): "succeeded_with_errors",
+        (Q.QUEUED, Q.FAILED): "failed",
+    },
+    not_allowed=(
+        "import_transition_not_allowed",
+        _("An import that is %(current)s cannot become %(new)s."),
+    ),
+    changed=("import_changed", _("The import changed meanwhile; reload it.")),
+    stamp=None,
+)
