@@ -206,7 +206,7 @@ class PatentAdmin(ReadOnlyAdmin):
     search_fields = ["application_number", "patent_number", "title", "owner__name"]
     list_select_related = ["owner"]
     # The search columns are derived for the engine, not read by people.
-    exclude = ["title_tokens", "body_tokens"]
+    exclude = ["title_tokens", "body_tokens", "gram_tokens"]
 
 
 @admin.register(TechnologyNeed)

@@ -44,8 +44,8 @@ OPTIONAL_FACTS = ("legal_status", "annual_fees_paid_through")
 # The stored fields a sheet column writes (besides application number and type, always
 # present): a column that is absent from the sheet leaves these alone on re-import.
 COLUMN_FIELDS = {
-    "title": ("title", "title_tokens"),
-    "abstract": ("abstract", "body_tokens"),
+    "title": ("title", "title_tokens", "gram_tokens"),
+    "abstract": ("abstract", "body_tokens", "gram_tokens"),
     "claims": ("claims", "body_tokens"),
     "main_ipc": ("main_ipc", "further_ipcs", "ipc_prefixes"),
     "further_ipcs": ("further_ipcs", "ipc_prefixes"),
@@ -55,7 +55,14 @@ COLUMN_FIELDS = {
 }
 ALWAYS_UPDATED = ("patent_type", "is_pct", "updated_at")
 # Derived fields: not reported as changes in the history.
-DERIVED = {"title_tokens", "body_tokens", "ipc_prefixes", "expiry_date", "updated_at"}
+DERIVED = {
+    "title_tokens",
+    "body_tokens",
+    "gram_tokens",
+    "ipc_prefixes",
+    "expiry_date",
+    "updated_at",
+}
 
 Progress = Callable[[ImportJob], None]
 
