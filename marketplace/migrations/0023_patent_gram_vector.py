@@ -12,7 +12,7 @@ import marketplace.models.patents
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("marketplace", "0019_verbose_names"),
+        ("marketplace", "0027_labels_for_kinds_saved_searches_counters"),
     ]
 
     operations = [
