@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -38,6 +40,13 @@ class SynonymGroup(models.Model):
 
     def __str__(self) -> str:
         return " / ".join(self.terms)
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        # The key follows the first term, so that an import of a file finds the group again.
+        self.terms = list(dict.fromkeys(term.strip() for term in self.terms if term.strip()))
+        if self.terms:
+            self.key = self.terms[0].lower()[:100]
+        super().save(*args, **kwargs)
 
 
 class TermTranslation(models.Model):

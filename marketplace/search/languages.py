@@ -68,12 +68,12 @@ def _language_of(form: tuple[str, ...]) -> str:
     return MatchedBy.ZH if any(_HAN.search(word) for word in form) else MatchedBy.EN
 
 
-def language_queries(terms: Iterable[QueryTerm], translate: bool = True) -> dict[str, str]:
+def language_queries(terms: Iterable[QueryTerm]) -> dict[str, str]:
     """Per language, a tsquery met by any form of any term in that language (its word, all its
     parts, a synonym, a translation)."""
     found: dict[str, list[str]] = {MatchedBy.ZH: [], MatchedBy.EN: []}
     for term in terms:
-        texts = [term.word, *term.synonyms, *(term.translations if translate else ())]
+        texts = [term.word, *term.synonyms, *term.translations]
         forms = [form for text in texts for form in term_forms(text)]
         if term.parts:
             forms.append(term.parts)
@@ -82,9 +82,9 @@ def language_queries(terms: Iterable[QueryTerm], translate: bool = True) -> dict
     return {language: " | ".join(options) for language, options in found.items() if options}
 
 
-def matched_annotations(terms: Iterable[QueryTerm], translate: bool = True) -> dict[str, Any]:
+def matched_annotations(terms: Iterable[QueryTerm]) -> dict[str, Any]:
     """Annotations matched_zh / matched_en for the statement that fetches a page of hits."""
-    queries = language_queries(terms, translate)
+    queries = language_queries(terms)
     return {
         f"matched_{language}": ExpressionWrapper(
             Q(search_vector=SearchQuery(queries[language], config="simple", search_type="raw"))

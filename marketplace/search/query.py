@@ -50,9 +50,6 @@ RANK_CAP = 2000
 # ts_rank's length normalisation (PostgreSQL's bit flags; 0: none, 1: divide by 1 + log(length),
 # 2: by length), the lexical counterpart of BM25's b. Measured on the judged set, BENCHMARKS.md.
 RANK_NORMALIZATION = 0
-# An English query word also meets its Chinese terms and a Chinese one its English terms (the
-# term list, marketplace/search/languages.py); False measures search without (BENCHMARKS.md).
-TRANSLATE = True
 # Fewer strict matches than this (a page of results) widens the query to any of its terms.
 PAGE_SIZE = 20
 _WORDS = re.compile(r"[0-9a-z]+|[\u3400-\u9fff\uf900-\ufaff]+")
@@ -214,9 +211,7 @@ def search_patents(base: QuerySet[Patent], params: SearchParams) -> SearchResult
         (kind, section, province, payment, 1) for _, _, kind, section, province, payment, _ in every
     )
     # A fresh queryset: keep the owner join the serialiser needs (else one query per row).
-    page_rows = Patent.objects.select_related("owner").annotate(
-        **matched_annotations(terms, TRANSLATE)
-    )
+    page_rows = Patent.objects.select_related("owner").annotate(**matched_annotations(terms))
     ordered: QuerySet[Patent] | RankedPage
     if params.sort == "relevance":
         lexical = sorted(rows, key=lambda row: (-row[6], -row[1], -row[0]))
@@ -255,7 +250,7 @@ def _term_query(term: QueryTerm) -> str:
     if term.parts:
         options.append("(" + " & ".join(_quote(part) for part in term.parts) + ")")
     options += [_alternative(synonym) for synonym in term.synonyms]
-    options += translation_options(term) if TRANSLATE else []
+    options += translation_options(term)
     return "(" + " | ".join(options) + ")" if len(options) > 1 else options[0]
 
 

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import rjieba
 
+from marketplace.search import vocabulary as vocabulary_module
 from marketplace.search.vocabulary import Vocabulary, english_key, vocabulary
 
 SYNONYMS_FILE = Path(__file__).with_name("synonyms.tsv")
@@ -253,7 +254,9 @@ def query_terms(text: str) -> list[QueryTerm]:
 def _across_languages(terms: list[QueryTerm], words: Vocabulary) -> list[QueryTerm]:
     """English words that make a known term of several words become one term (waste water →
     废水: the phrase by all its words, or its synonyms, or its translation); then every term gets
-    its translations."""
+    its translations. Nothing when vocabulary.ACROSS_LANGUAGES is off (a benchmark's baseline)."""
+    if not vocabulary_module.ACROSS_LANGUAGES:
+        return terms
     merged: list[QueryTerm] = []
     at = 0
     while at < len(terms):
