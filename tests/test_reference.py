@@ -121,6 +121,7 @@ def test_the_notes_on_each_table_read_in_chinese_and_in_english() -> None:
 
     # Then each English note has its Chinese one, in the same order
     files = {spec.key: spec.file_name for spec in TABLES}
+    files |= {"synonyms": "synonyms.tsv", "search_terms": "search_terms.csv"}
     for table in tables:
         source = SOURCES[files[table["key"]]]
         assert table["notes"] == "\n".join(source["notes"])

@@ -252,8 +252,9 @@ def query_terms(text: str) -> list[QueryTerm]:
 
 
 def _across_languages(terms: list[QueryTerm], words: Vocabulary) -> list[QueryTerm]:
-    """English words that make a known term of several words become one term (waste water →
-    废水: the phrase by all its words, or its synonyms, or its translation); then every term gets
+    """Words that make a known term of several words become one term (waste water → 废水: the
+    phrase by all its words, or its synonyms, or its translation; 钠 电池 → 钠电池 when the
+    synonym table has it); then every term gets
     its translations. Nothing when vocabulary.ACROSS_LANGUAGES is off (a benchmark's baseline)."""
     if not vocabulary_module.ACROSS_LANGUAGES:
         return terms
@@ -262,9 +263,18 @@ def _across_languages(terms: list[QueryTerm], words: Vocabulary) -> list[QueryTe
     while at < len(terms):
         for size in range(min(4, len(terms) - at), 1, -1):
             run = terms[at : at + size]
-            phrase = " ".join(term.word for term in run)
-            if all(term.word.isascii() for term in run) and english_key(phrase) in words.phrases:
-                parts = tuple(term.word for term in run)
+            parts = tuple(term.word for term in run)
+            if all(word.isascii() for word in parts):
+                phrase = " ".join(parts)
+                known = english_key(phrase) in words.phrases
+            else:
+                # A Chinese term of the tables that jieba's dictionary does not hold (added in
+                # the admin), cut into pieces: 钠电池 → 钠 电池.
+                phrase = "".join(parts)
+                known = not any(word.isascii() for word in parts) and (
+                    phrase in words.synonyms or bool(words.translations_of(phrase))
+                )
+            if known:
                 merged.append(QueryTerm(phrase, parts, words.synonyms_of(phrase)))
                 at += size
                 break
