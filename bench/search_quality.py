@@ -160,6 +160,8 @@ def hybrid_rankings(
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "marketplace.settings")
     django.setup()
+    from marketplace.search import vocabulary
+    from marketplace.search.languages import term_forms
     from marketplace.search.query import PAGE_SIZE
     from marketplace.search.segment import QueryTerm, index_tokens, query_terms, segment
     from marketplace.search.semantic import (
@@ -180,16 +182,27 @@ def hybrid_rankings(
     def synonym_words(term: QueryTerm) -> list[list[str]]:
         return [segment(synonym) for synonym in term.synonyms]
 
+    @cache
+    def translation_forms(term: QueryTerm) -> list[tuple[str, ...]]:
+        return [form for text in term.translations for form in term_forms(text)]
+
     def meets(term: QueryTerm, doc: set[str]) -> bool:
         if term.word in doc or (term.parts and all(part in doc for part in term.parts)):
+            return True
+        if any(all(word in doc for word in form) for form in translation_forms(term)):
             return True
         return any(
             synonym in doc or all(word in doc for word in words)
             for synonym, words in zip(term.synonyms, synonym_words(term), strict=True)
         )
 
-    def lexical(query: str) -> tuple[list[int], dict[int, float], np.ndarray]:
-        terms = query_terms(query)
+    def lexical(query: str, across: bool = True) -> tuple[list[int], dict[int, float], np.ndarray]:
+        # across=False: without the term list and English phrases (vocabulary.ACROSS_LANGUAGES).
+        vocabulary.ACROSS_LANGUAGES = across
+        try:
+            terms = query_terms(query)
+        finally:
+            vocabulary.ACROSS_LANGUAGES = True
         if not terms:
             return [], {}, np.zeros(n)
         scores = bm25.scores(list(dict.fromkeys(x for t in terms for x in t.lexemes())))
@@ -230,6 +243,8 @@ def hybrid_rankings(
             "hybrid RRF floor .25",
             "hybrid RRF",
             "hybrid RRF+coverage *",
+            "lexical, no term list",
+            "hybrid RRF+coverage, no term list",
             *(f"RRF+coverage sem x{w}" for w in SWEEP),
             "RRF+coverage, lexical cosines",
             "hybrid score w=0.3",
@@ -247,6 +262,11 @@ def hybrid_rankings(
             out["hybrid RRF"][t].append(fuse_ranks(lex, coverage, sem, False))
             out["hybrid RRF+coverage *"][t].append(
                 fuse_ranks(lex, coverage, sem, True, SEMANTIC_WEIGHT)
+            )
+            plain, plain_coverage, _ = lexical(text, across=False)
+            out["lexical, no term list"][t].append(complete(plain))
+            out["hybrid RRF+coverage, no term list"][t].append(
+                fuse_ranks(plain, plain_coverage, sem, True, SEMANTIC_WEIGHT)
             )
             for w in SWEEP:
                 out[f"RRF+coverage sem x{w}"][t].append(fuse_ranks(lex, coverage, sem, True, w))
