@@ -76,7 +76,13 @@ def test_reference_endpoints_are_public(world: World, role: str) -> None:
         "C17",
     ]
     tables = client.get("/api/v1/reference/tables/")
-    assert [table["key"] for table in tables.json()] == ["gbt2260", "gbt4754", "ipc"]
+    assert [table["key"] for table in tables.json()] == [
+        "gbt2260",
+        "gbt4754",
+        "ipc",
+        "search_terms",
+        "synonyms",
+    ]
 
 
 def test_industry_search_and_detail() -> None:
