@@ -189,8 +189,13 @@ def hybrid_rankings(
     def meets(term: QueryTerm, doc: set[str]) -> bool:
         if term.word in doc or (term.parts and all(part in doc for part in term.parts)):
             return True
-        if any(all(word in doc for word in form) for form in translation_forms(term)):
-            return True
+        for form in translation_forms(term):
+            if len(form) == 1 and len(form[0]) == 1 and not form[0].isascii():
+                # One Chinese character meets the words that begin with it (languages._option).
+                if any(token.startswith(form[0]) for token in doc):
+                    return True
+            elif all(word in doc for word in form):
+                return True
         return any(
             synonym in doc or all(word in doc for word in words)
             for synonym, words in zip(term.synonyms, synonym_words(term), strict=True)

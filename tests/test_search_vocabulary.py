@@ -119,6 +119,17 @@ def test_an_english_query_finds_a_chinese_only_patent_through_the_term_list(
     assert hits(search({"q": "sewage"})) == {}
 
 
+def test_a_one_character_chinese_term_meets_the_words_that_begin_with_it(world: World) -> None:
+    # Given a steel patent: jieba keeps 钢板 as one word, so 钢 alone is no word of the index
+    patent = make_patent(
+        world.university, 8, is_listed=True, title="一种热轧钢板", abstract="一种钢板的轧制。"
+    )
+    make_patent(world.university, 9, is_listed=True, title="一种木材干燥窑", abstract="木材。")
+    # When an English user searches for steel (steel ↔ 钢, IPC C21C), then 钢板 meets it
+    assert query_terms("steel")[0].translations == ("钢",)
+    assert hits(search({"q": "steel"})) == {patent.pk: ["zh"]}
+
+
 def test_a_chinese_query_finds_an_english_patent_through_the_term_list(world: World) -> None:
     # Given a patent in English only
     patent = make_patent(

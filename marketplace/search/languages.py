@@ -59,9 +59,18 @@ def term_forms(text: str) -> list[tuple[str, ...]]:
     return forms
 
 
+def _option(form: tuple[str, ...]) -> str:
+    # A Chinese term of one character (lithium → 锂, steel → 钢) is rarely a word of its own in
+    # the index (磷酸铁锂 is cut 磷酸 铁 锂, but 钢板 stays one word): it meets the words that
+    # begin with it.
+    if len(form) == 1 and len(form[0]) == 1 and _HAN.match(form[0]):
+        return _quote(form[0]) + ":*"
+    return _all(form)
+
+
 def translation_options(term: QueryTerm) -> list[str]:
     """tsquery alternatives that meet a term by its translations."""
-    return [_all(form) for text in term.translations for form in term_forms(text)]
+    return [_option(form) for text in term.translations for form in term_forms(text)]
 
 
 def _language_of(form: tuple[str, ...]) -> str:
@@ -78,7 +87,7 @@ def language_queries(terms: Iterable[QueryTerm]) -> dict[str, str]:
         if term.parts:
             forms.append(term.parts)
         for form in dict.fromkeys(forms):
-            found[_language_of(form)].append(_all(form))
+            found[_language_of(form)].append(_option(form))
     return {language: " | ".join(options) for language, options in found.items() if options}
 
 
