@@ -254,8 +254,8 @@ def query_terms(text: str) -> list[QueryTerm]:
 def _across_languages(terms: list[QueryTerm], words: Vocabulary) -> list[QueryTerm]:
     """Words that make a known term of several words become one term (waste water → 废水: the
     phrase by all its words, or its synonyms, or its translation; 钠 电池 → 钠电池 when the
-    synonym table has it); then every term gets
-    its translations. Nothing when vocabulary.ACROSS_LANGUAGES is off (a benchmark's baseline)."""
+    synonym table has it); then every term gets its translations. Nothing when
+    vocabulary.ACROSS_LANGUAGES is off (a benchmark's baseline)."""
     if not vocabulary_module.ACROSS_LANGUAGES:
         return terms
     merged: list[QueryTerm] = []
