@@ -25,6 +25,7 @@ from marketplace.search.segment import QueryTerm, segment, term_parts
 
 _HAN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 _LATIN_WORDS = re.compile(r"[0-9a-z]+")
+_QUERY_WORDS = re.compile(r"[0-9a-z]+|[\u3400-\u9fff\uf900-\ufaff]+")
 
 
 class MatchedBy(TextChoices):
@@ -77,17 +78,26 @@ def _language_of(form: tuple[str, ...]) -> str:
     return MatchedBy.ZH if any(_HAN.search(word) for word in form) else MatchedBy.EN
 
 
+def _synonym_form(text: str) -> tuple[str, ...]:
+    # As query._alternative spells a synonym: all its words when it has several, else itself.
+    words = _QUERY_WORDS.findall(text.lower())
+    return tuple(words) if len(words) > 1 else (text.lower(),)
+
+
 def language_queries(terms: Iterable[QueryTerm]) -> dict[str, str]:
-    """Per language, a tsquery met by any form of any term in that language (its word, all its
-    parts, a synonym, a translation)."""
+    """Per language, a tsquery met by any form of any term in that language, spelt as the
+    search's own query spells it (query._term_query): its word, all its parts, a synonym, a
+    translation."""
     found: dict[str, list[str]] = {MatchedBy.ZH: [], MatchedBy.EN: []}
     for term in terms:
-        texts = [term.word, *term.synonyms, *term.translations]
-        forms = [form for text in texts for form in term_forms(text)]
-        if term.parts:
-            forms.append(term.parts)
-        for form in dict.fromkeys(forms):
-            found[_language_of(form)].append(_option(form))
+        own = [(term.word,), *([term.parts] if term.parts else [])]
+        own += [_synonym_form(synonym) for synonym in term.synonyms]
+        options = [(form, _all(form)) for form in own]
+        options += [
+            (form, _option(form)) for text in term.translations for form in term_forms(text)
+        ]
+        for form, option in dict.fromkeys(options):
+            found[_language_of(form)].append(option)
     return {language: " | ".join(options) for language, options in found.items() if options}
 
 
