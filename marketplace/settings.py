@@ -247,6 +247,7 @@ SPECTACULAR_SETTINGS = {
         "NeedStatusEnum": "marketplace.models.needs.NeedStatus",
         "InvitationStatusEnum": "marketplace.models.organisations.InvitationStatus",
         "LegalStatusEnum": "marketplace.models.patents.LegalStatus",
+        "MatchedByEnum": "marketplace.search.languages.MatchedBy",
     },
 }
 

@@ -748,6 +748,8 @@ EXPECTED: dict[tuple[str, str], Row] = {
     ("get", "/api/v1/reference/regions/"): Row({"default": 200}),
     ("get", "/api/v1/reference/regions/{code}/"): Row({"default": 200}, params={"code": "=320000"}),
     ("get", "/api/v1/reference/tables/"): Row({"default": 200}),
+    ("get", "/api/v1/reference/synonyms/"): Row({"default": 200}),
+    ("get", "/api/v1/reference/search-terms/"): Row({"default": 200}),
     ("get", "/api/v1/register/"): Row({"default": 200}),
     ("get", "/api/v1/register/export/"): Row({"default": 200}),
     ("get", "/api/v1/register/{number}/"): Row({"default": 200}),

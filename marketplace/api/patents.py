@@ -47,6 +47,7 @@ from marketplace.models import (
 )
 from marketplace.patents.ipc import normalise_ipc_prefix
 from marketplace.search.hits import attach_hits
+from marketplace.search.languages import MatchedBy, attach_matched
 from marketplace.search.numbers import number_result, patent_by_number
 from marketplace.search.query import SearchParams, search_patents
 from marketplace.services import patents as services
@@ -109,16 +110,28 @@ class SnippetSerializer(serializers.Serializer[Any]):
     )
 
 
+class MatchedSerializer(serializers.Serializer[Any]):
+    value = serializers.ChoiceField(
+        choices=MatchedBy.choices,
+        help_text="zh: Chinese words of the query, its synonyms or their translations are in "
+        "the patent; en: Latin-script words (English terms, abbreviations); meaning: among the "
+        "query's nearest patents by the sentence embedding; number: the query was its number",
+    )
+    label = serializers.CharField(help_text="in the reader's language")  # type: ignore[assignment]
+
+
 class PatentHitSerializer(PatentListSerializer):
-    """A search hit: the patent, its patentee (owner), its declaration in force and a snippet."""
+    """A search hit: the patent, its patentee (owner), its declaration in force, a snippet and
+    how it was found."""
 
     declaration = DeclarationSummarySerializer(
         source="hit_declaration", read_only=True, allow_null=True
     )
     snippet = SnippetSerializer(read_only=True)
+    matched = MatchedSerializer(many=True, read_only=True)
 
     class Meta(PatentListSerializer.Meta):
-        fields = [*PatentListSerializer.Meta.fields, "declaration", "snippet"]
+        fields = [*PatentListSerializer.Meta.fields, "declaration", "snippet", "matched"]
 
 
 class SearchQuerySerializer(serializers.Serializer[Any]):
@@ -657,6 +670,12 @@ class PatentSearchView(APIView):
         # A ranked page slices like a queryset (the paginator only counts and slices it).
         page = paginator.paginate_queryset(result.queryset, request, view=self)  # type: ignore[arg-type]
         attach_hits(page or [], result.tokens)
+        attach_matched(
+            page or [],
+            mode=result.mode,
+            lexical_ids=result.lexical_ids,
+            meaning_ids=result.meaning_ids,
+        )
         response = paginator.get_paginated_response(PatentHitSerializer(page, many=True).data)
         response.data["query"] = {"tokens": result.tokens, "mode": result.mode}
         response.data["facets"] = _label_facets(result.facets)
