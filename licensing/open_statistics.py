@@ -34,7 +34,7 @@ from licensing.models import (
     StatisticsCell,
     StatisticsDimension,
 )
-from licensing.models.declarations import IN_FORCE_STATUSES, REGISTER_STATUSES
+from licensing.querysets import IN_FORCE_STATUSES, PUBLIC
 from marketplace.models import IpcClass, OrganisationKind, Region
 
 # The smallest number of licenses a published license figure may rest on.
@@ -108,9 +108,7 @@ def _median(values: list[Decimal]) -> Decimal | None:
 
 
 def _declaration_facts() -> dict[int, _DeclarationFacts]:
-    rows = Declaration.objects.filter(
-        status__in=REGISTER_STATUSES, effective_date__isnull=False
-    ).values_list(
+    rows = Declaration.objects.filter(status__in=PUBLIC, effective_date__isnull=False).values_list(
         "id",
         "status",
         "effective_date",

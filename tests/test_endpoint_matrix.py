@@ -326,7 +326,7 @@ EXPECTED: dict[tuple[str, str], Row] = {
             "uni_member": 200,
             "reviewer": 200,
             "staff": 200,
-            "default": 403,
+            "default": 404,
         }
     ),
     ("post", "/api/v1/declarations/{id}/refuse-withdrawal/"): Row(
@@ -550,25 +550,10 @@ EXPECTED: dict[tuple[str, str], Row] = {
         body={"address": "新地址"},
     ),
     ("get", "/api/v1/organisations/{id}/events/"): Row(
-        {
-            "anonymous": 401,
-            "uni_admin": 200,
-            "uni_member": 403,
-            "reviewer": 200,
-            "mediator": 403,
-            "staff": 200,
-            "default": 404,
-        }
+        {"anonymous": 401, "uni_admin": 200, "reviewer": 200, "staff": 200, "default": 404}
     ),
     ("get", "/api/v1/organisations/{id}/invitations/"): Row(
-        {
-            "anonymous": 401,
-            "plain": 404,
-            "sme_admin": 404,
-            "sme_member": 404,
-            "uni_admin": 200,
-            "default": 403,
-        }
+        {"anonymous": 401, "uni_admin": 200, "default": 404}
     ),
     ("post", "/api/v1/organisations/{id}/invitations/"): Row(
         {
@@ -693,7 +678,7 @@ EXPECTED: dict[tuple[str, str], Row] = {
             "uni_member": 200,
             "reviewer": 200,
             "staff": 200,
-            "default": 403,
+            "default": 404,
         }
     ),
     ("post", "/api/v1/patents/{id}/legal-status/"): Row(

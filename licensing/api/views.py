@@ -31,8 +31,8 @@ from marketplace.api.ids import IdFilter
 from marketplace.api.pagination import CursorPagination
 from marketplace.api.permissions import request_user
 from marketplace.api.views import ERROR_RESPONSES
-from marketplace.errors import InvalidInput, PermissionDenied
-from marketplace.models import Patent, PatentCoOwner, User
+from marketplace.errors import InvalidInput, NotFound, PermissionDenied
+from marketplace.models import Organisation, Patent, PatentCoOwner
 from marketplace.patents.ipc import normalise_ipc_prefix
 
 
@@ -149,16 +149,13 @@ class DeclarationViewSet(viewsets.ReadOnlyModelViewSet[Declaration]):
     def problems(self, request: Request, pk: str) -> Response:
         """What would refuse a submission now: bars, term rules, missing co-owner consents."""
         declaration = self.get_object()
-        if not (
-            (
-                isinstance(request.user, User)
-                and declaration.organisation.memberships.filter(user=request.user).exists()
-            )
-            or roles.is_reviewer(request.user)
+        # For the patentee and reviewers; for anyone else they do not exist (404).
+        if (
+            not Declaration.objects.records_visible_to(request.user)
+            .filter(pk=declaration.pk)
+            .exists()
         ):
-            raise PermissionDenied(
-                "patentee_required", _("Only the patentee and reviewers can see this.")
-            )
+            raise NotFound()
         return Response(services.declaration_problems(declaration))
 
     def _command(self, request: Request, service: Any, **kwargs: Any) -> Response:
@@ -248,9 +245,10 @@ class DeclarationViewSet(viewsets.ReadOnlyModelViewSet[Declaration]):
         declaration = self.get_object()
         events = DeclarationEvent.objects.filter(declaration=declaration).select_related("actor")
         data: list[Any] = list(s.DeclarationEventSerializer(events, many=True).data)
-        is_party = request.user.is_authenticated and (
-            roles.is_platform_staff(request.user)
-            or declaration.organisation.memberships.filter(user=request.user).exists()
+        is_party = (
+            Organisation.objects.private_visible_to(request.user)
+            .filter(pk=declaration.organisation_id)
+            .exists()
         )
         if not is_party:
             data = [{**item, "actor": None} for item in data]
@@ -424,8 +422,6 @@ class PatentDeclarationsView(APIView):
         patent = Patent.objects.visible_to(request.user).filter(pk=patent_id).first()
         declarations = Declaration.objects.visible_to(request.user).filter(patent_id=patent_id)
         if patent is None and not declarations.exists():
-            from marketplace.errors import NotFound
-
             raise NotFound()
         return Response(
             s.DeclarationSerializer(

@@ -26,6 +26,7 @@ from licensing.models import (
     PaymentStatus,
     RoyaltyReport,
 )
+from licensing.querysets import IN_FORCE_STATUSES
 from licensing.terms import filing_deadline as filing_deadline_after
 from marketplace import roles
 from marketplace.celery import publish_after_commit
@@ -188,7 +189,7 @@ def license_accept(
                 else ""
             },
         )
-    if status not in (DeclarationStatus.ANNOUNCED, DeclarationStatus.WITHDRAWAL_REQUESTED):
+    if status not in IN_FORCE_STATUSES:
         raise Conflict(
             "declaration_not_in_force",
             _("This declaration is %(status)s: it offers no license."),
@@ -259,16 +260,13 @@ def license_accept(
 
 def _lock_license(actor: User, license_id: int) -> License:
     license = (
-        License.objects.select_for_update(of=("self",))
+        License.objects.visible_to(actor)
+        .select_for_update(of=("self",))
         .select_related("patent", "declaration")
         .filter(pk=license_id)
         .first()
     )
-    if license is None or not (
-        Membership.objects.is_member(actor, license.licensee_id)
-        or Membership.objects.is_member(actor, license.licensor_id)
-        or roles.is_platform_staff(actor)
-    ):
+    if license is None:
         raise NotFound()
     return license
 

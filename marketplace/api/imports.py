@@ -17,7 +17,6 @@ from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from marketplace import roles
 from marketplace.api.pagination import CursorPagination
 from marketplace.api.views import ERROR_RESPONSES
 from marketplace.models import ImportJob, User
@@ -81,12 +80,7 @@ class ImportJobViewSet(viewsets.ReadOnlyModelViewSet[ImportJob]):
     pagination_class = CursorPagination
 
     def get_queryset(self) -> QuerySet[ImportJob]:
-        user = self.request.user
-        if roles.is_reviewer(user):
-            return ImportJob.objects.all()
-        if not isinstance(user, User):
-            return ImportJob.objects.none()
-        return ImportJob.objects.filter(organisation__memberships__user=user)
+        return ImportJob.objects.visible_to(self.request.user)
 
     def get_permissions(self) -> list[Any]:
         if self.action == "template":

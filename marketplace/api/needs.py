@@ -17,7 +17,7 @@ from marketplace.api.pagination import CursorPagination
 from marketplace.api.permissions import request_user
 from marketplace.api.serializers import StrictInputSerializer
 from marketplace.api.views import ERROR_RESPONSES
-from marketplace.models import Membership, PaymentMethodPreference, TechnologyNeed
+from marketplace.models import Organisation, PaymentMethodPreference, TechnologyNeed
 from marketplace.services import needs as services
 
 BUDGET_FIELDS = ("budget_min_cny", "budget_max_cny", "payment_method")
@@ -105,11 +105,7 @@ class TechnologyNeedViewSet(viewsets.ReadOnlyModelViewSet[TechnologyNeed]):
         context = super().get_serializer_context()
         user = self.request.user
         staff = roles.is_platform_staff(user)
-        own: set[int] = (
-            set(Membership.objects.filter(user=user).values_list("organisation_id", flat=True))
-            if user.is_authenticated
-            else set()
-        )
+        own = set(Organisation.objects.with_member(user).values_list("pk", flat=True))
         # Budgets are the SME's own business: other SMEs and patentees never see them.
         context["budget_visible"] = lambda organisation_id: staff or organisation_id in own
         return context

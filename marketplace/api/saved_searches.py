@@ -74,7 +74,7 @@ class SavedSearchViewSet(viewsets.ReadOnlyModelViewSet[SavedSearch]):
     def get_queryset(self) -> QuerySet[SavedSearch]:
         if getattr(self, "swagger_fake_view", False):  # schema generation has no user
             return SavedSearch.objects.none()
-        return SavedSearch.objects.owned_by(self.request.user)
+        return SavedSearch.objects.visible_to(self.request.user)
 
     @extend_schema(
         request=SavedSearchCreateSerializer,
