@@ -22,6 +22,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from licensing import permissions
 from licensing.api.renderers import PdfRenderer
 from licensing.api.serializers import ReasonSerializer
 from licensing.documents import license_document
@@ -37,7 +38,7 @@ from licensing.models import (
 from licensing.services import licenses as services
 from marketplace.api.ids import ID_REGEX, path_id
 from marketplace.api.pagination import CursorPagination
-from marketplace.api.permissions import request_user
+from marketplace.api.permissions import CommandChecks, request_user
 from marketplace.api.serializers import StrictInputSerializer
 from marketplace.api.views import ERROR_RESPONSES
 from marketplace.errors import Conflict, NotFound
@@ -216,13 +217,21 @@ def _request_hash(data: Any) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
 
 
-class LicenseViewSet(viewsets.ReadOnlyModelViewSet[License]):
+class LicenseViewSet(CommandChecks, viewsets.ReadOnlyModelViewSet[License]):
     """Licenses the caller is party to (licensee or patentee), all of them for platform staff."""
 
     serializer_class = LicenseSerializer
     pagination_class = CursorPagination
     permission_classes = [IsAuthenticated]
     filterset_fields = ["status", "declaration", "patent", "licensee", "licensor"]
+    command_checks = {
+        "pay": permissions.check_license_pay_upfront,
+        "contest": permissions.check_license_contest_payment,
+        "filings": permissions.check_license_file,
+        "decide_filing": permissions.check_filing_decide,
+        "royalty_reports": permissions.check_royalty_report,
+        "royalty_payments": permissions.check_royalty_pay,
+    }
 
     def get_queryset(self) -> QuerySet[License]:
         if getattr(self, "swagger_fake_view", False):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from django.db.models import Prefetch, Q, QuerySet
@@ -20,6 +20,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from licensing import permissions
 from licensing.api import serializers as s
 from licensing.models import Declaration, DeclarationEvent, DeclarationStatus, PaymentMethod
 from licensing.querysets import PUBLIC
@@ -29,7 +30,7 @@ from marketplace.api.errors import flatten_errors
 from marketplace.api.exports import safe_cell
 from marketplace.api.ids import IdFilter
 from marketplace.api.pagination import CursorPagination
-from marketplace.api.permissions import request_user
+from marketplace.api.permissions import CommandChecks, request_user
 from marketplace.api.views import ERROR_RESPONSES
 from marketplace.errors import InvalidInput, NotFound, PermissionDenied
 from marketplace.models import Organisation, Patent, PatentCoOwner
@@ -64,6 +65,8 @@ def _accepted_values(
 ) -> dict[str, Any]:
     """The values of the fields the serializer accepted, each validated on its own."""
     values: dict[str, Any] = {}
+    if not isinstance(raw, Mapping):  # a body that is not an object has no fields to keep
+        return values
     for name, field in data.fields.items():
         if name in refused or field.read_only:
             continue
@@ -93,12 +96,29 @@ def _with_term_problems(data: s.DeclarationCreateSerializer, request: Request) -
     )
 
 
-class DeclarationViewSet(viewsets.ReadOnlyModelViewSet[Declaration]):
+class DeclarationViewSet(CommandChecks, viewsets.ReadOnlyModelViewSet[Declaration]):
     """Declarations: drafts for the patentee, announced ones for all, the queue for reviewers."""
 
     serializer_class = s.DeclarationSerializer
     filterset_class = DeclarationFilter
     pagination_class = CursorPagination
+    command_checks = {
+        "partial_update": permissions.check_declaration_patentee,
+        "consent": permissions.check_declaration_consent,
+        "submit": permissions.check_declaration_patentee,
+        "request_withdrawal": permissions.check_declaration_patentee,
+        **dict.fromkeys(
+            (
+                "announce",
+                "refuse",
+                "approve_withdrawal",
+                "refuse_withdrawal",
+                "terminate",
+                "revoke",
+            ),
+            permissions.check_declaration_review,
+        ),
+    }
 
     def get_permissions(self) -> list[Any]:
         if self.action in ("list", "retrieve", "timeline") and self.request.method == "GET":
@@ -158,15 +178,15 @@ class DeclarationViewSet(viewsets.ReadOnlyModelViewSet[Declaration]):
             raise NotFound()
         return Response(services.declaration_problems(declaration))
 
-    def _command(self, request: Request, service: Any, **kwargs: Any) -> Response:
-        declaration = self.get_object()
+    def _command(self, request: Request, service: Any, *, with_reason: bool = False) -> Response:
+        declaration = self.get_object()  # 404, then the command's check (403), then the body
+        kwargs: dict[str, Any] = {}
+        if with_reason:
+            data = s.ReasonSerializer(data=request.data)
+            data.is_valid(raise_exception=True)
+            kwargs["reason"] = str(data.validated_data["reason"])
         result = service(actor=request_user(request), declaration_id=declaration.pk, **kwargs)
         return self._respond(result)
-
-    def _reason(self, request: Request) -> str:
-        data = s.ReasonSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        return str(data.validated_data["reason"])
 
     @extend_schema(
         request=s.ConsentSerializer, responses={200: s.DeclarationSerializer, **ERROR_RESPONSES}
@@ -174,9 +194,9 @@ class DeclarationViewSet(viewsets.ReadOnlyModelViewSet[Declaration]):
     @action(detail=True, methods=["post"])
     def consent(self, request: Request, pk: str) -> Response:
         """A co-owner consents to the declaration (draft) or to its withdrawal (announced)."""
+        declaration = self.get_object()
         data = s.ConsentSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        declaration = self.get_object()
         services.declaration_consent(
             actor=request_user(request),
             declaration_id=declaration.pk,
@@ -199,16 +219,14 @@ class DeclarationViewSet(viewsets.ReadOnlyModelViewSet[Declaration]):
     )
     @action(detail=True, methods=["post"])
     def refuse(self, request: Request, pk: str) -> Response:
-        return self._command(request, services.declaration_refuse, reason=self._reason(request))
+        return self._command(request, services.declaration_refuse, with_reason=True)
 
     @extend_schema(
         request=s.ReasonSerializer, responses={200: s.DeclarationSerializer, **ERROR_RESPONSES}
     )
     @action(detail=True, methods=["post"], url_path="request-withdrawal")
     def request_withdrawal(self, request: Request, pk: str) -> Response:
-        return self._command(
-            request, services.declaration_request_withdrawal, reason=self._reason(request)
-        )
+        return self._command(request, services.declaration_request_withdrawal, with_reason=True)
 
     @extend_schema(request=None, responses={200: s.DeclarationSerializer, **ERROR_RESPONSES})
     @action(detail=True, methods=["post"], url_path="approve-withdrawal")
@@ -220,23 +238,21 @@ class DeclarationViewSet(viewsets.ReadOnlyModelViewSet[Declaration]):
     )
     @action(detail=True, methods=["post"], url_path="refuse-withdrawal")
     def refuse_withdrawal(self, request: Request, pk: str) -> Response:
-        return self._command(
-            request, services.declaration_refuse_withdrawal, reason=self._reason(request)
-        )
+        return self._command(request, services.declaration_refuse_withdrawal, with_reason=True)
 
     @extend_schema(
         request=s.ReasonSerializer, responses={200: s.DeclarationSerializer, **ERROR_RESPONSES}
     )
     @action(detail=True, methods=["post"])
     def terminate(self, request: Request, pk: str) -> Response:
-        return self._command(request, services.declaration_terminate, reason=self._reason(request))
+        return self._command(request, services.declaration_terminate, with_reason=True)
 
     @extend_schema(
         request=s.ReasonSerializer, responses={200: s.DeclarationSerializer, **ERROR_RESPONSES}
     )
     @action(detail=True, methods=["post"])
     def revoke(self, request: Request, pk: str) -> Response:
-        return self._command(request, services.declaration_revoke, reason=self._reason(request))
+        return self._command(request, services.declaration_revoke, with_reason=True)
 
     @extend_schema(responses={200: s.DeclarationEventSerializer(many=True), **ERROR_RESPONSES})
     @action(detail=True, methods=["get"])

@@ -17,6 +17,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from marketplace import permissions
 from marketplace.api.pagination import CursorPagination
 from marketplace.api.views import ERROR_RESPONSES
 from marketplace.models import ImportJob, User
@@ -93,6 +94,8 @@ class ImportJobViewSet(viewsets.ReadOnlyModelViewSet[ImportJob]):
     )
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """Upload a file; it is checked now and imported on the `import` queue."""
+        # A user of no organisation may import nothing: refused before the upload is read.
+        permissions.check_import(request.user)
         data = ImportUploadSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         upload = data.validated_data["file"]

@@ -11,10 +11,10 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from marketplace import roles
+from marketplace import permissions, roles
 from marketplace.api.fields import IndustryField, RegionField
 from marketplace.api.pagination import CursorPagination
-from marketplace.api.permissions import request_user
+from marketplace.api.permissions import CommandChecks, request_user
 from marketplace.api.serializers import StrictInputSerializer
 from marketplace.api.views import ERROR_RESPONSES
 from marketplace.models import Organisation, PaymentMethodPreference, TechnologyNeed
@@ -91,8 +91,14 @@ class NeedUpdateSerializer(NeedInputSerializer):
             field.required = False
 
 
-class TechnologyNeedViewSet(viewsets.ReadOnlyModelViewSet[TechnologyNeed]):
+def _check_need_owner(user: Any, need: TechnologyNeed) -> None:
+    permissions.check_need_owner(user, need.organisation_id)
+
+
+class TechnologyNeedViewSet(CommandChecks, viewsets.ReadOnlyModelViewSet[TechnologyNeed]):
     """Open needs for logged-in users; an SME sees and manages all of its own."""
+
+    command_checks = dict.fromkeys(("partial_update", "close", "reopen"), _check_need_owner)
 
     serializer_class = NeedSerializer
     pagination_class = CursorPagination

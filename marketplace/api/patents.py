@@ -19,11 +19,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from marketplace import permissions
 from marketplace.api.exports import EXPORT_LIMIT, FILE_FORMATS, XLSX_TYPE, export_response
 from marketplace.api.fields import IndustryField
 from marketplace.api.ids import ID_REGEX, IdFilter, path_id
 from marketplace.api.pagination import CursorPagination
-from marketplace.api.permissions import request_user
+from marketplace.api.permissions import CommandChecks, request_user
 from marketplace.api.serializers import StrictInputSerializer
 from marketplace.api.views import ERROR_RESPONSES
 from marketplace.errors import NotFound
@@ -305,11 +306,30 @@ class PatentFilter(filters.FilterSet):
 # ---- views ---------------------------------------------------------------------------------
 
 
-class PatentViewSet(viewsets.ReadOnlyModelViewSet[Patent]):
+def _check_patent_owner(user: Any, patent: Patent) -> None:
+    permissions.check_patent_owner(user, patent.owner_id)
+
+
+class PatentViewSet(CommandChecks, viewsets.ReadOnlyModelViewSet[Patent]):
     """Patents you may see: listed ones, your organisations' own, all for platform staff."""
 
     filterset_class = PatentFilter
     pagination_class = CursorPagination
+    command_checks = {
+        "partial_update": _check_patent_owner,
+        **dict.fromkeys(
+            (
+                "legal_status",
+                "pledges",
+                "release_pledge",
+                "exclusive_licenses",
+                "end_exclusive_license",
+            ),
+            permissions.check_patent_facts,
+        ),
+        "hindrances": permissions.check_patent_hindrance,
+        "resolve_hindrance": permissions.check_patent_hindrance,
+    }
 
     def get_permissions(self) -> list[Any]:
         if self.action in ("list", "retrieve") and self.request.method in ("GET", "HEAD"):

@@ -16,14 +16,15 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from marketplace import permissions
 from marketplace.api import serializers as s
 from marketplace.api.errors import flatten_errors
 from marketplace.api.filters import IndustryFilter, OrganisationFilter, RegionFilter
 from marketplace.api.ids import ID_REGEX, parse_id, path_id
 from marketplace.api.pagination import CursorPagination
-from marketplace.api.permissions import is_organisation_admin, request_user
+from marketplace.api.permissions import request_user
 from marketplace.api.throttles import LoginEmailThrottle, LoginIpThrottle, RegisterThrottle
-from marketplace.errors import InvalidInput, NotFound, PermissionDenied
+from marketplace.errors import InvalidInput, NotFound
 from marketplace.health import run_checks
 from marketplace.models import (
     Industry,
@@ -330,10 +331,7 @@ class OrganisationViewSet(viewsets.ReadOnlyModelViewSet[Organisation]):
         return get_object_or_404(Organisation.objects.private_visible_to(self.request.user), pk=pk)
 
     def _require_admin(self, organisation: Organisation) -> None:
-        if not is_organisation_admin(self.request.user, organisation.pk):
-            raise PermissionDenied(
-                "organisation_admin_required", _("Only an admin of this organisation can do this.")
-            )
+        permissions.check_organisation_admin(self.request.user, organisation.pk)
 
     @extend_schema(
         request=s.OrganisationUpdateSerializer,
@@ -390,6 +388,7 @@ class OrganisationViewSet(viewsets.ReadOnlyModelViewSet[Organisation]):
     )
     def change_member_role(self, request: Request, pk: str, membership_id: str) -> Response:
         organisation = self._private_organisation()
+        self._require_admin(organisation)
         data = s.RoleSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         membership = organisation_services.membership_change_role(

@@ -10,10 +10,10 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from marketplace.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from marketplace import permissions
+from marketplace.errors import Conflict, InvalidInput, NotFound
 from marketplace.models import (
     Industry,
-    Membership,
     NeedStatus,
     Organisation,
     OrganisationKind,
@@ -35,13 +35,6 @@ EDITABLE = (
     "region",
     "expires_on",
 )
-
-
-def _require_sme_member(actor: User, organisation: Organisation) -> None:
-    if not Membership.objects.filter(organisation=organisation, user=actor).exists():
-        raise PermissionDenied(
-            "not_a_member", _("Only members of the SME can manage its technology needs.")
-        )
 
 
 def _clean(values: dict[str, Any], *, today: date) -> dict[str, Any]:
@@ -93,7 +86,7 @@ def need_create(*, actor: User, organisation_id: int, values: dict[str, Any]) ->
     organisation = Organisation.objects.filter(pk=organisation_id).first()
     if organisation is None:
         raise NotFound()
-    _require_sme_member(actor, organisation)
+    permissions.check_need_owner(actor, organisation.pk)
     if organisation.kind != OrganisationKind.SME:
         raise Conflict("not_an_sme", _("Only an SME posts technology needs."))
     cleaned = _clean(values, today=timezone.localdate())
@@ -114,7 +107,7 @@ def _lock(actor: User, need_id: int) -> TechnologyNeed:
     )
     if need is None:
         raise NotFound()
-    _require_sme_member(actor, need.organisation)
+    permissions.check_need_owner(actor, need.organisation_id)
     return need
 
 
