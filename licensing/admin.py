@@ -27,7 +27,7 @@ from licensing.models import (
 )
 from licensing.open_statistics import statistics_refresh
 from licensing.services import declarations as services
-from marketplace.admin import ReadOnlyAdmin, ReadOnlyInline
+from marketplace.admin import ReadOnlyAdmin, ReadOnlyInline, VisibleToAdmin
 from marketplace.errors import DomainError
 from marketplace.models import User
 
@@ -202,7 +202,7 @@ class LicenseEventInline(ReadOnlyInline):
 
 
 @admin.register(License)
-class LicenseAdmin(ReadOnlyAdmin):
+class LicenseAdmin(VisibleToAdmin):
     """Licenses are made and moved through the API (each step a timeline event)."""
 
     list_display = [
