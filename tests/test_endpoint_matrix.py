@@ -1072,7 +1072,8 @@ ADMIN_MODELS: dict[str, AdminModel] = {
     "marketplace/outboundemail": READ_ONLY,
     "marketplace/patent": READ_ONLY,
     "marketplace/technologyneed": READ_ONLY,
-    "marketplace/importjob": READ_ONLY,
+    # Its list starts from ImportJob.visible_to, which holds none for a mediator.
+    "marketplace/importjob": AdminModel(view=SUPERUSER, hidden=frozenset({"mediator"})),
     "marketplace/notification": READ_ONLY,
     "marketplace/unsenttask": AdminModel(view=SUPERUSER, has_row=False),
     "marketplace/patentvector": AdminModel(view=SUPERUSER, has_row=False),
