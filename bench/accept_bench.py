@@ -929,6 +929,7 @@ class Server:
         app_dir: Path = ROOT,
         settings_module: str | None = None,
         application: str = "marketplace.wsgi:application",
+        boot_seconds: float = 60,
     ) -> None:
         self.config = config
         self.port = free_port()
@@ -963,7 +964,7 @@ class Server:
             stdout=self.log,
             stderr=subprocess.STDOUT,
         )
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + boot_seconds
         while time.monotonic() < deadline:
             try:
                 connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
@@ -974,7 +975,7 @@ class Server:
             except OSError:
                 time.sleep(0.2)
         self.stop()
-        raise SystemExit("gunicorn did not answer within 60 s")
+        raise SystemExit(f"gunicorn did not answer within {boot_seconds:.0f} s")
 
     @property
     def pid(self) -> int:

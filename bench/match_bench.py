@@ -535,7 +535,7 @@ def compute_vectors() -> dict[str, float]:
     }
     for kind, (queryset, text) in sources.items():
         with common.stopwatch(f"vectors: {kind}", timings):
-            batch: dict[int, str] = {}
+            batch: dict[int, tuple[str, ...]] = {}
             for item in queryset.order_by("pk").iterator(chunk_size=5000):
                 key = item.organisation_id if kind == "sme" else item.pk
                 batch[key] = text(item)

@@ -219,7 +219,7 @@ def table_size() -> dict[str, str]:
     with common.connect() as conn:
         rows = conn.execute(
             "SELECT relname, pg_size_pretty(pg_total_relation_size(oid)) FROM pg_class "
-            "WHERE relname IN ('marketplace_patent', 'patent_search', "
+            "WHERE relname IN ('marketplace_patent', 'patent_search', 'patent_gram_search', "
             "'patent_ipc_prefixes') ORDER BY relname"
         ).fetchall()
         database = conn.execute(
@@ -416,12 +416,17 @@ def free_port() -> int:
 class Server:
     """gunicorn serving the project on a free localhost port, stopped by its own pid."""
 
-    def __init__(self, workers: int, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        workers: int,
+        env: dict[str, str] | None = None,
+        app: str = "marketplace.wsgi:application",
+    ) -> None:
         self.port = free_port()
         self.process = subprocess.Popen(
             [
                 str(ROOT / ".venv" / "bin" / "gunicorn"),
-                "marketplace.wsgi:application",
+                app,
                 "--bind",
                 f"127.0.0.1:{self.port}",
                 "--workers",
@@ -569,6 +574,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         "--no-count", action="store_true", help="skip counting all matches of each query"
     )
     parser.add_argument(
+        "--variant",
+        help="also through servers whose marketplace.search.query constants are set from this "
+        'JSON (e.g. \'{"GRAM_FUSION": "none", "EXACT_BOOST": 0}\': search before the bigram '
+        "channel), in the same run",
+    )
+    parser.add_argument(
         "--hybrid",
         action="store_true",
         help="also through a server with a vector index of every patent (search by meaning)",
@@ -616,20 +627,40 @@ def main(argv: Sequence[str] | None = None) -> None:
         run_api(server, prepared, "api")
     finally:
         server.stop()
+    variant = {"SEARCH_VARIANT": args.variant} if args.variant else None
+    if variant:
+        server = Server(
+            args.workers,
+            {**server_env, "SEARCH_VECTOR_DIR": str(words_dir), **variant},
+            app="bench.variant_wsgi:application",
+        )
+        try:
+            print(f"gunicorn on 127.0.0.1:{server.port}: words only, variant {args.variant}")
+            run_api(server, prepared, "variant-first", check_mode=False)
+            run_api(server, prepared, "variant", check_mode=False)
+        finally:
+            server.stop()
     if args.hybrid:
         vector_dir = Path(tempfile.mkdtemp(prefix="search-bench-vectors-"))
         count = publish_random_index(vector_dir, args.seed)
-        server = Server(args.workers, {**server_env, "SEARCH_VECTOR_DIR": str(vector_dir)})
-        try:
-            print(f"gunicorn on 127.0.0.1:{server.port}: hybrid, a vector index of {count}")
-            # One unrelated request loads the embedding model; then each query is embedded
-            # for real once (first pass), and read from the query-vector cache (second pass,
-            # as when a user pages on).
-            server.get(f"{SEARCH_PATH}?{urlencode({'q': 'warm up the model'})}")
-            run_api(server, prepared, "hybrid", check_mode=False)
-            run_api(server, prepared, "hybrid-cached", check_mode=False)
-        finally:
-            server.stop()
+        for label, extra in (("hybrid", None), ("variant-hybrid", variant)):
+            if label != "hybrid" and not extra:
+                continue
+            server = Server(
+                args.workers,
+                {**server_env, "SEARCH_VECTOR_DIR": str(vector_dir), **(extra or {})},
+                app="bench.variant_wsgi:application" if extra else "marketplace.wsgi:application",
+            )
+            try:
+                print(f"gunicorn on 127.0.0.1:{server.port}: {label}, a vector index of {count}")
+                # One unrelated request loads the embedding model; then each query is embedded
+                # for real once (first pass), and read from the query-vector cache (second
+                # pass, as when a user pages on).
+                server.get(f"{SEARCH_PATH}?{urlencode({'q': 'warm up the model'})}")
+                run_api(server, prepared, label, check_mode=False)
+                run_api(server, prepared, f"{label}-cached", check_mode=False)
+            finally:
+                server.stop()
     run_raw(prepared)
     slowest_statements = run_breakdown(prepared)
 
@@ -647,6 +678,11 @@ def main(argv: Sequence[str] | None = None) -> None:
                 "API hybrid, query vector cached", timings_of(prepared, "hybrid-cached")
             )
         )
+    if variant:
+        print(common.format_summary("variant API, measured pass", timings_of(prepared, "variant")))
+        if args.hybrid:
+            for label in ("variant-hybrid", "variant-hybrid-cached"):
+                print(common.format_summary(f"{label} API", timings_of(prepared, label)))
     print(common.format_summary("raw SQL: find + rank the page", raw))
     for kind in ENGINE_KINDS:
         values = timings_of(prepared, f"raw:{kind}")

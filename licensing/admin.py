@@ -11,32 +11,64 @@ from typing import Any
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils import translation
+from django.utils.translation import gettext, gettext_noop, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 from licensing import admin_mediation  # noqa: F401 - registers the mediators' admin
 from licensing.models import (
     Declaration,
     DeclarationEvent,
+    DeclarationStatus,
     License,
     LicenseEvent,
     LicenseFiling,
     LicensePayment,
+    LicenseStatus,
+    PaymentStatus,
     RoyaltyReport,
     RoyaltyStatistic,
     StatisticsCell,
+    StatisticsDimension,
 )
 from licensing.open_statistics import statistics_refresh
 from licensing.services import declarations as services
+from licensing.services import licenses as license_services
 from marketplace.admin import ReadOnlyAdmin, ReadOnlyInline, VisibleToAdmin
 from marketplace.errors import DomainError
 from marketplace.models import User
 
 
-class DeclarationEventInline(admin.TabularInline):
+class TimelineColumns:
+    """The step, statuses and reason of a timeline inline in the reader's language (codes stay
+    in the rows), as the mediators' admin shows a case's."""
+
+    statuses: dict[str, Any] = {}
+
+    @admin.display(description=_("step"))
+    def step_shown(self, event: Any) -> str:
+        return str(event.step)
+
+    @admin.display(description=_("from"))
+    def from_shown(self, event: Any) -> str:
+        return str(self.statuses.get(event.from_status, event.from_status))
+
+    @admin.display(description=pgettext_lazy("timeline", "to"))
+    def to_shown(self, event: Any) -> str:
+        return str(self.statuses.get(event.to_status, event.to_status))
+
+    @admin.display(description=_("reason"))
+    def reason_shown(self, event: Any) -> str:
+        # System reasons are catalogue entries (gettext_noop); a person's words are not.
+        return gettext(event.reason) if event.reason else ""
+
+
+class DeclarationEventInline(TimelineColumns, admin.TabularInline):
     model = DeclarationEvent
     extra = 0
     can_delete = False
-    fields = ("created_at", "verb", "from_status", "to_status", "actor", "reason", "data")
+    statuses = dict(DeclarationStatus.choices)
+    fields = ("created_at", "step_shown", "from_shown", "to_shown", "actor", "reason_shown", "data")
     readonly_fields = fields
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
@@ -153,8 +185,7 @@ class StatisticsCellAdmin(admin.ModelAdmin):
 
     list_display = (
         "dimension",
-        "key",
-        "label_zh",
+        "label",
         "declarations_announced",
         "declarations_in_force",
         "licenses_granted",
@@ -165,6 +196,16 @@ class StatisticsCellAdmin(admin.ModelAdmin):
     )
     list_filter = ("dimension", "is_suppressed")
     actions = ["refresh"]
+
+    @admin.display(description=_("label"), ordering="key")
+    def label(self, cell: StatisticsCell) -> str:
+        """The cell's label in the reader's language (its key when it has none, e.g. a month);
+        an IPC symbol stays in front of its title, a code such as lump_sum does not show."""
+        english = translation.get_language() == "en"
+        label = (cell.label_en if english else cell.label_zh) or cell.key
+        if cell.dimension in (StatisticsDimension.IPC_SECTION, StatisticsDimension.IPC_CLASS):
+            return f"{cell.key} {label}" if label != cell.key else label
+        return label
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -195,15 +236,70 @@ class LicenseFilingInline(ReadOnlyInline):
     readonly_fields = fields
 
 
-class LicenseEventInline(ReadOnlyInline):
+class LicenseEventInline(TimelineColumns, ReadOnlyInline):
     model = LicenseEvent
-    fields = ("created_at", "verb", "from_status", "to_status", "actor", "reason")
+    statuses = dict(LicenseStatus.choices)
+    fields = ("created_at", "step_shown", "from_shown", "to_shown", "actor", "reason_shown")
     readonly_fields = fields
+
+
+def _reviews_filings(request: HttpRequest) -> bool:
+    from marketplace import roles
+
+    return roles.has(request.user, roles.REVIEW_FILINGS)
+
+
+def _settle_contests(
+    modeladmin: Any, request: HttpRequest, queryset: QuerySet[License], *, received: bool
+) -> None:
+    """Settle every contested payment of the selected licenses (the service checks the role)."""
+    actor = _actor(request)
+    done = 0
+    contested = LicensePayment.objects.filter(
+        license__in=queryset, status=PaymentStatus.CONTESTED
+    ).order_by("license_id", "id")
+    for payment in contested:
+        try:
+            license_services.license_resolve_contest(
+                actor=actor,
+                license_id=payment.license_id,
+                payment_id=payment.pk,
+                received=received,
+                reason=""
+                if received
+                else gettext_noop("payment not received (reviewer's decision)"),
+            )
+            done += 1
+        except DomainError as error:
+            modeladmin.message_user(
+                request, f"{payment.license_id}: {error.render_message()}", level=messages.ERROR
+            )
+    if done:
+        modeladmin.message_user(
+            request, _("%(count)d contested payment(s) settled.") % {"count": done}
+        )
+
+
+@admin.action(
+    description=_("Contested payments received after all: the licenses take effect again")
+)
+def confirm_contested_payments(
+    modeladmin: Any, request: HttpRequest, queryset: QuerySet[License]
+) -> None:
+    _settle_contests(modeladmin, request, queryset, received=True)
+
+
+@admin.action(
+    description=_("Contested payments never received: the licenses end"), permissions=["settle"]
+)
+def uphold_contests(modeladmin: Any, request: HttpRequest, queryset: QuerySet[License]) -> None:
+    _settle_contests(modeladmin, request, queryset, received=False)
 
 
 @admin.register(License)
 class LicenseAdmin(VisibleToAdmin):
-    """Licenses are made and moved through the API (each step a timeline event)."""
+    """Licenses are made and moved through the API and the workflow (each step a timeline
+    event); reviewers settle contested payments here."""
 
     list_display = [
         "__str__",
@@ -224,6 +320,19 @@ class LicenseAdmin(VisibleToAdmin):
     ]
     list_select_related = ["patent", "licensor", "licensee"]
     inlines = [LicensePaymentInline, LicenseFilingInline, LicenseEventInline]
+    # A contest's two exits (licensing.workflow.LICENSE), for reviewers.
+    actions = [confirm_contested_payments, uphold_contests]
+
+    # Reviewers (who decide filings) read licenses here and settle contested payments; the
+    # pages stay read-only (ReadOnlyAdmin), the actions call the service.
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return _reviews_filings(request) or super().has_view_permission(request, obj)
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return _reviews_filings(request) or super().has_module_permission(request)
+
+    def has_settle_permission(self, request: HttpRequest) -> bool:
+        return _reviews_filings(request)
 
 
 @admin.register(LicenseFiling)

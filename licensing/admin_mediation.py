@@ -28,7 +28,6 @@ from django.utils.translation import gettext_lazy as _
 
 from licensing.ledger import license_ledger
 from licensing.models import (
-    OPEN_CASE_STATUSES,
     WAITING_CASE_STATUSES,
     CaseEvidence,
     CaseStatus,
@@ -38,14 +37,32 @@ from licensing.models import (
     MediationEvent,
     RecusalRequest,
 )
+from licensing.models.mediation import SUPERVISOR, CaseAction
 from licensing.services import mediation as services
-from licensing.tasks import MEDIATION_STEPS
+from licensing.workflow import MEDIATION
 from marketplace import roles
 from marketplace.errors import DomainError
 from marketplace.models import User
 
+Verb = MediationEvent.Verb
 
-class SessionForm(forms.Form):
+
+def _aware(value: datetime) -> datetime:
+    return value if timezone.is_aware(value) else timezone.make_aware(value)
+
+
+class StepForm(forms.Form):
+    """A step's input; `service_values` turns it into the service's keyword arguments."""
+
+    def __init__(self, *args: Any, case: MediationCase | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.case = case
+
+    def service_values(self, case: MediationCase) -> dict[str, Any]:
+        return dict(self.cleaned_data)
+
+
+class SessionForm(StepForm):
     held_at = forms.DateTimeField(
         label=_("held at"), widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
     )
@@ -61,15 +78,32 @@ class SessionForm(forms.Form):
         label=_("notes"), widget=forms.Textarea(attrs={"rows": 3}), max_length=5000
     )
 
+    def __init__(self, *args: Any, case: MediationCase | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, case=case, **kwargs)
+        if case is not None:
+            self.initial.setdefault("place", case.session_place)
 
-class AcceptForm(forms.Form):
+    def service_values(self, case: MediationCase) -> dict[str, Any]:
+        return {**self.cleaned_data, "held_at": _aware(self.cleaned_data["held_at"])}
+
+
+class AcceptForm(StepForm):
     session_at = forms.DateTimeField(
         label=_("session at"), widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
     )
     place = forms.CharField(label=_("place"), max_length=200)
 
+    def __init__(self, *args: Any, case: MediationCase | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, case=case, **kwargs)
+        if case is not None:
+            self.initial.setdefault("place", case.session_place)
 
-class AgreementForm(forms.Form):
+    def service_values(self, case: MediationCase) -> dict[str, Any]:
+        values = self.cleaned_data
+        return {"session_at": _aware(values["session_at"]), "place": values["place"]}
+
+
+class AgreementForm(StepForm):
     text = forms.CharField(
         label=_("agreement text"), widget=forms.Textarea(attrs={"rows": 4}), max_length=10_000
     )
@@ -89,20 +123,46 @@ class AgreementForm(forms.Form):
         label=_("signed by both parties at the session"), required=False, initial=True
     )
 
+    def service_values(self, case: MediationCase) -> dict[str, Any]:
+        values = self.cleaned_data
+        obligations = []
+        if values.get("amount_cny"):
+            if not (values.get("due_date") and case.license):
+                raise DomainError(
+                    "obligation_incomplete", _("A payment needs a due date and a license.")
+                )
+            obligations.append(
+                services.ObligationInput(
+                    payer_id=case.license.licensee_id,
+                    amount_cny=values["amount_cny"],
+                    due_date=values["due_date"],
+                    description=values.get("description") or "mediation",
+                )
+            )
+        return {
+            "text": values["text"],
+            "obligations": obligations,
+            "is_notarised": values["is_notarised"],
+            "signed_by_both": values["signed_by_both"],
+        }
 
-class ReasonForm(forms.Form):
+
+class ReasonForm(StepForm):
     reason = forms.CharField(label=_("reason"), max_length=2000, required=False)
 
 
-class AssignForm(forms.Form):
+class AssignForm(StepForm):
     mediator = forms.ModelChoiceField(label=_("mediator"), queryset=User.objects.none())
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self, *args: Any, case: MediationCase | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, case=case, **kwargs)
         self.fields["mediator"].queryset = User.objects.mediators().order_by("full_name")  # type: ignore[attr-defined]
 
+    def service_values(self, case: MediationCase) -> dict[str, Any]:
+        return {"mediator_id": self.cleaned_data["mediator"].pk}
 
-class RecusalDecisionForm(forms.Form):
+
+class RecusalDecisionForm(StepForm):
     grant = forms.TypedChoiceField(
         label=_("decision"),
         choices=[("1", _("grant: the mediator steps aside")), ("0", _("refuse"))],
@@ -111,37 +171,42 @@ class RecusalDecisionForm(forms.Form):
     reason = forms.CharField(label=_("reason"), max_length=2000, required=False)
 
 
-def _actions(case: MediationCase, user: Any) -> dict[str, forms.Form]:
-    """The forms for the steps this user may take on this case now."""
-    found: dict[str, forms.Form] = {}
-    supervisor = roles.has(user, roles.SUPERVISE_MEDIATION)
-    if supervisor and case.status in OPEN_CASE_STATUSES:
-        found["assign"] = AssignForm()
-    if supervisor and case.is_paused:
-        found["decide_recusal"] = RecusalDecisionForm()
-    if not services.is_case_mediator(user, case) or case.is_paused:
-        return found
-    if case.status == CaseStatus.APPLIED:
-        found["send_notice"] = forms.Form()
-    if case.status == CaseStatus.AGREED:
-        found["accept"] = AcceptForm(initial={"place": case.session_place})
-    if case.status == CaseStatus.ACCEPTED:
-        found["record_session"] = SessionForm(initial={"place": case.session_place})
-        if not hasattr(case, "agreement"):
-            found["record_agreement"] = AgreementForm()
-        found["close"] = ReasonForm()
-    return found
-
-
-ACTION_LABELS = {
-    "assign": _("Assign or reassign the mediator"),
-    "decide_recusal": _("Decide the recusal request"),
-    "send_notice": _("Send the application to the respondent"),
-    "accept": _("Accept the case and tell the parties the time and place"),
-    "record_session": _("Record a session"),
-    "record_agreement": _("Close with an agreement"),
-    "close": _("Close without agreement"),
+# The input a step's admin action asks for (a step without one is a button alone). The steps
+# themselves, who takes them and when, are MediationEvent.Verb's actions.
+STEP_FORMS: dict[str, type[StepForm]] = {
+    "assign": AssignForm,
+    "decide_recusal": RecusalDecisionForm,
+    "accept": AcceptForm,
+    "record_session": SessionForm,
+    "record_agreement": AgreementForm,
+    "close": ReasonForm,
 }
+STEPS: dict[str, Any] = {verb.action.name: verb for verb in Verb.actions()}
+ACTION_LABELS = {name: verb.action.label for name, verb in STEPS.items()}
+
+
+def _offered(verb: Any, case: MediationCase, user: Any) -> bool:
+    """Whether this user may take this step on this case now (the service checks again)."""
+    action: CaseAction = verb.action
+    if action.by == SUPERVISOR:
+        if not roles.has(user, roles.SUPERVISE_MEDIATION):
+            return False
+    elif not services.is_case_mediator(user, case):
+        return False
+    if action.while_paused is not None and case.is_paused != action.while_paused:
+        return False
+    if case.status not in (action.statuses or MEDIATION.sources(verb)):
+        return False
+    return not (action.unless and hasattr(case, action.unless))
+
+
+def _actions(case: MediationCase, user: Any) -> dict[str, StepForm]:
+    """The forms for the steps this user may take on this case now."""
+    return {
+        name: STEP_FORMS.get(name, StepForm)(case=case)
+        for name, verb in STEPS.items()
+        if _offered(verb, case, user)
+    }
 
 
 class DeadlineFilter(admin.SimpleListFilter):
@@ -171,13 +236,8 @@ class DeadlineFilter(admin.SimpleListFilter):
         return queryset
 
 
-# A timeline's steps and statuses as the mediator reads them (codes stay in the rows).
-TIMELINE_STEPS = {
-    **MEDIATION_STEPS,
-    "evidence_added": _("evidence added"),
-    "session_recorded": _("session recorded"),
-    "applicant_told": _("applicant told"),
-}
+# A timeline's statuses as the mediator reads them (codes stay in the rows; the steps'
+# labels are MediationEvent.Verb's).
 STATUS_LABELS = dict(CaseStatus.choices)
 
 
@@ -191,7 +251,7 @@ class MediationEventInline(admin.TabularInline):
 
     @admin.display(description=_("step"))
     def step(self, event: MediationEvent) -> str:
-        return str(TIMELINE_STEPS.get(event.verb, event.verb))
+        return event.step
 
     @admin.display(description=_("from"))
     def from_shown(self, event: MediationEvent) -> str:
@@ -387,7 +447,7 @@ class MediationCaseAdmin(admin.ModelAdmin):
         if step not in allowed:
             self.message_user(request, _("That step is not possible now."), level=messages.ERROR)
             return self._back(case)
-        form = type(allowed[step])(request.POST)
+        form = type(allowed[step])(request.POST, case=case)
         if not form.is_valid():
             self.message_user(
                 request,
@@ -395,67 +455,18 @@ class MediationCaseAdmin(admin.ModelAdmin):
                 level=messages.ERROR,
             )
             return self._back(case)
-        values = form.cleaned_data
         try:
-            self._run(step, case, user, values)
+            # The step's service: licensing.services.mediation.case_<step>.
+            service = getattr(services, f"case_{step}")
+            service(actor=user, case_id=case.pk, **form.service_values(case))
         except DomainError as error:
             self.message_user(request, error.render_message(), level=messages.ERROR)
         else:
             self.message_user(request, _("Done: %(step)s.") % {"step": ACTION_LABELS[step]})
         return self._back(case)
 
-    def _run(self, step: str, case: MediationCase, user: User, values: dict[str, Any]) -> None:
-        if step == "assign":
-            services.case_assign(actor=user, case_id=case.pk, mediator_id=values["mediator"].pk)
-        elif step == "decide_recusal":
-            services.case_decide_recusal(
-                actor=user, case_id=case.pk, grant=values["grant"], reason=values["reason"]
-            )
-        elif step == "send_notice":
-            services.case_send_notice(actor=user, case_id=case.pk)
-        elif step == "accept":
-            services.case_accept(
-                actor=user,
-                case_id=case.pk,
-                session_at=_aware(values["session_at"]),
-                place=values["place"],
-            )
-        elif step == "record_session":
-            services.case_record_session(
-                actor=user, case_id=case.pk, **{**values, "held_at": _aware(values["held_at"])}
-            )
-        elif step == "record_agreement":
-            obligations = []
-            if values.get("amount_cny"):
-                if not (values.get("due_date") and case.license):
-                    raise DomainError(
-                        "obligation_incomplete", _("A payment needs a due date and a license.")
-                    )
-                obligations.append(
-                    services.ObligationInput(
-                        payer_id=case.license.licensee_id,
-                        amount_cny=values["amount_cny"],
-                        due_date=values["due_date"],
-                        description=values.get("description") or "mediation",
-                    )
-                )
-            services.case_record_agreement(
-                actor=user,
-                case_id=case.pk,
-                text=values["text"],
-                obligations=obligations,
-                is_notarised=values["is_notarised"],
-                signed_by_both=values["signed_by_both"],
-            )
-        elif step == "close":
-            services.case_close(actor=user, case_id=case.pk, reason=values.get("reason", ""))
-
     def _back(self, case: MediationCase) -> HttpResponseRedirect:
         return HttpResponseRedirect(reverse("admin:licensing_mediationcase_change", args=[case.pk]))
-
-
-def _aware(value: datetime) -> datetime:
-    return value if timezone.is_aware(value) else timezone.make_aware(value)
 
 
 @admin.register(HolidayOverride)

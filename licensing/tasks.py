@@ -10,41 +10,27 @@ from celery import shared_task
 from django.core.cache import cache
 from django.db.models import CharField
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 from kombu.exceptions import OperationalError
 
-from licensing.models import Declaration, DeclarationEvent
+from licensing.models import Declaration, DeclarationEvent, LicenseEvent, MediationEvent
 from marketplace.models import User
+from marketplace.workflow import VerbChoices
 
 logger = logging.getLogger(__name__)
 
-# Who hears about which step (rules §3; issue: "each reaches the parties concerned").
-# The step's name in a notification, in the reader's language.
-DECLARATION_STEP = {
-    "submitted": gettext_lazy("submitted"),
-    "announced": gettext_lazy("announced"),
-    "not_announced": gettext_lazy("not announced"),
-    "withdrawal_requested": gettext_lazy("withdrawal requested"),
-    "withdrawn": gettext_lazy("withdrawn"),
-    "withdrawal_refused": gettext_lazy("withdrawal refused"),
-    "terminated": gettext_lazy("terminated"),
-    "revoked": gettext_lazy("revoked"),
-    "expired": gettext_lazy("expired"),
-    "superseded": gettext_lazy("superseded"),
-}
+# Who hears about which step, and the step's name in the reader's language, are the event
+# models' Verb choices (rules §3: "each reaches the parties concerned").
+DeclarationVerb = DeclarationEvent.Verb
+LicenseVerb = LicenseEvent.Verb
+MediationVerb = MediationEvent.Verb
 
-AUDIENCE = {
-    "submitted": ("patentee", "reviewers"),
-    "announced": ("patentee", "co_owners"),
-    "not_announced": ("patentee", "co_owners"),
-    "withdrawal_requested": ("patentee", "reviewers"),
-    "withdrawn": ("patentee", "co_owners", "licensees"),
-    "withdrawal_refused": ("patentee",),
-    "terminated": ("patentee", "co_owners", "licensees"),
-    "revoked": ("patentee", "co_owners", "licensees"),
-    "expired": ("patentee", "co_owners"),
-    "superseded": ("patentee",),
-}
+
+def _audience(verbs: type[VerbChoices], verb: str) -> tuple[str, ...]:
+    """Who hears of a stored verb (a code no longer declared: nobody)."""
+    try:
+        return verbs(verb).audience
+    except ValueError:
+        return ()
 
 
 def licensee_users(declaration: Declaration) -> list[User]:
@@ -61,7 +47,7 @@ def licensee_users(declaration: Declaration) -> list[User]:
 
 def recipients(declaration: Declaration, verb: str) -> list[User]:
     users: list[User] = []
-    for audience in AUDIENCE.get(verb, ()):
+    for audience in _audience(DeclarationVerb, verb):
         if audience == "patentee":
             users += User.objects.filter(memberships__organisation=declaration.organisation_id)
         elif audience == "co_owners":
@@ -88,13 +74,13 @@ def notify_declaration_event(event_id: int) -> int:
     if event is None:
         return 0
     request_statistics_refresh()
-    if event.verb not in AUDIENCE:
+    if not _audience(DeclarationVerb, event.verb):
         return 0
     declaration = event.declaration
 
     def render(user: User) -> tuple[str, str]:
         label = declaration.number or _("draft %(id)d") % {"id": declaration.pk}
-        step = str(DECLARATION_STEP.get(event.verb, event.verb))
+        step = DeclarationVerb.label_of(event.verb)
         title = _("Open-license declaration %(label)s: %(step)s") % {"label": label, "step": step}
         body = _("Patent %(patent)s (%(title)s) by %(patentee)s.\nStep: %(step)s.\n%(reason)s") % {
             "patent": declaration.patent.patent_number,
@@ -126,34 +112,9 @@ def expire_declarations() -> int:
     return declarations_expire()
 
 
-# The step's name in a notification title, in the reader's language.
-LICENSE_STEP = {
-    "took_effect": gettext_lazy("took effect"),
-    "payment_contested": gettext_lazy("payment contested"),
-    "filed": gettext_lazy("filed"),
-    "filing_accepted": gettext_lazy("filing accepted"),
-    "filing_returned": gettext_lazy("filing returned"),
-    "royalty_reported": gettext_lazy("royalty reported"),
-    "royalty_paid": gettext_lazy("royalty paid"),
-    "notice_sent": gettext_lazy("notice sent"),
-}
-
-LICENSE_AUDIENCE = {
-    "took_effect": ("licensor", "licensee"),
-    "payment_contested": ("licensee",),
-    "filed": ("licensor", "licensee"),
-    "filing_accepted": ("licensor", "licensee"),
-    "filing_returned": ("licensor", "licensee"),
-    "royalty_reported": ("licensor",),
-    "royalty_paid": ("licensor",),
-    "notice_sent": ("licensor",),
-}
-
-
 @shared_task
 def notify_license_event(event_id: int) -> int:
     """A new license on my patent, filing, royalties, a contested payment: tell the parties."""
-    from licensing.models import LicenseEvent
     from marketplace.services.notifications import notify
 
     event = (
@@ -166,11 +127,12 @@ def notify_license_event(event_id: int) -> int:
     if event is None:
         return 0
     request_statistics_refresh()
-    if event.verb not in LICENSE_AUDIENCE:
+    audiences = _audience(LicenseVerb, event.verb)
+    if not audiences:
         return 0
     license = event.license
     users: list[User] = []
-    for audience in LICENSE_AUDIENCE[event.verb]:
+    for audience in audiences:
         organisation_id = license.licensor_id if audience == "licensor" else license.licensee_id
         users += User.objects.filter(memberships__organisation_id=organisation_id)
 
@@ -178,7 +140,7 @@ def notify_license_event(event_id: int) -> int:
         title = _("License %(id)d on %(patent)s: %(step)s") % {
             "id": license.pk,
             "patent": license.patent.patent_number,
-            "step": str(LICENSE_STEP.get(event.verb, event.verb)),
+            "step": LicenseVerb.label_of(event.verb),
         }
         body = _("Licensee: %(licensee)s. Patentee: %(licensor)s.\n%(reason)s") % {
             "licensee": license.licensee.name,
@@ -202,6 +164,14 @@ def notify_license_event(event_id: int) -> int:
 
 
 @shared_task
+def end_licenses() -> int:
+    """End the licenses whose term is over (Celery beat, daily)."""
+    from licensing.services.licenses import licenses_end
+
+    return licenses_end()
+
+
+@shared_task
 def send_license_reminders() -> dict[str, int]:
     """Filing deadlines, royalty reports and overdue payments (Celery beat, daily)."""
     from django.utils import timezone
@@ -220,57 +190,20 @@ def send_license_reminders() -> dict[str, int]:
     }
 
 
-MEDIATION_AUDIENCE = {
-    "applied": ("respondent", "supervisors"),
-    "mediator_assigned": ("applicant", "respondent", "mediator"),
-    "notice_sent": ("respondent", "applicant"),
-    "respondent_agreed": ("applicant", "mediator"),
-    "not_accepted": ("applicant", "respondent"),
-    "accepted": ("applicant", "respondent"),
-    "agreement_recorded": ("applicant", "respondent"),
-    "settled": ("applicant", "respondent", "mediator"),
-    "closed_without_agreement": ("applicant", "respondent"),
-    "withdrawn": ("applicant", "respondent", "mediator"),
-    "recusal_requested": ("supervisors",),
-    "recusal_granted": ("applicant", "respondent"),
-    "recusal_refused": ("applicant", "respondent"),
-    "agents_named": ("applicant", "respondent", "mediator"),
-    "agent_revoked": ("applicant", "respondent", "mediator"),
-}
-# The steps as the recipients read them (in their language).
-MEDIATION_STEPS = {
-    "applied": gettext_lazy("applied"),
-    "mediator_assigned": gettext_lazy("mediator assigned"),
-    "notice_sent": gettext_lazy("application sent to the respondent"),
-    "respondent_agreed": gettext_lazy("respondent agreed to mediate"),
-    "not_accepted": gettext_lazy("not accepted"),
-    "accepted": gettext_lazy("accepted for mediation"),
-    "agreement_recorded": gettext_lazy("agreement recorded"),
-    "settled": gettext_lazy("settled by agreement"),
-    "closed_without_agreement": gettext_lazy("closed without agreement"),
-    "withdrawn": gettext_lazy("withdrawn"),
-    "recusal_requested": gettext_lazy("recusal requested"),
-    "recusal_granted": gettext_lazy("recusal granted"),
-    "recusal_refused": gettext_lazy("recusal refused"),
-    "agents_named": gettext_lazy("agents named"),
-    "agent_revoked": gettext_lazy("agent's power of attorney revoked"),
-}
-
-
 @shared_task
 def notify_mediation_event(event_id: int) -> int:
     """Tell the parties, the mediator or the supervisors about a step in a case; for a case
     not accepted, record that the applicant has been told (rules §7). Safe to run twice."""
-    from licensing.models import MediationEvent
     from licensing.services.mediation import case_record_applicant_told
     from marketplace.services.notifications import notify
 
     event = MediationEvent.objects.select_related("case").filter(pk=event_id).first()
-    if event is None or event.verb not in MEDIATION_AUDIENCE:
+    audiences = _audience(MediationVerb, event.verb) if event is not None else ()
+    if event is None or not audiences:
         return 0
     case = event.case
     users: list[User] = []
-    for audience in MEDIATION_AUDIENCE[event.verb]:
+    for audience in audiences:
         if audience in ("applicant", "respondent"):
             users += User.objects.filter(
                 memberships__organisation_id=case.organisation_of(audience)
@@ -283,7 +216,7 @@ def notify_mediation_event(event_id: int) -> int:
             ).distinct()
 
     def render(user: User) -> tuple[str, str]:
-        step = str(MEDIATION_STEPS.get(event.verb, event.verb))
+        step = MediationVerb.label_of(event.verb)
         title = _("Mediation case %(number)s: %(step)s") % {"number": case.number, "step": step}
         body = _("Case %(number)s, status %(status)s.\n%(reason)s") % {
             "number": case.number,
@@ -351,7 +284,6 @@ def notify_missed_events() -> dict[str, int]:
     from django.db.models.functions import Cast, Concat
     from django.utils import timezone
 
-    from licensing.models import LicenseEvent, MediationEvent
     from marketplace.models import Notification
 
     now = timezone.now()
@@ -361,10 +293,22 @@ def notify_missed_events() -> dict[str, int]:
         Exists(LicenseEvent.objects.filter(license=OuterRef("license"), verb="took_effect")),
         verb="notice_sent",
     )
-    kinds: tuple[tuple[Any, Any, dict[str, Any], str, Q], ...] = (
-        (DeclarationEvent, notify_declaration_event, AUDIENCE, "declaration_event", Q()),
-        (LicenseEvent, notify_license_event, LICENSE_AUDIENCE, "license_event", superseded_notice),
-        (MediationEvent, notify_mediation_event, MEDIATION_AUDIENCE, "mediation_event", Q()),
+    kinds: tuple[tuple[Any, Any, list[str], str, Q], ...] = (
+        (
+            DeclarationEvent,
+            notify_declaration_event,
+            DeclarationVerb.notified(),
+            "declaration_event",
+            Q(),
+        ),
+        (
+            LicenseEvent,
+            notify_license_event,
+            LicenseVerb.notified(),
+            "license_event",
+            superseded_notice,
+        ),
+        (MediationEvent, notify_mediation_event, MediationVerb.notified(), "mediation_event", Q()),
     )
     sent: dict[str, int] = {}
     for model, task, audience, prefix, skip in kinds:
@@ -375,7 +319,7 @@ def notify_missed_events() -> dict[str, int]:
             model.objects.filter(
                 created_at__gte=now - MISSED_EVENTS_WINDOW,
                 created_at__lt=now - MISSED_EVENTS_GRACE,
-                verb__in=list(audience),
+                verb__in=audience,
             )
             .exclude(Exists(told))
             .exclude(skip)

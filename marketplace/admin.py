@@ -26,9 +26,13 @@ from marketplace.models import (
     OrganisationEvent,
     OutboundEmail,
     Patent,
+    PatentDailyCount,
     PatentVector,
     ReferenceTable,
     Region,
+    SavedSearch,
+    SavedSearchAlert,
+    SavedSearchDigest,
     SmeProfile,
     TechnologyNeed,
     UnsentTask,
@@ -212,7 +216,7 @@ class PatentAdmin(VisibleToAdmin):
     search_fields = ["application_number", "patent_number", "title", "owner__name"]
     list_select_related = ["owner"]
     # The search columns are derived for the engine, not read by people.
-    exclude = ["title_tokens", "body_tokens"]
+    exclude = ["title_tokens", "body_tokens", "gram_tokens"]
 
 
 @admin.register(TechnologyNeed)
@@ -242,7 +246,8 @@ class ImportJobAdmin(VisibleToAdmin):
 
 @admin.register(Notification)
 class NotificationAdmin(ReadOnlyAdmin):
-    list_display = ["created_at", "user", "title", "read_at"]
+    list_display = ["created_at", "user", "kind", "title", "read_at"]
+    list_filter = ["kind"]
     search_fields = ["user__email", "title"]
     list_select_related = ["user"]
 
@@ -257,3 +262,43 @@ class PatentVectorAdmin(ReadOnlyAdmin):
     list_display = ["patent", "model", "updated_at"]
     list_select_related = ["patent"]
     exclude = ["vector"]
+
+
+class SavedSearchAlertInline(ReadOnlyInline):
+    model = SavedSearchAlert
+    fields = ("created_at", "patent", "declaration_number", "digest")
+    readonly_fields = fields
+
+
+@admin.register(SavedSearch)
+class SavedSearchAdmin(ReadOnlyAdmin):
+    """A user's saved searches, to answer "why did (not) I get an alert"."""
+
+    list_display = ["name", "owner", "is_paused", "created_at"]
+    list_filter = ["is_paused"]
+    search_fields = ["name", "owner__email"]
+    list_select_related = ["owner"]
+    inlines = [SavedSearchAlertInline]
+
+
+@admin.register(SavedSearchAlert)
+class SavedSearchAlertAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "saved_search", "patent", "declaration_number", "digest"]
+    search_fields = ["declaration_number", "patent__application_number", "saved_search__name"]
+    list_select_related = ["saved_search", "patent", "digest"]
+
+
+@admin.register(SavedSearchDigest)
+class SavedSearchDigestAdmin(ReadOnlyAdmin):
+    list_display = ["day", "user", "created_at"]
+    search_fields = ["user__email"]
+    date_hierarchy = "day"
+    list_select_related = ["user"]
+
+
+@admin.register(PatentDailyCount)
+class PatentDailyCountAdmin(ReadOnlyAdmin):
+    list_display = ["day", "patent", "views", "search_impressions"]
+    search_fields = ["patent__application_number", "patent__title"]
+    date_hierarchy = "day"
+    list_select_related = ["patent"]

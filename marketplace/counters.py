@@ -30,6 +30,8 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.utils import timezone
 from redis.exceptions import RedisError
 
+from marketplace import unreachable
+
 logger = logging.getLogger(__name__)
 
 PREFIX = "patent-counts"
@@ -49,7 +51,10 @@ def _client() -> redis.Redis:
     url: str = settings.REDIS_URL
     if url not in _clients:
         _clients[url] = redis.Redis.from_url(
-            url, socket_timeout=0.5, socket_connect_timeout=0.5, decode_responses=True
+            url,
+            socket_timeout=settings.REDIS_SOCKET_TIMEOUT,
+            socket_connect_timeout=settings.REDIS_SOCKET_TIMEOUT,
+            decode_responses=True,
         )
     return _clients[url]
 
@@ -65,6 +70,8 @@ def count(kind: str, patent_ids: Iterable[int], day: date | None = None) -> None
     if not fields:
         return
     key = _day_key(day or timezone.localdate())
+    if unreachable.is_down(settings.REDIS_URL):
+        return  # a call failed just now: not another timeout for this request
     try:
         pipeline = _client().pipeline(transaction=False)
         for field in fields:
@@ -72,6 +79,8 @@ def count(kind: str, patent_ids: Iterable[int], day: date | None = None) -> None
         pipeline.expire(key, KEEP_SECONDS)
         pipeline.execute()
     except RedisError as error:
+        if isinstance(error, redis.ConnectionError | redis.TimeoutError):
+            unreachable.mark_down(settings.REDIS_URL)
         logger.warning("patent counts dropped, Redis unreachable: %s", error)
 
 

@@ -9,6 +9,7 @@ business (marketplace.querysets); this module says what one may *do*.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.utils.translation import gettext_lazy as _
@@ -16,6 +17,15 @@ from django.utils.translation import gettext_lazy as _
 from marketplace import roles
 from marketplace.errors import PermissionDenied
 from marketplace.models import Membership, MembershipRole
+
+
+def allows(check: Callable[..., object], *args: Any) -> bool:
+    """Whether a check lets the actor through (for code that reports rather than refuses)."""
+    try:
+        check(*args)
+    except PermissionDenied:
+        return False
+    return True
 
 
 def check_organisation_admin(actor: Any, organisation_id: int) -> None:

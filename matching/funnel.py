@@ -100,6 +100,8 @@ class Funnel:
     as_of: date
     rows: list[FunnelRow]
     months: list[dict[str, Any]]
+    # Distinct SMEs over all the rows: an SME reached by two declarations is one SME reached.
+    smes_reached: int = 0
 
     def totals(self) -> dict[str, Any]:
         totals: dict[str, Any] = {
@@ -109,6 +111,7 @@ class Funnel:
         }
         for key in COUNTS:
             totals[key] = sum(row.counts[key] for row in self.rows)
+        totals["smes_reached"] = self.smes_reached
         for key in MONEY:
             totals[key] = str(sum((row.money[key] for row in self.rows), ZERO))
         return totals
@@ -277,8 +280,10 @@ def funnel(organisation_id: int | None, today: date) -> Funnel:
         )
     }
     in_scope = {"declaration__in": declarations}
+    current_matches = Match.objects.filter(run__is_current=True, **in_scope)
+    smes_reached = current_matches.values("sme_id").distinct().count()
     for declaration_id, item in _grouped(
-        Match.objects.filter(run__is_current=True, **in_scope),
+        current_matches,
         "declaration_id",
         reached=Count("sme_id", distinct=True),
     ).items():
@@ -336,7 +341,12 @@ def funnel(organisation_id: int | None, today: date) -> Funnel:
         )
     for patent_id, saving in _fee_savings(declarations.values("patent_id"), today).items():
         newest[patent_id].money["fee_savings_cny"] = saving
-    return Funnel(as_of=today, rows=list(rows.values()), months=_months(declarations, today))
+    return Funnel(
+        as_of=today,
+        rows=list(rows.values()),
+        months=_months(declarations, today),
+        smes_reached=smes_reached,
+    )
 
 
 def organisations_with_declarations(limit: int = 50) -> list[dict[str, Any]]:

@@ -65,3 +65,18 @@ def test_every_demo_log_in_is_in_the_readme() -> None:
 
 def test_the_readme_says_where_mail_goes_in_development() -> None:
     assert "printed in the Celery worker's log" in README
+
+
+def test_no_committed_file_holds_a_merge_conflict_marker() -> None:
+    tracked = subprocess.run(
+        ["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True
+    ).stdout.split(b"\0")
+    marker = re.compile(rb"^(<{7} |>{7} |={7}$)", re.MULTILINE)
+    conflicted = []
+    for name in filter(None, tracked):
+        path = ROOT / name.decode()
+        if path.suffix in {".xlsx", ".mo", ".png", ".pdf", ".gz"} or not path.is_file():
+            continue
+        if marker.search(path.read_bytes()):
+            conflicted.append(name.decode())
+    assert conflicted == []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from typing import Any
 
 from django.db.models import Prefetch, Q, QuerySet
@@ -26,7 +26,7 @@ from licensing.models import Declaration, DeclarationEvent, DeclarationStatus, P
 from licensing.querysets import PUBLIC
 from licensing.services import declarations as services
 from marketplace import roles
-from marketplace.api.errors import flatten_errors
+from marketplace.api.errors import accepted_values, flatten_errors
 from marketplace.api.exports import safe_cell
 from marketplace.api.ids import IdFilter
 from marketplace.api.pagination import CursorPagination
@@ -60,30 +60,13 @@ class ReviewQueuePagination(CursorPagination):
     ordering = ("updated_at", "id")  # type: ignore[assignment]
 
 
-def _accepted_values(
-    data: serializers.Serializer[Any], raw: Any, refused: set[str]
-) -> dict[str, Any]:
-    """The values of the fields the serializer accepted, each validated on its own."""
-    values: dict[str, Any] = {}
-    if not isinstance(raw, Mapping):  # a body that is not an object has no fields to keep
-        return values
-    for name, field in data.fields.items():
-        if name in refused or field.read_only:
-            continue
-        try:
-            values[name] = field.run_validation(raw.get(name, serializers.empty))
-        except (serializers.ValidationError, serializers.SkipField):
-            continue
-    return values
-
-
 def _with_term_problems(data: s.DeclarationCreateSerializer, request: Request) -> InvalidInput:
     """The serializer's errors and the term rules the accepted fields break, in one 400, so
     a patentee fixes everything in one round."""
     errors = flatten_errors(data.errors)
     fields = {path: [(i["code"], i["message"]) for i in items] for path, items in errors.items()}
     refused = {path.split(".")[0] for path in errors}
-    values = _accepted_values(data, request.data, refused)
+    values = accepted_values(data, request.data, refused)
     patent_id = values.pop("patent", None)
     if patent_id is not None:
         problems = services.declaration_terms_problems(

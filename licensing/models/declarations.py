@@ -9,6 +9,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from licensing.querysets import IN_FORCE_STATUSES, PUBLIC, DeclarationQuerySet
+from marketplace.workflow import EventBase, VerbChoices
 
 
 class DeclarationStatus(models.TextChoices):
@@ -241,31 +242,42 @@ class DeclarationConsent(models.Model):
         return f"{self.organisation_id} consents to {self.purpose} of {self.declaration_id}"
 
 
-class DeclarationEvent(models.Model):
+class DeclarationEvent(EventBase):
     """One step in a declaration's timeline: who moved it, when, from where to where, why."""
+
+    class Verb(VerbChoices):
+        """A declaration's steps: the stored code, who is told (rules §3: "each reaches the
+        parties concerned"), and the step as people read it."""
+
+        DRAFTED = "drafted", _("drafted")
+        EDITED = "edited", _("edited")
+        CONSENT_DECLARATION = "consent_declaration", _("co-owner consented to the declaration")
+        CONSENT_WITHDRAWAL = "consent_withdrawal", _("co-owner consented to the withdrawal")
+        SUBMITTED = "submitted", ("patentee", "reviewers"), _("submitted")
+        ANNOUNCED = "announced", ("patentee", "co_owners"), _("announced")
+        NOT_ANNOUNCED = "not_announced", ("patentee", "co_owners"), _("not announced")
+        WITHDRAWAL_REQUESTED = (
+            "withdrawal_requested",
+            ("patentee", "reviewers"),
+            _("withdrawal requested"),
+        )
+        WITHDRAWN = "withdrawn", ("patentee", "co_owners", "licensees"), _("withdrawn")
+        WITHDRAWAL_REFUSED = "withdrawal_refused", ("patentee",), _("withdrawal refused")
+        TERMINATED = "terminated", ("patentee", "co_owners", "licensees"), _("terminated")
+        REVOKED = "revoked", ("patentee", "co_owners", "licensees"), _("revoked")
+        EXPIRED = "expired", ("patentee", "co_owners"), _("expired")
+        SUPERSEDED = "superseded", ("patentee",), _("superseded")
+        BARS_FLAGGED = "bars_flagged", _("bars flagged")
+        BARS_CLEARED = "bars_cleared", _("bars cleared")
 
     declaration = models.ForeignKey(
         Declaration, on_delete=models.CASCADE, related_name="events", verbose_name=_("declaration")
     )
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="+",
-        verbose_name=_("by"),
-    )
     verb = models.CharField(_("step"), max_length=30)
-    from_status = models.CharField(_("from status"), max_length=24, blank=True)
-    to_status = models.CharField(_("to status"), max_length=24, blank=True)
-    reason = models.TextField(_("reason"), blank=True)
-    data = models.JSONField(_("details"), default=dict, blank=True)
-    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
-    class Meta:
+    class Meta(EventBase.Meta):
         verbose_name = _("declaration event")
         verbose_name_plural = _("declaration events")
-        ordering = ["created_at", "id"]
 
     def __str__(self) -> str:
         return f"{self.declaration_id}: {self.from_status} → {self.to_status}"

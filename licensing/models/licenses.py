@@ -9,6 +9,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from licensing.querysets import LicenseQuerySet
+from marketplace.workflow import EventBase, VerbChoices
 
 
 class LicenseStatus(models.TextChoices):
@@ -161,31 +162,43 @@ class LicensePayment(models.Model):
         return f"{self.kind} CNY {self.amount_cny} on {self.paid_on}"
 
 
-class LicenseEvent(models.Model):
+class LicenseEvent(EventBase):
     """One step in a license's timeline."""
+
+    class Verb(VerbChoices):
+        """A license's steps: the stored code, who is told, and the step as people read it."""
+
+        NOTICE_SENT = "notice_sent", ("licensor",), _("notice sent")
+        TOOK_EFFECT = "took_effect", ("licensor", "licensee"), _("took effect")
+        PAYMENT_CONTESTED = "payment_contested", ("licensee",), _("payment contested")
+        PAYMENT_CONFIRMED = (
+            "payment_confirmed",
+            ("licensor", "licensee"),
+            _("contested payment confirmed"),
+        )
+        CONTEST_UPHELD = (
+            "contest_upheld",
+            ("licensor", "licensee"),
+            _("contest upheld: the payment was not received"),
+        )
+        TERM_ENDED = "term_ended", ("licensor", "licensee"), _("license term ended")
+        FILED = "filed", ("licensor", "licensee"), _("filed")
+        FILING_ACCEPTED = "filing_accepted", ("licensor", "licensee"), _("filing accepted")
+        FILING_RETURNED = "filing_returned", ("licensor", "licensee"), _("filing returned")
+        ROYALTY_REPORTED = "royalty_reported", ("licensor",), _("royalty reported")
+        ROYALTY_PAID = "royalty_paid", ("licensor",), _("royalty paid")
+        ORDINARY_RECORDED = "ordinary_recorded", _("ordinary license recorded")
 
     license = models.ForeignKey(
         License, on_delete=models.CASCADE, related_name="events", verbose_name=_("license")
     )
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="+",
-        verbose_name=_("by"),
-    )
     verb = models.CharField(_("step"), max_length=30)
     from_status = models.CharField(_("from status"), max_length=20, blank=True)
     to_status = models.CharField(_("to status"), max_length=20, blank=True)
-    reason = models.TextField(_("reason"), blank=True)
-    data = models.JSONField(_("details"), default=dict, blank=True)
-    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
-    class Meta:
+    class Meta(EventBase.Meta):
         verbose_name = _("license event")
         verbose_name_plural = _("license events")
-        ordering = ["created_at", "id"]
 
     def __str__(self) -> str:
         return f"{self.license_id}: {self.verb}"

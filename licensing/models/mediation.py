@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import ClassVar
 
 from django.conf import settings
 from django.db import models
+from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 from licensing.querysets import MediationCaseQuerySet
+from marketplace.workflow import EventBase, VerbChoices
 
 
 class HolidayCalendarYear(models.Model):
@@ -403,8 +406,136 @@ class AgreementObligation(models.Model):
         return f"{self.amount_cny} due {self.due_date}"
 
 
-class MediationEvent(models.Model):
+MEDIATOR = "mediator"
+SUPERVISOR = "supervisor"
+
+
+@dataclass(frozen=True)
+class CaseAction:
+    """How a step is taken from the mediators' admin panel: its name (the URL's, and the
+    service's: `licensing.services.mediation.case_<name>`), who may take it (the case's
+    mediator or a supervisor), the button's label, and when it is offered: in `statuses`
+    (empty: the statuses the step's move starts from, read from the transition table), never
+    while the case is paused unless `while_paused` (then only while paused), and not once the
+    case has `unless` (a related object, e.g. its agreement)."""
+
+    name: str
+    by: str
+    label: Promise
+    statuses: tuple[str, ...] = ()
+    while_paused: bool | None = False
+    unless: str = ""
+
+
+class MediationEvent(EventBase):
     """One step in a case's timeline: actor, time, from, to, reason."""
+
+    class Verb(VerbChoices):
+        """A case's steps: the stored code, who is told, and the step as people read it (in
+        the notification, the API's timeline and the mediators' admin panel)."""
+
+        APPLIED = "applied", ("respondent", "supervisors"), _("applied")
+        MEDIATOR_ASSIGNED = (
+            "mediator_assigned",
+            ("applicant", "respondent", "mediator"),
+            CaseAction(
+                "assign",
+                SUPERVISOR,
+                _("Assign or reassign the mediator"),
+                statuses=OPEN_CASE_STATUSES,
+                while_paused=None,
+            ),
+            _("mediator assigned"),
+        )
+        NOTICE_SENT = (
+            "notice_sent",
+            ("respondent", "applicant"),
+            CaseAction("send_notice", MEDIATOR, _("Send the application to the respondent")),
+            _("application sent to the respondent"),
+        )
+        RESPONDENT_AGREED = (
+            "respondent_agreed",
+            ("applicant", "mediator"),
+            _("respondent agreed to mediate"),
+        )
+        NOT_ACCEPTED = "not_accepted", ("applicant", "respondent"), _("not accepted")
+        APPLICANT_TOLD = "applicant_told", _("applicant told")
+        ACCEPTED = (
+            "accepted",
+            ("applicant", "respondent"),
+            CaseAction(
+                "accept",
+                MEDIATOR,
+                _("Accept the case and tell the parties the time and place"),
+            ),
+            _("accepted for mediation"),
+        )
+        SESSION_RECORDED = (
+            "session_recorded",
+            (),
+            CaseAction(
+                "record_session", MEDIATOR, _("Record a session"), statuses=(CaseStatus.ACCEPTED,)
+            ),
+            _("session recorded"),
+        )
+        AGREEMENT_RECORDED = (
+            "agreement_recorded",
+            ("applicant", "respondent"),
+            CaseAction(
+                "record_agreement",
+                MEDIATOR,
+                _("Close with an agreement"),
+                statuses=(CaseStatus.ACCEPTED,),
+                unless="agreement",
+            ),
+            _("agreement recorded"),
+        )
+        AGREEMENT_ACCEPTED_BY_APPLICANT = (
+            "agreement_accepted_by_applicant",
+            _("agreement accepted by the applicant"),
+        )
+        AGREEMENT_ACCEPTED_BY_RESPONDENT = (
+            "agreement_accepted_by_respondent",
+            _("agreement accepted by the respondent"),
+        )
+        SETTLED = (
+            "settled",
+            ("applicant", "respondent", "mediator"),
+            _("settled by agreement"),
+        )
+        CLOSED_WITHOUT_AGREEMENT = (
+            "closed_without_agreement",
+            ("applicant", "respondent"),
+            CaseAction("close", MEDIATOR, _("Close without agreement")),
+            _("closed without agreement"),
+        )
+        WITHDRAWN = "withdrawn", ("applicant", "respondent", "mediator"), _("withdrawn")
+        RECUSAL_REQUESTED = "recusal_requested", ("supervisors",), _("recusal requested")
+        # Granted or refused, the supervisor's one decision; its action sits on the first.
+        RECUSAL_GRANTED = (
+            "recusal_granted",
+            ("applicant", "respondent"),
+            CaseAction(
+                "decide_recusal",
+                SUPERVISOR,
+                _("Decide the recusal request"),
+                statuses=tuple(CaseStatus.values),
+                while_paused=True,
+            ),
+            _("recusal granted"),
+        )
+        RECUSAL_REFUSED = "recusal_refused", ("applicant", "respondent"), _("recusal refused")
+        AGENTS_NAMED = (
+            "agents_named",
+            ("applicant", "respondent", "mediator"),
+            _("agents named"),
+        )
+        AGENT_REVOKED = (
+            "agent_revoked",
+            ("applicant", "respondent", "mediator"),
+            _("agent's power of attorney revoked"),
+        )
+        EVIDENCE_ADDED = "evidence_added", _("evidence added")
 
     case = models.ForeignKey(
         MediationCase,
@@ -412,23 +543,12 @@ class MediationEvent(models.Model):
         related_name="events",
         verbose_name=_("mediation case"),
     )
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="+",
-        verbose_name=_("by"),
-    )
-    verb = models.CharField(_("step"), max_length=40)
+    # The mediators' timeline names its columns "from", "to" and "when".
     from_status = models.CharField(_("from"), max_length=14, blank=True)
     to_status = models.CharField(pgettext_lazy("timeline", "to"), max_length=14, blank=True)
-    reason = models.TextField(_("reason"), blank=True)
-    data = models.JSONField(_("details"), default=dict, blank=True)
     created_at = models.DateTimeField(_("when"), auto_now_add=True)
 
-    class Meta:
-        ordering = ["created_at", "id"]
+    class Meta(EventBase.Meta):
         verbose_name = _("timeline step")
         verbose_name_plural = _("timeline")
 

@@ -11,13 +11,13 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from licensing import workflow
 from licensing.bars import Bar, bars_for
 from licensing.models import Declaration, DeclarationConsent, DeclarationEvent, DeclarationStatus
 from licensing.permissions import check_declaration_consent
 from licensing.permissions import check_declaration_patentee as _require_patentee
 from licensing.permissions import check_declaration_review as _require_reviewer
 from licensing.terms import advertising_words, check_terms
+from licensing.workflow import DECLARATION, declaration_transition
 from marketplace.errors import Conflict, InvalidInput, Message, NotFound, PermissionDenied
 from marketplace.models import Membership, Organisation, Patent, User
 from marketplace.services.patents import patent_set_listing
@@ -158,8 +158,8 @@ def declaration_create(*, actor: User, patent_id: int, terms: dict[str, Any]) ->
         advertising_words=advertising_words(terms),
         **terms,
     )
-    DeclarationEvent.objects.create(
-        declaration=declaration, actor=actor, verb="drafted", to_status=S.DRAFT
+    DECLARATION.record(
+        declaration, DeclarationEvent.Verb.DRAFTED, actor=actor, to_status=S.DRAFT, notify=False
     )
     return declaration
 
@@ -197,8 +197,12 @@ def declaration_update(*, actor: User, declaration_id: int, terms: dict[str, Any
         ).delete()
     declaration.save()
     if changes:
-        DeclarationEvent.objects.create(
-            declaration=declaration, actor=actor, verb="edited", data={"changes": changes}
+        DECLARATION.record(
+            declaration,
+            DeclarationEvent.Verb.EDITED,
+            actor=actor,
+            data={"changes": changes},
+            notify=False,
         )
     return declaration
 
@@ -223,11 +227,12 @@ def declaration_consent(*, actor: User, declaration_id: int, purpose: str) -> De
         defaults={"given_by": actor},
     )
     if created:
-        DeclarationEvent.objects.create(
-            declaration=declaration,
+        DECLARATION.record(
+            declaration,
+            f"consent_{purpose}",
             actor=actor,
-            verb=f"consent_{purpose}",
             data={"organisation": organisation_id},
+            notify=False,
         )
     return consent
 
@@ -279,7 +284,7 @@ def declaration_submit(*, actor: User, declaration_id: int) -> Declaration:
     missing = missing_consents(declaration, DeclarationConsent.Purpose.DECLARATION)
     if missing:
         raise _missing_consent_error(missing, DeclarationConsent.Purpose.DECLARATION)
-    workflow.transition(declaration, to=S.SUBMITTED, actor=actor)
+    declaration_transition(declaration, to=S.SUBMITTED, actor=actor)
     return declaration
 
 
@@ -305,14 +310,14 @@ def declaration_announce(*, actor: User, declaration_id: int) -> Declaration:
     _refuse_if_barred(declaration)
     today = _today()
     for previous in Declaration.objects.in_force().filter(patent_id=declaration.patent_id):
-        workflow.transition(
+        declaration_transition(
             previous,
             to=S.SUPERSEDED,
             actor=actor,
             reason=f"superseded by declaration {declaration.pk}",
             ended_date=today,
         )
-    workflow.transition(
+    declaration_transition(
         declaration,
         to=S.ANNOUNCED,
         actor=actor,
@@ -354,7 +359,7 @@ def declaration_refuse(*, actor: User, declaration_id: int, reason: str) -> Decl
     _require_reviewer(actor)
     reason = _require_reason(reason)
     declaration = _lock(actor, declaration_id)
-    workflow.transition(declaration, to=S.NOT_ANNOUNCED, actor=actor, reason=reason)
+    declaration_transition(declaration, to=S.NOT_ANNOUNCED, actor=actor, reason=reason)
     return declaration
 
 
@@ -373,7 +378,7 @@ def declaration_request_withdrawal(*, actor: User, declaration_id: int, reason: 
     missing = missing_consents(declaration, DeclarationConsent.Purpose.WITHDRAWAL)
     if missing:
         raise _missing_consent_error(missing, DeclarationConsent.Purpose.WITHDRAWAL)
-    workflow.transition(declaration, to=S.WITHDRAWAL_REQUESTED, actor=actor, reason=reason)
+    declaration_transition(declaration, to=S.WITHDRAWAL_REQUESTED, actor=actor, reason=reason)
     return declaration
 
 
@@ -384,7 +389,7 @@ def declaration_approve_withdrawal(*, actor: User, declaration_id: int) -> Decla
     _require_reviewer(actor)
     declaration = _lock(actor, declaration_id)
     today = _today()
-    workflow.transition(
+    declaration_transition(
         declaration, to=S.WITHDRAWN, actor=actor, withdrawal_date=today, ended_date=today
     )
     patent_set_listing(patent_ids=[declaration.patent_id], is_listed=False)
@@ -397,12 +402,12 @@ def declaration_refuse_withdrawal(*, actor: User, declaration_id: int, reason: s
     _require_reviewer(actor)
     reason = _require_reason(reason)
     declaration = _lock(actor, declaration_id)
-    workflow.transition(declaration, to=S.ANNOUNCED, actor=actor, reason=reason)
+    declaration_transition(declaration, to=S.ANNOUNCED, actor=actor, reason=reason)
     return declaration
 
 
 def _end(actor: User | None, declaration: Declaration, to: str, reason: str) -> Declaration:
-    workflow.transition(declaration, to=to, actor=actor, reason=reason, ended_date=_today())
+    declaration_transition(declaration, to=to, actor=actor, reason=reason, ended_date=_today())
     patent_set_listing(patent_ids=[declaration.patent_id], is_listed=False)
     return declaration
 
@@ -457,11 +462,11 @@ def declarations_recheck(patent_ids: list[int]) -> None:
         Declaration.objects.filter(pk=declaration.pk).update(
             flagged_bars=codes, updated_at=timezone.now()
         )
-        DeclarationEvent.objects.create(
-            declaration=declaration,
-            actor=None,
-            verb="bars_flagged" if codes else "bars_cleared",
+        DECLARATION.record(
+            declaration,
+            DeclarationEvent.Verb.BARS_FLAGGED if codes else DeclarationEvent.Verb.BARS_CLEARED,
             data={"bars": codes},
+            notify=False,
         )
         patent_set_listing(patent_ids=[declaration.patent_id], is_listed=not codes)
 

@@ -29,7 +29,8 @@ from licensing.models import (
 )
 from licensing.querysets import IN_FORCE_STATUSES
 from licensing.terms import filing_deadline as filing_deadline_after
-from marketplace.celery import publish_after_commit
+from licensing.workflow import FILING, LICENSE, PAYMENT
+from marketplace import roles
 from marketplace.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from marketplace.models import Membership, Organisation, Patent, User
 from marketplace.querysets import known_related
@@ -51,46 +52,28 @@ def _today() -> date:
     return timezone.localdate()
 
 
+V = LicenseEvent.Verb
+
+
 def _event_row(
-    license: License,
-    actor: User | None,
-    verb: str,
-    *,
-    before: str = "",
-    reason: str = "",
-    **data: Any,
+    license: License, actor: User | None, verb: str, *, reason: str = "", **data: Any
 ) -> LicenseEvent:
-    return LicenseEvent(
-        license=license,
-        actor=actor,
-        verb=verb,
-        from_status=before,
-        to_status=license.status if before != license.status else "",
-        reason=reason,
-        data=data,
+    """A step that does not move the license's status: the timeline shows the status it
+    happened in."""
+    event = LICENSE.event_row(
+        license, verb, actor=actor, to_status=license.status, reason=reason, data=data
     )
-
-
-def _event(
-    license: License,
-    actor: User | None,
-    verb: str,
-    *,
-    before: str = "",
-    reason: str = "",
-    **data: Any,
-) -> LicenseEvent:
-    event = _event_row(license, actor, verb, before=before, reason=reason, **data)
-    event.save(force_insert=True)
-    _notify_after_commit(event)
+    assert isinstance(event, LicenseEvent)
     return event
 
 
-def _notify_after_commit(event: LicenseEvent) -> None:
-    """The parties hear of the event (in-app and by e-mail) once the transaction commits."""
-    from licensing.tasks import notify_license_event
-
-    publish_after_commit(notify_license_event.delay, event.pk)
+def _event(
+    license: License, actor: User | None, verb: str, *, reason: str = "", **data: Any
+) -> LicenseEvent:
+    event = _event_row(license, actor, verb, reason=reason, **data)
+    event.save(force_insert=True)
+    LICENSE.notify_after_commit(event)
+    return event
 
 
 def snapshot(declaration: Declaration) -> dict[str, Any]:
@@ -243,10 +226,10 @@ def license_accept(
         ) from error
     # When the license takes effect in the same request, "took_effect" tells the patentee;
     # one message to the broker per acceptance instead of two, one INSERT for both events.
-    events = [_event_row(license, actor, "notice_sent", declaration=declaration.pk)]
+    events = [_event_row(license, actor, V.NOTICE_SENT, declaration=declaration.pk)]
     if effective:
-        events.append(_event_row(license, actor, "took_effect", effective_date=today.isoformat()))
-    _notify_after_commit(LicenseEvent.objects.bulk_create(events)[-1])
+        events.append(_event_row(license, actor, V.TOOK_EFFECT, effective_date=today.isoformat()))
+    LICENSE.notify_after_commit(LicenseEvent.objects.bulk_create(events)[-1])
     payments = []
     if payment is not None:
         payments.append(
@@ -283,18 +266,15 @@ def license_pay_upfront(*, actor: User, license_id: int, payment: dict[str, Any]
         license=license, kind=PaymentKind.UPFRONT, recorded_by=actor, **payment
     )
     today = _today()
-    before = license.status
     years = license.terms.get("license_term_years")
-    moved = License.objects.filter(pk=license.pk, status=before).update(
-        status=LicenseStatus.EFFECTIVE,
+    LICENSE.transition(
+        license,
+        to=LicenseStatus.EFFECTIVE,
+        actor=actor,
+        data={"effective_date": today.isoformat()},
         effective_date=today,
         term_end=term_end(today, years, license.patent.expiry_date),
-        updated_at=timezone.now(),
     )
-    if not moved:
-        raise Conflict("license_changed", _("The license changed meanwhile; reload it."))
-    license.refresh_from_db()
-    _event(license, actor, "took_effect", before=before, effective_date=today.isoformat())
     return license
 
 
@@ -316,17 +296,103 @@ def license_contest_payment(
         raise NotFound()
     if payment.status == PaymentStatus.CONTESTED:
         raise Conflict("payment_already_contested", _("This payment is already contested."))
-    payment.status = PaymentStatus.CONTESTED
-    payment.contest_reason = reason.strip()
-    payment.save(update_fields=["status", "contest_reason"])
+    PAYMENT.transition(payment, to=PaymentStatus.CONTESTED, contest_reason=reason.strip())
     before = license.status
     if payment.kind == PaymentKind.UPFRONT and before == LicenseStatus.EFFECTIVE:
-        License.objects.filter(pk=license.pk, status=before).update(
-            status=LicenseStatus.CONTESTED, updated_at=timezone.now()
+        # An upfront payment that never arrived: the license it brought into effect is
+        # contested until the patentee confirms the payment or the contest is upheld. The
+        # compare-and-swap is checked (a 409 that rolls the payment back, not a silent skip).
+        LICENSE.transition(
+            license,
+            to=LicenseStatus.CONTESTED,
+            actor=actor,
+            reason=reason,
+            data={"payment": payment.pk},
         )
-        license.refresh_from_db()
-    _event(license, actor, "payment_contested", before=before, reason=reason, payment=payment.pk)
+    else:
+        LICENSE.record(
+            license,
+            V.PAYMENT_CONTESTED,
+            actor=actor,
+            from_status=before,
+            reason=reason,
+            data={"payment": payment.pk},
+        )
     return license
+
+
+@transaction.atomic
+def license_resolve_contest(
+    *, actor: User, license_id: int, payment_id: int, received: bool, reason: str = ""
+) -> License:
+    """Settle a contested payment either way (its two exits).
+
+    Received after all (the patentee withdraws its contest, or a reviewer finds it paid): the
+    payment counts again and a contested license is effective again. Never received (a
+    reviewer upholds the contest, on the evidence or a mediation agreement): the payment stays
+    out of the ledger and a license that rested on it ends.
+    """
+    license = _lock_license(actor, license_id)
+    is_reviewer = roles.has(actor, roles.REVIEW_FILINGS)
+    if received and not (is_reviewer or Membership.objects.is_member(actor, license.licensor_id)):
+        raise PermissionDenied(
+            "patentee_required", _("Only the patentee or a reviewer can confirm a payment.")
+        )
+    if not received and not is_reviewer:
+        raise PermissionDenied("reviewer_required", _("Only a reviewer can do this."))
+    if not received and not reason.strip():
+        raise InvalidInput(
+            "reason_required",
+            _("Give the reason."),
+            fields={"reason": [_("This field is required.")]},
+        )
+    payment = (
+        LicensePayment.objects.select_for_update().filter(pk=payment_id, license=license).first()
+    )
+    if payment is None:
+        raise NotFound()
+    if payment.status != PaymentStatus.CONTESTED:
+        raise Conflict("payment_not_contested", _("This payment is not contested."))
+    data = {"payment": payment.pk}
+    if received:
+        PAYMENT.transition(payment, to=PaymentStatus.RECORDED, contest_reason="")
+    verb = V.PAYMENT_CONFIRMED if received else V.CONTEST_UPHELD
+    if license.status == LicenseStatus.CONTESTED:
+        to = LicenseStatus.EFFECTIVE if received else LicenseStatus.ENDED
+        LICENSE.transition(license, to=to, actor=actor, reason=reason, data=data)
+    else:  # a royalty payment: the license's status does not rest on it
+        LICENSE.record(
+            license, verb, actor=actor, from_status=license.status, reason=reason, data=data
+        )
+    return license
+
+
+def licenses_end(*, today: date | None = None) -> int:
+    """End the effective licenses whose term is over (the daily sweep); returns how many.
+
+    `term_end` is the last day of the term (rules §4: the declared years, or the patent's
+    expiry), so a license ends the day after it."""
+    today = today or _today()
+    due = License.objects.filter(status=LicenseStatus.EFFECTIVE, term_end__lt=today)
+    ended = 0
+    for license_id in list(due.order_by("pk").values_list("pk", flat=True)):
+        with transaction.atomic():
+            license = License.objects.select_for_update().filter(pk=license_id).first()
+            if (
+                license is None
+                or license.status != LicenseStatus.EFFECTIVE
+                or license.term_end is None
+                or license.term_end >= today
+            ):
+                continue
+            LICENSE.transition(
+                license,
+                to=LicenseStatus.ENDED,
+                actor=None,
+                data={"term_end": license.term_end.isoformat()},
+            )
+            ended += 1
+    return ended
 
 
 def filing_deadline(license: License) -> date | None:
@@ -367,7 +433,7 @@ def license_file(*, actor: User, license_id: int, filed_on: date) -> LicenseFili
     _event(
         license,
         actor,
-        "filed",
+        V.FILED,
         filing=filing.pk,
         filed_on=filed_on.isoformat(),
         document=document.filename,
@@ -394,18 +460,17 @@ def filing_decide(*, actor: User, filing_id: int, accept: bool, note: str = "") 
             _("Say why the filing is returned."),
             fields={"note": [_("This field is required.")]},
         )
-    moved = LicenseFiling.objects.filter(pk=filing.pk, status=FilingStatus.FILED).update(
-        status=FilingStatus.ACCEPTED if accept else FilingStatus.RETURNED,
+    FILING.transition(
+        filing,
+        to=FilingStatus.ACCEPTED if accept else FilingStatus.RETURNED,
         reviewer_note=note.strip(),
         decided_by=actor,
     )
-    if not moved:
-        raise Conflict("filing_already_decided", _("This filing was already decided."))
     filing.refresh_from_db()
     _event(
         filing.license,
         actor,
-        "filing_accepted" if accept else "filing_returned",
+        V.FILING_ACCEPTED if accept else V.FILING_RETURNED,
         reason=note.strip(),
         filing=filing.pk,
     )
@@ -459,7 +524,7 @@ def royalty_report(
     _event(
         license,
         actor,
-        "royalty_reported",
+        V.ROYALTY_REPORTED,
         report=report.pk,
         amount_due=str(report.amount_due_cny),
     )
@@ -501,7 +566,7 @@ def royalty_pay(
         royalty_report=report,
         recorded_by=actor,
     )
-    _event(license, actor, "royalty_paid", payment=payment.pk, amount=str(amount_cny))
+    _event(license, actor, V.ROYALTY_PAID, payment=payment.pk, amount=str(amount_cny))
     return payment
 
 
@@ -549,5 +614,5 @@ def license_record_ordinary(
         term_end=ends_on,
         created_by=actor,
     )
-    _event(license, actor, "ordinary_recorded")
+    _event(license, actor, V.ORDINARY_RECORDED)
     return license

@@ -37,25 +37,14 @@ from licensing.permissions import check_case_mediator as _require_mediator
 from licensing.permissions import is_case_mediator as is_case_mediator  # the admin's
 from licensing.rules import rule
 from licensing.workdays import Deadline, add_days, add_workdays
-from marketplace.celery import publish_after_commit
+from licensing.workflow import MEDIATION, case_transition
 from marketplace.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from marketplace.models import Membership, User
 from marketplace.units import megabytes
 
 S = CaseStatus
 K = DeadlineKind
-TRANSITIONS: dict[tuple[str, str], str] = {
-    (S.APPLIED, S.NOTIFIED): "notice_sent",
-    (S.NOTIFIED, S.AGREED): "respondent_agreed",
-    (S.NOTIFIED, S.NOT_ACCEPTED): "not_accepted",
-    (S.AGREED, S.ACCEPTED): "accepted",
-    (S.ACCEPTED, S.SETTLED): "settled",
-    (S.ACCEPTED, S.CLOSED): "closed_without_agreement",
-    (S.APPLIED, S.WITHDRAWN): "withdrawn",
-    (S.NOTIFIED, S.WITHDRAWN): "withdrawn",
-    (S.AGREED, S.WITHDRAWN): "withdrawn",
-    (S.ACCEPTED, S.WITHDRAWN): "withdrawn",
-}
+V = MediationEvent.Verb
 ALLOWED_EVIDENCE = {
     ".pdf": (b"%PDF",),
     ".png": (b"\x89PNG",),
@@ -101,68 +90,12 @@ def _require_not_paused(case: MediationCase) -> None:
 
 
 def _event(
-    case: MediationCase,
-    actor: User | None,
-    verb: str,
-    *,
-    before: str = "",
-    reason: str = "",
-    **data: Any,
+    case: MediationCase, actor: User | None, verb: str, *, reason: str = "", **data: Any
 ) -> MediationEvent:
-    event = MediationEvent.objects.create(
-        case=case,
-        actor=actor,
-        verb=verb,
-        from_status=before,
-        to_status=case.status if before else "",
-        reason=reason,
-        data=data,
-    )
-    from licensing.tasks import notify_mediation_event
-
-    publish_after_commit(notify_mediation_event.delay, event.pk)
+    """A step that does not move the case's status (its notification follows after commit)."""
+    event = MEDIATION.record(case, verb, actor=actor, reason=reason, data=data)
+    assert isinstance(event, MediationEvent)
     return event
-
-
-def transition(
-    case: MediationCase,
-    *,
-    to: str,
-    actor: User | None,
-    reason: str = "",
-    deadline: Deadline | None = None,
-    deadline_kind: str = "",
-    **updates: Any,
-) -> MediationEvent:
-    """Move the case with a compare-and-swap; set (or clear) the deadline it now waits on."""
-    current = case.status
-    if (current, to) not in TRANSITIONS:
-        raise Conflict(
-            "case_transition_not_allowed",
-            _("A case that is %(current)s cannot become %(new)s."),
-            params={"current": S(current).label, "new": S(to).label},
-        )
-    values = {
-        "status": to,
-        "deadline": deadline.date if deadline else None,
-        "deadline_kind": deadline_kind if deadline else "",
-        "deadline_provisional": deadline.provisional if deadline else False,
-        "updated_at": timezone.now(),
-        **updates,
-    }
-    moved = MediationCase.objects.filter(pk=case.pk, status=current).update(**values)
-    if not moved:
-        raise Conflict("case_changed", _("The case was changed by someone else; reload it."))
-    for name, value in values.items():
-        setattr(case, name, value)
-    return _event(
-        case,
-        actor,
-        TRANSITIONS[(current, to)],
-        before=current,
-        reason=reason,
-        deadline=deadline.date.isoformat() if deadline else None,
-    )
 
 
 def _next_number(on: date) -> str:
@@ -213,7 +146,7 @@ def _name_agents(case: MediationCase, actor: User, side: str, agents: list[Agent
     already_named = CaseAgent.objects.filter(case=case, organisation_id=organisation_id).count()
     _check_agent_count(already_named=already_named, agents=agents)
     _create_agents(case, organisation_id, agents)
-    _event(case, actor, "agents_named", side=side, agents=[agent.name for agent in agents])
+    _event(case, actor, V.AGENTS_NAMED, side=side, agents=[agent.name for agent in agents])
 
 
 def _lock_own_open_side(actor: User, case_id: int) -> tuple[MediationCase, str]:
@@ -246,7 +179,7 @@ def case_revoke_agent(*, actor: User, case_id: int, agent_id: int) -> MediationC
     if agent is None:  # another side's agent is not the caller's to revoke, nor to know of
         raise NotFound()
     agent.delete()
-    _event(case, actor, "agent_revoked", side=side, agents=[agent.name])
+    _event(case, actor, V.AGENT_REVOKED, side=side, agents=[agent.name])
     return case
 
 
@@ -318,7 +251,7 @@ def case_apply(
         deadline_provisional=deadline.provisional,
     )
     _create_agents(case, applicant_id, agents)
-    _event(case, actor, "applied", deadline=deadline.date.isoformat())
+    _event(case, actor, V.APPLIED, deadline=deadline.date.isoformat())
     return case
 
 
@@ -338,7 +271,7 @@ def case_assign(*, actor: User, case_id: int, mediator_id: int) -> MediationCase
     case.mediator = mediator
     case.mediator_named_on = _today()
     case.save(update_fields=["mediator", "mediator_named_on", "updated_at"])
-    _event(case, actor, "mediator_assigned", mediator=mediator.email, previous=before)
+    _event(case, actor, V.MEDIATOR_ASSIGNED, mediator=mediator.email, previous=before)
     return case
 
 
@@ -348,7 +281,7 @@ def case_send_notice(*, actor: User, case_id: int) -> MediationCase:
     case = _lock(actor, case_id)
     _require_mediator(actor, case)
     _require_not_paused(case)
-    transition(
+    case_transition(
         case,
         to=S.NOTIFIED,
         actor=actor,
@@ -378,7 +311,7 @@ def case_respond(
             fields={"agents": [_("Only with an agreement.")]},
         )
     if agree:
-        transition(
+        case_transition(
             case,
             to=S.AGREED,
             actor=actor,
@@ -388,7 +321,7 @@ def case_respond(
         )
         _name_agents(case, actor, "respondent", agents or [])
     else:
-        transition(
+        case_transition(
             case,
             to=S.NOT_ACCEPTED,
             actor=actor,
@@ -418,7 +351,7 @@ def case_record_applicant_told(*, case_id: int) -> bool:
     )
     if case is None or case.deadline is None:
         return False
-    event = MediationEvent.objects.filter(case=case, verb="not_accepted").last()
+    event = MediationEvent.objects.filter(case=case, verb=V.NOT_ACCEPTED).last()
     told = Notification.objects.filter(
         source=f"mediation_event:{event.pk if event else 0}",
         user__memberships__organisation_id=case.applicant_id,
@@ -435,7 +368,7 @@ def case_record_applicant_told(*, case_id: int) -> bool:
     _event(
         case,
         None,
-        "applicant_told",
+        V.APPLICANT_TOLD,
         deadline=deadline.isoformat(),
         told_on=told_on.isoformat(),
         in_time=told_on <= deadline,
@@ -454,7 +387,7 @@ def case_accept(*, actor: User, case_id: int, session_at: datetime, place: str) 
             "place_required", _("Give the place."), fields={"place": [_("This field is required.")]}
         )
     # The case now waits on its first session.
-    transition(
+    case_transition(
         case,
         to=S.ACCEPTED,
         actor=actor,
@@ -495,16 +428,16 @@ def case_record_session(
         notes=notes,
         recorded_by=actor,
     )
-    _event(case, actor, "session_recorded", session=session.pk)
+    _event(case, actor, V.SESSION_RECORDED, session=session.pk)
     if not absence_excused and not applicant_present:
-        transition(
+        case_transition(
             case,
             to=S.WITHDRAWN,
             actor=actor,
             reason=gettext_noop("applicant absent without good reason"),
         )
     elif not absence_excused and not respondent_present:
-        transition(
+        case_transition(
             case,
             to=S.CLOSED,
             actor=actor,
@@ -574,9 +507,9 @@ def case_record_agreement(
         )
         for o in obligations
     )
-    _event(case, actor, "agreement_recorded", agreement=agreement.pk, signed=signed_by_both)
+    _event(case, actor, V.AGREEMENT_RECORDED, agreement=agreement.pk, signed=signed_by_both)
     if signed_by_both:
-        transition(case, to=S.SETTLED, actor=actor)
+        case_transition(case, to=S.SETTLED, actor=actor)
     return agreement
 
 
@@ -594,7 +527,7 @@ def case_accept_agreement(*, actor: User, case_id: int) -> MediationCase:
         agreement.save(update_fields=[field])
         _event(case, actor, f"agreement_accepted_by_{side}")
     if agreement.applicant_accepted_at and agreement.respondent_accepted_at:
-        transition(case, to=S.SETTLED, actor=actor)
+        case_transition(case, to=S.SETTLED, actor=actor)
     return case
 
 
@@ -603,7 +536,7 @@ def case_close(*, actor: User, case_id: int, reason: str) -> MediationCase:
     """The mediator closes the case without agreement."""
     case = _lock(actor, case_id)
     _require_mediator(actor, case)
-    transition(
+    case_transition(
         case, to=S.CLOSED, actor=actor, reason=reason or gettext_noop("no agreement reached")
     )
     return case
@@ -614,7 +547,7 @@ def case_withdraw(*, actor: User, case_id: int, reason: str = "") -> MediationCa
     """The applicant withdraws; mediation is voluntary."""
     case = _lock(actor, case_id)
     permissions.check_case_withdraw(actor, case)
-    transition(case, to=S.WITHDRAWN, actor=actor, reason=reason)
+    case_transition(case, to=S.WITHDRAWN, actor=actor, reason=reason)
     return case
 
 
@@ -655,7 +588,7 @@ def case_request_recusal(*, actor: User, case_id: int, reasons: str) -> RecusalR
     )
     MediationCase.objects.filter(pk=case.pk).update(is_paused=True, updated_at=timezone.now())
     case.is_paused = True
-    _event(case, actor, "recusal_requested", reason=reasons.strip(), recusal=recusal.pk)
+    _event(case, actor, V.RECUSAL_REQUESTED, reason=reasons.strip(), recusal=recusal.pk)
     return recusal
 
 
@@ -685,7 +618,7 @@ def case_decide_recusal(
         updates.update(mediator=None, mediator_named_on=None)
     MediationCase.objects.filter(pk=case.pk).update(**updates)
     case.refresh_from_db()
-    _event(case, actor, "recusal_granted" if grant else "recusal_refused", reason=reason)
+    _event(case, actor, V.RECUSAL_GRANTED if grant else V.RECUSAL_REFUSED, reason=reason)
     return case
 
 
@@ -752,7 +685,7 @@ def case_add_evidence(
     )
     evidence.file.save(f"{case.number}-{digest.hexdigest()[:16]}", File(upload), save=False)
     evidence.save()
-    _event(case, actor, "evidence_added", evidence=evidence.pk, name=evidence.original_name)
+    _event(case, actor, V.EVIDENCE_ADDED, evidence=evidence.pk, name=evidence.original_name)
     return evidence
 
 
@@ -776,7 +709,7 @@ def mediation_sweep(today: date | None = None) -> dict[str, int]:
             ):
                 continue
             # The 5 working days run from the end of the 15 days, not from the sweep's run.
-            transition(
+            case_transition(
                 case,
                 to=S.NOT_ACCEPTED,
                 actor=None,
@@ -798,7 +731,7 @@ def tell_applicants() -> int:
     from licensing.tasks import notify_mediation_event
 
     waiting = MediationEvent.objects.filter(
-        verb="not_accepted", case__status=S.NOT_ACCEPTED, case__deadline_kind=K.TELL_APPLICANT
+        verb=V.NOT_ACCEPTED, case__status=S.NOT_ACCEPTED, case__deadline_kind=K.TELL_APPLICANT
     ).values_list("pk", "case_id")
     told = 0
     for event_id, case_id in list(waiting):

@@ -12,6 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from marketplace import permissions, roles
+from marketplace.api.errors import refuse_all_at_once
 from marketplace.api.fields import IndustryField, RegionField
 from marketplace.api.pagination import CursorPagination
 from marketplace.api.permissions import CommandChecks, request_user
@@ -96,7 +97,8 @@ def _check_need_owner(user: Any, need: TechnologyNeed) -> None:
 
 
 class TechnologyNeedViewSet(CommandChecks, viewsets.ReadOnlyModelViewSet[TechnologyNeed]):
-    """Open needs for logged-in users; an SME sees and manages all of its own."""
+    """Open needs for logged-in users; an SME sees and manages all of its own. A refused body
+    hears of every problem at once: the serializer's and the rules its other fields break."""
 
     command_checks = dict.fromkeys(("partial_update", "close", "reopen"), _check_need_owner)
 
@@ -125,7 +127,16 @@ class TechnologyNeedViewSet(CommandChecks, viewsets.ReadOnlyModelViewSet[Technol
     @extend_schema(request=NeedCreateSerializer, responses={201: NeedSerializer, **ERROR_RESPONSES})
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         data = NeedCreateSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
+        if not data.is_valid():
+            refuse_all_at_once(
+                data,
+                request.data,
+                lambda values, _refused: services.need_create_problems(
+                    actor=request_user(request),
+                    organisation_id=values.pop("organisation", None),
+                    values=values,
+                ),
+            )
         values = dict(data.validated_data)
         need = services.need_create(
             actor=request_user(request), organisation_id=values.pop("organisation"), values=values
@@ -136,7 +147,14 @@ class TechnologyNeedViewSet(CommandChecks, viewsets.ReadOnlyModelViewSet[Technol
     def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         need = self.get_object()
         data = NeedUpdateSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
+        if not data.is_valid():
+            refuse_all_at_once(
+                data,
+                request.data,
+                lambda values, _refused: services.need_update_problems(
+                    actor=request_user(request), need_id=need.pk, values=values
+                ),
+            )
         need = services.need_update(
             actor=request_user(request), need_id=need.pk, values=dict(data.validated_data)
         )

@@ -20,6 +20,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from marketplace import permissions
+from marketplace.api.errors import refuse_all_at_once
 from marketplace.api.exports import EXPORT_LIMIT, FILE_FORMATS, XLSX_TYPE, export_response
 from marketplace.api.fields import IndustryField
 from marketplace.api.ids import ID_REGEX, IdFilter, path_id
@@ -361,7 +362,17 @@ class PatentViewSet(CommandChecks, viewsets.ReadOnlyModelViewSet[Patent]):
     )
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         data = PatentCreateSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
+        if not data.is_valid():
+            refuse_all_at_once(
+                data,
+                request.data,
+                lambda values, _refused: services.patent_create_problems(
+                    actor=request_user(request),
+                    owner_id=values.pop("organisation", None),
+                    co_owner_ids=values.pop("co_owners", []),
+                    data=values,
+                ),
+            )
         values = dict(data.validated_data)
         organisation_id = values.pop("organisation")
         co_owner_ids = values.pop("co_owners", [])
@@ -382,7 +393,14 @@ class PatentViewSet(CommandChecks, viewsets.ReadOnlyModelViewSet[Patent]):
     def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         patent = self.get_object()
         data = PatentUpdateSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
+        if not data.is_valid():
+            refuse_all_at_once(
+                data,
+                request.data,
+                lambda values, _refused: services.patent_update_problems(
+                    actor=request_user(request), patent_id=patent.pk, data=values
+                ),
+            )
         services.patent_update(
             actor=request_user(request), patent_id=patent.pk, data=dict(data.validated_data)
         )

@@ -7,6 +7,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
+from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
@@ -91,6 +92,12 @@ def _raw_registration(body: Any, *, refused: set[str]) -> dict[str, Any]:
     }
 
 
+def _request_language() -> str:
+    """The language this request is answered in, as a user's preferred_language."""
+    language = translation.get_language() or ""
+    return User.Language.ENGLISH if language.startswith("en") else User.Language.CHINESE
+
+
 class RegisterView(APIView):
     """Register an organisation together with its first admin; a verification mail follows."""
 
@@ -126,7 +133,8 @@ class RegisterView(APIView):
             admin_email=admin["email"],
             admin_password=admin["password"],
             admin_full_name=admin["full_name"],
-            language=admin["preferred_language"],
+            # Someone who registers in English reads the verification mail in English too.
+            language=admin.get("preferred_language") or _request_language(),
             sme_profile=account_services.SmeProfileInput(**profile) if profile else None,
         )
         return Response(

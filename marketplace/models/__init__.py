@@ -3,14 +3,19 @@
 from marketplace.models.accounts import User
 from marketplace.models.counters import PatentDailyCount
 from marketplace.models.emails import OutboundEmail, OutboundEmailStatus
-from marketplace.models.imports import ImportJob, ImportStatus
+from marketplace.models.imports import ImportJob, ImportPhase, ImportStatus
 from marketplace.models.needs import (
     NeedStatus,
     PaymentMethodPreference,
     TechnologyNeed,
     TechnologyNeedEvent,
 )
-from marketplace.models.notifications import Notification
+from marketplace.models.notifications import (
+    MessageKind,
+    Notification,
+    message_kind_label,
+    register_message_kinds,
+)
 from marketplace.models.organisations import (
     EnterpriseSize,
     Invitation,
@@ -51,6 +56,7 @@ __all__ = [
     "EnterpriseSize",
     "ExclusiveLicenseKind",
     "ImportJob",
+    "ImportPhase",
     "ImportStatus",
     "Industry",
     "IndustryLevel",
@@ -61,6 +67,7 @@ __all__ = [
     "LegalStatus",
     "Membership",
     "MembershipRole",
+    "MessageKind",
     "NeedStatus",
     "Notification",
     "Organisation",
@@ -90,4 +97,6 @@ __all__ = [
     "TechnologyNeedEvent",
     "UnsentTask",
     "User",
+    "message_kind_label",
+    "register_message_kinds",
 ]

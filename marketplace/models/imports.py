@@ -9,6 +9,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from marketplace.querysets import ImportJobQuerySet
+from marketplace.workflow import Workflow
 
 
 class ImportStatus(models.TextChoices):
@@ -17,6 +18,16 @@ class ImportStatus(models.TextChoices):
     SUCCEEDED = "succeeded", _("succeeded")
     SUCCEEDED_WITH_ERRORS = "succeeded_with_errors", _("succeeded with errors")
     FAILED = "failed", _("failed")
+
+
+class ImportPhase(models.TextChoices):
+    """Where a running import is, for its progress bar."""
+
+    QUEUED = "queued", _("queued")
+    READING = "reading", _("reading the file")
+    VALIDATING = "validating", _("checking the rows")
+    WRITING = "writing", _("writing the patents")
+    DONE = "done", _("done")
 
 
 class ImportJob(models.Model):
@@ -42,7 +53,9 @@ class ImportJob(models.Model):
         _("status"), max_length=24, choices=ImportStatus.choices, default=ImportStatus.QUEUED
     )
     # reading → validating → writing → done, for the progress shown to the client.
-    phase = models.CharField(_("phase"), max_length=12, default="queued")
+    phase = models.CharField(
+        _("phase"), max_length=12, choices=ImportPhase.choices, default=ImportPhase.QUEUED
+    )
     total_rows = models.PositiveIntegerField(_("rows in total"), default=0)
     processed_rows = models.PositiveIntegerField(_("rows processed"), default=0)
     created_count = models.PositiveIntegerField(_("rows created"), default=0)
@@ -76,3 +89,29 @@ class ImportJob(models.Model):
 
     def __str__(self) -> str:
         return f"{self.file_name} ({self.get_status_display()})"
+
+
+Q = ImportStatus
+# The import's table of moves (marketplace.workflow): claimed by a worker, finished, or queued
+# again by the stale sweep when its heartbeat stopped. A worker the sweep gave up on that
+# finishes after all still records its result (the queued rerun then finds nothing to claim).
+IMPORT_JOB = Workflow(
+    model=ImportJob,
+    statuses=ImportStatus,
+    moves={
+        (Q.QUEUED, Q.RUNNING): "started",
+        (Q.RUNNING, Q.SUCCEEDED): "succeeded",
+        (Q.RUNNING, Q.SUCCEEDED_WITH_ERRORS): "succeeded_with_errors",
+        (Q.RUNNING, Q.FAILED): "failed",
+        (Q.RUNNING, Q.QUEUED): "requeued",
+        (Q.QUEUED, Q.SUCCEEDED): "succeeded",
+        (Q.QUEUED, Q.SUCCEEDED_WITH_ERRORS): "succeeded_with_errors",
+        (Q.QUEUED, Q.FAILED): "failed",
+    },
+    not_allowed=(
+        "import_transition_not_allowed",
+        _("An import that is %(current)s cannot become %(new)s."),
+    ),
+    changed=("import_changed", _("The import changed meanwhile; reload it.")),
+    stamp=None,
+)

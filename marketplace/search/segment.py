@@ -11,6 +11,13 @@ dictionary words inside a longer word, 锂离子 → 离子). jieba's cut depend
 query word is matched as a group: the word itself, or all its parts together, or a synonym
 (`query_terms`): 降解塑料 in a query meets 可 降解 塑料 in the index. Technical terms of the synonym
 table join jieba's dictionary, so 锂离子电池 is one word wherever it appears.
+
+Beside the words, a second, lower-weighted channel: the character bigrams of a text (`grams`),
+the index's from the title and abstract, the query's from the query, by the same function. They
+meet what jieba cuts differently in a query and in a document (查破洞 → 查破 洞 in a query, 破洞 in
+the document) and documents holding only part of a compound (降解塑料 → 降解). A bigram never spans
+a stop word, a function character or punctuation, and a lone character makes none: 可 or 的
+alone are no grams, so they match nothing.
 """
 
 from __future__ import annotations
@@ -106,6 +113,32 @@ STOPWORDS = frozenset(
         "若干",
         "所述的",
         "一个",
+        # How people ask rather than what they ask about (colloquial queries): pronouns,
+        # question words and sentence particles. No patent is about them.
+        "我",
+        "我们",
+        "你",
+        "你们",
+        "自己",
+        "怎么",
+        "怎么办",
+        "怎样",
+        "如何",
+        "什么",
+        "哪些",
+        "哪个",
+        "哪里",
+        "为什么",
+        "是否",
+        "有没有",
+        "能不能",
+        "可不可以",
+        "吗",
+        "呢",
+        "吧",
+        "啊",
+        "呀",
+        "请问",
         "a",
         "an",
         "and",
@@ -143,7 +176,10 @@ STOPWORDS = frozenset(
     ]
 )
 _WORD = re.compile(r"[0-9A-Za-z\u3400-\u9fff\uf900-\ufaff]")
+_HAN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]+")
 MAX_QUERY_TOKENS = 12
+# Bigrams of a query kept (a query of 24 Chinese characters has 23).
+MAX_QUERY_GRAMS = 24
 
 
 def _keep(token: str) -> bool:
@@ -182,6 +218,35 @@ def segment(text: str) -> list[str]:
 def index_tokens(text: str) -> str:
     """Words for the index (space-joined for the 'simple' text-search configuration)."""
     return " ".join(segment(text)) if text else ""
+
+
+def grams(text: str) -> list[str]:
+    """The distinct character bigrams of a text's Chinese runs, in order of first appearance.
+
+    A run is a stretch of Chinese characters between stop words (jieba's accurate cut: 的, 可,
+    一种, 方法, …), punctuation, spaces, Latin letters and digits; a run of one character makes no
+    bigram. Index and query alike: `index_grams` and the query's grams call this.
+    """
+    # Stop words become a separator; every other character that is not Chinese (spaces,
+    # punctuation, Latin, digits) ends a run by itself. One pass of jieba without its HMM (it
+    # only guesses words outside the dictionary, and no stop word is one; ~25 % faster).
+    tokens = rjieba.cut(text.lower(), False)
+    joined = "".join("|" if token in STOPWORDS else token for token in tokens)
+    return list(
+        dict.fromkeys(
+            run[at : at + 2] for run in _HAN.findall(joined) for at in range(len(run) - 1)
+        )
+    )
+
+
+def index_grams(text: str) -> str:
+    """Bigrams for the index (space-joined for the 'simple' configuration)."""
+    return " ".join(grams(text)) if text else ""
+
+
+def query_grams(text: str) -> list[str]:
+    """The bigrams of a query (at most MAX_QUERY_GRAMS)."""
+    return grams(text)[:MAX_QUERY_GRAMS]
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ from marketplace.models import (
     PatentCoOwner,
     PatentEvent,
 )
+from marketplace.models.imports import IMPORT_JOB
 from marketplace.patents import guards
 from marketplace.patents.cleaning import clean_patent, iter_fields
 from marketplace.patents.spreadsheets import Sheet, open_sheet
@@ -43,8 +44,8 @@ OPTIONAL_FACTS = ("legal_status", "annual_fees_paid_through")
 # The stored fields a sheet column writes (besides application number and type, always
 # present): a column that is absent from the sheet leaves these alone on re-import.
 COLUMN_FIELDS = {
-    "title": ("title", "title_tokens"),
-    "abstract": ("abstract", "body_tokens"),
+    "title": ("title", "title_tokens", "gram_tokens"),
+    "abstract": ("abstract", "body_tokens", "gram_tokens"),
     "claims": ("claims", "body_tokens"),
     "main_ipc": ("main_ipc", "further_ipcs", "ipc_prefixes"),
     "further_ipcs": ("further_ipcs", "ipc_prefixes"),
@@ -54,7 +55,14 @@ COLUMN_FIELDS = {
 }
 ALWAYS_UPDATED = ("patent_type", "is_pct", "updated_at")
 # Derived fields: not reported as changes in the history.
-DERIVED = {"title_tokens", "body_tokens", "ipc_prefixes", "expiry_date", "updated_at"}
+DERIVED = {
+    "title_tokens",
+    "body_tokens",
+    "gram_tokens",
+    "ipc_prefixes",
+    "expiry_date",
+    "updated_at",
+}
 
 Progress = Callable[[ImportJob], None]
 
@@ -318,8 +326,10 @@ def import_run(*, job_id: int, progress: Progress | None = None) -> ImportJob:
     nothing. With all_or_nothing, any bad row means nothing is written.
     """
     now = timezone.now()
-    claimed = ImportJob.objects.filter(pk=job_id, status=ImportStatus.QUEUED).update(
-        status=ImportStatus.RUNNING,
+    claimed = IMPORT_JOB.claim(
+        job_id,
+        from_status=ImportStatus.QUEUED,
+        to=ImportStatus.RUNNING,
         started_at=now,
         heartbeat_at=now,
         phase="reading",
@@ -364,14 +374,24 @@ def _run_claimed(job: ImportJob, progress: Progress | None) -> ImportJob:
         return _finish(job, status, errors, created, updated, progress)
     except (InvalidInput, csv.Error, UnicodeDecodeError, OSError) as error:
         message = error.render_message() if isinstance(error, InvalidInput) else str(error)
-        ImportJob.objects.filter(pk=job.pk).update(
-            status=ImportStatus.FAILED,
+        _end(
+            job,
+            ImportStatus.FAILED,
             failure=message[:2000],
             finished_at=timezone.now(),
             phase="done",
         )
         job.refresh_from_db()
         return job
+
+
+def _end(job: ImportJob, status: str, **values: Any) -> None:
+    """Record the import's outcome: from running, or from queued when the stale sweep had
+    queued it again while this worker was still at it."""
+    if not IMPORT_JOB.move(job, to=status, **values):
+        IMPORT_JOB.claim(job.pk, from_status=ImportStatus.QUEUED, to=status, **values)
+        for name, value in {"status": status, **values}.items():
+            setattr(job, name, value)
 
 
 def _finish(
@@ -382,10 +402,10 @@ def _finish(
     updated: int,
     progress: Progress | None,
 ) -> ImportJob:
-    _save_progress(
+    _end(
         job,
-        progress,
-        status=status,
+        status,
+        heartbeat_at=timezone.now(),
         phase="done",
         errors=errors[: settings.IMPORT_MAX_REPORTED_ERRORS],
         error_count=len(errors),
@@ -394,6 +414,8 @@ def _finish(
         processed_rows=job.total_rows,
         finished_at=timezone.now(),
     )
+    if progress:
+        progress(job)
     return job
 
 
@@ -413,8 +435,10 @@ def imports_resume_stale() -> dict[str, int]:
     """
     stale = timezone.now() - timedelta(minutes=settings.IMPORT_STALE_MINUTES)
     running = ImportJob.objects.filter(status=ImportStatus.RUNNING, heartbeat_at__lt=stale)
-    failed = running.filter(attempts__gte=settings.IMPORT_MAX_ATTEMPTS).update(
-        status=ImportStatus.FAILED,
+    failed = IMPORT_JOB.move_all(
+        running.filter(attempts__gte=settings.IMPORT_MAX_ATTEMPTS),
+        from_status=ImportStatus.RUNNING,
+        to=ImportStatus.FAILED,
         phase="done",
         finished_at=timezone.now(),
         failure=gettext(
@@ -429,9 +453,14 @@ def imports_resume_stale() -> dict[str, int]:
     ):
         with transaction.atomic():
             # Compare-and-swap: a job that moved on meanwhile is left alone.
-            if ImportJob.objects.filter(
-                pk=job_id, status=ImportStatus.RUNNING, heartbeat_at__lt=stale
-            ).update(status=ImportStatus.QUEUED, phase="queued", processed_rows=0):
+            if IMPORT_JOB.claim(
+                job_id,
+                from_status=ImportStatus.RUNNING,
+                to=ImportStatus.QUEUED,
+                where={"heartbeat_at__lt": stale},
+                phase="queued",
+                processed_rows=0,
+            ):
                 publish_after_commit(_enqueue, job_id)
                 requeued += 1
     if failed or requeued:

@@ -77,7 +77,8 @@ class FunnelTotalsSerializer(serializers.Serializer[Any]):
     views = serializers.IntegerField()
     search_impressions = serializers.IntegerField()
     smes_reached = serializers.IntegerField(
-        help_text="Summed over declarations: an SME reached by two counts twice."
+        help_text="Distinct SMEs reached by any of the declarations: an SME reached by two "
+        "counts once."
     )
     interested = serializers.IntegerField()
     notices_sent = serializers.IntegerField()
