@@ -34,7 +34,7 @@ from licensing.models import (
 from licensing.open_statistics import statistics_refresh
 from licensing.services import declarations as services
 from licensing.services import licenses as license_services
-from marketplace.admin import ReadOnlyAdmin, ReadOnlyInline
+from marketplace.admin import ReadOnlyAdmin, ReadOnlyInline, VisibleToAdmin
 from marketplace.errors import DomainError
 from marketplace.models import User
 
@@ -297,7 +297,7 @@ def uphold_contests(modeladmin: Any, request: HttpRequest, queryset: QuerySet[Li
 
 
 @admin.register(License)
-class LicenseAdmin(ReadOnlyAdmin):
+class LicenseAdmin(VisibleToAdmin):
     """Licenses are made and moved through the API and the workflow (each step a timeline
     event); reviewers settle contested payments here."""
 

@@ -59,6 +59,16 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
+class VisibleToAdmin(ReadOnlyAdmin):
+    """Read-only, and its list starts from the model's `visible_to(user)`, as the API's does
+    (the staff who reach these pages see every row today; the rule stays in one place).
+    Notifications and declarations keep the admin's wider scope: staff look up anyone's
+    notifications, and reviewers see drafts here that the API shows only to the patentee."""
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        return super().get_queryset(request).visible_to(request.user)  # type: ignore[attr-defined]
+
+
 class ReadOnlyInline(admin.TabularInline):
     extra = 0
     can_delete = False
@@ -135,7 +145,7 @@ class OrganisationEventInline(ReadOnlyInline):
 
 
 @admin.register(Organisation)
-class OrganisationAdmin(ReadOnlyAdmin):
+class OrganisationAdmin(VisibleToAdmin):
     list_display = ["name", "kind", "region", "credit_code", "created_at"]
     list_filter = ["kind"]
     search_fields = ["name", "name_en", "credit_code"]
@@ -212,7 +222,7 @@ class OutboundEmailAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Patent)
-class PatentAdmin(ReadOnlyAdmin):
+class PatentAdmin(VisibleToAdmin):
     list_display = [
         "application_number",
         "title",
@@ -230,7 +240,7 @@ class PatentAdmin(ReadOnlyAdmin):
 
 
 @admin.register(TechnologyNeed)
-class TechnologyNeedAdmin(ReadOnlyAdmin):
+class TechnologyNeedAdmin(VisibleToAdmin):
     list_display = ["title", "organisation", "status", "payment_method", "expires_on"]
     list_filter = ["status", "payment_method"]
     search_fields = ["title", "organisation__name"]
@@ -238,7 +248,7 @@ class TechnologyNeedAdmin(ReadOnlyAdmin):
 
 
 @admin.register(ImportJob)
-class ImportJobAdmin(ReadOnlyAdmin):
+class ImportJobAdmin(VisibleToAdmin):
     list_display = [
         "file_name",
         "organisation",

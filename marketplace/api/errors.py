@@ -65,6 +65,8 @@ def accepted_values(
 ) -> dict[str, Any]:
     """The values of the fields a serializer accepted, each validated on its own."""
     values: dict[str, Any] = {}
+    if not isinstance(raw, Mapping):  # a body that is not an object has no fields to keep
+        return values
     for name, field in serializer.fields.items():
         if name in refused or field.read_only:
             continue

@@ -19,21 +19,20 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from marketplace import roles
+from marketplace import permissions
 from marketplace.api.errors import refuse_all_at_once
 from marketplace.api.exports import EXPORT_LIMIT, FILE_FORMATS, XLSX_TYPE, export_response
 from marketplace.api.fields import IndustryField
 from marketplace.api.ids import ID_REGEX, IdFilter, path_id
 from marketplace.api.pagination import CursorPagination
-from marketplace.api.permissions import request_user
+from marketplace.api.permissions import CommandChecks, request_user
 from marketplace.api.serializers import StrictInputSerializer
 from marketplace.api.views import ERROR_RESPONSES
-from marketplace.errors import PermissionDenied
+from marketplace.errors import NotFound
 from marketplace.models import (
     ExclusiveLicenseKind,
     IpcClass,
     LegalStatus,
-    Membership,
     OrganisationKind,
     Patent,
     PatentCoOwner,
@@ -321,11 +320,30 @@ class PatentFilter(filters.FilterSet):
 # ---- views ---------------------------------------------------------------------------------
 
 
-class PatentViewSet(viewsets.ReadOnlyModelViewSet[Patent]):
+def _check_patent_owner(user: Any, patent: Patent) -> None:
+    permissions.check_patent_owner(user, patent.owner_id)
+
+
+class PatentViewSet(CommandChecks, viewsets.ReadOnlyModelViewSet[Patent]):
     """Patents you may see: listed ones, your organisations' own, all for platform staff."""
 
     filterset_class = PatentFilter
     pagination_class = CursorPagination
+    command_checks = {
+        "partial_update": _check_patent_owner,
+        **dict.fromkeys(
+            (
+                "legal_status",
+                "pledges",
+                "release_pledge",
+                "exclusive_licenses",
+                "end_exclusive_license",
+            ),
+            permissions.check_patent_facts,
+        ),
+        "hindrances": permissions.check_patent_hindrance,
+        "resolve_hindrance": permissions.check_patent_hindrance,
+    }
 
     def get_permissions(self) -> list[Any]:
         if self.action in ("list", "retrieve") and self.request.method in ("GET", "HEAD"):
@@ -506,14 +524,9 @@ class PatentViewSet(viewsets.ReadOnlyModelViewSet[Patent]):
     def history(self, request: Request, pk: str) -> Response:
         """Every change to the patent; for its owners, co-owners and reviewers."""
         patent = self.get_object()
-        is_owner = Membership.objects.filter(
-            user=request_user(request),
-            organisation_id__in=[patent.owner_id, *patent.co_owners.values_list("pk", flat=True)],
-        ).exists()
-        if not (is_owner or roles.is_reviewer(request.user)):
-            raise PermissionDenied(
-                "not_a_member", _("Only the patent's owners and reviewers can read its history.")
-            )
+        # For anyone else the history does not exist (404), as for the fee calendar.
+        if not Patent.objects.records_visible_to(request.user).filter(pk=patent.pk).exists():
+            raise NotFound()
         events = PatentEvent.objects.filter(patent=patent).select_related("actor")
         paginator = CursorPagination()
         page = paginator.paginate_queryset(events, request, view=self)

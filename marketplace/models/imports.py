@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from marketplace.querysets import ImportJobQuerySet
 from marketplace.workflow import Workflow
 
 
@@ -69,6 +72,8 @@ class ImportJob(models.Model):
     # and is queued again by imports_resume_stale (at most IMPORT_MAX_ATTEMPTS runs).
     heartbeat_at = models.DateTimeField(_("last heartbeat at"), null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+
+    objects: ClassVar[ImportJobQuerySet] = ImportJobQuerySet.as_manager()  # type: ignore[assignment]
 
     class Meta:
         verbose_name = _("import job")

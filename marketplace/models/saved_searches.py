@@ -11,7 +11,7 @@ from django.utils.translation import gettext_lazy as _
 
 
 class SavedSearchQuerySet(models.QuerySet["SavedSearch"]):
-    def owned_by(self, user: Any) -> SavedSearchQuerySet:
+    def visible_to(self, user: Any) -> SavedSearchQuerySet:
         """The user's own saved searches (anyone else's is a 404, never a 403)."""
         if not getattr(user, "is_authenticated", False):
             return self.none()

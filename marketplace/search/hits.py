@@ -16,8 +16,7 @@ from django.utils.html import escape
 
 from marketplace.models import Patent
 
-# Declarations in force (licenses can be obtained) and licenses that took effect.
-IN_FORCE_STATUSES = ("announced", "withdrawal_requested")
+# Licenses that took effect (a declaration in force is PatentQuerySet.with_declaration_in_force).
 GRANTED_LICENSE_STATUSES = ("effective", "ended")
 SNIPPET_CHARS = 120
 # Characters of context kept before the first match.
@@ -29,7 +28,8 @@ def declaration_summaries(patent_ids: Sequence[int]) -> dict[int, dict[str, Any]
     if not patent_ids:
         return {}
     rows = (
-        Patent.objects.filter(pk__in=list(patent_ids), declarations__status__in=IN_FORCE_STATUSES)
+        Patent.objects.filter(pk__in=list(patent_ids))
+        .with_declaration_in_force()
         .order_by()
         .values(
             "id",

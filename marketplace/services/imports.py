@@ -17,14 +17,14 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from marketplace import permissions
 from marketplace.bulk import copy_upsert
 from marketplace.celery import publish_after_commit
-from marketplace.errors import InvalidInput, NotFound, PermissionDenied
+from marketplace.errors import InvalidInput, NotFound
 from marketplace.http_cache import public_cache_invalidate
 from marketplace.models import (
     ImportJob,
     ImportStatus,
-    Membership,
     Organisation,
     Patent,
     PatentCoOwner,
@@ -82,10 +82,7 @@ def import_job_create(
     organisation = Organisation.objects.filter(pk=organisation_id).first()
     if organisation is None:
         raise NotFound()
-    if not Membership.objects.filter(organisation=organisation, user=actor).exists():
-        raise PermissionDenied(
-            "not_a_member", _("Only members of the organisation can import its patents.")
-        )
+    permissions.check_import(actor, organisation.pk)
     limit = settings.IMPORT_MAX_BYTES
     if size > limit:
         raise InvalidInput(

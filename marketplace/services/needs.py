@@ -9,10 +9,10 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from marketplace.errors import Conflict, NotFound, PermissionDenied, Problem, problems_error
+from marketplace import permissions
+from marketplace.errors import Conflict, NotFound, Problem, problems_error
 from marketplace.models import (
     Industry,
-    Membership,
     NeedStatus,
     Organisation,
     OrganisationKind,
@@ -34,13 +34,6 @@ EDITABLE = (
     "region",
     "expires_on",
 )
-
-
-def _require_sme_member(actor: User, organisation: Organisation) -> None:
-    if not Membership.objects.filter(organisation=organisation, user=actor).exists():
-        raise PermissionDenied(
-            "not_a_member", _("Only members of the SME can manage its technology needs.")
-        )
 
 
 def _clean(values: dict[str, Any]) -> dict[str, Any]:
@@ -105,7 +98,7 @@ def need_create_problems(
     if (
         organisation is None
         or organisation.kind != OrganisationKind.SME
-        or not Membership.objects.filter(organisation=organisation, user=actor).exists()
+        or not permissions.allows(permissions.check_need_owner, actor, organisation.pk)
     ):
         return []
     return _problems(values, today=timezone.localdate())
@@ -114,9 +107,8 @@ def need_create_problems(
 def need_update_problems(*, actor: User, need_id: int, values: dict[str, Any]) -> list[Problem]:
     """The rules an edit's values break, for a body the serializer refused in part."""
     need = TechnologyNeed.objects.filter(pk=need_id).first()
-    if (
-        need is None
-        or not Membership.objects.filter(organisation_id=need.organisation_id, user=actor).exists()
+    if need is None or not permissions.allows(
+        permissions.check_need_owner, actor, need.organisation_id
     ):
         return []
     return _problems(values, today=timezone.localdate(), current=need)
@@ -128,7 +120,7 @@ def need_create(*, actor: User, organisation_id: int, values: dict[str, Any]) ->
     organisation = Organisation.objects.filter(pk=organisation_id).first()
     if organisation is None:
         raise NotFound()
-    _require_sme_member(actor, organisation)
+    permissions.check_need_owner(actor, organisation.pk)
     if organisation.kind != OrganisationKind.SME:
         raise Conflict("not_an_sme", _("Only an SME posts technology needs."))
     problems = _problems(values, today=timezone.localdate())
@@ -151,7 +143,7 @@ def _lock(actor: User, need_id: int) -> TechnologyNeed:
     )
     if need is None:
         raise NotFound()
-    _require_sme_member(actor, need.organisation)
+    permissions.check_need_owner(actor, need.organisation_id)
     return need
 
 

@@ -9,20 +9,12 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from marketplace import roles
-from marketplace.errors import (
-    Conflict,
-    InvalidInput,
-    NotFound,
-    PermissionDenied,
-    Problem,
-    problems_error,
-)
+from marketplace import permissions, roles
+from marketplace.errors import Conflict, InvalidInput, NotFound, Problem, problems_error
 from marketplace.http_cache import public_cache_invalidate
 from marketplace.models import (
     ExclusiveLicenseKind,
     LegalStatus,
-    Membership,
     Organisation,
     Patent,
     PatentCoOwner,
@@ -71,13 +63,6 @@ def _diff(patent: Patent, values: dict[str, Any], fields: tuple[str, ...]) -> di
     return changes
 
 
-def _require_member(actor: User, organisation_id: int) -> None:
-    if not Membership.objects.filter(organisation_id=organisation_id, user=actor).exists():
-        raise PermissionDenied(
-            "not_a_member", _("Only members of the owning organisation can do this.")
-        )
-
-
 def _lock_patent(*, patent_id: int, actor: User, allow_reviewer: bool) -> Patent:
     patent = (
         Patent.objects.visible_to(actor)
@@ -87,9 +72,10 @@ def _lock_patent(*, patent_id: int, actor: User, allow_reviewer: bool) -> Patent
     )
     if patent is None:
         raise NotFound()
-    if allow_reviewer and roles.has(actor, roles.RECORD_LEGAL_STATUS):
-        return patent
-    _require_member(actor, patent.owner_id)
+    if allow_reviewer:
+        permissions.check_patent_facts(actor, patent)
+    else:
+        permissions.check_patent_owner(actor, patent.owner_id)
     return patent
 
 
@@ -158,7 +144,7 @@ def patent_create_problems(
     """The rules a new patent's values break, for a body the serializer refused in part (none
     when the actor may not add patents to that organisation: that refusal comes first)."""
     owner = Organisation.objects.filter(pk=owner_id).first() if owner_id else None
-    if owner is None or not Membership.objects.is_member(actor, owner.pk):
+    if owner is None or not permissions.allows(permissions.check_patent_owner, actor, owner.pk):
         return []
     return _create_problems(owner, data, co_owner_ids)[1]
 
@@ -171,7 +157,7 @@ def patent_create(
     owner = Organisation.objects.filter(pk=owner_id).first()
     if owner is None:
         raise NotFound()
-    _require_member(actor, owner.pk)
+    permissions.check_patent_owner(actor, owner.pk)
     values, problems = _create_problems(owner, data, co_owner_ids or [])
     if problems or values is None:
         raise problems_error(problems, conflicts=frozenset({"patent_exists"}))
@@ -203,7 +189,9 @@ def patent_create(
 def patent_update_problems(*, actor: User, patent_id: int, data: dict[str, Any]) -> list[Problem]:
     """The rules an edit's values break, for a body the serializer refused in part."""
     patent = Patent.objects.visible_to(actor).filter(pk=patent_id).first()
-    if patent is None or not Membership.objects.is_member(actor, patent.owner_id):
+    if patent is None or not permissions.allows(
+        permissions.check_patent_owner, actor, patent.owner_id
+    ):
         return []
     try:
         clean_patent(data, partial_of=patent)
@@ -429,15 +417,10 @@ def patent_exclusive_license_end(
     return record
 
 
-def _require_reviewer(actor: User) -> None:
-    if not roles.has(actor, roles.RECORD_LEGAL_STATUS):
-        raise PermissionDenied("reviewer_required", _("Only a reviewer can do this."))
-
-
 @transaction.atomic
 def patent_hindrance_record(*, actor: User, patent_id: int, reason: str) -> PatentHindrance:
     """A reviewer records another hindrance to open licensing (bar 9)."""
-    _require_reviewer(actor)
+    permissions.check_patent_hindrance(actor)
     patent = _lock_patent(patent_id=patent_id, actor=actor, allow_reviewer=True)
     hindrance = PatentHindrance.objects.create(patent=patent, reason=reason, recorded_by=actor)
     PatentEvent.objects.create(
@@ -453,7 +436,7 @@ def patent_hindrance_record(*, actor: User, patent_id: int, reason: str) -> Pate
 @transaction.atomic
 def patent_hindrance_resolve(*, actor: User, patent_id: int, hindrance_id: int) -> PatentHindrance:
     """A reviewer marks a recorded hindrance as resolved."""
-    _require_reviewer(actor)
+    permissions.check_patent_hindrance(actor)
     patent = _lock_patent(patent_id=patent_id, actor=actor, allow_reviewer=True)
     hindrance = PatentHindrance.objects.filter(pk=hindrance_id, patent=patent).first()
     if hindrance is None:
