@@ -41,6 +41,7 @@ from licensing.models import Declaration, LicensePayment
 from licensing.services import licenses as license_services
 from licensing.services import mediation as mediation_services
 from marketplace.models import Invitation, Membership, Organisation, OrganisationEvent, User
+from marketplace.models.search_terms import SynonymGroup, TermTranslation
 from marketplace.services import organisations as services
 from marketplace.services.imports import import_job_create
 from marketplace.services.notifications import notify
@@ -246,6 +247,14 @@ def _build() -> MatrixWorld:
         send_email=False,
     )
     saved = saved_search_create(actor=world.sme_admin, name="电池", query={"q": "锂离子电池"})
+    # The search vocabulary is loaded by migration, but an earlier transactional test may have
+    # flushed it: one row of each, so its admin pages have an object to show either way.
+    SynonymGroup.objects.get_or_create(
+        key="matrix", defaults={"terms": ["矩阵", "matrix"], "source": "test"}
+    )
+    TermTranslation.objects.get_or_create(
+        term_en="matrix", term_zh="矩阵", defaults={"sources": "test"}
+    )
     users: dict[str, User | None] = {
         "anonymous": None,
         "plain": plain,
@@ -1079,6 +1088,12 @@ ADMIN_MODELS: dict[str, AdminModel] = {
     "marketplace/notification": READ_ONLY,
     "marketplace/unsenttask": AdminModel(view=SUPERUSER, has_row=False),
     "marketplace/patentvector": AdminModel(view=SUPERUSER, has_row=False),
+    "marketplace/synonymgroup": EDITABLE,
+    "marketplace/termtranslation": EDITABLE,
+    "marketplace/savedsearch": READ_ONLY,
+    "marketplace/savedsearchalert": AdminModel(view=SUPERUSER, has_row=False),
+    "marketplace/savedsearchdigest": AdminModel(view=SUPERUSER, has_row=False),
+    "marketplace/patentdailycount": AdminModel(view=SUPERUSER, has_row=False),
     "licensing/mediationcase": AdminModel(
         view=frozenset({"mediator", "staff"}), hidden=frozenset({"reviewer"})
     ),
@@ -1090,7 +1105,7 @@ ADMIN_MODELS: dict[str, AdminModel] = {
     ),
     "licensing/declaration": AdminModel(view=REVIEWERS),
     "licensing/statisticscell": AdminModel(view=SUPERUSER, has_row=False),
-    "licensing/license": READ_ONLY,
+    "licensing/license": AdminModel(view=REVIEWERS),  # reviewers settle contested payments
     "licensing/licensefiling": READ_ONLY,
     "licensing/royaltyreport": AdminModel(view=SUPERUSER, has_row=False),
     "licensing/royaltystatistic": READ_ONLY,
