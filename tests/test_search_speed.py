@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from django.db.models import QuerySet
 
 from marketplace.api.patents import PatentHitSerializer, hit_data
 from marketplace.models import Patent
@@ -60,6 +61,7 @@ def test_hits_read_no_claims_and_no_segmented_text(
     page: list[Patent], django_assert_num_queries: Any
 ) -> None:
     found = as_hits(Patent.objects.filter(is_listed=True))
+    assert isinstance(found, QuerySet)
     with django_assert_num_queries(1):  # rows, owners and declarations together
         rows = list(found)
         attach_hits(rows, ["电池"])
