@@ -413,3 +413,10 @@ MATCHING_CHUNK_STALE_SECONDS = env.int("MATCHING_CHUNK_STALE_SECONDS", default=1
 # or a volume the web workers and the `index` workers share).
 SEARCH_EMBEDDER = env.str("SEARCH_EMBEDDER", default="matching.embedders.UseMultilingualEmbedder")
 SEARCH_VECTOR_DIR = env.path("SEARCH_VECTOR_DIR", default=BASE_DIR / "var" / "search-vectors")
+# From this many vectors on, the index also gets an HNSW graph (usearch) and a search reads the
+# graph's candidates instead of every vector (brute force: ~4 ms at 59,000, ~100 ms at 1,000,000;
+# BENCHMARKS.md "Search speed").
+SEARCH_ANN_MIN_VECTORS = env.int("SEARCH_ANN_MIN_VECTORS", default=200_000)
+# A web process loads the embedding model and maps the vector index when it starts (wsgi.py),
+# so no user's search pays the ~2 s of loading the model.
+SEARCH_WARM_UP = env.bool("SEARCH_WARM_UP", default=True)
