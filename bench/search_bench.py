@@ -455,6 +455,7 @@ def publish_bench_index(directory: Path, seed: int, kind: str) -> dict[str, Any]
     directory.mkdir(parents=True, exist_ok=True)
     np.save(directory / "ids-1.npy", ids)
     np.save(directory / "vectors-1.npy", rows)
+    np.save(directory / "codes-1.npy", product._codes(rows))
     info: dict[str, Any] = {"count": len(ids), "vectors_s": round(made, 1), "kind": kind}
     if len(ids) >= settings.SEARCH_ANN_MIN_VECTORS:
         kept = common.DATA / f"search-graph-{len(ids)}-{seed}-{kind}.usearch"
@@ -485,6 +486,9 @@ def run_vector_step(directory: Path, prepared: Sequence[Prepared]) -> dict[str, 
     ids = np.load(directory / "ids-1.npy", mmap_mode="r")
     rows = np.load(directory / "vectors-1.npy", mmap_mode="r")
     brute = VectorIndex(1, "bench", ids, rows)
+    coded = VectorIndex(
+        1, "bench", ids, rows, codes=np.load(directory / "codes-1.npy", mmap_mode="r")
+    )
     graph_path = directory / "ann-1.usearch"
     graph = None
     if graph_path.exists():
@@ -493,7 +497,7 @@ def run_vector_step(directory: Path, prepared: Sequence[Prepared]) -> dict[str, 
         graph = VectorIndex(1, "bench", ids, rows, Index.restore(str(graph_path), view=True))
     embedder = search_embedder()
     embedder.embed(["warm up"])
-    recall, recall_floor = [], []
+    recall, recall_floor, codes_same = [], [], []
     for item in prepared:
         began = time.perf_counter()
         vector = embedder.embed([item.query.q])[0]
@@ -501,6 +505,10 @@ def run_vector_step(directory: Path, prepared: Sequence[Prepared]) -> dict[str, 
         began = time.perf_counter()
         exact = brute.nearest(vector, SEMANTIC_POOL)
         item.timings.setdefault("vector:brute", []).append(time.perf_counter() - began)
+        began = time.perf_counter()
+        rough = coded.nearest(vector, SEMANTIC_POOL)
+        item.timings.setdefault("vector:codes", []).append(time.perf_counter() - began)
+        codes_same.append([pk for pk, _ in rough] == [pk for pk, _ in exact])
         if graph is not None:
             began = time.perf_counter()
             found = graph.nearest(vector, SEMANTIC_POOL)
@@ -511,6 +519,7 @@ def run_vector_step(directory: Path, prepared: Sequence[Prepared]) -> dict[str, 
             if above:
                 recall_floor.append(len(got & above) / len(above))
     return {
+        "codes_identical_to_brute_force": f"{sum(codes_same)} of {len(codes_same)}",
         "graph": graph is not None,
         "recall_pool": round(float(np.mean(recall)), 4) if recall else None,
         "recall_above_floor": round(float(np.mean(recall_floor)), 4) if recall_floor else None,
@@ -708,6 +717,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         help="also serve every request from the code in this directory (an earlier commit)",
     )
     parser.add_argument("--skip-breakdown", action="store_true", help="no in-process pass")
+    parser.add_argument("--skip-words", action="store_true", help="no words-only API pass")
     args = parser.parse_args(argv)
 
     common.setup_django()
@@ -756,15 +766,16 @@ def main(argv: Sequence[str] | None = None) -> None:
             if each is not None:
                 each.stop()
 
-    server, baseline = servers(words_dir)
-    try:
-        print(f"gunicorn on 127.0.0.1:{server.port}, {args.workers} worker(s), words only")
-        if baseline:
-            print(f"baseline ({args.baseline_tree}) on 127.0.0.1:{baseline.port}")
-        run_api(server, prepared, "api-first", baseline=baseline)
-        run_api(server, prepared, "api", baseline=baseline)
-    finally:
-        stop(server, baseline)
+    if not args.skip_words:
+        server, baseline = servers(words_dir)
+        try:
+            print(f"gunicorn on 127.0.0.1:{server.port}, {args.workers} worker(s), words only")
+            if baseline:
+                print(f"baseline ({args.baseline_tree}) on 127.0.0.1:{baseline.port}")
+            run_api(server, prepared, "api-first", baseline=baseline)
+            run_api(server, prepared, "api", baseline=baseline)
+        finally:
+            stop(server, baseline)
     index_info: dict[str, Any] = {}
     vector_step: dict[str, Any] = {}
     if args.hybrid:
@@ -799,6 +810,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         ("API over HTTP, first pass", "api-first"),
         ("API over HTTP, measured pass", "api"),
     ]
+    if args.skip_words:
+        api_rows = []
     if args.hybrid:
         api_rows += [
             ("API hybrid, query embedded", "hybrid"),
@@ -812,6 +825,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         for label, key in (
             ("vector step: query embedding", "vector:embed"),
             ("vector step: brute force (mapped)", "vector:brute"),
+            ("vector step: 8-bit codes + re-score", "vector:codes"),
             ("vector step: HNSW graph", "vector:graph"),
         ):
             if timings_of(prepared, key):
@@ -851,13 +865,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     api_target, engine_target = TARGETS_MS.get(args.rows, (None, None))
     verdicts = {}
     checked = [("API", api, api_target), ("engine", raw, engine_target)]
+    checked = [check for check in checked if check[1]]
     if args.hybrid:
         checked.insert(1, ("API hybrid", timings_of(prepared, "hybrid"), api_target))
     if args.baseline_tree:
-        checked.insert(1, ("baseline API", timings_of(prepared, "base:api"), api_target))
+        if not args.skip_words:
+            checked.append(("baseline API", timings_of(prepared, "base:api"), api_target))
         if args.hybrid:
             hybrid_base = timings_of(prepared, "base:hybrid")
-            checked.insert(3, ("baseline API hybrid", hybrid_base, api_target))
+            checked.append(("baseline API hybrid", hybrid_base, api_target))
     for label, values, target in checked:
         if target is not None:
             p95 = common.summary(values)["p95"]
@@ -917,6 +933,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                     "base:hybrid-cached",
                     "vector:embed",
                     "vector:brute",
+                    "vector:codes",
                     "vector:graph",
                     "raw",
                     "in-process",

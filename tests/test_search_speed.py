@@ -156,6 +156,25 @@ def test_a_new_generation_patches_the_graph_when_few_vectors_changed(tmp_path: P
     assert vectors._save_graph(tmp_path, 3, 2, new_ids, renewed) == "built"
 
 
+def test_the_8_bit_codes_find_exactly_what_brute_force_finds() -> None:
+    # Given 5,000 vectors in 64 and 512 dimensions, as float32 rows and as 8-bit codes
+    rng = np.random.default_rng(11)
+    for dim in (64, 512):
+        rows = _unit_rows(5000, dim=dim, seed=int(rng.integers(1000)))
+        ids = np.arange(1, 15_001, 3, dtype=np.int64)
+        exact = VectorIndex(1, "test", ids, rows)
+        coded = VectorIndex(1, "test", ids, rows, codes=vectors._codes(rows))
+        assert coded.codes is not None and coded.codes.dtype == np.int8
+        for query in _unit_rows(20, dim=dim, seed=int(rng.integers(1000))):
+            # Then the 100 nearest by codes + exact re-score are brute force's, cosines and all
+            assert coded.nearest(query, 100) == exact.nearest(query, 100)
+    # And a pool larger than half the index is brute force itself
+    small = VectorIndex(1, "test", ids[:150], rows[:150], codes=vectors._codes(rows[:150]))
+    assert small.nearest(rows[0], 100) == VectorIndex(1, "t", ids[:150], rows[:150]).nearest(
+        rows[0], 100
+    )
+
+
 @pytest.fixture
 def vector_dir(settings: Any, tmp_path: Path) -> Iterator[Path]:
     settings.SEARCH_VECTOR_DIR = str(tmp_path / "vectors")
@@ -179,6 +198,7 @@ def test_an_index_from_the_threshold_on_is_published_with_its_graph_and_searched
     assert sorted(path.name for path in vector_dir.iterdir()) == [
         "CURRENT",
         "ann-1.usearch",
+        "codes-1.npy",
         "ids-1.npy",
         "vectors-1.npy",
     ]
@@ -191,6 +211,7 @@ def test_an_index_from_the_threshold_on_is_published_with_its_graph_and_searched
     assert sorted(path.name for path in vector_dir.iterdir()) == [
         "CURRENT",
         "ann-2.usearch",
+        "codes-2.npy",
         "ids-2.npy",
         "vectors-2.npy",
     ]

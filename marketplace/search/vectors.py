@@ -9,6 +9,12 @@ CURRENT changes. Older generations are deleted: a worker still mapping one keeps
 (an unlinked file lives on while mapped). float32 and not float16 in the file: numpy has no BLAS
 kernel for float16 and a 59,000 × 512 float16 product took 266 ms against 17 ms (BENCHMARKS.md).
 
+Beside the float32 rows each generation has `codes-<g>.npy`: the same rows in 8 bits (one scale for
+the whole matrix). A search scores every code with numkong's int8 kernel (a quarter of the bytes
+of float32, and SIMD integer dot products), keeps the CODES_OVERSAMPLE × pool best, and ranks
+those by their exact float32 cosine: the answer is brute force's unless 8-bit rounding pushes one
+of its neighbours below the oversampled cut (the bench counts how often: BENCHMARKS.md).
+
 From settings.SEARCH_ANN_MIN_VECTORS vectors on, a generation also has `ann-<g>.usearch`: an HNSW
 graph (usearch, 8-bit vectors) that each worker memory-maps as well (`view`: the pages are shared,
 not copied). The nearest patents are then the graph's candidates re-scored by their exact
@@ -32,6 +38,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol
 
+import numkong
 import numpy as np
 from django.conf import settings
 from django.db import connection, transaction
@@ -54,6 +61,24 @@ ANN_EXPANSION_ADD = 128
 ANN_OVERSAMPLE = 2
 # A new generation patches the previous graph while at most this share of its vectors changed.
 ANN_PATCH_MAX_SHARE = 0.2
+# The 8-bit codes: how many times the pool asked for is re-scored exactly, and the share of
+# components the codes' scale keeps unclipped (the rest saturate at ±127).
+CODES_OVERSAMPLE = 2
+CODES_QUANTILE = 0.9999
+
+
+def _codes(rows: np.ndarray) -> np.ndarray:
+    """Rows as int8 with one scale for the matrix (ranking by their dot product needs no scale
+    back: the candidates are re-scored in float32)."""
+    if not len(rows):
+        return np.zeros(rows.shape, dtype=np.int8)
+    top = float(np.quantile(np.abs(rows[: min(len(rows), 20_000)]), CODES_QUANTILE)) or 1.0
+    return np.asarray(np.clip(np.rint(rows * (127.0 / top)), -127, 127), dtype=np.int8)
+
+
+def _query_code(query: np.ndarray) -> np.ndarray:
+    top = float(np.abs(query).max()) or 1.0
+    return np.asarray(np.rint(query * (127.0 / top)), dtype=np.int8)
 
 
 class Embedder(Protocol):
@@ -184,6 +209,7 @@ def vector_index_publish() -> dict[str, Any]:
         generation = int(previous["generation"]) + 1
         _save_atomically(directory / f"ids-{generation}.npy", ids)
         _save_atomically(directory / f"vectors-{generation}.npy", vectors)
+        _save_atomically(directory / f"codes-{generation}.npy", _codes(vectors))
         if len(ids) >= settings.SEARCH_ANN_MIN_VECTORS:
             _save_graph(directory, generation, int(previous["generation"]), ids, vectors)
         current = {
@@ -255,18 +281,20 @@ def _save_graph(
 @dataclass(frozen=True)
 class VectorIndex:
     """One generation of the index file, memory-mapped read-only (ids ascending), with its
-    HNSW graph when it has one (also mapped)."""
+    8-bit codes and its HNSW graph when it has them (also mapped)."""
 
     generation: int
     model: str
     ids: np.ndarray
     vectors: np.ndarray
     graph: Index | None = None
+    codes: np.ndarray | None = None
 
     def nearest(self, query: np.ndarray, count: int) -> list[tuple[int, float]]:
-        """(patent id, cosine) of the `count` nearest patents, nearest first: brute force, or
-        the graph's candidates re-scored exactly (approximate: a true neighbour the graph
-        misses is left out; BENCHMARKS.md has the recall)."""
+        """(patent id, cosine) of the `count` nearest patents, nearest first: the graph's
+        candidates, or the codes' best, re-scored by exact cosine (a true neighbour the graph
+        misses, or the codes rank below the cut, is left out; BENCHMARKS.md has the recall),
+        else brute force."""
         if not len(self.ids) or count < 1:
             return []
         query = np.asarray(query, dtype=np.float32)
@@ -278,6 +306,13 @@ class VectorIndex:
             keys = np.asarray(self.graph.search(query, wanted).keys, dtype=np.int64)
             # Sorted rows: the gather reads the mapped file front to back.
             rows = np.sort(np.searchsorted(self.ids, keys))
+            scores = self.vectors[rows] @ query
+        elif self.codes is not None and len(self.codes) > count * CODES_OVERSAMPLE:
+            wanted = count * CODES_OVERSAMPLE
+            rough = np.asarray(
+                numkong.cdist(_query_code(query)[None, :], self.codes, metric="dot", threads=1)
+            )[0]
+            rows = np.sort(np.argpartition(-rough, wanted - 1)[:wanted])
             scores = self.vectors[rows] @ query
         else:
             scores = self.vectors @ query
@@ -311,9 +346,11 @@ def current_index() -> VectorIndex | None:
             vectors = np.load(directory / f"vectors-{generation}.npy", mmap_mode="r")
             graph_path = directory / f"ann-{generation}.usearch"
             graph = Index.restore(str(graph_path), view=True) if graph_path.exists() else None
+            codes_path = directory / f"codes-{generation}.npy"
+            codes = np.load(codes_path, mmap_mode="r") if codes_path.exists() else None
         except FileNotFoundError:  # replaced between reading CURRENT and opening: next time
             return _opened
-        _opened = VectorIndex(generation, str(current["model"]), ids, vectors, graph)
+        _opened = VectorIndex(generation, str(current["model"]), ids, vectors, graph, codes)
         _opened_key = key
     return _opened
 
