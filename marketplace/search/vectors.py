@@ -15,13 +15,11 @@ of float32, and SIMD integer dot products), keeps the CODES_OVERSAMPLE × pool b
 those by their exact float32 cosine: the answer is brute force's unless 8-bit rounding pushes one
 of its neighbours below the oversampled cut (the bench counts how often: BENCHMARKS.md).
 
-From settings.SEARCH_ANN_MIN_VECTORS vectors on, a generation also has `ann-<g>.usearch`: an HNSW
-graph (usearch, 8-bit vectors) that each worker memory-maps as well (`view`: the pages are shared,
-not copied). The nearest patents are then the graph's candidates re-scored by their exact
-float32 cosine, instead of a product with every row: at 1,000,000 patents brute force reads 2 GB
-a query. A new generation patches the previous graph (removes the patents whose vectors changed
-or went, adds the changed and new ones) while that is a small share of the index, else builds it
-again. Below the threshold brute force is exact and fast enough (BENCHMARKS.md).
+From settings.SEARCH_ANN_MIN_VECTORS vectors on (past the measured range), a generation also has
+`ann-<g>.usearch`: an HNSW graph (usearch, 8-bit vectors) that each worker memory-maps as well
+(`view`: the pages are shared, not copied), whose candidates are then re-scored instead. A new
+generation patches the previous graph (removes the patents whose vectors changed or went, adds the
+changed and new ones) while that is a small share of the index, else builds it again.
 """
 
 from __future__ import annotations
