@@ -71,7 +71,11 @@ def _codes(rows: np.ndarray) -> np.ndarray:
     if not len(rows):
         return np.zeros(rows.shape, dtype=np.int8)
     top = float(np.quantile(np.abs(rows[: min(len(rows), 20_000)]), CODES_QUANTILE)) or 1.0
-    return np.asarray(np.clip(np.rint(rows * (127.0 / top)), -127, 127), dtype=np.int8)
+    codes = np.empty(rows.shape, dtype=np.int8)
+    for start in range(0, len(rows), 100_000):  # a float32 temporary of 200 MB at most
+        block = rows[start : start + 100_000] * np.float32(127.0 / top)
+        codes[start : start + 100_000] = np.clip(np.rint(block), -127, 127)
+    return codes
 
 
 def _query_code(query: np.ndarray) -> np.ndarray:
