@@ -694,6 +694,8 @@ class PatentSearchView(APIView):
         page = paginator.paginate_queryset(hits, request, view=self)  # type: ignore[arg-type]
         attach_hits(page or [], result.tokens)
         response = paginator.get_paginated_response([hit_data(patent) for patent in page or []])
+        # The impressions counter's ids without parsing the rendered body (marketplace/counters.py).
+        response.shown_patent_ids = [patent.pk for patent in page or []]  # type: ignore[attr-defined]
         response.data["query"] = {"tokens": result.tokens, "mode": result.mode}
         response.data["facets"] = _label_facets(result.facets)
         response.data["notice"] = None
