@@ -10,6 +10,11 @@ import os
 from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "marketplace.settings")
+# One BLAS thread a web process (before numpy loads): a search runs one matrix-vector product,
+# and BLAS threads of several workers on the same cores wait on each other (re-scoring 2,000
+# vectors: 0.16 ms on one thread, 38 ms on two at load 14; BENCHMARKS.md "Search speed").
+for _variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_variable, "1")
 application = get_wsgi_application()
 
 
