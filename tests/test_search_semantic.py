@@ -184,7 +184,12 @@ def test_a_worker_reopens_the_index_when_a_new_generation_is_published(
     second = current_index()
     assert second is not None and second.generation == 2
     assert sorted(second.ids.tolist()) == [patent.pk, second_patent.pk]
-    assert sorted(p.name for p in vector_dir.iterdir()) == ["CURRENT", "ids-2.npy", "vectors-2.npy"]
+    assert sorted(p.name for p in vector_dir.iterdir()) == [
+        "CURRENT",
+        "codes-2.npy",
+        "ids-2.npy",
+        "vectors-2.npy",
+    ]
     assert first.ids.tolist() == [patent.pk]  # an old map stays readable after the unlink
 
 

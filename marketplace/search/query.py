@@ -432,7 +432,11 @@ def _semantic_candidates(
         return []
     similarity = dict(neighbours)
     rows = (
-        filtered.filter(pk__in=list(similarity))
+        # One array parameter, not IN with up to SEMANTIC_POOL placeholders: Django compiles
+        # and the client cursor quotes each of those (4 of 9 ms at 59,000 patents).
+        filtered.filter(
+            RawSQL('"marketplace_patent"."id" = ANY(%s)', (list(similarity),), BooleanField())
+        )
         .order_by()
         .annotate(
             section=Substr("main_ipc", 1, 1),
