@@ -1075,6 +1075,10 @@ ADMIN_MODELS: dict[str, AdminModel] = {
     # Its list starts from ImportJob.visible_to, which holds none for a mediator.
     "marketplace/importjob": AdminModel(view=SUPERUSER, hidden=frozenset({"mediator"})),
     "marketplace/notification": READ_ONLY,
+    "marketplace/savedsearch": READ_ONLY,
+    "marketplace/savedsearchalert": AdminModel(view=SUPERUSER, has_row=False),
+    "marketplace/savedsearchdigest": AdminModel(view=SUPERUSER, has_row=False),
+    "marketplace/patentdailycount": AdminModel(view=SUPERUSER, has_row=False),
     "marketplace/unsenttask": AdminModel(view=SUPERUSER, has_row=False),
     "marketplace/patentvector": AdminModel(view=SUPERUSER, has_row=False),
     "licensing/mediationcase": AdminModel(
@@ -1088,7 +1092,7 @@ ADMIN_MODELS: dict[str, AdminModel] = {
     ),
     "licensing/declaration": AdminModel(view=REVIEWERS),
     "licensing/statisticscell": AdminModel(view=SUPERUSER, has_row=False),
-    "licensing/license": READ_ONLY,
+    "licensing/license": AdminModel(view=REVIEWERS),  # reviewers settle contests there
     "licensing/licensefiling": READ_ONLY,
     "licensing/royaltyreport": AdminModel(view=SUPERUSER, has_row=False),
     "licensing/royaltystatistic": READ_ONLY,
