@@ -1086,14 +1086,14 @@ ADMIN_MODELS: dict[str, AdminModel] = {
     # Its list starts from ImportJob.visible_to, which holds none for a mediator.
     "marketplace/importjob": AdminModel(view=SUPERUSER, hidden=frozenset({"mediator"})),
     "marketplace/notification": READ_ONLY,
-    "marketplace/unsenttask": AdminModel(view=SUPERUSER, has_row=False),
-    "marketplace/patentvector": AdminModel(view=SUPERUSER, has_row=False),
-    "marketplace/synonymgroup": EDITABLE,
-    "marketplace/termtranslation": EDITABLE,
     "marketplace/savedsearch": READ_ONLY,
     "marketplace/savedsearchalert": AdminModel(view=SUPERUSER, has_row=False),
     "marketplace/savedsearchdigest": AdminModel(view=SUPERUSER, has_row=False),
     "marketplace/patentdailycount": AdminModel(view=SUPERUSER, has_row=False),
+    "marketplace/unsenttask": AdminModel(view=SUPERUSER, has_row=False),
+    "marketplace/patentvector": AdminModel(view=SUPERUSER, has_row=False),
+    "marketplace/synonymgroup": EDITABLE,
+    "marketplace/termtranslation": EDITABLE,
     "licensing/mediationcase": AdminModel(
         view=frozenset({"mediator", "staff"}), hidden=frozenset({"reviewer"})
     ),
