@@ -13,6 +13,7 @@ from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.forms import BaseUserCreationForm, UserChangeForm
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from marketplace import roles
@@ -179,7 +180,14 @@ class OrganisationEventAdmin(ReadOnlyAdmin):
 
 @admin.register(ReferenceTable)
 class ReferenceTableAdmin(ReadOnlyAdmin):
-    list_display = ["key", "standard", "version", "row_count", "loaded_at"]
+    # The table's title in the reader's language, not its key (an identifier such as
+    # search_terms, which the API uses in /reference/tables/).
+    list_display = ["table_title", "standard", "version", "row_count", "loaded_at"]
+    search_fields = ["key", "title_zh", "title_en", "standard"]
+
+    @admin.display(description=_("table"), ordering="key")
+    def table_title(self, table: ReferenceTable) -> str:
+        return table.title_en if get_language() == "en" else table.title_zh
 
 
 @admin.register(SynonymGroup)
