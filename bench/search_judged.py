@@ -11,7 +11,8 @@
    words (English); the cosine of the configured search embedder (settings.SEARCH_EMBEDDER);
    multilingual USE v3 alone when its package is installed; and
    marketplace.search.semantic.semantic_search alone. The run embeds its patents and publishes a
-   vector index of its own first (what the `index` queue does), unless --words-only.
+   vector index of its own first (what the `index` queue does), unless --words-only. "API without
+   term list" is the same API with marketplace.search.vocabulary.ACROSS_LANGUAGES off.
 
 Printed: nDCG@10 per group (zh, en, number, colloquial) and overall, then recall@20, MRR and the
 first-hit rate per group. Grades are 0-3; relevant means grade >= 2 (see bench/judged.py).
@@ -42,13 +43,16 @@ DEPTH = 100  # the API's largest page
 
 
 def api_ranker(
-    pk_to_id: dict[int, str], overrides: dict[str, Any] | None = None
+    pk_to_id: dict[int, str], overrides: dict[str, Any] | None = None, module: Any = None
 ) -> Callable[[str], list[str]]:
     """Today's search: the public API, anonymous, first page of DEPTH hits; `overrides` set
-    constants of marketplace.search.query for the request (a variant of the ranking)."""
+    constants of `module` (marketplace.search.query unless given) for the request (a variant
+    of the ranking)."""
     from django.test import Client
 
-    from marketplace.search import query
+    from marketplace.search import query as default_module
+
+    query = module or default_module
 
     client = Client(HTTP_HOST="localhost")
 
@@ -153,11 +157,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         patent_vectors_compute(patent_ids=list(loaded.values()))
         vector_index_publish()
 
+    from marketplace.search import vocabulary
+
     rankers: dict[str, Callable[[str], list[str]]] = {"search API (today)": api_ranker(pk_to_id)}
     # The same API without the bigram channel and the own-words rank (search before them).
     rankers["API without bigrams"] = api_ranker(
         pk_to_id, {"GRAM_FUSION": "none", "EXACT_BOOST": 0.0}
     )
+    # The same API without the term list and English phrases (search before issue 13.3).
+    rankers["API without term list"] = api_ranker(pk_to_id, {"ACROSS_LANGUAGES": False}, vocabulary)
     if args.sweep:
         # Variants of the product's ranking, through the same API (BENCHMARKS.md has the choice).
         from marketplace.search import query

@@ -161,6 +161,8 @@ def hybrid_rankings(
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "marketplace.settings")
     django.setup()
     from marketplace.search import query as product
+    from marketplace.search import vocabulary
+    from marketplace.search.languages import term_forms
     from marketplace.search.query import PAGE_SIZE, fused_ranking, gram_scores
     from marketplace.search.segment import (
         QueryTerm,
@@ -189,27 +191,43 @@ def hybrid_rankings(
     def synonym_words(term: QueryTerm) -> list[list[str]]:
         return [segment(synonym) for synonym in term.synonyms]
 
+    @cache
+    def translation_forms(term: QueryTerm) -> list[tuple[str, ...]]:
+        return [form for text in term.translations for form in term_forms(text)]
+
     def meets(term: QueryTerm, doc: set[str]) -> bool:
         if term.word in doc or (term.parts and all(part in doc for part in term.parts)):
             return True
+        for form in translation_forms(term):
+            if len(form) == 1 and len(form[0]) == 1 and not form[0].isascii():
+                # One Chinese character meets the words that begin with it (languages._option).
+                if any(token.startswith(form[0]) for token in doc):
+                    return True
+            elif all(word in doc for word in form):
+                return True
         return any(
             synonym in doc or all(word in doc for word in words)
             for synonym, words in zip(term.synonyms, synonym_words(term), strict=True)
         )
 
-    def lexical(query: str) -> tuple[list[int], dict[int, float], np.ndarray]:
-        order, coverage, scores, _ = lexical_with_grams(query, own_words=0.0)
+    def lexical(query: str, across: bool = True) -> tuple[list[int], dict[int, float], np.ndarray]:
+        order, coverage, scores, _ = lexical_with_grams(query, own_words=0.0, across=across)
         return order, coverage, scores
 
     @cache
     def lexical_with_grams(
-        query: str, own_words: float
+        query: str, own_words: float, across: bool = True
     ) -> tuple[list[int], dict[int, float], np.ndarray, list[tuple[int, float]]]:
         """The word matches (ranked), their coverage, their scores (BM25 over the terms'
         forms, plus `own_words` x BM25 over the query's own words, as query.py adds ts_rank
         of them), and the bigram channel's (doc, score) best first when the query widens
-        (product_ranking drops them where query.py would not run the channel)."""
-        terms = query_terms(query)
+        (product_ranking drops them where query.py would not run the channel). across=False:
+        without the term list and English phrases (vocabulary.ACROSS_LANGUAGES)."""
+        vocabulary.ACROSS_LANGUAGES = across
+        try:
+            terms = query_terms(query)
+        finally:
+            vocabulary.ACROSS_LANGUAGES = True
         if not terms:
             return [], {}, np.zeros(n), []
         scores = bm25.scores(list(dict.fromkeys(x for t in terms for x in t.lexemes())))
@@ -285,6 +303,8 @@ def hybrid_rankings(
             "+ bigrams only",
             "+ own words only",
             "+ bigrams in RRF x0.25",
+            "lexical, no term list",
+            "hybrid RRF+coverage, no term list",
             *(f"RRF+coverage sem x{w}" for w in SWEEP),
             "RRF+coverage, lexical cosines",
             "hybrid score w=0.3",
@@ -310,6 +330,11 @@ def hybrid_rankings(
             out["+ bigrams only"][t].append(product_ranking(text, cosine, "append", 0.0))
             out["+ own words only"][t].append(product_ranking(text, cosine, "none", own))
             out["+ bigrams in RRF x0.25"][t].append(product_ranking(text, cosine, "rrf", own))
+            plain, plain_coverage, _ = lexical(text, across=False)
+            out["lexical, no term list"][t].append(complete(plain))
+            out["hybrid RRF+coverage, no term list"][t].append(
+                fuse_ranks(plain, plain_coverage, sem, True, SEMANTIC_WEIGHT)
+            )
             for w in SWEEP:
                 out[f"RRF+coverage sem x{w}"][t].append(fuse_ranks(lex, coverage, sem, True, w))
             # Measured, not in the product: every lexical candidate gets its cosine too (not

@@ -34,7 +34,9 @@ from marketplace.models import (
     SavedSearchAlert,
     SavedSearchDigest,
     SmeProfile,
+    SynonymGroup,
     TechnologyNeed,
+    TermTranslation,
     UnsentTask,
     User,
 )
@@ -178,6 +180,24 @@ class OrganisationEventAdmin(ReadOnlyAdmin):
 @admin.register(ReferenceTable)
 class ReferenceTableAdmin(ReadOnlyAdmin):
     list_display = ["key", "standard", "version", "row_count", "loaded_at"]
+
+
+@admin.register(SynonymGroup)
+class SynonymGroupAdmin(admin.ModelAdmin):
+    """Maintained by staff: a change reaches every search within a second (no restart)."""
+
+    list_display = ["key", "terms", "source", "updated_at"]
+    search_fields = ["key", "terms", "source"]
+    readonly_fields = ["key", "updated_at"]
+
+
+@admin.register(TermTranslation)
+class TermTranslationAdmin(admin.ModelAdmin):
+    """Maintained by staff: a change reaches every search within a second (no restart)."""
+
+    list_display = ["term_en", "term_zh", "sources", "updated_at"]
+    search_fields = ["term_en", "term_zh", "sources"]
+    readonly_fields = ["updated_at"]
 
 
 @admin.register(Industry)

@@ -186,12 +186,20 @@ class PatentCounterMiddleware:
         path = request.path_info
         detail = DETAIL_PATH.match(path)
         if detail and response.status_code in (200, 304):
-            count(VIEW, [int(detail.group(1))])
+            _count_when_sent(response, VIEW, [int(detail.group(1))])
         elif (
             path == SEARCH_PATH
             and response.status_code == 200
             and isinstance(response, HttpResponse)
             and response.get("Content-Type", "").startswith("application/json")
         ):
-            count(IMPRESSION, _hit_ids(response))
+            # The search view names its hits (an answer the public cache replays does not).
+            shown = getattr(response, "shown_patent_ids", None)
+            _count_when_sent(response, IMPRESSION, _hit_ids(response) if shown is None else shown)
         return response
+
+
+def _count_when_sent(response: HttpResponseBase, kind: str, patent_ids: list[int]) -> None:
+    """Count when the server closes the response, after its body went out: the Redis round trip
+    is no part of the user's wait (the WSGI server, and Django's test client, call close())."""
+    response._resource_closers.append(lambda: count(kind, patent_ids))  # type: ignore[attr-defined]

@@ -247,6 +247,7 @@ SPECTACULAR_SETTINGS = {
         "NeedStatusEnum": "marketplace.models.needs.NeedStatus",
         "InvitationStatusEnum": "marketplace.models.organisations.InvitationStatus",
         "LegalStatusEnum": "marketplace.models.patents.LegalStatus",
+        "MatchedByEnum": "marketplace.search.languages.MatchedBy",
     },
 }
 
@@ -441,3 +442,12 @@ MATCHING_CHUNK_STALE_SECONDS = env.int("MATCHING_CHUNK_STALE_SECONDS", default=1
 # or a volume the web workers and the `index` workers share).
 SEARCH_EMBEDDER = env.str("SEARCH_EMBEDDER", default="matching.embedders.UseMultilingualEmbedder")
 SEARCH_VECTOR_DIR = env.path("SEARCH_VECTOR_DIR", default=BASE_DIR / "var" / "search-vectors")
+# From this many vectors on, the index also gets an HNSW graph (usearch) and a search reads the
+# graph's candidates instead of scoring every vector's 8-bit code. Measured (BENCHMARKS.md "Search
+# speed"): the codes answer as brute force does, in a fraction of its time, up to 1,000,000; the
+# graph, asked for the search's pool of 1,000, was slower than brute force at 59,000 and takes
+# minutes to build, so it is for corpora past the measured range.
+SEARCH_ANN_MIN_VECTORS = env.int("SEARCH_ANN_MIN_VECTORS", default=5_000_000)
+# A web process loads the embedding model and maps the vector index when it starts (wsgi.py),
+# so no user's search pays the ~2 s of loading the model.
+SEARCH_WARM_UP = env.bool("SEARCH_WARM_UP", default=True)

@@ -41,6 +41,7 @@ from licensing.models import Declaration, LicensePayment
 from licensing.services import licenses as license_services
 from licensing.services import mediation as mediation_services
 from marketplace.models import Invitation, Membership, Organisation, OrganisationEvent, User
+from marketplace.models.search_terms import SynonymGroup, TermTranslation
 from marketplace.services import organisations as services
 from marketplace.services.imports import import_job_create
 from marketplace.services.notifications import notify
@@ -247,6 +248,14 @@ def _build() -> MatrixWorld:
         send_email=False,
     )
     saved = saved_search_create(actor=world.sme_admin, name="电池", query={"q": "锂离子电池"})
+    # The search vocabulary is loaded by migration, but an earlier transactional test may have
+    # flushed it: one row of each, so its admin pages have an object to show either way.
+    SynonymGroup.objects.get_or_create(
+        key="matrix", defaults={"terms": ["矩阵", "matrix"], "source": "test"}
+    )
+    TermTranslation.objects.get_or_create(
+        term_en="matrix", term_zh="矩阵", defaults={"sources": "test"}
+    )
     users: dict[str, User | None] = {
         "anonymous": None,
         "plain": plain,
@@ -926,6 +935,8 @@ EXPECTED: dict[tuple[str, str], Row] = {
     ("get", "/api/v1/reference/regions/"): Row({"default": 200}),
     ("get", "/api/v1/reference/regions/{code}/"): Row({"default": 200}, params={"code": "=320000"}),
     ("get", "/api/v1/reference/tables/"): Row({"default": 200}),
+    ("get", "/api/v1/reference/synonyms/"): Row({"default": 200}),
+    ("get", "/api/v1/reference/search-terms/"): Row({"default": 200}),
     ("get", "/api/v1/register/"): Row({"default": 200}),
     ("get", "/api/v1/register/export/"): Row({"default": 200}),
     ("get", "/api/v1/register/{number}/"): Row({"default": 200}),
@@ -1082,6 +1093,8 @@ ADMIN_MODELS: dict[str, AdminModel] = {
     "marketplace/patentdailycount": AdminModel(view=SUPERUSER, has_row=False),
     "marketplace/unsenttask": AdminModel(view=SUPERUSER, has_row=False),
     "marketplace/patentvector": AdminModel(view=SUPERUSER, has_row=False),
+    "marketplace/synonymgroup": EDITABLE,
+    "marketplace/termtranslation": EDITABLE,
     "licensing/mediationcase": AdminModel(
         view=frozenset({"mediator", "staff"}), hidden=frozenset({"reviewer"})
     ),
@@ -1093,7 +1106,7 @@ ADMIN_MODELS: dict[str, AdminModel] = {
     ),
     "licensing/declaration": AdminModel(view=REVIEWERS),
     "licensing/statisticscell": AdminModel(view=SUPERUSER, has_row=False),
-    "licensing/license": AdminModel(view=REVIEWERS),  # reviewers settle contests there
+    "licensing/license": AdminModel(view=REVIEWERS),  # reviewers settle contested payments
     "licensing/licensefiling": READ_ONLY,
     "licensing/royaltyreport": AdminModel(view=SUPERUSER, has_row=False),
     "licensing/royaltystatistic": READ_ONLY,

@@ -77,7 +77,13 @@ def test_reference_endpoints_are_public(world: World, role: str) -> None:
         "C17",
     ]
     tables = client.get("/api/v1/reference/tables/")
-    assert [table["key"] for table in tables.json()] == ["gbt2260", "gbt4754", "ipc"]
+    assert [table["key"] for table in tables.json()] == [
+        "gbt2260",
+        "gbt4754",
+        "ipc",
+        "search_terms",
+        "synonyms",
+    ]
 
 
 def test_industry_search_and_detail() -> None:
@@ -122,6 +128,7 @@ def test_the_notes_on_each_table_read_in_chinese_and_in_english() -> None:
 
     # Then each English note has its Chinese one, in the same order
     files = {spec.key: spec.file_name for spec in TABLES}
+    files |= {"synonyms": "synonyms.tsv", "search_terms": "search_terms.csv"}
     for table in tables:
         source = SOURCES[files[table["key"]]]
         assert table["notes"] == "\n".join(source["notes"])

@@ -50,6 +50,7 @@ from marketplace.models.reference import (
 )
 from marketplace.models.saved_searches import SavedSearch, SavedSearchAlert, SavedSearchDigest
 from marketplace.models.search import PatentVector
+from marketplace.models.search_terms import SynonymGroup, TermTranslation
 from marketplace.models.tasks import UnsentTask
 
 __all__ = [
@@ -93,8 +94,10 @@ __all__ = [
     "SavedSearchAlert",
     "SavedSearchDigest",
     "SmeProfile",
+    "SynonymGroup",
     "TechnologyNeed",
     "TechnologyNeedEvent",
+    "TermTranslation",
     "UnsentTask",
     "User",
     "message_kind_label",

@@ -42,6 +42,7 @@ from django.db.models.functions import Cast, Substr
 from django.utils import timezone
 
 from marketplace.models import Patent
+from marketplace.search.languages import matched_annotations, translation_options
 from marketplace.search.segment import QueryTerm, query_grams, query_terms
 from marketplace.search.semantic import (
     SEMANTIC_LIMIT,
@@ -103,6 +104,9 @@ class SearchResult:
     mode: str  # "and", "or", "meaning" (no word matched), or "none" (no text query)
     facets: dict[str, list[dict[str, Any]]]
     count: int | None = None  # known without a COUNT(*): the ranked candidates
+    # Which candidates the words met and which the meaning brought (a hit's `matched`).
+    lexical_ids: frozenset[int] = frozenset()
+    meaning_ids: frozenset[int] = frozenset()
 
 
 def _region_tag(code: str) -> str:
@@ -229,7 +233,7 @@ def search_patents(base: QuerySet[Patent], params: SearchParams) -> SearchResult
         (kind, section, province, payment, 1) for _, _, kind, section, province, payment, _ in every
     )
     # A fresh queryset: keep the owner join the serialiser needs (else one query per row).
-    page_rows = Patent.objects.select_related("owner")
+    page_rows = Patent.objects.select_related("owner").annotate(**matched_annotations(terms))
     ordered: QuerySet[Patent] | RankedPage
     if params.sort == "relevance":
         ranked = fused_ranking(
@@ -240,7 +244,15 @@ def search_patents(base: QuerySet[Patent], params: SearchParams) -> SearchResult
         ordered = RankedPage(page_rows, ranked)
     else:
         ordered = _order(page_rows.filter(id__in=[row[0] for row in every]), params.sort)
-    return SearchResult(ordered, tokens, mode, facets, count=len(every))
+    return SearchResult(
+        ordered,
+        tokens,
+        mode,
+        facets,
+        count=len(every),
+        lexical_ids=frozenset(lexical_ids),
+        meaning_ids=frozenset(row[0] for row in semantic),
+    )
 
 
 # How the bigram channel joins (measured on both sets, BENCHMARKS.md "Bigram channel"):
@@ -292,11 +304,13 @@ def _alternative(text: str) -> str:
 
 
 def _term_query(term: QueryTerm) -> str:
-    """A term as a tsquery: its word, or all its parts, or one of its synonyms."""
+    """A term as a tsquery: its word, or all its parts, or one of its synonyms or
+    translations."""
     options = [_quote(term.word)]
     if term.parts:
         options.append("(" + " & ".join(_quote(part) for part in term.parts) + ")")
     options += [_alternative(synonym) for synonym in term.synonyms]
+    options += translation_options(term)
     return "(" + " | ".join(options) + ")" if len(options) > 1 else options[0]
 
 
@@ -418,7 +432,11 @@ def _semantic_candidates(
         return []
     similarity = dict(neighbours)
     rows = (
-        filtered.filter(pk__in=list(similarity))
+        # One array parameter, not IN with up to SEMANTIC_POOL placeholders: Django compiles
+        # and the client cursor quotes each of those (4 of 9 ms at 59,000 patents).
+        filtered.filter(
+            RawSQL('"marketplace_patent"."id" = ANY(%s)', (list(similarity),), BooleanField())
+        )
         .order_by()
         .annotate(
             section=Substr("main_ipc", 1, 1),

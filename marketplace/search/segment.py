@@ -18,16 +18,24 @@ meet what jieba cuts differently in a query and in a document (查破洞 → 查
 the document) and documents holding only part of a compound (降解塑料 → 降解). A bigram never spans
 a stop word, a function character or punctuation, and a lone character makes none: 可 or 的
 alone are no grams, so they match nothing.
+
+The synonyms a query uses, and the bilingual term list that lets an English query word also
+meet its Chinese term (battery → 电池) and a Chinese one its English term, are the maintained
+tables of marketplace/search/vocabulary.py, re-read without a restart when they change; the
+dictionary is fed from the shipped synonyms.tsv only, so the index is cut alike everywhere.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 
 import rjieba
+
+from marketplace.search import vocabulary as vocabulary_module
+from marketplace.search.vocabulary import Vocabulary, english_key, vocabulary
 
 SYNONYMS_FILE = Path(__file__).with_name("synonyms.tsv")
 
@@ -187,8 +195,9 @@ def _keep(token: str) -> bool:
 
 
 @lru_cache(maxsize=1)
-def synonym_groups() -> dict[str, tuple[str, ...]]:
-    """term (lower case) → the other terms of its synonym group, from synonyms.tsv."""
+def shipped_synonym_groups() -> dict[str, tuple[str, ...]]:
+    """term (lower case) → the other terms of its synonym group, from the shipped synonyms.tsv
+    (the dictionary's words; queries read the maintained table, synonym_groups())."""
     groups: dict[str, tuple[str, ...]] = {}
     for line in SYNONYMS_FILE.read_text(encoding="utf-8").splitlines():
         if not line.strip() or line.startswith("#"):
@@ -199,8 +208,13 @@ def synonym_groups() -> dict[str, tuple[str, ...]]:
     return groups
 
 
+def synonym_groups() -> dict[str, tuple[str, ...]]:
+    """term (lower case) → the other terms of its synonym group, from the maintained table."""
+    return vocabulary().synonyms
+
+
 def _load_dictionary() -> None:
-    for term in synonym_groups():
+    for term in shipped_synonym_groups():
         if re.search(r"[\u3400-\u9fff]", term) and not rjieba.has_word(term):
             rjieba.add_word(term, 2000, None)
 
@@ -257,10 +271,12 @@ class QueryTerm:
     word: str
     parts: tuple[str, ...] = ()
     synonyms: tuple[str, ...] = ()
+    # The term in the other language (the term list: battery → 电池), each on its own.
+    translations: tuple[str, ...] = ()
 
     def lexemes(self) -> list[str]:
         """Every form of the term, for highlighting."""
-        return list(dict.fromkeys([self.word, *self.parts, *self.synonyms]))
+        return list(dict.fromkeys([self.word, *self.parts, *self.synonyms, *self.translations]))
 
 
 def _parts(word: str) -> tuple[str, ...]:
@@ -281,7 +297,8 @@ def _parts(word: str) -> tuple[str, ...]:
 def query_terms(text: str) -> list[QueryTerm]:
     """The terms of a query, in order, without duplicates, stop words or function characters
     (at most a dozen)."""
-    synonyms = synonym_groups()
+    words = vocabulary()
+    synonyms = words.synonyms
     seen: dict[str, QueryTerm] = {}
     for token in rjieba.cut(text or ""):
         word = token.strip().lower()
@@ -296,7 +313,57 @@ def query_terms(text: str) -> list[QueryTerm]:
                     seen.setdefault(part, QueryTerm(part, (), synonyms.get(part, ())))
                 continue
         seen[word] = QueryTerm(word, parts, synonyms.get(word, ()))
-    return list(seen.values())[:MAX_QUERY_TOKENS]
+    return _across_languages(list(seen.values()), words)[:MAX_QUERY_TOKENS]
+
+
+def _across_languages(terms: list[QueryTerm], words: Vocabulary) -> list[QueryTerm]:
+    """Words that make a known term of several words become one term (waste water → 废水: the
+    phrase by all its words, or its synonyms, or its translation; 钠 电池 → 钠电池 when the
+    synonym table has it); then every term gets its translations. Nothing when
+    vocabulary.ACROSS_LANGUAGES is off (a benchmark's baseline)."""
+    if not vocabulary_module.ACROSS_LANGUAGES:
+        return terms
+    merged: list[QueryTerm] = []
+    at = 0
+    while at < len(terms):
+        for size in range(min(4, len(terms) - at), 1, -1):
+            run = terms[at : at + size]
+            parts = tuple(term.word for term in run)
+            if all(word.isascii() for word in parts):
+                phrase = " ".join(parts)
+                known = english_key(phrase) in words.phrases
+            else:
+                # A Chinese term of the tables that jieba's dictionary does not hold (added in
+                # the admin), cut into pieces: 钠电池 → 钠 电池.
+                phrase = "".join(parts)
+                known = not any(word.isascii() for word in parts) and (
+                    phrase in words.synonyms or bool(words.translations_of(phrase))
+                )
+            if known:
+                merged.append(QueryTerm(phrase, parts, words.synonyms_of(phrase)))
+                at += size
+                break
+        else:
+            merged.append(terms[at])
+            at += 1
+    return [replace(term, translations=_translations(term, words)) for term in merged]
+
+
+def _translations(term: QueryTerm, words: Vocabulary) -> tuple[str, ...]:
+    """The term's own translations; for a Chinese word without any whose parts all have one,
+    theirs together (污水处理 → sewage treatment)."""
+    found = words.translations_of(term.word)
+    if found or not term.parts or term.word.isascii():
+        return found
+    each = [words.translations_of(part) for part in term.parts]
+    if all(each) and all(options[0].isascii() for options in each):
+        return (" ".join(options[0] for options in each),)
+    return ()
+
+
+def term_parts(word: str) -> tuple[str, ...]:
+    """The search-mode words that cover `word` (see _parts), for the term list's terms."""
+    return _parts(word)
 
 
 def query_tokens(text: str) -> list[str]:
