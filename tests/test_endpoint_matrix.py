@@ -139,7 +139,8 @@ def _methods(callback: Any) -> list[str]:
     view's require_http_methods; GET for any other function view (the admin's pages)."""
     actions = getattr(callback, "actions", None)
     if actions:
-        return sorted(actions)
+        # DRF adds "head" to a GET route's actions on its first request (ViewSetMixin.as_view).
+        return sorted(method for method in actions if method in HTTP_METHODS)
     cls = _view_class(callback)
     if cls is not None:
         return [m for m in HTTP_METHODS if m in cls.http_method_names and hasattr(cls, m)]
