@@ -84,6 +84,7 @@ from bench import common  # noqa: E402
 PATH = "/api/v1/licenses/"
 TARGET_P99_MS = 100.0
 TARGET_RATE = 50.0  # acceptances/s, open loop: where the restated p99 target applies
+BOOT_SECONDS = 300.0  # five workers importing the project on a loaded 2-core machine: minutes
 UNIVERSITY = "受理基准大学"
 SME_PREFIX = "受理基准企业"
 EMAIL_DOMAIN = "accept-bench.example.com"
@@ -933,7 +934,7 @@ class Server:
         app_dir: Path = ROOT,
         settings_module: str | None = None,
         application: str = "marketplace.wsgi:application",
-        boot_seconds: float = 60,
+        boot_seconds: float = BOOT_SECONDS,
     ) -> None:
         self.config = config
         self.port = free_port()
