@@ -179,14 +179,19 @@ def exact_top(conn: Any, statements: Sequence[Statement], size: int = 20) -> lis
 
 
 def run_statements(
-    conn: Any, statements: Sequence[Statement], hide_rum: bool
+    conn: Any, statements: Sequence[Statement], hide_rum: bool, settings: Sequence[str] = ()
 ) -> tuple[float, list[Any]]:
     """The statements' time, and the rows of the first (strict) candidate statement. With
     hide_rum, they run in a transaction that has dropped the RUM index (rolled back after), so
-    the product's statements are planned as on a server without it."""
-    if hide_rum:
+    the product's statements are planned as on a server without it. `settings` ("name=value")
+    are SET LOCAL for them (in the same transaction, so they end with it)."""
+    if hide_rum or settings:
         conn.execute("BEGIN")
+    if hide_rum:
         conn.execute(f"DROP INDEX {RUM_INDEX}")
+    for setting in settings:
+        name, _, value = setting.partition("=")
+        conn.execute(f"SET LOCAL {name} = {value}")
     try:
         began = time.perf_counter()
         candidates: list[Any] | None = None
@@ -196,7 +201,7 @@ def run_statements(
                 candidates = rows
         return time.perf_counter() - began, candidates or []
     finally:
-        if hide_rum:
+        if hide_rum or settings:
             conn.execute("ROLLBACK")
 
 
@@ -211,6 +216,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--rum-caps", type=int, nargs="*", default=[2000, 200])
     parser.add_argument("--drop-rum", action="store_true", help="drop the RUM index at the end")
     parser.add_argument("--prewarm-buffers", action="store_true")
+    parser.add_argument(
+        "--with-setting",
+        nargs="*",
+        default=[],
+        metavar="NAME=VALUE",
+        help="also run the product's statements with this server setting (e.g. jit=off)",
+    )
     parser.add_argument("--label", default="", help="added to the results file's name")
     args = parser.parse_args(argv)
 
@@ -232,6 +244,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     queries = make_queries(args.queries, seed=args.seed + 7, provinces=provinces)
     prepared = search_bench.prepare(queries, count_matches=True)
     variants: dict[str, list[list[Statement]]] = {"as is": [p.statements for p in prepared]}
+    for setting in args.with_setting:
+        variants[f"as is, {setting}"] = variants["as is"]
     for cap in args.caps:
         variants[f"cap {cap}"] = [capped(p.statements, cap) for p in prepared]
     if rum_seconds is not None:
@@ -247,7 +261,8 @@ def main(argv: Sequence[str] | None = None) -> None:
             for index in range(len(prepared)):
                 for name, statements in variants.items():
                     hide = rum_seconds is not None and not name.startswith("rum")
-                    seconds, candidates = run_statements(conn, statements[index], hide)
+                    local = [name.split(", ", 1)[1]] if name.startswith("as is, ") else []
+                    seconds, candidates = run_statements(conn, statements[index], hide, local)
                     if number:
                         timings[name].append(seconds)
                     elif candidates:  # the order each variant ranks, for the overlap below
@@ -272,7 +287,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         s = common.summary(values)
         # Only where this variant's cap bites (more matches than it ranks) can it lose any of
         # the exact first page.
-        cap = RANK_CAP if name == "as is" else int(name.split()[-1])
+        cap = RANK_CAP if name.startswith("as is") else int(name.split()[-1])
         bitten = [
             len(set(a) & set(b)) / len(a)
             for a, b, p in zip(exact, top[name], prepared, strict=True)
@@ -307,12 +322,15 @@ def main(argv: Sequence[str] | None = None) -> None:
         for name in variants:
             _, sql, params = next(s for s in variants[name][slowest] if s[0] == "candidates")
             hide = rum_seconds is not None and not name.startswith("rum")
+            local = name.split(", ", 1)[1] if name.startswith("as is, ") else ""
+            conn.execute("BEGIN")
             if hide:
-                conn.execute("BEGIN")
                 conn.execute(f"DROP INDEX {RUM_INDEX}")
+            if local:
+                setting, _, value = local.partition("=")
+                conn.execute(f"SET LOCAL {setting} = {value}")
             plan = conn.execute(f"EXPLAIN (ANALYZE, BUFFERS) {sql}", params).fetchall()
-            if hide:
-                conn.execute("ROLLBACK")
+            conn.execute("ROLLBACK")
             plans[name] = "\n".join(row[0] for row in plan)
     print(f"\nslowest query as is: {prepared[slowest].query.label()}, its plans:")
     for name, plan in plans.items():
