@@ -322,12 +322,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         for name in variants:
             _, sql, params = next(s for s in variants[name][slowest] if s[0] == "candidates")
             hide = rum_seconds is not None and not name.startswith("rum")
-            local = name.split(", ", 1)[1] if name.startswith("as is, ") else ""
+            chosen = name.split(", ", 1)[1] if name.startswith("as is, ") else ""
             conn.execute("BEGIN")
             if hide:
                 conn.execute(f"DROP INDEX {RUM_INDEX}")
-            if local:
-                setting, _, value = local.partition("=")
+            if chosen:
+                setting, _, value = chosen.partition("=")
                 conn.execute(f"SET LOCAL {setting} = {value}")
             plan = conn.execute(f"EXPLAIN (ANALYZE, BUFFERS) {sql}", params).fetchall()
             conn.execute("ROLLBACK")
