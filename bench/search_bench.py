@@ -287,12 +287,13 @@ def _load_parallel(
 
 def grow_patents(rows: int, have: int) -> dict[str, float]:
     """Add rows - have copies of the loaded patents: same texts, tokens, classes, owners and
-    dates, new application numbers (serial + k * 1,000,000 with its check digit, for copy
+    dates, new application numbers (serial + k * 100,000 with its check digit, for copy
     k = 1, 2, ...) and created_at earlier by k times the loaded span. All in SQL, with the
     secondary indexes dropped and rebuilt: generating and segmenting 4.4M abstracts in
     Python would take hours on this machine. A copy matches exactly the queries its original
     matches, so each query's matches grow by rows / have, as with more generated rows; the
-    ranks of copies tie."""
+    ranks of copies tie. (A load's serials stay under 100,000 per year, type and job: job j's
+    start at j * 1,000,000, so copies up to k = 9 never meet another job's.)"""
     from marketplace.patents.numbers import LONG_WEIGHTS
 
     timings: dict[str, float] = {}
@@ -315,7 +316,7 @@ def grow_patents(rows: int, have: int) -> dict[str, float]:
             "LANGUAGE sql IMMUTABLE AS $$ SELECT digits || '.' || (SELECT CASE WHEN r = 10 "
             "THEN 'X' ELSE r::text END FROM (SELECT sum(substr(digits, i, 1)::int * "
             f"(ARRAY[{weights}])[i]) % 11 AS r FROM generate_series(1, 12) i) AS c) "
-            "FROM (SELECT left(number, 5) || lpad((substr(number, 6, 7)::int + k * 1000000)"
+            "FROM (SELECT left(number, 5) || lpad((substr(number, 6, 7)::int + k * 100000)"
             "::text, 7, '0') AS digits) AS d $$"
         )
         indexes = _secondary_indexes(conn)
