@@ -19,9 +19,13 @@ benchmark notes suggested, on a table loaded by bench/search_bench.py (`--load-o
 
 Every variant runs once per query per pass, interleaved (query 1 in every variant, then query
 2, ...), so a change in the machine's load hits all variants alike; the first pass warms up and
-the rest are measured. The server settings (shared_buffers, effective_cache_size, work_mem) are
-printed and stored: to compare buffer sizes, run this once per setting on a cluster of your own
-(the notes in BENCHMARKS.md say how). --prewarm-buffers reads the table's words index, its heap
+the rest are measured. Per query: first the product's statements are timed on their first touch
+("as is, first touch": the previous queries have pushed their pages out of a small
+shared_buffers, into the OS page cache only), then every variant runs once untimed and once
+timed, so the variants are compared warm, on the same footing (measured first, whichever
+variant came first paid the reads from the OS cache for all the others). The server settings
+(shared_buffers, effective_cache_size, work_mem) are printed and stored: to compare buffer
+sizes, run this once per setting on a cluster of your own (BENCHMARKS.md says how). --prewarm-buffers reads the table's words index, its heap
 and the RUM index into shared_buffers first (pg_prewarm 'buffer'), as a server that has been
 answering searches for a while holds them.
 
@@ -50,6 +54,7 @@ from bench.generate import DEFAULT_SEED, PatentGenerator, make_queries  # noqa: 
 
 RUM_INDEX = "bench_patent_search_rum"
 ENGINE_TARGET_MS = 15.0  # engine p95 at 1,000,000 patents
+FIRST_TOUCH = "as is, first touch"
 _LIMIT = re.compile(r"LIMIT (\d+)\s*$")
 
 Statement = tuple[str, str, tuple[Any, ...]]
@@ -244,6 +249,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     queries = make_queries(args.queries, seed=args.seed + 7, provinces=provinces)
     prepared = search_bench.prepare(queries, count_matches=True)
     variants: dict[str, list[list[Statement]]] = {"as is": [p.statements for p in prepared]}
+    variants[FIRST_TOUCH] = variants["as is"]
     for setting in args.with_setting:
         variants[f"as is, {setting}"] = variants["as is"]
     for cap in args.caps:
@@ -252,24 +258,41 @@ def main(argv: Sequence[str] | None = None) -> None:
         for cap in args.rum_caps:
             variants[f"rum {cap}"] = [rum_statements(p, cap) for p in prepared]
     timings: dict[str, list[float]] = {name: [] for name in variants}
-    top: dict[str, list[list[int]]] = {name: [] for name in variants}
+    top: dict[str, list[list[int]]] = {name: [] for name in variants if name != FIRST_TOUCH}
     with common.connect() as conn:
         exact = [exact_top(conn, p.statements) for p in prepared]
     load_before = [round(value, 2) for value in os.getloadavg()]
     with common.connect() as conn:
         for number in range(args.passes):
             for index in range(len(prepared)):
-                for name, statements in variants.items():
-                    hide = rum_seconds is not None and not name.startswith("rum")
-                    local = [name.split(", ", 1)[1]] if name.startswith("as is, ") else []
-                    seconds, candidates = run_statements(conn, statements[index], hide, local)
-                    if number:
-                        timings[name].append(seconds)
-                    elif candidates:  # the order each variant ranks, for the overlap below
-                        ranked = sorted(candidates, key=lambda row: (-row[1], -row[0]))
-                        top[name].append([row[0] for row in ranked[:20]])
-                    else:
-                        top[name].append([])
+                # First touch: the product's statements on pages that the previous queries
+                # have pushed out of shared_buffers (still in the OS page cache), as a server
+                # whose shared_buffers are far smaller than the table answers a new query.
+                seconds, _ = run_statements(
+                    conn, variants["as is"][index], rum_seconds is not None
+                )
+                if number:
+                    timings[FIRST_TOUCH].append(seconds)
+                # Then every variant once untimed (its pages into shared_buffers) and once
+                # timed: the variants compared on the same footing, warm.
+                for timed_run in (False, True):
+                    for name, statements in variants.items():
+                        if name == FIRST_TOUCH:
+                            continue
+                        hide = rum_seconds is not None and not name.startswith("rum")
+                        local = [name.split(", ", 1)[1]] if name.startswith("as is, ") else []
+                        seconds, candidates = run_statements(
+                            conn, statements[index], hide, local
+                        )
+                        if not timed_run:
+                            continue
+                        if number:
+                            timings[name].append(seconds)
+                        elif candidates:  # the order each variant ranks, for the overlap
+                            ranked = sorted(candidates, key=lambda row: (-row[1], -row[0]))
+                            top[name].append([row[0] for row in ranked[:20]])
+                        else:
+                            top[name].append([])
     load_after = [round(value, 2) for value in os.getloadavg()]
 
     # How much of the full ranking's first page each variant keeps: the first 20 by ts_rank
@@ -290,7 +313,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         cap = RANK_CAP if name.startswith("as is") else int(name.split()[-1])
         bitten = [
             len(set(a) & set(b)) / len(a)
-            for a, b, p in zip(exact, top[name], prepared, strict=True)
+            for a, b, p in zip(exact, top.get(name, top["as is"]), prepared, strict=True)
             if p.matches > cap and a
         ]
         kept = sum(bitten) / len(bitten) if bitten else 1.0
@@ -320,6 +343,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     plans = {}
     with common.connect() as conn:
         for name in variants:
+            if name == FIRST_TOUCH:
+                continue
             _, sql, params = next(s for s in variants[name][slowest] if s[0] == "candidates")
             hide = rum_seconds is not None and not name.startswith("rum")
             chosen = name.split(", ", 1)[1] if name.startswith("as is, ") else ""
