@@ -17,17 +17,17 @@ benchmark notes suggested, on a table loaded by bench/search_bench.py (`--load-o
   keep: the top N of every match, not N arbitrary ones. RUM's `<=>` is its own ts_rank-like
   score, so the order is not identical to the product's ts_rank (see the overlap figure).
 
-Every variant runs once per query per pass, interleaved (query 1 in every variant, then query
-2, ...), so a change in the machine's load hits all variants alike; the first pass warms up and
-the rest are measured. Per query: first the product's statements are timed on their first touch
-("as is, first touch": the previous queries have pushed their pages out of a small
-shared_buffers, into the OS page cache only), then every variant runs once untimed and once
-timed, so the variants are compared warm, on the same footing (measured first, whichever
-variant came first paid the reads from the OS cache for all the others). The server settings
-(shared_buffers, effective_cache_size, work_mem) are printed and stored: to compare buffer
-sizes, run this once per setting on a cluster of your own (BENCHMARKS.md says how). --prewarm-buffers reads the table's words index, its heap
-and the RUM index into shared_buffers first (pg_prewarm 'buffer'), as a server that has been
-answering searches for a while holds them.
+Every variant runs once per query per pass, interleaved (query 1 in every variant, then query 2,
+...), so a change in the machine's load hits all variants alike; the first pass warms up and the
+rest are measured. Per query: first the product's statements are timed on their first touch ("as
+is, first touch": the previous queries have pushed their pages out of a small shared_buffers,
+into the OS page cache only), then every variant runs once untimed and once timed, so the
+variants are compared warm, on the same footing (measured first, whichever variant came first
+paid the reads from the OS cache for all the others). The server settings (shared_buffers,
+effective_cache_size, work_mem) are printed and stored: to compare buffer sizes, run this once
+per setting on a cluster of your own (BENCHMARKS.md says how). --prewarm-buffers reads the
+table's words index, its heap and the RUM index into shared_buffers first (pg_prewarm 'buffer'),
+as a server that has been answering searches for a while holds them.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5444/bench_h4_1m \\
     REDIS_URL=redis://127.0.0.1:6384/12 \\
@@ -268,9 +268,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                 # First touch: the product's statements on pages that the previous queries
                 # have pushed out of shared_buffers (still in the OS page cache), as a server
                 # whose shared_buffers are far smaller than the table answers a new query.
-                seconds, _ = run_statements(
-                    conn, variants["as is"][index], rum_seconds is not None
-                )
+                seconds, _ = run_statements(conn, variants["as is"][index], rum_seconds is not None)
                 if number:
                     timings[FIRST_TOUCH].append(seconds)
                 # Then every variant once untimed (its pages into shared_buffers) and once
@@ -281,9 +279,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                             continue
                         hide = rum_seconds is not None and not name.startswith("rum")
                         local = [name.split(", ", 1)[1]] if name.startswith("as is, ") else []
-                        seconds, candidates = run_statements(
-                            conn, statements[index], hide, local
-                        )
+                        seconds, candidates = run_statements(conn, statements[index], hide, local)
                         if not timed_run:
                             continue
                         if number:
