@@ -422,6 +422,7 @@ def in_process(
             for path in endpoint:
                 assert client.get(path).status_code == 200, path
             walls, cpus, sqls = [], [], []
+            by_path: dict[str, list[float]] = {}
             for index in range(repeat):
                 path = endpoint[index % len(endpoint)]
                 sql[0] = 0.0
@@ -431,10 +432,18 @@ def in_process(
                 cpus.append(time.process_time() - cpu)
                 walls.append(time.perf_counter() - wall)
                 sqls.append(sql[0])
+                by_path.setdefault(path, []).append(sql[0])
             figures[f"{label} {name}"] = {
                 "wall_ms": common.summary(walls),
                 "sql_ms": common.summary(sqls),
                 "cpu_ms_mean": round(sum(cpus) / len(cpus) * 1000, 2),
+                # The slowest addresses by their median SQL time: which filter costs.
+                "slowest_paths_sql_ms": {
+                    path: round(sorted(spent)[len(spent) // 2] * 1000, 1)
+                    for path, spent in sorted(
+                        by_path.items(), key=lambda item: -sorted(item[1])[len(item[1]) // 2]
+                    )[:5]
+                },
             }
             print(
                 f"  in-process {label} {name:<14}"
@@ -445,6 +454,8 @@ def in_process(
                 f"  CPU {sum(cpus) / len(cpus) * 1000:6.2f} ms/request",
                 flush=True,
             )
+            for path, spent in figures[f"{label} {name}"]["slowest_paths_sql_ms"].items():
+                print(f"      SQL median {spent:7.1f} ms  {path}")
     return figures
 
 
