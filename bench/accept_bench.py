@@ -1,7 +1,9 @@
 """License acceptance benchmark: concurrent POST /api/v1/licenses/, no double grant, p99 latency.
 
-Target (architecture, issue): license acceptance under 50 concurrent clients, no double grant,
-p99 <= 100 ms.
+Target, as restated by issue 19: no double grant, p99 <= 100 ms at 50 acceptances/s open loop
+(more than the pilot's 17,000 licenses in six minutes), and the CPU per acceptance reported beside
+the framework floor's at the same rate. The 50 clients sending back to back (the closed loop) are
+a stress test of the framework, kept for comparison (--skip-closed-loop leaves it out).
 
 1. Set-up (timed): one university with ~20 announced declarations on distinct patents (the
    real services: create, submit, announce), 2,000 SME organisations each with an admin user
@@ -27,10 +29,11 @@ p99 <= 100 ms.
    "withdrawn" DeclarationEvent, and every later notice gets 409 declaration_withdrawn.
 6. In-process profile (Django test client, sequential): SQL statements per request and their
    time, cProfile's top costs, and EXPLAIN (ANALYZE, BUFFERS) of the lock and insert path.
-7. Floors (unless --skip-floors), after each configuration's runs, same closed loop and server
-   configuration: a bare WSGI app with no framework (bench/floor_wsgi.py: what gunicorn and
-   the clients alone cost), then the project's own Django + DRF stack answering after token
-   authentication and validation of the acceptance body, and after one INSERT more
+7. Floors (unless --skip-floors), after each configuration's runs, same closed loop, the same
+   open-loop rates and server configuration: a bare WSGI app with no framework
+   (bench/floor_wsgi.py: what gunicorn and the clients alone cost), then the project's own
+   Django + DRF stack answering after token authentication and validation of the acceptance
+   body, and after one INSERT more
    (bench/floor_urls.py, settings bench.floor_settings). An acceptance cannot be faster than
    the framework floor, so these say what any acceptance could reach on this machine.
 
@@ -80,6 +83,8 @@ from bench import common  # noqa: E402
 
 PATH = "/api/v1/licenses/"
 TARGET_P99_MS = 100.0
+TARGET_RATE = 50.0  # acceptances/s, open loop: where the restated p99 target applies
+BOOT_SECONDS = 300.0  # five workers importing the project on a loaded 2-core machine: minutes
 UNIVERSITY = "受理基准大学"
 SME_PREFIX = "受理基准企业"
 EMAIL_DOMAIN = "accept-bench.example.com"
@@ -929,7 +934,7 @@ class Server:
         app_dir: Path = ROOT,
         settings_module: str | None = None,
         application: str = "marketplace.wsgi:application",
-        boot_seconds: float = 60,
+        boot_seconds: float = BOOT_SECONDS,
     ) -> None:
         self.config = config
         self.port = free_port()
@@ -1289,7 +1294,14 @@ def describe(run: Run, clients: int) -> dict[str, Any]:
 
 
 def floor_runs(
-    world: World, config: ServerConfig, requests: int, clients: int, seed: int, quiet_wait: float
+    world: World,
+    config: ServerConfig,
+    requests: int,
+    clients: int,
+    seed: int,
+    quiet_wait: float,
+    rates: Sequence[float] = (),
+    duration: float = 0.0,
 ) -> dict[str, Any]:
     """The closed loop of the acceptance runs, sent to the floor endpoints served by the same
     gunicorn configuration (a bare WSGI app; the project with settings bench.floor_settings);
@@ -1303,7 +1315,11 @@ def floor_runs(
         try:
             runs["commands"].append(f"gunicorn {server.command}")
             print(f"\nfloor: {server.command}")
-            runs.update(_floor_loops(server, floors, world, requests, clients, seed, quiet_wait))
+            runs.update(
+                _floor_loops(
+                    server, floors, world, requests, clients, seed, quiet_wait, rates, duration
+                )
+            )
         finally:
             runs["server_errors_logged"] += server.stop()[:20]
     return runs
@@ -1317,7 +1333,11 @@ def _floor_loops(
     clients: int,
     seed: int,
     quiet_wait: float,
+    rates: Sequence[float] = (),
+    duration: float = 0.0,
 ) -> dict[str, Any]:
+    """Each floor's closed loop (unless requests is 0), then an open loop at each rate (stored
+    as "<floor>_open_<rate>_per_s")."""
     runs: dict[str, Any] = {}
     config = server.config
     for key, path, label in floors:
@@ -1327,25 +1347,86 @@ def _floor_loops(
 
         warm = make_plan(world, 4 * clients, f"floor-{key}-warm", seed, share=0)
         run_load("warm-up", warm, clients, sender, server_pid=server.pid)
-        plan = make_plan(world, requests, f"floor-{key}", seed, share=0)
-        run = run_load(
-            f"{config.label}: {label}",
-            plan,
-            clients,
-            sender,
-            server_pid=server.pid,
-            quiet_wait=quiet_wait,
-        )
-        answered = Counter(item.outcome() for item in run.items)
-        run.checks = {
-            "every answer 201": {
-                "ok": answered == Counter({"201": len(run.items)}),
-                "detail": dict(answered),
+        loops: list[tuple[str, str, float | None, int]] = []
+        if requests:
+            loops.append((key, f"{config.label}: {label}", None, requests))
+        loops += [
+            (f"{key}_open_{rate:g}_per_s", f"{config.label}: {label}, {rate:g}/s", rate, count)
+            for rate in rates
+            if (count := round(rate * duration))
+        ]
+        for run_key, run_label, rate, count in loops:
+            plan = make_plan(world, count, f"floor-{run_key}", seed, share=0)
+            run = run_load(
+                run_label,
+                plan,
+                clients,
+                sender,
+                rate=rate,
+                server_pid=server.pid,
+                quiet_wait=quiet_wait,
+            )
+            answered = Counter(item.outcome() for item in run.items)
+            run.checks = {
+                "every answer 201": {
+                    "ok": answered == Counter({"201": len(run.items)}),
+                    "detail": dict(answered),
+                }
             }
-        }
-        runs[key] = describe(run, clients)
-        reset_licenses()
+            runs[run_key] = describe(run, clients)
+            reset_licenses()
     return runs
+
+
+def restated_verdicts(http_runs: dict[str, Any]) -> dict[str, Any]:
+    """Issue 19's target per server configuration: no double grant, p99 <= 100 ms at 50
+    acceptances/s open loop, and the CPU per acceptance beside the framework floor's at the
+    same rate (server + PostgreSQL; the floor's "validate" endpoint: token authentication and
+    the real serializer, no write)."""
+    verdicts: dict[str, Any] = {}
+    key = f"open_loop_{TARGET_RATE:g}_per_s"
+    print(
+        f"\ntarget (issue 19): no double grant, p99 <= {TARGET_P99_MS:.0f} ms at "
+        f"{TARGET_RATE:g} acceptances/s open loop; CPU per acceptance beside the floor"
+    )
+    for slug, runs in http_runs.items():
+        run = runs.get(key)
+        if run is None:
+            print(f"  {slug}: no run at {TARGET_RATE:g}/s (add it to --rates)")
+            continue
+        floors = runs.get("floors", {})
+        cpu = run["cpu_ms_per_request"]
+        own = cpu["server"] + cpu["postgres"]
+        entry: dict[str, Any] = {
+            "p99_ms": run["latency_ms"]["p99"],
+            "p99_met": run["p99_target_met"],
+            "no_double_grant": all(check["ok"] for check in run["checks"].values()),
+            "acceptances_per_second": run["acceptances_per_second"],
+            "cpu_ms_per_acceptance": {"server": cpu["server"], "postgres": cpu["postgres"]},
+        }
+        floor_text = ""
+        for floor in ("bare", "validate", "write"):
+            measured = floors.get(f"{floor}_open_{TARGET_RATE:g}_per_s") or floors.get(floor)
+            if measured:
+                spent = measured["cpu_ms_per_request"]
+                entry[f"floor_{floor}_cpu_ms"] = round(spent["server"] + spent["postgres"], 2)
+                entry[f"floor_{floor}_p99_ms"] = measured["latency_ms"]["p99"]
+        if "floor_validate_cpu_ms" in entry:
+            floor_cpu = entry["floor_validate_cpu_ms"]
+            entry["cpu_over_framework_floor"] = round(own / floor_cpu, 2) if floor_cpu else None
+            floor_text = (
+                f"; framework floor {floor_cpu:.1f} ms (x{own / floor_cpu:.1f})"
+                f", bare WSGI {entry.get('floor_bare_cpu_ms', 0):.1f} ms"
+            )
+        state = "met" if entry["p99_met"] and entry["no_double_grant"] else "NOT met"
+        print(
+            f"  {slug}: p99 {entry['p99_ms']:.1f} ms, "
+            f"{'no double grant' if entry['no_double_grant'] else 'CHECK FAILED'}: {state}; "
+            f"CPU per acceptance {own:.1f} ms (server {cpu['server']:.1f} + PostgreSQL "
+            f"{cpu['postgres']:.1f}){floor_text}"
+        )
+        verdicts[slug] = entry
+    return verdicts
 
 
 def all_ok(checks: dict[str, Any]) -> bool:
@@ -1606,7 +1687,16 @@ def main(argv: Sequence[str] | None = None) -> None:
         help="gunicorn configurations: sync:N, gthread:WxT (default: %(default)s)",
     )
     parser.add_argument(
-        "--rates", type=float, nargs="*", default=[100.0, 200.0], help="open-loop arrivals/s"
+        "--rates",
+        type=float,
+        nargs="*",
+        default=[TARGET_RATE],
+        help="open-loop arrivals/s (default: the target's %(default)s)",
+    )
+    parser.add_argument(
+        "--skip-closed-loop",
+        action="store_true",
+        help="no 50-clients-back-to-back run (the stress test), for the project or the floors",
     )
     parser.add_argument("--duration", type=float, default=20.0, help="open-loop seconds (20)")
     parser.add_argument(
@@ -1731,16 +1821,17 @@ def main(argv: Sequence[str] | None = None) -> None:
             warm = make_plan(world, 4 * args.clients, f"{config.slug}-warm", args.seed)
             run_load("warm-up", warm, args.clients, sender, server_pid=server.pid)
             reset_licenses()
-            plan = make_plan(world, args.requests, f"{config.slug}-closed", args.seed)
-            run = run_load(
-                f"{config.label}: closed loop",
-                plan,
-                args.clients,
-                sender,
-                server_pid=server.pid,
-                quiet_wait=args.quiet_wait,
-            )
-            runs["closed_loop"] = record(run, "api")
+            if not args.skip_closed_loop:
+                plan = make_plan(world, args.requests, f"{config.slug}-closed", args.seed)
+                run = run_load(
+                    f"{config.label}: closed loop",
+                    plan,
+                    args.clients,
+                    sender,
+                    server_pid=server.pid,
+                    quiet_wait=args.quiet_wait,
+                )
+                runs["closed_loop"] = record(run, "api")
             for rate in args.rates:
                 count = round(rate * args.duration)
                 plan = make_plan(world, count, f"{config.slug}-open-{rate:g}", args.seed)
@@ -1761,10 +1852,19 @@ def main(argv: Sequence[str] | None = None) -> None:
             print(f"    gunicorn logged {len(errors)} error lines, e.g. {errors[0]}")
         if not args.skip_floors:
             floors = floor_runs(
-                world, config, args.requests, args.clients, args.seed, args.quiet_wait
+                world,
+                config,
+                0 if args.skip_closed_loop else args.requests,
+                args.clients,
+                args.seed,
+                args.quiet_wait,
+                args.rates,
+                args.duration,
             )
             checks_ok = checks_ok and all(
-                all_ok(floors[key]["checks"]) for key, _path, _label in (BARE_FLOOR, *FLOORS)
+                all_ok(run["checks"])
+                for run in floors.values()
+                if isinstance(run, dict) and "checks" in run
             )
             runs["floors"] = floors
         results["http"][config.slug] = runs
@@ -1818,6 +1918,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         ensure_declarations(world.university, world.patentee, world.reviewer, args.declarations)
         world.offers = load_offers(world.university, args.declarations)
 
+    results["restated_target"] = restated_verdicts(results["http"])
     if not args.skip_profile:
         results["explain"] = explain_insert_path(world)
         results["profile"] = profile_requests(world, args.profile_requests, args.seed)

@@ -45,10 +45,13 @@ from urllib.parse import urlencode
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import common
-from bench.accept_bench import Server, ServerConfig
+from bench.accept_bench import BackendMeter, Server, ServerConfig, cpu_snapshot, cpu_used
 from bench.generate import DEFAULT_SEED, PatentGenerator, make_queries
 
 BOOT_SECONDS = 600
+UNCACHED_TARGET_P99_MS = 50.0  # uncached public lists at 1,000,000 patents (issue 19)
+UNCACHED_TARGET_ROWS = 1_000_000
+LISTS = ("register list", "patent list", "patent detail")
 PATHS_PER_ENDPOINT = 40  # distinct addresses per endpoint (pages, filters, ids, queries)
 
 
@@ -238,6 +241,8 @@ class Run:
     seconds: float = 0.0
     connections: int = 0
     rate: float | None = None
+    clients: int = 0
+    cpu: dict[str, float] = field(default_factory=dict)  # cores used on average during the run
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -249,14 +254,29 @@ class Run:
             "statuses": dict(self.statuses),
             "connections_opened": self.connections,
             "offered_rate": self.rate,
+            "clients": self.clients,
+            "cpu_cores": self.cpu,
+            "cpu_ms_per_request": self.cpu_per_request(),
+        }
+
+    def cpu_per_request(self) -> dict[str, float]:
+        """CPU milliseconds per request of the server's processes and of our PostgreSQL
+        backends (what a request costs whatever else runs on the machine)."""
+        if not self.cpu or not self.latencies:
+            return {}
+        return {
+            name: round(self.cpu[name] * self.seconds / len(self.latencies) * 1000, 2)
+            for name in ("server", "postgres")
         }
 
     def line(self) -> str:
         s = common.summary(self.latencies)
+        cpu = self.cpu_per_request()
+        spent = f"  CPU/req server {cpu['server']:.1f} + pg {cpu['postgres']:.1f} ms" if cpu else ""
         return (
             f"  {self.label:<46} {len(self.latencies) / self.seconds:7.0f} req/s"
             f"  p50 {s['p50']:7.1f}  p99 {s['p99']:7.1f}  max {s['max']:7.1f} ms"
-            f"  {dict(self.statuses)}  connects {self.connections}"
+            f"  {dict(self.statuses)}  connects {self.connections}{spent}"
         )
 
 
@@ -278,11 +298,18 @@ def _get(connection: http.client.HTTPConnection, path: str) -> int:
 
 
 def run_load(
-    label: str, port: int, paths: Sequence[str], requests: int, clients: int, rate: float | None
+    label: str,
+    port: int,
+    paths: Sequence[str],
+    requests: int,
+    clients: int,
+    rate: float | None,
+    server_pid: int | None = None,
 ) -> Run:
     """Closed loop (rate None): each client sends its next request when answered. Open loop:
-    request i is due at start + i / rate; latency is counted from then."""
-    run = Run(label, rate=rate)
+    request i is due at start + i / rate; latency is counted from then. With server_pid, the
+    CPU time of the server's process tree and of our database's backends is measured too."""
+    run = Run(label, rate=rate, clients=clients)
     lock = threading.Lock()
     position = iter(range(requests))
     ready = threading.Barrier(clients + 1)
@@ -319,11 +346,15 @@ def run_load(
     threads = [threading.Thread(target=client) for _ in range(clients)]
     for thread in threads:
         thread.start()
+    meter = BackendMeter(server_pid) if server_pid is not None else None
+    before = cpu_snapshot(server_pid, postgres=0.0)
     start[0] = time.perf_counter()
     ready.wait()
     for thread in threads:
         thread.join()
     run.seconds = time.perf_counter() - start[0]
+    if meter is not None:
+        run.cpu = cpu_used(before, cpu_snapshot(server_pid, postgres=meter.stop()), run.seconds)
     return run
 
 
@@ -331,67 +362,146 @@ def endpoint_runs(
     server: Server, name: str, paths: Sequence[str], args: argparse.Namespace, label: str
 ) -> dict[str, Any]:
     run_load("warm-up", server.port, paths, max(len(paths), 2 * args.clients), args.clients, None)
-    closed = run_load(
-        f"{label} {name}: closed", server.port, paths, args.requests, args.clients, None
-    )
-    print(closed.line(), flush=True)
-    opened = run_load(
-        f"{label} {name}: open {args.rate:.0f}/s",
-        server.port,
-        paths,
-        int(args.rate * args.duration),
-        args.clients,
-        args.rate,
-    )
-    print(opened.line(), flush=True)
-    for run in (closed, opened):
+    runs: dict[str, Run] = {}
+    pid = server.pid
+    if args.sequential:
+        runs["sequential"] = run_load(
+            f"{label} {name}: one client", server.port, paths, args.sequential, 1, None, pid
+        )
+        print(runs["sequential"].line(), flush=True)
+    if args.requests:
+        runs["closed"] = run_load(
+            f"{label} {name}: closed", server.port, paths, args.requests, args.clients, None, pid
+        )
+        print(runs["closed"].line(), flush=True)
+    for rate in args.rate:
+        key = "open" if rate == args.rate[0] else f"open {rate:g}"
+        runs[key] = run_load(
+            f"{label} {name}: open {rate:g}/s",
+            server.port,
+            paths,
+            int(rate * args.duration),
+            args.clients,
+            rate,
+            pid,
+        )
+        print(runs[key].line(), flush=True)
+    for run in runs.values():
         bad = {status: n for status, n in run.statuses.items() if status != 200}
         if bad and name != "floor":
             raise SystemExit(f"{run.label}: answers other than 200: {bad}")
-    return {"closed": closed.describe(), "open": opened.describe()}
+    return {key: run.describe() for key, run in runs.items()}
 
 
-def in_process(paths: dict[str, list[str]], repeat: int) -> dict[str, Any]:
+def in_process(
+    paths: dict[str, list[str]],
+    repeat: int,
+    labels: Sequence[tuple[str, int]] = (("cached", 10), ("uncached", 0)),
+) -> dict[str, Any]:
     """Sequential GETs through the Django test client (no HTTP, no gunicorn): wall time and this
     process's CPU time per request, the body cache on (after a warm pass) and off. CPU time is
     what a request costs the server's Python regardless of what else runs on the machine."""
     from django.conf import settings
+    from django.db import connection
     from django.test import Client
 
     client = Client(HTTP_ACCEPT="application/json", HTTP_HOST="127.0.0.1")
     figures: dict[str, Any] = {}
-    for label, seconds in (("cached", 10), ("uncached", 0)):
+    sql = [0.0]
+
+    def timed(execute: Any, statement: str, params: Any, many: bool, context: Any) -> Any:
+        began = time.perf_counter()
+        try:
+            return execute(statement, params, many, context)
+        finally:
+            sql[0] += time.perf_counter() - began
+
+    for label, seconds in labels:
         settings.PUBLIC_CACHE_SECONDS = seconds
         for name, endpoint in paths.items():
             for path in endpoint:
                 assert client.get(path).status_code == 200, path
-            walls, cpus = [], []
+            walls, cpus, sqls = [], [], []
+            by_path: dict[str, list[float]] = {}
             for index in range(repeat):
                 path = endpoint[index % len(endpoint)]
+                sql[0] = 0.0
                 wall, cpu = time.perf_counter(), time.process_time()
-                client.get(path)
+                with connection.execute_wrapper(timed):
+                    client.get(path)
                 cpus.append(time.process_time() - cpu)
                 walls.append(time.perf_counter() - wall)
+                sqls.append(sql[0])
+                by_path.setdefault(path, []).append(sql[0])
             figures[f"{label} {name}"] = {
                 "wall_ms": common.summary(walls),
+                "sql_ms": common.summary(sqls),
                 "cpu_ms_mean": round(sum(cpus) / len(cpus) * 1000, 2),
+                # The slowest addresses by their median SQL time: which filter costs.
+                "slowest_paths_sql_ms": {
+                    path: round(sorted(spent)[len(spent) // 2] * 1000, 1)
+                    for path, spent in sorted(
+                        by_path.items(), key=lambda item: -sorted(item[1])[len(item[1]) // 2]
+                    )[:5]
+                },
             }
             print(
                 f"  in-process {label} {name:<14}"
                 f" wall p50 {common.percentile(walls, 50) * 1000:6.1f}"
                 f"  p99 {common.percentile(walls, 99) * 1000:6.1f} ms"
+                f"  SQL p50 {common.percentile(sqls, 50) * 1000:6.1f}"
+                f"  p99 {common.percentile(sqls, 99) * 1000:6.1f} ms"
                 f"  CPU {sum(cpus) / len(cpus) * 1000:6.2f} ms/request",
                 flush=True,
             )
+            for path, spent in figures[f"{label} {name}"]["slowest_paths_sql_ms"].items():
+                print(f"      SQL median {spent:7.1f} ms  {path}")
     return figures
+
+
+def uncached_verdicts(results: dict[str, Any], patents: int) -> dict[str, Any]:
+    """The uncached target (p99 <= 50 ms at 1,000,000 patents) for each list and loop run."""
+    verdicts: dict[str, Any] = {}
+    if patents < UNCACHED_TARGET_ROWS:
+        return verdicts
+    print(f"\ntarget: uncached p99 <= {UNCACHED_TARGET_P99_MS:.0f} ms at {patents:,} patents")
+    for slug, configuration in results["configurations"].items():
+        for name in LISTS:
+            for loop, run in configuration["runs"].get(f"uncached {name}", {}).items():
+                p99 = run["latency_ms"]["p99"]
+                met = p99 <= UNCACHED_TARGET_P99_MS
+                verdicts[f"{slug} {name} {loop}"] = {"p99_ms": p99, "met": met}
+                state = "met" if met else f"NOT met ({p99 / UNCACHED_TARGET_P99_MS:.1f}x)"
+                print(f"  {slug} {name:<14} {loop:<12} p99 {p99:8.1f} ms  {state}")
+    return verdicts
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--patents", type=int, default=59_000)
     parser.add_argument("--clients", type=int, default=50)
-    parser.add_argument("--requests", type=int, default=3000, help="per closed loop")
-    parser.add_argument("--rate", type=float, default=300.0, help="open loop requests/s")
+    parser.add_argument("--requests", type=int, default=3000, help="per closed loop (0: none)")
+    parser.add_argument(
+        "--rate",
+        type=float,
+        nargs="*",
+        default=[300.0],
+        help="open loop requests/s (one loop per rate; none: no open loop)",
+    )
+    parser.add_argument(
+        "--sequential", type=int, default=0, help="requests from one client, each after the last"
+    )
+    parser.add_argument(
+        "--uncached-only",
+        action="store_true",
+        help="only the server with the public cache off (PUBLIC_CACHE_SECONDS=0)",
+    )
+    parser.add_argument(
+        "--endpoints",
+        nargs="*",
+        choices=("register", "patents", "detail", "search"),
+        help="the endpoints to load (default: all four)",
+    )
     parser.add_argument("--duration", type=float, default=10.0, help="open loop seconds")
     parser.add_argument(
         "--server",
@@ -412,6 +522,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     print(f"database: bench; {common.ensure_schema()}")
     data = ensure_data(args.patents, args.seed, args.reload)
     paths = endpoint_paths(args.seed)
+    if args.endpoints:
+        chosen = {
+            {"register": "register list", "patents": "patent list", "detail": "patent detail"}.get(
+                key, key
+            )
+            for key in args.endpoints
+        }
+        paths = {name: endpoint for name, endpoint in paths.items() if name in chosen}
+    caches = (("uncached", "0"),) if args.uncached_only else (("cached", "10"), ("uncached", "0"))
     results: dict[str, Any] = {
         "machine": common.machine(),
         "data": data,
@@ -421,12 +540,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     }
     if args.in_process:
         print("\nin-process (Django test client, sequential)")
-        results["in_process"] = in_process(paths, args.in_process)
+        results["in_process"] = in_process(
+            paths, args.in_process, [(label, int(seconds)) for label, seconds in caches]
+        )
     for config in [] if args.in_process_only else configs:
         runs: dict[str, Any] = {}
         print(f"\n{config.label}")
         os.environ["PUBLIC_CACHE_SECONDS"] = "10"
-        for cache_label, seconds in (("cached", "10"), ("uncached", "0")):
+        for cache_label, seconds in caches:
             os.environ["PUBLIC_CACHE_SECONDS"] = seconds  # the server's environment
             server = PatientServer(config)
             try:
@@ -445,7 +566,8 @@ def main(argv: Sequence[str] | None = None) -> None:
             floor.stop()
         results["configurations"][config.slug] = {"command": floor.command, "runs": runs}
     results["load_average_after"] = os.getloadavg()
-    suffix = "-in-process" if args.in_process_only else ""
+    results["verdicts"] = uncached_verdicts(results, args.patents)
+    suffix = "-in-process" if args.in_process_only else ("-uncached" if args.uncached_only else "")
     path = common.save_results(f"public-{args.patents}{suffix}", results)
     print(f"\nresults: {path.relative_to(common.ROOT)}")
 

@@ -152,23 +152,71 @@ def extra_columns() -> dict[str, Any]:
     }
 
 
-def load_patents(
-    rows: int, organisations: Sequence[tuple[int, str]], seed: int
-) -> dict[str, float]:
-    """TRUNCATE, drop secondary indexes, COPY `rows` patents, rebuild indexes, VACUUM ANALYZE."""
-    timings: dict[str, float] = {}
+def _copy_slice(
+    rows: int,
+    first: int,
+    count: int,
+    job: int,
+    organisations: Sequence[tuple[int, str]],
+    seed: int,
+    conn: Any = None,
+) -> None:
+    """COPY patents number `first` .. `first + count - 1` of a `rows`-row load. Job 0 is the
+    sequential stream (the first K rows of a one-job load of N are those of a load of K); job
+    k > 0 draws from its own seed and serial range (serials from k * 1,000,000)."""
     rng = random.Random(seed + 3)
     ids = [pk for pk, _ in organisations]
     rng.shuffle(ids)
+    if job:
+        rng = random.Random(seed + 3 + job * 7919)
     # A few organisations (big universities) hold many patents, most hold a few hundred.
     owners = Weighted(ids, [1 / (rank + 1) ** 0.7 for rank in range(len(ids))])
-    generator = PatentGenerator(seed, 0)
+    generator = PatentGenerator(seed + job, job * 1_000_000)
     start = datetime(2024, 1, 1, tzinfo=UTC)
     step = timedelta(seconds=(datetime(2026, 11, 1, tzinfo=UTC) - start).total_seconds() / rows)
     # Columns the generator does not know (added to the model later) get the model's default.
     extra = extra_columns()
     columns = ", ".join([*COPY_COLUMNS, *extra])
     defaults = tuple(extra.values())
+    began = time.perf_counter()
+    patents = enumerate(generator.patents(count), start=first)
+    own = conn is None
+    if own:
+        conn = common.connect(autocommit=False)
+    try:
+        # A first small COPY fails fast if the table has a column the rows lack.
+        for size in (min(1000, count), count - min(1000, count)):
+            with conn.cursor().copy(f"COPY marketplace_patent ({columns}) FROM STDIN") as copy:
+                for number, patent in itertools.islice(patents, size):
+                    values = model_row(
+                        patent, owner_id=owners.pick(rng), created_at=start + step * number
+                    )
+                    copy.write_row(values + defaults)
+                    if (number - first) % 100_000 == 99_999:
+                        elapsed = time.perf_counter() - began
+                        print(
+                            f"    job {job}: {number - first + 1:>9} rows  {elapsed:6.0f} s",
+                            flush=True,
+                        )
+        if own:
+            conn.commit()
+    finally:
+        if own:
+            conn.close()
+
+
+def load_patents(
+    rows: int, organisations: Sequence[tuple[int, str]], seed: int, jobs: int = 1
+) -> dict[str, float]:
+    """TRUNCATE, drop secondary indexes, COPY `rows` patents, rebuild indexes, VACUUM ANALYZE.
+
+    With jobs > 1 the rows are generated and COPY'd by that many processes, each in its own
+    transaction (the TRUNCATE and the dropped indexes are committed first): on a shared machine
+    the segmentation of 1M abstracts in one process takes an hour.
+    """
+    timings: dict[str, float] = {}
+    if jobs > 1:
+        return _load_parallel(rows, organisations, seed, jobs)
     with common.connect(autocommit=False) as conn:
         conn.execute("SET maintenance_work_mem = '1GB'")
         conn.execute("SET CONSTRAINTS ALL IMMEDIATE")
@@ -181,20 +229,8 @@ def load_patents(
             conn.execute("TRUNCATE marketplace_patent RESTART IDENTITY CASCADE")
             for name, _ in indexes:
                 conn.execute(f'DROP INDEX "{name}"')
-        began = time.perf_counter()
-        patents = enumerate(generator.patents(rows))
         with common.stopwatch("generate + segment + COPY", timings):
-            # A first small COPY fails fast if the table has a column the rows lack.
-            for size in (min(1000, rows), rows - min(1000, rows)):
-                with conn.cursor().copy(f"COPY marketplace_patent ({columns}) FROM STDIN") as copy:
-                    for number, patent in itertools.islice(patents, size):
-                        values = model_row(
-                            patent, owner_id=owners.pick(rng), created_at=start + step * number
-                        )
-                        copy.write_row(values + defaults)
-                        if number % 100_000 == 99_999:
-                            elapsed = time.perf_counter() - began
-                            print(f"    {number + 1:>9} rows  {elapsed:6.0f} s", flush=True)
+            _copy_slice(rows, 0, rows, 0, organisations, seed, conn)
         with common.stopwatch("rebuild indexes", timings):
             for name, definition in indexes:
                 began = time.perf_counter()
@@ -205,6 +241,116 @@ def load_patents(
     with common.connect() as conn, common.stopwatch("VACUUM ANALYZE", timings):
         conn.execute("VACUUM ANALYZE marketplace_patent")
         conn.execute("VACUUM ANALYZE marketplace_organisation")
+    return timings
+
+
+def _secondary_indexes(conn: Any) -> list[tuple[str, str]]:
+    return conn.execute(
+        "SELECT i.indexname, i.indexdef FROM pg_indexes i "
+        "WHERE i.tablename = 'marketplace_patent' AND NOT EXISTS ("
+        "  SELECT 1 FROM pg_constraint c WHERE c.conname = i.indexname)"
+    ).fetchall()
+
+
+def _rebuild(indexes: Sequence[tuple[str, str]], timings: dict[str, float]) -> None:
+    with common.connect() as conn, common.stopwatch("rebuild indexes", timings):
+        conn.execute("SET maintenance_work_mem = '1GB'")
+        for name, definition in indexes:
+            began = time.perf_counter()
+            conn.execute(definition)
+            print(f"    index {name}: {time.perf_counter() - began:.1f} s", flush=True)
+    with common.connect() as conn, common.stopwatch("VACUUM ANALYZE", timings):
+        conn.execute("VACUUM ANALYZE marketplace_patent")
+        conn.execute("VACUUM ANALYZE marketplace_organisation")
+
+
+def _load_parallel(
+    rows: int, organisations: Sequence[tuple[int, str]], seed: int, jobs: int
+) -> dict[str, float]:
+    import multiprocessing
+
+    from django.db import connections
+
+    timings: dict[str, float] = {}
+    with common.connect(autocommit=False) as conn:
+        indexes = _secondary_indexes(conn)
+        with common.stopwatch("truncate", timings):
+            conn.execute("TRUNCATE marketplace_patent RESTART IDENTITY CASCADE")
+            for name, _ in indexes:
+                conn.execute(f'DROP INDEX "{name}"')
+        conn.commit()
+    connections.close_all()  # the children must not share the parent's connection
+    bounds = [rows * job // jobs for job in range(jobs + 1)]
+    context = multiprocessing.get_context("fork")
+    workers = [
+        context.Process(
+            target=_copy_slice,
+            args=(rows, bounds[job], bounds[job + 1] - bounds[job], job, organisations, seed),
+        )
+        for job in range(jobs)
+    ]
+    with common.stopwatch(f"generate + segment + COPY ({jobs} processes)", timings):
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+    failed = [worker.exitcode for worker in workers if worker.exitcode]
+    if failed:
+        raise SystemExit(f"a loading process failed (exit codes {failed})")
+    _rebuild(indexes, timings)
+    return timings
+
+
+def grow_patents(rows: int, have: int) -> dict[str, float]:
+    """Add rows - have copies of the loaded patents: same texts, tokens, classes, owners and
+    dates, new application numbers (serial + k * 100,000 with its check digit, for copy
+    k = 1, 2, ...) and created_at earlier by k times the loaded span. All in SQL, with the
+    secondary indexes dropped and rebuilt: generating and segmenting 4.4M abstracts in
+    Python would take hours on this machine. A copy matches exactly the queries its original
+    matches, so each query's matches grow by rows / have, as with more generated rows; the
+    ranks of copies tie. (A load's serials stay under 100,000 per year, type and job: job j's
+    start at j * 1,000,000, so copies up to k = 9 never meet another job's.)"""
+    from marketplace.patents.numbers import LONG_WEIGHTS
+
+    timings: dict[str, float] = {}
+    copies = -(-(rows - have) // have)
+    remainder = rows - have - (copies - 1) * have  # rows of the last copy
+    columns = [*COPY_COLUMNS, *extra_columns()]
+    chosen = []
+    for column in columns:
+        if column == "application_number":
+            chosen.append("bench_copy_number(p.application_number, k)")
+        elif column == "created_at":
+            chosen.append("p.created_at - k * span.length")
+        else:
+            chosen.append(f"p.{column}")
+    weights = ", ".join(str(w) for w in LONG_WEIGHTS)
+    with common.connect(autocommit=False) as conn:
+        conn.execute("SET maintenance_work_mem = '1GB'")
+        conn.execute(
+            "CREATE OR REPLACE FUNCTION bench_copy_number(number text, k int) RETURNS text "
+            "LANGUAGE sql IMMUTABLE AS $$ SELECT digits || '.' || (SELECT CASE WHEN r = 10 "
+            "THEN 'X' ELSE r::text END FROM (SELECT sum(substr(digits, i, 1)::int * "
+            f"(ARRAY[{weights}])[i]) % 11 AS r FROM generate_series(1, 12) i) AS c) "
+            "FROM (SELECT left(number, 5) || lpad((substr(number, 6, 7)::int + k * 100000)"
+            "::text, 7, '0') AS digits) AS d $$"
+        )
+        indexes = _secondary_indexes(conn)
+        for name, _ in indexes:
+            conn.execute(f'DROP INDEX "{name}"')
+        with common.stopwatch(f"INSERT ... SELECT {rows - have} copies", timings):
+            conn.execute(
+                f"INSERT INTO marketplace_patent ({', '.join(columns)}) "
+                f"SELECT {', '.join(chosen)} FROM generate_series(1, %s) AS k "
+                "CROSS JOIN (SELECT max(created_at) - min(created_at) + interval '1 day' "
+                "AS length FROM marketplace_patent) AS span "
+                "JOIN marketplace_patent p ON true WHERE p.is_listed AND (k < %s OR "
+                "p.id < (SELECT min(id) FROM marketplace_patent) + %s)",
+                [copies, copies, remainder],
+            )
+        conn.execute("DROP FUNCTION bench_copy_number(text, int)")
+        conn.commit()
+    _rebuild(indexes, timings)
     return timings
 
 
@@ -329,6 +475,7 @@ class Prepared:
     counts: dict[str, int] = field(default_factory=dict)  # statements per kind, one request
     slowest: tuple[float, str, str, tuple[Any, ...]] = (0.0, "", "", ())
     hits: int = -1
+    params: dict[str, Any] = field(default_factory=dict)  # the validated SearchParams values
 
 
 class StatementRecorder:
@@ -383,7 +530,7 @@ def prepare(queries: Sequence[BenchQuery], count_matches: bool) -> list[Prepared
             result = search_patents(base, SearchParams(**values))
             list(as_hits(result.queryset)[:PAGE])  # as the view reads a page
         engine = [(k, sql, p) for k, sql, p in recorder.statements if k in ENGINE_KINDS]
-        item = Prepared(query, result.tokens, result.mode, engine)
+        item = Prepared(query, result.tokens, result.mode, engine, params=values)
         if count_matches:
             # Every match, not only the RANK_CAP newest that get ranked (as search_patents).
             if result.mode == "and":
@@ -725,6 +872,17 @@ def main(argv: Sequence[str] | None = None) -> None:
         "channel), in the same run",
     )
     parser.add_argument(
+        "--jobs", type=int, default=1, help="processes that generate and COPY the rows (1)"
+    )
+    parser.add_argument(
+        "--grow",
+        action="store_true",
+        help="reach --rows by copying the patents already loaded (see grow_patents)",
+    )
+    parser.add_argument(
+        "--load-only", action="store_true", help="load (or find) the patents, print sizes, stop"
+    )
+    parser.add_argument(
         "--hybrid",
         action="store_true",
         help="also through a server with a vector index of every patent (search by meaning)",
@@ -751,9 +909,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     load: dict[str, float] = {}
     if have == args.rows and not args.reload:
         print(f"reusing {have} loaded patents ({len(organisations)} organisations)")
+    elif args.grow and 0 < have < args.rows:
+        print(f"growing {have} loaded patents to {args.rows} by copies", flush=True)
+        load = grow_patents(args.rows, have)
+        for phase, seconds in load.items():
+            print(f"    {phase:<28} {seconds:8.1f} s")
     else:
         print(f"loading {args.rows} patents (table has {max(have, 0)} of ours)", flush=True)
-        load = load_patents(args.rows, organisations, args.seed)
+        load = load_patents(args.rows, organisations, args.seed, args.jobs)
         total = sum(load.values())
         print(f"data load: {total:.0f} s = {args.rows / total:.0f} rows/s")
         for phase, seconds in load.items():
@@ -763,6 +926,18 @@ def main(argv: Sequence[str] | None = None) -> None:
     sizes = table_size()
     print("sizes: " + ", ".join(f"{k} {v}" for k, v in sizes.items()))
     print(f"set-up {time.perf_counter() - started:.0f} s")
+    if args.load_only:
+        common.save_results(
+            f"search-{args.rows}-load",
+            {
+                "date": time.strftime("%Y-%m-%d %H:%M"),
+                "machine": common.machine(),
+                "rows": args.rows,
+                "sizes": sizes,
+                "load_seconds": {k: round(v, 1) for k, v in load.items()},
+            },
+        )
+        return
 
     provinces = sorted({province for _, province in organisations})
     queries = make_queries(args.queries, seed=args.seed + 7, provinces=provinces)
