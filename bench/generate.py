@@ -436,6 +436,7 @@ COPY_COLUMNS = (
     "is_under_preservation",
     "title_tokens",
     "body_tokens",
+    "gram_tokens",
     "is_listed",
     "created_at",
     "updated_at",
@@ -448,7 +449,7 @@ def model_row(
 ) -> tuple[Any, ...]:
     """Values in COPY_COLUMNS order, derived as clean_patent derives them."""
     from marketplace.patents.ipc import parse_ipc
-    from marketplace.search.segment import index_tokens
+    from marketplace.search.segment import index_grams, index_tokens
 
     symbols = [parse_ipc(patent.main_ipc), *(parse_ipc(s) for s in patent.further_ipcs)]
     prefixes = list(dict.fromkeys(p for symbol in symbols for p in symbol.prefixes))
@@ -472,6 +473,7 @@ def model_row(
         False,
         index_tokens(patent.title),
         index_tokens(f"{patent.abstract}\n"),
+        index_grams(f"{patent.title}\n{patent.abstract}"),
         is_listed,
         created_at,
         created_at,

@@ -16,6 +16,16 @@
        an API request into its statements (exists, count, page, facets, labels) and Python.
 The slowest raw query and the slowest statement kind get EXPLAIN (ANALYZE, BUFFERS).
 
+--hybrid adds a server with a vector index of every patent (the product's file format; with its
+HNSW graph from SEARCH_ANN_MIN_VECTORS on), and times the vector step alone in process: the query
+embedding, brute force over the mapped file, the graph, and the graph's recall of brute force's
+nearest. --vectors clustered (default) makes the vectors like real ones: the USE embeddings of
+1,000 of the generated patents, each patent a noisy copy of one of them (an HNSW graph finds
+neighbours in such data as in real text; uniformly random vectors, --vectors random, are its
+worst case). --baseline-tree DIR also serves the same requests from the code in DIR (a git
+worktree of an earlier commit, same database), interleaved request by request with this tree's,
+so both code versions are measured in one run under the same load.
+
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench_marketplace \\
     REDIS_URL=redis://127.0.0.1:6379/12 .venv/bin/python bench/search_bench.py [--rows 59000]
 """
@@ -28,6 +38,7 @@ import itertools
 import json
 import os
 import random
+import shutil
 import signal
 import socket
 import subprocess
@@ -41,6 +52,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+# One BLAS thread, in this process (the vector step) as in the servers it starts (as the web
+# process sets in marketplace/wsgi.py): two threads on the shared cores measured 38 ms for a
+# 0.16 ms product.
+for _variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_variable, "1")
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
@@ -219,7 +235,7 @@ def table_size() -> dict[str, str]:
     with common.connect() as conn:
         rows = conn.execute(
             "SELECT relname, pg_size_pretty(pg_total_relation_size(oid)) FROM pg_class "
-            "WHERE relname IN ('marketplace_patent', 'patent_search', "
+            "WHERE relname IN ('marketplace_patent', 'patent_search', 'patent_gram_search', "
             "'patent_ipc_prefixes') ORDER BY relname"
         ).fetchall()
         database = conn.execute(
@@ -253,6 +269,8 @@ def statement_kind(sql: str) -> str:
         return "labels"
     if sql.startswith('SELECT "marketplace_organisation"') and "LIMIT 21" in sql:
         return "owner"  # one organisation by primary key: the page's owners, one by one
+    if '"licensing_declaration" in_force' in sql:
+        return "page"  # the page's rows with their declarations in force (hits.hit_rows)
     if "GROUP BY" in sql:
         return "facet"
     if 'COUNT(*) AS "__count"' in sql:
@@ -344,6 +362,7 @@ def prepare(queries: Sequence[BenchQuery], count_matches: bool) -> list[Prepared
 
     from marketplace.api.patents import SearchInputSerializer
     from marketplace.models import Patent
+    from marketplace.search.hits import as_hits
     from marketplace.search.query import SearchParams, _filtered, _quote, search_patents
 
     prepared = []
@@ -362,7 +381,7 @@ def prepare(queries: Sequence[BenchQuery], count_matches: bool) -> list[Prepared
         recorder = StatementRecorder()
         with connection.execute_wrapper(recorder):
             result = search_patents(base, SearchParams(**values))
-            list(result.queryset[:PAGE])
+            list(as_hits(result.queryset)[:PAGE])  # as the view reads a page
         engine = [(k, sql, p) for k, sql, p in recorder.statements if k in ENGINE_KINDS]
         item = Prepared(query, result.tokens, result.mode, engine)
         if count_matches:
@@ -379,14 +398,55 @@ def prepare(queries: Sequence[BenchQuery], count_matches: bool) -> list[Prepared
     return prepared
 
 
-def publish_random_index(directory: Path, seed: int) -> int:
-    """A vector index of every listed patent, in the file format the product publishes
-    (marketplace/search/vectors.py), for the configured search embedder: random unit vectors
-    (a brute-force product costs the same whatever they hold; embedding 59,000 abstracts would
-    take ~7 min). Queries are still embedded for real. Returns the number of vectors."""
+CLUSTER_TEXTS = 1000
+# Noise added to a cluster's embedding (norm of the noise vector): a patent's cosine to its
+# cluster's text ~0.78, to a sibling ~0.6, as between real abstracts on one topic.
+CLUSTER_NOISE = 0.8
+
+
+def bench_vectors(ids: Any, dim: int, seed: int, kind: str) -> Any:
+    """Unit vectors for the patents `ids`: random, or noisy copies of the USE embeddings of
+    CLUSTER_TEXTS generated patents (embedding every patent would take hours at 1M)."""
     import numpy as np
 
+    from marketplace.search.vectors import patent_search_text, search_embedder
+
+    rng = np.random.default_rng(seed)
+    if kind == "random":
+        vectors = rng.standard_normal((len(ids), dim), dtype=np.float32)
+    else:
+        texts = [
+            patent_search_text(patent.title, patent.abstract)
+            for patent in PatentGenerator(seed, 0).patents(CLUSTER_TEXTS)
+        ]
+        centres = np.vstack(
+            [
+                search_embedder().embed(texts[start : start + 200])
+                for start in range(0, len(texts), 200)
+            ]
+        ).astype(np.float32)
+        vectors = np.empty((len(ids), dim), dtype=np.float32)
+        for start in range(0, len(ids), 100_000):
+            size = min(100_000, len(ids) - start)
+            noise = rng.standard_normal((size, dim), dtype=np.float32)
+            noise *= CLUSTER_NOISE / np.sqrt(dim)
+            vectors[start : start + size] = centres[rng.integers(0, len(centres), size)] + noise
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors
+
+
+def publish_bench_index(directory: Path, seed: int, kind: str) -> dict[str, Any]:
+    """A vector index of every listed patent, in the file format the product publishes
+    (marketplace/search/vectors.py), for the configured search embedder, with the product's
+    HNSW graph from SEARCH_ANN_MIN_VECTORS on (kept in bench/.data between runs). Queries are
+    still embedded for real. Returns the count and the seconds the graph took to build."""
+    import shutil
+
+    import numpy as np
+    from django.conf import settings
+
     from marketplace.models import Patent
+    from marketplace.search import vectors as product
     from marketplace.search.vectors import search_embedder
 
     embedder = search_embedder()
@@ -394,14 +454,85 @@ def publish_random_index(directory: Path, seed: int) -> int:
         Patent.objects.filter(is_listed=True).order_by("pk").values_list("pk", flat=True),
         dtype=np.int64,
     )
-    vectors = np.random.default_rng(seed).standard_normal((len(ids), embedder.dim))
-    vectors = (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
+    began = time.perf_counter()
+    rows = bench_vectors(ids, embedder.dim, seed, kind)
+    made = time.perf_counter() - began
     directory.mkdir(parents=True, exist_ok=True)
     np.save(directory / "ids-1.npy", ids)
-    np.save(directory / "vectors-1.npy", vectors)
+    np.save(directory / "vectors-1.npy", rows)
+    np.save(directory / "codes-1.npy", product._codes(rows))
+    info: dict[str, Any] = {"count": len(ids), "vectors_s": round(made, 1), "kind": kind}
+    if len(ids) >= settings.SEARCH_ANN_MIN_VECTORS:
+        kept = common.DATA / f"search-graph-{len(ids)}-{seed}-{kind}.usearch"
+        if not kept.exists():
+            began = time.perf_counter()
+            product._save_graph(directory, 1, 0, ids, rows)
+            info["graph_build_s"] = round(time.perf_counter() - began, 1)
+            kept.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(directory / "ann-1.usearch", kept)
+        else:
+            shutil.copyfile(kept, directory / "ann-1.usearch")
+            info["graph_build_s"] = "reused"
+        info["graph_mb"] = round((directory / "ann-1.usearch").stat().st_size / 2**20)
     current = {"generation": 1, "model": embedder.name, "dim": embedder.dim, "count": len(ids)}
     (directory / "CURRENT").write_text(json.dumps(current))
-    return len(ids)
+    return info
+
+
+def run_vector_step(directory: Path, prepared: Sequence[Prepared]) -> dict[str, Any]:
+    """The vector step alone, in process, for each query: its embedding (fresh, not cached),
+    brute force over the mapped file, the HNSW graph when there is one, and the graph's recall
+    of brute force's SEMANTIC_POOL nearest and of those above MIN_SIMILARITY."""
+    import numpy as np
+
+    from marketplace.search.semantic import MIN_SIMILARITY, SEMANTIC_POOL
+    from marketplace.search.vectors import VectorIndex, search_embedder
+
+    ids = np.load(directory / "ids-1.npy", mmap_mode="r")
+    rows = np.load(directory / "vectors-1.npy", mmap_mode="r")
+    brute = VectorIndex(1, "bench", ids, rows)
+    coded = VectorIndex(
+        1, "bench", ids, rows, codes=np.load(directory / "codes-1.npy", mmap_mode="r")
+    )
+    graph_path = directory / "ann-1.usearch"
+    graph = None
+    if graph_path.exists():
+        from usearch.index import Index
+
+        graph = VectorIndex(1, "bench", ids, rows, Index.restore(str(graph_path), view=True))
+    embedder = search_embedder()
+    embedder.embed(["warm up"])
+    recall, recall_floor, codes_same, codes_recall = [], [], [], []
+    for item in prepared:
+        began = time.perf_counter()
+        vector = embedder.embed([item.query.q])[0]
+        item.timings.setdefault("vector:embed", []).append(time.perf_counter() - began)
+        began = time.perf_counter()
+        exact = brute.nearest(vector, SEMANTIC_POOL)
+        item.timings.setdefault("vector:brute", []).append(time.perf_counter() - began)
+        began = time.perf_counter()
+        rough = coded.nearest(vector, SEMANTIC_POOL)
+        item.timings.setdefault("vector:codes", []).append(time.perf_counter() - began)
+        # The same neighbours (the order of near-ties may differ: a product over the chosen rows
+        # sums in another order than one over the whole matrix).
+        codes_same.append({pk for pk, _ in rough} == {pk for pk, _ in exact})
+        codes_recall.append(len({pk for pk, _ in rough} & {pk for pk, _ in exact}) / len(exact))
+        if graph is not None:
+            began = time.perf_counter()
+            found = graph.nearest(vector, SEMANTIC_POOL)
+            item.timings.setdefault("vector:graph", []).append(time.perf_counter() - began)
+            got = {pk for pk, _ in found}
+            recall.append(len(got & {pk for pk, _ in exact}) / max(len(exact), 1))
+            above = {pk for pk, score in exact if score >= MIN_SIMILARITY}
+            if above:
+                recall_floor.append(len(got & above) / len(above))
+    return {
+        "codes_same_neighbours_as_brute_force": f"{sum(codes_same)} of {len(codes_same)}",
+        "codes_recall": round(float(np.mean(codes_recall)), 6) if codes_recall else None,
+        "graph": graph is not None,
+        "recall_pool": round(float(np.mean(recall)), 4) if recall else None,
+        "recall_above_floor": round(float(np.mean(recall_floor)), 4) if recall_floor else None,
+    }
 
 
 # ---- (a) the API over HTTP -------------------------------------------------------------------
@@ -416,12 +547,20 @@ def free_port() -> int:
 class Server:
     """gunicorn serving the project on a free localhost port, stopped by its own pid."""
 
-    def __init__(self, workers: int, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        workers: int,
+        env: dict[str, str] | None = None,
+        tree: Path = ROOT,
+        app: str = "marketplace.wsgi:application",
+    ) -> None:
         self.port = free_port()
         self.process = subprocess.Popen(
             [
                 str(ROOT / ".venv" / "bin" / "gunicorn"),
-                "marketplace.wsgi:application",
+                app,
+                "--chdir",
+                str(tree),
                 "--bind",
                 f"127.0.0.1:{self.port}",
                 "--workers",
@@ -429,10 +568,10 @@ class Server:
                 "--log-level",
                 "warning",
             ],
-            cwd=ROOT,
+            cwd=tree,
             env={**common.bench_environment(), **(env or {})},
         )
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             try:
                 status, body = self.get("/bench-ready")  # any answer but a 5xx: ready
@@ -444,7 +583,7 @@ class Server:
             self.stop()
             raise SystemExit(f"the application answers {status}: {body[:300]!r}")
         self.stop()
-        raise SystemExit("gunicorn did not answer within 60 s")
+        raise SystemExit("gunicorn did not answer within 120 s")
 
     def get(self, path: str) -> tuple[int, bytes]:
         connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
@@ -466,23 +605,34 @@ class Server:
 
 
 def run_api(
-    server: Server, prepared: Sequence[Prepared], key: str, check_mode: bool = True
+    server: Server,
+    prepared: Sequence[Prepared],
+    key: str,
+    check_mode: bool = True,
+    baseline: Server | None = None,
 ) -> None:
-    for item in prepared:
+    """Each request once through `server` (timed under `key`) and, with a baseline server,
+    once through it (under `base:<key>`), in alternating order, request by request."""
+    for number, item in enumerate(prepared):
         path = f"{SEARCH_PATH}?{urlencode(item.query.params())}"
-        began = time.perf_counter()
-        status, body = server.get(path)
-        elapsed = time.perf_counter() - began
-        if status != 200:
-            raise SystemExit(f"{status} for {path}: {body[:300]!r}")
-        answer = json.loads(body)
-        if not check_mode:  # hybrid: more hits (by meaning) than the words alone
-            item.timings.setdefault(key, []).append(elapsed)
-            continue
-        item.hits = int(answer["count"])
-        if answer["query"]["mode"] != item.mode:
-            print(f"    note: mode {answer['query']['mode']} != prepared {item.mode}")
-        item.timings.setdefault(key, []).append(elapsed)
+        targets = (
+            [(server, key)] if baseline is None else [(server, key), (baseline, f"base:{key}")]
+        )
+        if number % 2:
+            targets.reverse()
+        for target, label in targets:
+            began = time.perf_counter()
+            status, body = target.get(path)
+            elapsed = time.perf_counter() - began
+            if status != 200:
+                raise SystemExit(f"{status} for {path}: {body[:300]!r}")
+            item.timings.setdefault(label, []).append(elapsed)
+            if not check_mode or target is not server:  # hybrid: more hits than the words
+                continue
+            answer = json.loads(body)
+            item.hits = int(answer["count"])
+            if answer["query"]["mode"] != item.mode:
+                print(f"    note: mode {answer['query']['mode']} != prepared {item.mode}")
 
 
 # ---- (b) the ranked-page SQL ------------------------------------------------------------------
@@ -569,10 +719,26 @@ def main(argv: Sequence[str] | None = None) -> None:
         "--no-count", action="store_true", help="skip counting all matches of each query"
     )
     parser.add_argument(
+        "--variant",
+        help="also through servers whose marketplace.search.query constants are set from this "
+        'JSON (e.g. \'{"GRAM_FUSION": "none", "EXACT_BOOST": 0}\': search before the bigram '
+        "channel), in the same run",
+    )
+    parser.add_argument(
         "--hybrid",
         action="store_true",
         help="also through a server with a vector index of every patent (search by meaning)",
     )
+    parser.add_argument(
+        "--vectors", choices=["clustered", "random"], default="clustered", help="(--hybrid)"
+    )
+    parser.add_argument(
+        "--baseline-tree",
+        type=Path,
+        help="also serve every request from the code in this directory (an earlier commit)",
+    )
+    parser.add_argument("--skip-breakdown", action="store_true", help="no in-process pass")
+    parser.add_argument("--skip-words", action="store_true", help="no words-only API pass")
     args = parser.parse_args(argv)
 
     common.setup_django()
@@ -609,60 +775,135 @@ def main(argv: Sequence[str] | None = None) -> None:
     # repeats the first pass's requests), on one BLAS thread (the machine's 2 cores are shared).
     server_env = {"PUBLIC_CACHE_SECONDS": "0", "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
     words_dir = Path(tempfile.mkdtemp(prefix="search-bench-no-vectors-"))
-    server = Server(args.workers, {**server_env, "SEARCH_VECTOR_DIR": str(words_dir)})
-    try:
-        print(f"gunicorn on 127.0.0.1:{server.port}, {args.workers} worker(s), words only")
-        run_api(server, prepared, "api-first")
-        run_api(server, prepared, "api")
-    finally:
-        server.stop()
-    if args.hybrid:
-        vector_dir = Path(tempfile.mkdtemp(prefix="search-bench-vectors-"))
-        count = publish_random_index(vector_dir, args.seed)
-        server = Server(args.workers, {**server_env, "SEARCH_VECTOR_DIR": str(vector_dir)})
+
+    variant = {"SEARCH_VARIANT": args.variant} if args.variant else None
+
+    def variant_server(directory: Path) -> Server:
+        assert variant is not None
+        return Server(
+            args.workers,
+            {**server_env, "SEARCH_VECTOR_DIR": str(directory), **variant},
+            app="bench.variant_wsgi:application",
+        )
+
+    def servers(directory: Path) -> tuple[Server, Server | None]:
+        env = {**server_env, "SEARCH_VECTOR_DIR": str(directory)}
+        server = Server(args.workers, env)
+        baseline = Server(args.workers, env, args.baseline_tree) if args.baseline_tree else None
+        return server, baseline
+
+    def stop(*running: Server | None) -> None:
+        for each in running:
+            if each is not None:
+                each.stop()
+
+    if not args.skip_words:
+        server, baseline = servers(words_dir)
         try:
-            print(f"gunicorn on 127.0.0.1:{server.port}: hybrid, a vector index of {count}")
-            # One unrelated request loads the embedding model; then each query is embedded
-            # for real once (first pass), and read from the query-vector cache (second pass,
-            # as when a user pages on).
-            server.get(f"{SEARCH_PATH}?{urlencode({'q': 'warm up the model'})}")
-            run_api(server, prepared, "hybrid", check_mode=False)
-            run_api(server, prepared, "hybrid-cached", check_mode=False)
+            print(f"gunicorn on 127.0.0.1:{server.port}, {args.workers} worker(s), words only")
+            if baseline:
+                print(f"baseline ({args.baseline_tree}) on 127.0.0.1:{baseline.port}")
+            run_api(server, prepared, "api-first", baseline=baseline)
+            run_api(server, prepared, "api", baseline=baseline)
+        finally:
+            stop(server, baseline)
+    if variant:
+        server = variant_server(words_dir)
+        try:
+            print(f"gunicorn on 127.0.0.1:{server.port}: words only, variant {args.variant}")
+            run_api(server, prepared, "variant-first", check_mode=False)
+            run_api(server, prepared, "variant", check_mode=False)
         finally:
             server.stop()
+    index_info: dict[str, Any] = {}
+    vector_step: dict[str, Any] = {}
+    if args.hybrid:
+        vector_dir = Path(tempfile.mkdtemp(prefix="search-bench-vectors-"))
+        index_info = publish_bench_index(vector_dir, args.seed, args.vectors)
+        print(f"vector index: {index_info}")
+        vector_step = run_vector_step(vector_dir, prepared)
+        print(f"vector step: {vector_step}")
+        server, baseline = servers(vector_dir)
+        try:
+            print(f"gunicorn on 127.0.0.1:{server.port}: hybrid, {index_info['count']} vectors")
+            # One unrelated request loads the embedding model (where no warm-up did); then each
+            # query is embedded for real once (first pass), and read from the query-vector cache
+            # (second pass, as when a user pages on).
+            for each in (server, baseline):
+                if each is not None:
+                    each.get(f"{SEARCH_PATH}?{urlencode({'q': 'warm up the model'})}")
+            run_api(server, prepared, "hybrid", check_mode=False, baseline=baseline)
+            run_api(server, prepared, "hybrid-cached", check_mode=False, baseline=baseline)
+        finally:
+            stop(server, baseline)
+        if variant:
+            server = variant_server(vector_dir)
+            try:
+                print(f"gunicorn on 127.0.0.1:{server.port}: hybrid, variant {args.variant}")
+                server.get(f"{SEARCH_PATH}?{urlencode({'q': 'warm up the model'})}")
+                run_api(server, prepared, "variant-hybrid", check_mode=False)
+                run_api(server, prepared, "variant-hybrid-cached", check_mode=False)
+            finally:
+                server.stop()
+        shutil.rmtree(vector_dir, ignore_errors=True)
     run_raw(prepared)
-    slowest_statements = run_breakdown(prepared)
+    slowest_statements = {} if args.skip_breakdown else run_breakdown(prepared)
 
     load_after = [round(load, 2) for load in os.getloadavg()]
     api, raw = timings_of(prepared, "api"), timings_of(prepared, "raw")
     print()
     print(f"load average (1/5/15 min) before {load_before}, after {load_after}")
     print(f"{args.rows} listed patents, {len(prepared)} queries (2 filters each), sequential")
-    print(common.format_summary("API over HTTP, first pass", timings_of(prepared, "api-first")))
-    print(common.format_summary("API over HTTP, measured pass", api))
+    api_rows = [
+        ("API over HTTP, first pass", "api-first"),
+        ("API over HTTP, measured pass", "api"),
+    ]
+    if args.skip_words:
+        api_rows = []
     if args.hybrid:
-        print(common.format_summary("API hybrid, query embedded", timings_of(prepared, "hybrid")))
+        api_rows += [
+            ("API hybrid, query embedded", "hybrid"),
+            ("API hybrid, query vector cached", "hybrid-cached"),
+        ]
+    for label, key in api_rows:
+        print(common.format_summary(label, timings_of(prepared, key)))
+        if args.baseline_tree:
+            print(common.format_summary("  baseline tree", timings_of(prepared, f"base:{key}")))
+    if args.hybrid:
+        for label, key in (
+            ("vector step: query embedding", "vector:embed"),
+            ("vector step: brute force (mapped)", "vector:brute"),
+            ("vector step: 8-bit codes + re-score", "vector:codes"),
+            ("vector step: HNSW graph", "vector:graph"),
+        ):
+            if timings_of(prepared, key):
+                print(common.format_summary(label, timings_of(prepared, key)))
         print(
-            common.format_summary(
-                "API hybrid, query vector cached", timings_of(prepared, "hybrid-cached")
-            )
+            f"graph recall of brute force's pool: {vector_step.get('recall_pool')}, of its "
+            f"neighbours above the similarity floor: {vector_step.get('recall_above_floor')}"
         )
+    if variant:
+        print(common.format_summary("variant API, measured pass", timings_of(prepared, "variant")))
+        if args.hybrid:
+            for label in ("variant-hybrid", "variant-hybrid-cached"):
+                print(common.format_summary(f"{label} API", timings_of(prepared, label)))
     print(common.format_summary("raw SQL: find + rank the page", raw))
     for kind in ENGINE_KINDS:
         values = timings_of(prepared, f"raw:{kind}")
         if values:
             print(common.format_summary(f"  raw {kind}", values))
-    print(
-        common.format_summary(
-            "in-process request (test client)", timings_of(prepared, "in-process")
+    if not args.skip_breakdown:
+        print(
+            common.format_summary(
+                "in-process request (test client)", timings_of(prepared, "in-process")
+            )
         )
-    )
-    for kind in STATEMENT_KINDS:
-        statements = max(p.counts.get(kind, 0) for p in prepared)
-        if statements:
-            label = f"  SQL {kind} (x{statements})"
-            print(common.format_summary(label, timings_of(prepared, f"sql:{kind}")))
-    print(common.format_summary("  Python (request - SQL)", timings_of(prepared, "python")))
+        for kind in STATEMENT_KINDS:
+            statements = max(p.counts.get(kind, 0) for p in prepared)
+            if statements:
+                label = f"  SQL {kind} (x{statements})"
+                print(common.format_summary(label, timings_of(prepared, f"sql:{kind}")))
+        print(common.format_summary("  Python (request - SQL)", timings_of(prepared, "python")))
     modes = {mode: sum(1 for p in prepared if p.mode == mode) for mode in ("and", "or")}
     print(
         f"modes: {modes}; hits shown by the API (capped at RANK_CAP): "
@@ -677,8 +918,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     api_target, engine_target = TARGETS_MS.get(args.rows, (None, None))
     verdicts = {}
     checked = [("API", api, api_target), ("engine", raw, engine_target)]
+    checked = [check for check in checked if check[1]]
     if args.hybrid:
         checked.insert(1, ("API hybrid", timings_of(prepared, "hybrid"), api_target))
+    if args.baseline_tree:
+        if not args.skip_words:
+            checked.append(("baseline API", timings_of(prepared, "base:api"), api_target))
+        if args.hybrid:
+            hybrid_base = timings_of(prepared, "base:hybrid")
+            checked.append(("baseline API hybrid", hybrid_base, api_target))
     for label, values, target in checked:
         if target is not None:
             p95 = common.summary(values)["p95"]
@@ -696,18 +944,19 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     print(plan)
     plans = {"engine": {"label": slowest.query.label(), "kind": kind, "sql": sql, "plan": plan}}
-    heaviest = max(
-        [k for k in STATEMENT_KINDS if k not in ENGINE_KINDS and k in slowest_statements],
-        key=lambda kind: common.summary(timings_of(prepared, f"sql:{kind}"))["p95"],
-    )
-    statement = slowest_statements[heaviest]
-    plan = explain(statement["sql"], statement["params"])
-    print(
-        f"\nslowest {heaviest} statement ({statement['seconds'] * 1000:.1f} ms): "
-        f"{statement['label']}"
-    )
-    print(plan)
-    plans[heaviest] = {"label": statement["label"], "sql": statement["sql"], "plan": plan}
+    others = [k for k in STATEMENT_KINDS if k not in ENGINE_KINDS and k in slowest_statements]
+    if others:
+        heaviest = max(
+            others, key=lambda kind: common.summary(timings_of(prepared, f"sql:{kind}"))["p95"]
+        )
+        statement = slowest_statements[heaviest]
+        plan = explain(statement["sql"], statement["params"])
+        print(
+            f"\nslowest {heaviest} statement ({statement['seconds'] * 1000:.1f} ms): "
+            f"{statement['label']}"
+        )
+        print(plan)
+        plans[heaviest] = {"label": statement["label"], "sql": statement["sql"], "plan": plan}
 
     saved = common.save_results(
         f"search-{args.rows}",
@@ -721,6 +970,9 @@ def main(argv: Sequence[str] | None = None) -> None:
             "sizes": sizes,
             "load_seconds": {k: round(v, 1) for k, v in load.items()},
             "queries": len(prepared),
+            "baseline_tree": str(args.baseline_tree) if args.baseline_tree else None,
+            "vector_index": index_info,
+            "vector_step": vector_step,
             "summary": {
                 key: common.summary(timings_of(prepared, key))
                 for key in (
@@ -728,6 +980,14 @@ def main(argv: Sequence[str] | None = None) -> None:
                     "api",
                     "hybrid",
                     "hybrid-cached",
+                    "base:api-first",
+                    "base:api",
+                    "base:hybrid",
+                    "base:hybrid-cached",
+                    "vector:embed",
+                    "vector:brute",
+                    "vector:codes",
+                    "vector:graph",
                     "raw",
                     "in-process",
                     "python",

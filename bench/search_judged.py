@@ -11,7 +11,8 @@
    words (English); the cosine of the configured search embedder (settings.SEARCH_EMBEDDER);
    multilingual USE v3 alone when its package is installed; and
    marketplace.search.semantic.semantic_search alone. The run embeds its patents and publishes a
-   vector index of its own first (what the `index` queue does), unless --words-only.
+   vector index of its own first (what the `index` queue does), unless --words-only. "API without
+   term list" is the same API with marketplace.search.vocabulary.ACROSS_LANGUAGES off.
 
 Printed: nDCG@10 per group (zh, en, number, colloquial) and overall, then recall@20, MRR and the
 first-hit rate per group. Grades are 0-3; relevant means grade >= 2 (see bench/judged.py).
@@ -42,13 +43,16 @@ DEPTH = 100  # the API's largest page
 
 
 def api_ranker(
-    pk_to_id: dict[int, str], overrides: dict[str, Any] | None = None
+    pk_to_id: dict[int, str], overrides: dict[str, Any] | None = None, module: Any = None
 ) -> Callable[[str], list[str]]:
     """Today's search: the public API, anonymous, first page of DEPTH hits; `overrides` set
-    constants of marketplace.search.query for the request (a variant of the ranking)."""
+    constants of `module` (marketplace.search.query unless given) for the request (a variant
+    of the ranking)."""
     from django.test import Client
 
-    from marketplace.search import query
+    from marketplace.search import query as default_module
+
+    query = module or default_module
 
     client = Client(HTTP_HOST="localhost")
 
@@ -91,12 +95,35 @@ def run(
     }
 
 
+def per_query_report(
+    rankers: dict[str, Callable[[str], list[str]]], queries: Sequence[dict[str, Any]]
+) -> str:
+    """Each zh / colloquial / en query: the API's and BM25's nDCG@10 and top 10 (id:grade)."""
+    api, bm25 = rankers["search API (today)"], rankers["BM25 bigram (baseline)"]
+    lines = []
+    for item in queries:
+        if item["group"] == "number":
+            continue
+        grades = item["judgments"]
+        lines.append(f"{item['id']} {item['group']} {item['query']}")
+        for name, rank in (("API", api), ("BM25", bm25)):
+            ranking = rank(item["query"])
+            top = " ".join(f"{pid}:{grades.get(pid, 0)}" for pid in ranking[:10])
+            lines.append(f"  {name:<4} {judged.ndcg_at(ranking, grades):.3f} {top}")
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--no-use", action="store_true", help="skip the USE v3 baseline")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     parser.add_argument(
         "--words-only", action="store_true", help="publish no vector index: search by words alone"
+    )
+    parser.add_argument(
+        "--per-query",
+        action="store_true",
+        help="also each query's nDCG@10 for the API and BM25, and both top 10s with grades",
     )
     parser.add_argument(
         "--sweep", action="store_true", help="also the API with other fusion and rank settings"
@@ -130,7 +157,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         patent_vectors_compute(patent_ids=list(loaded.values()))
         vector_index_publish()
 
+    from marketplace.search import vocabulary
+
     rankers: dict[str, Callable[[str], list[str]]] = {"search API (today)": api_ranker(pk_to_id)}
+    # The same API without the bigram channel and the own-words rank (search before them).
+    rankers["API without bigrams"] = api_ranker(
+        pk_to_id, {"GRAM_FUSION": "none", "EXACT_BOOST": 0.0}
+    )
+    # The same API without the term list and English phrases (search before issue 13.3).
+    rankers["API without term list"] = api_ranker(pk_to_id, {"ACROSS_LANGUAGES": False}, vocabulary)
     if args.sweep:
         # Variants of the product's ranking, through the same API (BENCHMARKS.md has the choice).
         from marketplace.search import query
@@ -140,6 +175,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                 rankers[f"API semantic weight {weight}"] = api_ranker(
                     pk_to_id, {"SEMANTIC_WEIGHT": weight}
                 )
+        for gram_weight in (0.25, 0.5, 1.0):
+            rankers[f"API bigrams in the RRF x{gram_weight}"] = api_ranker(
+                pk_to_id, {"GRAM_FUSION": "rrf", "GRAM_WEIGHT": gram_weight}
+            )
+        rankers["API no bigram channel"] = api_ranker(pk_to_id, {"GRAM_FUSION": "none"})
+        for boost in (0.0, 0.5, 2.0):
+            rankers[f"API own words x{boost} in the rank"] = api_ranker(
+                pk_to_id, {"EXACT_BOOST": boost}
+            )
         for normalization in (0, 1, 2):
             if normalization != query.RANK_NORMALIZATION:
                 rankers[f"API ts_rank norm {normalization}"] = api_ranker(
@@ -155,6 +199,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         rankers["embedding USE-m3 only"] = judged.EmbeddingBaseline(use, patents).rank
 
     scores = run(rankers, queries)
+    if args.per_query:
+        print(per_query_report(rankers, queries))
     groups = judged.QUERY_GROUPS
     sizes = ", ".join(f"{g} {sum(q['group'] == g for q in queries)}" for g in groups)
     print(

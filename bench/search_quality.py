@@ -160,8 +160,18 @@ def hybrid_rankings(
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "marketplace.settings")
     django.setup()
-    from marketplace.search.query import PAGE_SIZE
-    from marketplace.search.segment import QueryTerm, index_tokens, query_terms, segment
+    from marketplace.search import query as product
+    from marketplace.search import vocabulary
+    from marketplace.search.languages import term_forms
+    from marketplace.search.query import PAGE_SIZE, fused_ranking, gram_scores
+    from marketplace.search.segment import (
+        QueryTerm,
+        grams,
+        index_tokens,
+        query_grams,
+        query_terms,
+        segment,
+    )
     from marketplace.search.semantic import (
         MIN_SIMILARITY,
         RRF_K,
@@ -175,30 +185,89 @@ def hybrid_rankings(
     n = len(abstracts)
     docs = [set(index_tokens(a).split()) for a in abstracts]
     bm25 = BM25([index_tokens(a).split() for a in abstracts])
+    doc_grams = [set(grams(a)) for a in abstracts]
 
     @cache
     def synonym_words(term: QueryTerm) -> list[list[str]]:
         return [segment(synonym) for synonym in term.synonyms]
 
+    @cache
+    def translation_forms(term: QueryTerm) -> list[tuple[str, ...]]:
+        return [form for text in term.translations for form in term_forms(text)]
+
     def meets(term: QueryTerm, doc: set[str]) -> bool:
         if term.word in doc or (term.parts and all(part in doc for part in term.parts)):
             return True
+        for form in translation_forms(term):
+            if len(form) == 1 and len(form[0]) == 1 and not form[0].isascii():
+                # One Chinese character meets the words that begin with it (languages._option).
+                if any(token.startswith(form[0]) for token in doc):
+                    return True
+            elif all(word in doc for word in form):
+                return True
         return any(
             synonym in doc or all(word in doc for word in words)
             for synonym, words in zip(term.synonyms, synonym_words(term), strict=True)
         )
 
-    def lexical(query: str) -> tuple[list[int], dict[int, float], np.ndarray]:
-        terms = query_terms(query)
+    def lexical(query: str, across: bool = True) -> tuple[list[int], dict[int, float], np.ndarray]:
+        order, coverage, scores, _ = lexical_with_grams(query, own_words=0.0, across=across)
+        return order, coverage, scores
+
+    @cache
+    def lexical_with_grams(
+        query: str, own_words: float, across: bool = True
+    ) -> tuple[list[int], dict[int, float], np.ndarray, list[tuple[int, float]]]:
+        """The word matches (ranked), their coverage, their scores (BM25 over the terms'
+        forms, plus `own_words` x BM25 over the query's own words, as query.py adds ts_rank
+        of them), and the bigram channel's (doc, score) best first when the query widens
+        (product_ranking drops them where query.py would not run the channel). across=False:
+        without the term list and English phrases (vocabulary.ACROSS_LANGUAGES)."""
+        vocabulary.ACROSS_LANGUAGES = across
+        try:
+            terms = query_terms(query)
+        finally:
+            vocabulary.ACROSS_LANGUAGES = True
         if not terms:
-            return [], {}, np.zeros(n)
+            return [], {}, np.zeros(n), []
         scores = bm25.scores(list(dict.fromkeys(x for t in terms for x in t.lexemes())))
+        if own_words:
+            scores = scores + own_words * bm25.scores([t.word for t in terms])
         matched = np.array([sum(meets(term, doc) for term in terms) for doc in docs])
         found = [int(d) for d in np.where(matched == len(terms))[0]]
-        if len(found) < PAGE_SIZE and len(terms) > 1:
+        widened = len(found) < PAGE_SIZE
+        if widened and len(terms) > 1:
             found += [int(d) for d in np.where((matched > 0) & (matched < len(terms)))[0]]
         order = sorted(found, key=lambda d: (-matched[d], -scores[d]))
-        return order, {d: matched[d] / len(terms) for d in order}, scores
+        gram_rows: list[tuple[int, float]] = []
+        wanted = query_grams(query) if widened else []
+        if wanted:
+            hits = [d for d in range(n) if doc_grams[d] & set(wanted)]
+            flags = [[int(g in doc_grams[d]) for g in wanted] for d in hits]
+            gram_rows = sorted(
+                zip(hits, gram_scores(flags, n), strict=True), key=lambda row: (-row[1], -row[0])
+            )
+        return order, {d: matched[d] / len(terms) for d in order}, scores, gram_rows
+
+    def product_ranking(
+        text: str, cosine: np.ndarray, fusion: str, own_words: float, gram_weight: float = 0.25
+    ) -> np.ndarray:
+        """query.fused_ranking itself, with the given bigram fusion and own-words weight."""
+        order, coverage, scores, gram_rows = lexical_with_grams(text, own_words)
+        semantic = neighbours(cosine, MIN_SIMILARITY)
+        if fusion == "append" and len(set(order) | set(semantic)) >= PAGE_SIZE:
+            gram_rows = []  # query.py runs the channel only below a page of other matches
+        saved = product.GRAM_FUSION, product.GRAM_WEIGHT
+        product.GRAM_FUSION, product.GRAM_WEIGHT = fusion, gram_weight
+        try:
+            ranked = fused_ranking(
+                [(d, float(scores[d]), coverage[d]) for d in order],
+                gram_rows if fusion != "none" else [],
+                semantic,
+            )
+        finally:
+            product.GRAM_FUSION, product.GRAM_WEIGHT = saved
+        return complete([d for d, _ in ranked])
 
     def complete(order: list[int]) -> np.ndarray:
         seen = set(order)
@@ -229,7 +298,13 @@ def hybrid_rankings(
             "lexical (product)",
             "hybrid RRF floor .25",
             "hybrid RRF",
-            "hybrid RRF+coverage *",
+            "hybrid RRF+coverage (before)",
+            "+ bigrams, own words *",
+            "+ bigrams only",
+            "+ own words only",
+            "+ bigrams in RRF x0.25",
+            "lexical, no term list",
+            "hybrid RRF+coverage, no term list",
             *(f"RRF+coverage sem x{w}" for w in SWEEP),
             "RRF+coverage, lexical cosines",
             "hybrid score w=0.3",
@@ -245,8 +320,20 @@ def hybrid_rankings(
             high = neighbours(cosine, 0.25)
             out["hybrid RRF floor .25"][t].append(fuse_ranks(lex, coverage, high, True))
             out["hybrid RRF"][t].append(fuse_ranks(lex, coverage, sem, False))
-            out["hybrid RRF+coverage *"][t].append(
+            out["hybrid RRF+coverage (before)"][t].append(
                 fuse_ranks(lex, coverage, sem, True, SEMANTIC_WEIGHT)
+            )
+            own = product.EXACT_BOOST
+            out["+ bigrams, own words *"][t].append(
+                product_ranking(text, cosine, product.GRAM_FUSION, own)
+            )
+            out["+ bigrams only"][t].append(product_ranking(text, cosine, "append", 0.0))
+            out["+ own words only"][t].append(product_ranking(text, cosine, "none", own))
+            out["+ bigrams in RRF x0.25"][t].append(product_ranking(text, cosine, "rrf", own))
+            plain, plain_coverage, _ = lexical(text, across=False)
+            out["lexical, no term list"][t].append(complete(plain))
+            out["hybrid RRF+coverage, no term list"][t].append(
+                fuse_ranks(plain, plain_coverage, sem, True, SEMANTIC_WEIGHT)
             )
             for w in SWEEP:
                 out[f"RRF+coverage sem x{w}"][t].append(fuse_ranks(lex, coverage, sem, True, w))

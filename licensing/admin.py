@@ -11,35 +11,64 @@ from typing import Any
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils import translation
+from django.utils.translation import gettext, gettext_noop, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import gettext_noop
 
 from licensing import admin_mediation  # noqa: F401 - registers the mediators' admin
 from licensing.models import (
     Declaration,
     DeclarationEvent,
+    DeclarationStatus,
     License,
     LicenseEvent,
     LicenseFiling,
     LicensePayment,
+    LicenseStatus,
     PaymentStatus,
     RoyaltyReport,
     RoyaltyStatistic,
     StatisticsCell,
+    StatisticsDimension,
 )
 from licensing.open_statistics import statistics_refresh
 from licensing.services import declarations as services
 from licensing.services import licenses as license_services
-from marketplace.admin import ReadOnlyAdmin, ReadOnlyInline
+from marketplace.admin import ReadOnlyAdmin, ReadOnlyInline, VisibleToAdmin
 from marketplace.errors import DomainError
 from marketplace.models import User
 
 
-class DeclarationEventInline(admin.TabularInline):
+class TimelineColumns:
+    """The step, statuses and reason of a timeline inline in the reader's language (codes stay
+    in the rows), as the mediators' admin shows a case's."""
+
+    statuses: dict[str, Any] = {}
+
+    @admin.display(description=_("step"))
+    def step_shown(self, event: Any) -> str:
+        return str(event.step)
+
+    @admin.display(description=_("from"))
+    def from_shown(self, event: Any) -> str:
+        return str(self.statuses.get(event.from_status, event.from_status))
+
+    @admin.display(description=pgettext_lazy("timeline", "to"))
+    def to_shown(self, event: Any) -> str:
+        return str(self.statuses.get(event.to_status, event.to_status))
+
+    @admin.display(description=_("reason"))
+    def reason_shown(self, event: Any) -> str:
+        # System reasons are catalogue entries (gettext_noop); a person's words are not.
+        return gettext(event.reason) if event.reason else ""
+
+
+class DeclarationEventInline(TimelineColumns, admin.TabularInline):
     model = DeclarationEvent
     extra = 0
     can_delete = False
-    fields = ("created_at", "verb", "from_status", "to_status", "actor", "reason", "data")
+    statuses = dict(DeclarationStatus.choices)
+    fields = ("created_at", "step_shown", "from_shown", "to_shown", "actor", "reason_shown", "data")
     readonly_fields = fields
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
@@ -156,8 +185,7 @@ class StatisticsCellAdmin(admin.ModelAdmin):
 
     list_display = (
         "dimension",
-        "key",
-        "label_zh",
+        "label",
         "declarations_announced",
         "declarations_in_force",
         "licenses_granted",
@@ -168,6 +196,16 @@ class StatisticsCellAdmin(admin.ModelAdmin):
     )
     list_filter = ("dimension", "is_suppressed")
     actions = ["refresh"]
+
+    @admin.display(description=_("label"), ordering="key")
+    def label(self, cell: StatisticsCell) -> str:
+        """The cell's label in the reader's language (its key when it has none, e.g. a month);
+        an IPC symbol stays in front of its title, a code such as lump_sum does not show."""
+        english = translation.get_language() == "en"
+        label = (cell.label_en if english else cell.label_zh) or cell.key
+        if cell.dimension in (StatisticsDimension.IPC_SECTION, StatisticsDimension.IPC_CLASS):
+            return f"{cell.key} {label}" if label != cell.key else label
+        return label
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -198,9 +236,10 @@ class LicenseFilingInline(ReadOnlyInline):
     readonly_fields = fields
 
 
-class LicenseEventInline(ReadOnlyInline):
+class LicenseEventInline(TimelineColumns, ReadOnlyInline):
     model = LicenseEvent
-    fields = ("created_at", "verb", "from_status", "to_status", "actor", "reason")
+    statuses = dict(LicenseStatus.choices)
+    fields = ("created_at", "step_shown", "from_shown", "to_shown", "actor", "reason_shown")
     readonly_fields = fields
 
 
@@ -258,7 +297,7 @@ def uphold_contests(modeladmin: Any, request: HttpRequest, queryset: QuerySet[Li
 
 
 @admin.register(License)
-class LicenseAdmin(ReadOnlyAdmin):
+class LicenseAdmin(VisibleToAdmin):
     """Licenses are made and moved through the API and the workflow (each step a timeline
     event); reviewers settle contested payments here."""
 

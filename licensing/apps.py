@@ -4,6 +4,8 @@ from typing import Any
 
 from django.apps import AppConfig
 from django.db.models.signals import post_save
+from django.utils.functional import Promise
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
 
@@ -16,6 +18,34 @@ def _announced(sender: Any, instance: Any, created: bool, **kwargs: Any) -> None
     from marketplace.tasks import alert_saved_searches
 
     publish_after_commit(alert_saved_searches.delay, instance.declaration_id)
+
+
+def message_kinds() -> dict[str, str | Promise]:
+    """Every kind of notification (and its e-mail) licensing sends, with its label: a step of
+    a declaration, a license or a case that somebody is told of (`<subject>_<verb>`, the
+    models' Verb choices) or a reminder."""
+    from licensing.models import DeclarationEvent, LicenseEvent, MediationEvent
+
+    kinds: dict[str, str | Promise] = {}
+    for prefix, subject, verbs in (
+        ("declaration", _("open-license declaration"), DeclarationEvent.Verb),
+        ("license", _("license"), LicenseEvent.Verb),
+        ("mediation", _("mediation case"), MediationEvent.Verb),
+    ):
+        for verb in verbs:
+            if verb.audience:
+                kinds[f"{prefix}_{verb.value}"] = format_lazy(
+                    _("{subject}: {step}"), subject=subject, step=verb.label
+                )
+    kinds.update(
+        {
+            "filing_due": _("license filing due"),
+            "royalty_report_due": _("royalty report due"),
+            "payment_overdue": _("payment overdue"),
+            "mediation_deadline": _("mediation deadline"),
+        }
+    )
+    return kinds
 
 
 class LicensingConfig(AppConfig):
@@ -32,6 +62,10 @@ class LicensingConfig(AppConfig):
 
         guards.register_guard(patent_guard)
         guards.register_listener(declarations_recheck)
+
+        from marketplace.models import register_message_kinds
+
+        register_message_kinds(message_kinds())
 
         from licensing import models
         from marketplace.http_cache import invalidate_on_change

@@ -240,7 +240,11 @@ def fee_calendar(
         without_open = _money(full * (1 - general))
         state, months_late = _state(patent, year, due, today)
         late_fee = (
-            _money(full * Decimal(rule("LATE_FEE_PER_MONTH")) * min(months_late, 5))
+            _money(
+                full
+                * Decimal(rule("LATE_FEE_PER_MONTH"))
+                * min(months_late, int(rule("LATE_FEE_MAX_MONTHS")))
+            )
             if state == "late"
             else ZERO
         )

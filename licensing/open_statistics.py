@@ -34,11 +34,16 @@ from licensing.models import (
     StatisticsCell,
     StatisticsDimension,
 )
-from licensing.models.declarations import IN_FORCE_STATUSES, REGISTER_STATUSES
+from licensing.querysets import IN_FORCE_STATUSES, PUBLIC
+from licensing.rules import rule
 from marketplace.models import IpcClass, OrganisationKind, Region
 
-# The smallest number of licenses a published license figure may rest on.
-MINIMUM_LICENSES = 3
+
+def minimum_licenses() -> int:
+    """The fewest licenses a published license figure may rest on (rules)."""
+    return int(rule("STATISTICS_MINIMUM_LICENSES"))
+
+
 # Figures resting on licenses; each is suppressed by the number of licenses behind it.
 LICENSE_MEASURES = {
     "licenses_granted": "licenses_granted",
@@ -102,15 +107,13 @@ def _month(day: date | None) -> str | None:
 
 def _median(values: list[Decimal]) -> Decimal | None:
     # A median of one or two declared terms is that declaration's term: not an aggregate.
-    if len(values) < MINIMUM_LICENSES:
+    if len(values) < minimum_licenses():
         return None
     return Decimal(statistics.median(values))
 
 
 def _declaration_facts() -> dict[int, _DeclarationFacts]:
-    rows = Declaration.objects.filter(
-        status__in=REGISTER_STATUSES, effective_date__isnull=False
-    ).values_list(
+    rows = Declaration.objects.filter(status__in=PUBLIC, effective_date__isnull=False).values_list(
         "id",
         "status",
         "effective_date",
@@ -252,7 +255,7 @@ def _published(dimension: str, cells: dict[str, _Cell]) -> list[dict[str, Any]]:
     }
     hidden: dict[str, set[str]] = {}
     for basis in ("licenses_granted", "licenses_filed", "royalty_licenses"):
-        small = {key for key, count in counts.items() if 0 < count[basis] < MINIMUM_LICENSES}
+        small = {key for key, count in counts.items() if 0 < count[basis] < minimum_licenses()}
         if len(small) == 1 and dimension != StatisticsDimension.TOTAL:
             # Secondary suppression: the total minus the others would reveal the one hidden.
             others = sorted(

@@ -1,4 +1,9 @@
-"""Permission-aware querysets of the licensing app."""
+"""Permission-aware querysets of the licensing app, and the declaration status sets.
+
+Every read that depends on who asks starts from one of these `visible_to(user)` methods (or a
+narrower, named scope), in the API, the admin and the services' own look-ups, so an object
+someone may not see is a 404 wherever they ask.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +12,16 @@ from typing import Any
 from django.db import models
 
 from marketplace import roles
+from marketplace.models import Organisation
 
+# A declaration in force: licenses can be obtained under it (a withdrawal takes effect only
+# when announced, rules §3). The one definition: the model's constraint, the services, the
+# register's figures, search hits and saved-search alerts (marketplace reads it through the
+# relation on Patent, marketplace.querysets.declaration_in_force_statuses) all use it.
+IN_FORCE_STATUSES = ("announced", "withdrawal_requested")
+# Shown in the public register (once announced, a declaration stays on it).
 PUBLIC = (
-    "announced",
-    "withdrawal_requested",
+    *IN_FORCE_STATUSES,
     "withdrawn",
     "terminated",
     "revoked",
@@ -41,8 +52,29 @@ class DeclarationQuerySet(models.QuerySet):
             models.Q(status__in=PUBLIC) | models.Q(pk__in=self.filter(own).values("pk"))
         )
 
+    def records_visible_to(self, user: Any) -> DeclarationQuerySet:
+        """Declarations whose patentee records (what would refuse a submission, the candidate
+        licensees) the user may read: the declaring organisation's members; reviewers all."""
+        if roles.is_reviewer(user):
+            return self.all()
+        return self.filter(
+            organisation_id__in=Organisation.objects.records_visible_to(user).values("pk")
+        )
+
     def in_force(self) -> DeclarationQuerySet:
-        return self.filter(status__in=("announced", "withdrawal_requested"))
+        return self.filter(status__in=IN_FORCE_STATUSES)
+
+
+class LicenseQuerySet(models.QuerySet):
+    """Licenses: the parties (licensee and patentee) see their own; platform staff all."""
+
+    def visible_to(self, user: Any) -> LicenseQuerySet:
+        if not user.is_authenticated:
+            return self.none()
+        if roles.is_platform_staff(user):
+            return self.all()
+        mine = Organisation.objects.with_member(user).values("pk")
+        return self.filter(models.Q(licensee_id__in=mine) | models.Q(licensor_id__in=mine))
 
 
 class MediationCaseQuerySet(models.QuerySet):

@@ -25,8 +25,19 @@ DEFAULTS: dict[str, Any] = {
     "GENERAL_FEE_REDUCTION_YEARS": 10,
     "GENERAL_FEE_REDUCTION_KINDS": ["university", "research_institute", "individual"],
     "FEE_GRACE_MONTHS": 6,
-    # §4 a license is filed (备案) with CNIPA within 3 months of taking effect.
+    # ... and a late fee of LATE_FEE_PER_MONTH per whole month late, for at most 5 months.
+    "LATE_FEE_MAX_MONTHS": 5,
+    # §4 a license is filed (备案) with CNIPA within 3 months of taking effect; both parties are
+    # reminded when the deadline is this near and the license is unfiled.
     "LICENSE_FILING_MONTHS": 3,
+    "FILING_REMINDER_DAYS": 14,
+    # A running royalty is reported per period of these months; the licensee is reminded of a
+    # period still unreported this many days after it ended.
+    "ROYALTY_REPORT_MONTHS": 3,
+    "ROYALTY_REPORT_GRACE_DAYS": 15,
+    # Open statistics: the fewest licenses a published license figure may rest on (fewer
+    # would disclose one license's terms).
+    "STATISTICS_MINIMUM_LICENSES": 3,
     # §7 mediation deadlines (configurable: the source was not fully confirmed).
     "MEDIATION_NOTICE_WORKDAYS": 5,
     "MEDIATION_ANSWER_DAYS": 15,

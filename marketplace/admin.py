@@ -13,6 +13,7 @@ from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.forms import BaseUserCreationForm, UserChangeForm
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from marketplace import roles
@@ -26,11 +27,17 @@ from marketplace.models import (
     OrganisationEvent,
     OutboundEmail,
     Patent,
+    PatentDailyCount,
     PatentVector,
     ReferenceTable,
     Region,
+    SavedSearch,
+    SavedSearchAlert,
+    SavedSearchDigest,
     SmeProfile,
+    SynonymGroup,
     TechnologyNeed,
+    TermTranslation,
     UnsentTask,
     User,
 )
@@ -51,6 +58,16 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+class VisibleToAdmin(ReadOnlyAdmin):
+    """Read-only, and its list starts from the model's `visible_to(user)`, as the API's does
+    (the staff who reach these pages see every row today; the rule stays in one place).
+    Notifications and declarations keep the admin's wider scope: staff look up anyone's
+    notifications, and reviewers see drafts here that the API shows only to the patentee."""
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        return super().get_queryset(request).visible_to(request.user)  # type: ignore[attr-defined]
 
 
 class ReadOnlyInline(admin.TabularInline):
@@ -129,7 +146,7 @@ class OrganisationEventInline(ReadOnlyInline):
 
 
 @admin.register(Organisation)
-class OrganisationAdmin(ReadOnlyAdmin):
+class OrganisationAdmin(VisibleToAdmin):
     list_display = ["name", "kind", "region", "credit_code", "created_at"]
     list_filter = ["kind"]
     search_fields = ["name", "name_en", "credit_code"]
@@ -163,7 +180,32 @@ class OrganisationEventAdmin(ReadOnlyAdmin):
 
 @admin.register(ReferenceTable)
 class ReferenceTableAdmin(ReadOnlyAdmin):
-    list_display = ["key", "standard", "version", "row_count", "loaded_at"]
+    # The table's title in the reader's language, not its key (an identifier such as
+    # search_terms, which the API uses in /reference/tables/).
+    list_display = ["table_title", "standard", "version", "row_count", "loaded_at"]
+    search_fields = ["key", "title_zh", "title_en", "standard"]
+
+    @admin.display(description=_("table"), ordering="key")
+    def table_title(self, table: ReferenceTable) -> str:
+        return table.title_en if get_language() == "en" else table.title_zh
+
+
+@admin.register(SynonymGroup)
+class SynonymGroupAdmin(admin.ModelAdmin):
+    """Maintained by staff: a change reaches every search within a second (no restart)."""
+
+    list_display = ["key", "terms", "source", "updated_at"]
+    search_fields = ["key", "terms", "source"]
+    readonly_fields = ["key", "updated_at"]
+
+
+@admin.register(TermTranslation)
+class TermTranslationAdmin(admin.ModelAdmin):
+    """Maintained by staff: a change reaches every search within a second (no restart)."""
+
+    list_display = ["term_en", "term_zh", "sources", "updated_at"]
+    search_fields = ["term_en", "term_zh", "sources"]
+    readonly_fields = ["updated_at"]
 
 
 @admin.register(Industry)
@@ -188,7 +230,7 @@ class OutboundEmailAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Patent)
-class PatentAdmin(ReadOnlyAdmin):
+class PatentAdmin(VisibleToAdmin):
     list_display = [
         "application_number",
         "title",
@@ -202,11 +244,11 @@ class PatentAdmin(ReadOnlyAdmin):
     search_fields = ["application_number", "patent_number", "title", "owner__name"]
     list_select_related = ["owner"]
     # The search columns are derived for the engine, not read by people.
-    exclude = ["title_tokens", "body_tokens"]
+    exclude = ["title_tokens", "body_tokens", "gram_tokens"]
 
 
 @admin.register(TechnologyNeed)
-class TechnologyNeedAdmin(ReadOnlyAdmin):
+class TechnologyNeedAdmin(VisibleToAdmin):
     list_display = ["title", "organisation", "status", "payment_method", "expires_on"]
     list_filter = ["status", "payment_method"]
     search_fields = ["title", "organisation__name"]
@@ -214,7 +256,7 @@ class TechnologyNeedAdmin(ReadOnlyAdmin):
 
 
 @admin.register(ImportJob)
-class ImportJobAdmin(ReadOnlyAdmin):
+class ImportJobAdmin(VisibleToAdmin):
     list_display = [
         "file_name",
         "organisation",
@@ -232,7 +274,8 @@ class ImportJobAdmin(ReadOnlyAdmin):
 
 @admin.register(Notification)
 class NotificationAdmin(ReadOnlyAdmin):
-    list_display = ["created_at", "user", "title", "read_at"]
+    list_display = ["created_at", "user", "kind", "title", "read_at"]
+    list_filter = ["kind"]
     search_fields = ["user__email", "title"]
     list_select_related = ["user"]
 
@@ -247,3 +290,43 @@ class PatentVectorAdmin(ReadOnlyAdmin):
     list_display = ["patent", "model", "updated_at"]
     list_select_related = ["patent"]
     exclude = ["vector"]
+
+
+class SavedSearchAlertInline(ReadOnlyInline):
+    model = SavedSearchAlert
+    fields = ("created_at", "patent", "declaration_number", "digest")
+    readonly_fields = fields
+
+
+@admin.register(SavedSearch)
+class SavedSearchAdmin(ReadOnlyAdmin):
+    """A user's saved searches, to answer "why did (not) I get an alert"."""
+
+    list_display = ["name", "owner", "is_paused", "created_at"]
+    list_filter = ["is_paused"]
+    search_fields = ["name", "owner__email"]
+    list_select_related = ["owner"]
+    inlines = [SavedSearchAlertInline]
+
+
+@admin.register(SavedSearchAlert)
+class SavedSearchAlertAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "saved_search", "patent", "declaration_number", "digest"]
+    search_fields = ["declaration_number", "patent__application_number", "saved_search__name"]
+    list_select_related = ["saved_search", "patent", "digest"]
+
+
+@admin.register(SavedSearchDigest)
+class SavedSearchDigestAdmin(ReadOnlyAdmin):
+    list_display = ["day", "user", "created_at"]
+    search_fields = ["user__email"]
+    date_hierarchy = "day"
+    list_select_related = ["user"]
+
+
+@admin.register(PatentDailyCount)
+class PatentDailyCountAdmin(ReadOnlyAdmin):
+    list_display = ["day", "patent", "views", "search_impressions"]
+    search_fields = ["patent__application_number", "patent__title"]
+    date_hierarchy = "day"
+    list_select_related = ["patent"]

@@ -77,7 +77,12 @@ class MarketplaceConfig(AppConfig):
             models.Region,
             models.IpcClass,
             models.ReferenceTable,
+            models.SynonymGroup,
+            models.TermTranslation,
         )
+        from marketplace.search.vocabulary import watch_vocabulary
+
+        watch_vocabulary(models.SynonymGroup, models.TermTranslation)
 
         from marketplace.patents import guards
 

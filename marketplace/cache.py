@@ -1,8 +1,11 @@
 """The Redis cache, degrading to "nothing cached" while Redis cannot be reached.
 
-The cache holds nothing that is not kept elsewhere (throttle counters only, today): a Redis
-outage must not turn requests into 500s. While it lasts, reads miss, writes are dropped and
-throttles therefore let requests through; one warning is logged per failed call.
+The cache holds nothing that is not kept elsewhere (throttle counters, rendered public
+answers and their generation): a Redis outage must not turn requests into 500s. While it lasts,
+reads miss, writes are dropped and throttles therefore let requests through. A call waits at
+most REDIS_SOCKET_TIMEOUT (settings); the first one that fails logs a warning and marks the
+server down (marketplace/unreachable.py), and the calls of the next REDIS_RETRY_AFTER_SECONDS
+answer at once without trying, so a Redis that hangs costs a request one timeout at most.
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ from django.core.cache.backends.base import DEFAULT_TIMEOUT
 from django.core.cache.backends.redis import RedisCache
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from marketplace import unreachable
 
 logger = logging.getLogger(__name__)
 
@@ -30,12 +35,30 @@ class ResilientRedisCache(RedisCache):
     def _parent(self) -> Any:
         return super()
 
+    @property
+    def _server(self) -> str:
+        return str(self._servers[0])  # type: ignore[attr-defined]  # set by RedisCache
+
     def _degrade(self, call: Callable[[], Result], fallback: Result, name: str) -> Result:
+        if unreachable.is_down(self._server):
+            return fallback
         try:
             return call()
         except UNREACHABLE as error:
+            unreachable.mark_down(self._server)
             logger.warning("cache %s skipped, Redis unreachable: %s", name, error)
             return fallback
+
+    def incr(self, key: Any, delta: int = 1, version: int | None = None) -> int:
+        """No fallback makes sense for a counter: while Redis is away this raises Redis'
+        ConnectionError at once (callers already handle RedisError)."""
+        if unreachable.is_down(self._server):
+            raise RedisConnectionError(f"skipped, {self._server} was unreachable just now")
+        try:
+            return int(self._parent.incr(key, delta, version))
+        except UNREACHABLE:
+            unreachable.mark_down(self._server)
+            raise
 
     def get(self, key: Any, default: Any = None, version: int | None = None) -> Any:
         return self._degrade(lambda: self._parent.get(key, default, version), default, "get")

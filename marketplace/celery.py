@@ -10,6 +10,10 @@ from typing import Any
 from celery import Celery
 from django.db import transaction
 from kombu import Queue
+from kombu.exceptions import OperationalError as KombuOperationalError
+from redis.exceptions import RedisError
+
+from marketplace import unreachable
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "marketplace.settings")
 
@@ -41,11 +45,20 @@ def publish_each(task: Any, calls: Iterable[tuple[object, ...]]) -> None:
 
 
 def _publish(send: Callable[..., object], args: tuple[object, ...]) -> None:
+    broker = str(app.conf.broker_url or "")
+    if unreachable.is_down(broker):
+        # A publish failed moments ago (refused, or no answer within REDIS_SOCKET_TIMEOUT):
+        # trying again would hold this request for nothing; the outbox sends it later.
+        logger.error("the broker was unreachable just now: %s%r kept, not sent", send, args)
+        _keep_unsent(send, args)
+        return
     try:
         send(*args)
-    except Exception:
+    except Exception as error:
         # Whatever the failure (kombu's OperationalError, a Redis error, a timeout), the data
         # is committed: the answer stands, and the calls are kept for publish_unsent_tasks.
+        if isinstance(error, KombuOperationalError | RedisError | OSError):
+            unreachable.mark_down(broker)
         logger.exception("the broker could not be reached after commit: %s%r not sent", send, args)
         _keep_unsent(send, args)
 

@@ -30,6 +30,8 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.utils import timezone
 from redis.exceptions import RedisError
 
+from marketplace import unreachable
+
 logger = logging.getLogger(__name__)
 
 PREFIX = "patent-counts"
@@ -49,7 +51,10 @@ def _client() -> redis.Redis:
     url: str = settings.REDIS_URL
     if url not in _clients:
         _clients[url] = redis.Redis.from_url(
-            url, socket_timeout=0.5, socket_connect_timeout=0.5, decode_responses=True
+            url,
+            socket_timeout=settings.REDIS_SOCKET_TIMEOUT,
+            socket_connect_timeout=settings.REDIS_SOCKET_TIMEOUT,
+            decode_responses=True,
         )
     return _clients[url]
 
@@ -65,6 +70,8 @@ def count(kind: str, patent_ids: Iterable[int], day: date | None = None) -> None
     if not fields:
         return
     key = _day_key(day or timezone.localdate())
+    if unreachable.is_down(settings.REDIS_URL):
+        return  # a call failed just now: not another timeout for this request
     try:
         pipeline = _client().pipeline(transaction=False)
         for field in fields:
@@ -72,6 +79,8 @@ def count(kind: str, patent_ids: Iterable[int], day: date | None = None) -> None
         pipeline.expire(key, KEEP_SECONDS)
         pipeline.execute()
     except RedisError as error:
+        if isinstance(error, redis.ConnectionError | redis.TimeoutError):
+            unreachable.mark_down(settings.REDIS_URL)
         logger.warning("patent counts dropped, Redis unreachable: %s", error)
 
 
@@ -177,12 +186,20 @@ class PatentCounterMiddleware:
         path = request.path_info
         detail = DETAIL_PATH.match(path)
         if detail and response.status_code in (200, 304):
-            count(VIEW, [int(detail.group(1))])
+            _count_when_sent(response, VIEW, [int(detail.group(1))])
         elif (
             path == SEARCH_PATH
             and response.status_code == 200
             and isinstance(response, HttpResponse)
             and response.get("Content-Type", "").startswith("application/json")
         ):
-            count(IMPRESSION, _hit_ids(response))
+            # The search view names its hits (an answer the public cache replays does not).
+            shown = getattr(response, "shown_patent_ids", None)
+            _count_when_sent(response, IMPRESSION, _hit_ids(response) if shown is None else shown)
         return response
+
+
+def _count_when_sent(response: HttpResponseBase, kind: str, patent_ids: list[int]) -> None:
+    """Count when the server closes the response, after its body went out: the Redis round trip
+    is no part of the user's wait (the WSGI server, and Django's test client, call close())."""
+    response._resource_closers.append(lambda: count(kind, patent_ids))  # type: ignore[attr-defined]

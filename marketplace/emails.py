@@ -10,7 +10,7 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 
 from marketplace.celery import publish_after_commit, publish_each
-from marketplace.models import Invitation, OutboundEmail, User
+from marketplace.models import Invitation, MessageKind, OutboundEmail, User
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,7 @@ def email_verification_message(*, user_id: int) -> Message:
             "token": token,
             "hours": settings.EMAIL_VERIFICATION_TIMEOUT_HOURS,
         }
-    return Message("email_verification", user.email, subject, body)
+    return Message(MessageKind.EMAIL_VERIFICATION, user.email, subject, body)
 
 
 def password_reset_message(*, user_id: int) -> Message:
@@ -66,7 +66,7 @@ def password_reset_message(*, user_id: int) -> Message:
             "token": token,
             "hours": settings.PASSWORD_RESET_TIMEOUT // 3600,
         }
-    return Message("password_reset", user.email, subject, body)
+    return Message(MessageKind.PASSWORD_RESET, user.email, subject, body)
 
 
 def invitation_message(*, invitation_id: int, token: str) -> Message:
@@ -93,7 +93,7 @@ def invitation_message(*, invitation_id: int, token: str) -> Message:
             "token": token,
             "expires": invitation.expires_at.date().isoformat(),
         }
-    return Message("invitation", invitation.email, subject, body)
+    return Message(MessageKind.INVITATION, invitation.email, subject, body)
 
 
 def queue(message: Message) -> OutboundEmail:

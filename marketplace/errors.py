@@ -68,3 +68,34 @@ class Conflict(DomainError):
     status_code = 409
     default_code = "conflict"
     default_message = _("The object was changed by someone else; reload and try again.")
+
+
+# One problem a form-like body has: (field path in the body, stable code, message in the active
+# language with its parameters filled in).
+Problem = tuple[str, str, Message]
+
+
+def problems_error(
+    problems: Sequence[Problem],
+    *,
+    fields: Mapping[str, Sequence[tuple[str, Message]]] | None = None,
+    conflicts: frozenset[str] = frozenset(),
+) -> DomainError:
+    """Every problem found in one round as one error, so a user fixes everything at once.
+
+    `fields` are problems already on their paths (a serializer's). A single kind of problem
+    alone keeps its own code and message (a Conflict, 409, when the code is in `conflicts`,
+    e.g. a taken number); several are a 400 `invalid` listing each on its field."""
+    merged: dict[str, list[Message | tuple[str, Message]]] = {
+        path: list(items) for path, items in (fields or {}).items()
+    }
+    for field, code, message in problems:
+        merged.setdefault(field, []).append((code, message))
+    codes = {code for _field, code, _message in problems}
+    if not fields and len(codes) == 1:
+        _field, code, message = problems[0]
+        error_class = Conflict if code in conflicts else InvalidInput
+        return error_class(code, message, fields=merged)
+    return InvalidInput(
+        "invalid", _("The input is not valid; see the fields for details."), fields=merged
+    )

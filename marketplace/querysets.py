@@ -43,11 +43,29 @@ class OrganisationQuerySet(models.QuerySet):
             return self.none()
         return self.filter(memberships__user=user, memberships__role="admin")
 
+    def audit_visible_to(self, user: Actor) -> OrganisationQuerySet:
+        """Organisations whose audit trail (events) the user may read: those it
+        administers; every one for reviewers."""
+        if roles.is_reviewer(user):
+            return self.all()
+        return self.administered_by(user)
+
     def private_visible_to(self, user: Actor) -> OrganisationQuerySet:
-        """Organisations whose members, profile and contacts the user may read."""
+        """Organisations whose members, profile and contacts the user may read: its members;
+        every one for platform staff (reviewers, mediators)."""
         if not user.is_authenticated:
             return self.none()
         if roles.is_platform_staff(user):
+            return self.all()
+        return self.with_member(user)
+
+    def records_visible_to(self, user: Actor) -> OrganisationQuerySet:
+        """Organisations whose business records (imports, annual fees, the licensing funnel,
+        its declarations' candidates) the user may read: its members; every one for reviewers
+        (mediators read none of them)."""
+        if not user.is_authenticated:
+            return self.none()
+        if roles.is_reviewer(user):
             return self.all()
         return self.with_member(user)
 
@@ -88,6 +106,47 @@ class PatentQuerySet(models.QuerySet):
         if not user.is_authenticated:
             return self.none()
         return self.filter(owner__memberships__user=user)
+
+    def records_visible_to(self, user: Actor) -> PatentQuerySet:
+        """Patents whose records (history, fee calendar) the user may read: their owner's and
+        co-owners' members; every one for reviewers."""
+        if not user.is_authenticated:
+            return self.none()
+        if roles.is_reviewer(user):
+            return self.all()
+        own = models.Q(owner__memberships__user=user) | models.Q(co_owners__memberships__user=user)
+        return self.filter(pk__in=self.filter(own).values("pk"))
+
+    def with_declaration_in_force(self, **declaration: Any) -> PatentQuerySet:
+        """Patents with a declaration in force (at most one each) that also matches the given
+        lookups (`id=...`), in one join that a later values() reads its columns through.
+
+        The in-force statuses are licensing's (licensing.querysets), read through the relation
+        it declares on Patent, since marketplace does not import licensing."""
+        statuses = self.model._meta.get_field("declarations").related_model.IN_FORCE_STATUSES
+        lookups = {f"declarations__{name}": value for name, value in declaration.items()}
+        return self.filter(declarations__status__in=statuses, **lookups)
+
+
+class ImportJobQuerySet(models.QuerySet):
+    """Imports: the organisation's members see its imports; reviewers all."""
+
+    def visible_to(self, user: Actor) -> ImportJobQuerySet:
+        # The organisation's records rule (OrganisationQuerySet.records_visible_to).
+        if not user.is_authenticated:
+            return self.none()
+        if roles.is_reviewer(user):
+            return self.all()
+        return self.filter(organisation__memberships__user=user)
+
+
+class NotificationQuerySet(models.QuerySet):
+    """Notifications: each user sees their own, nobody else's (staff included)."""
+
+    def visible_to(self, user: Actor) -> NotificationQuerySet:
+        if not user.is_authenticated:
+            return self.none()
+        return self.filter(user=user)
 
 
 class TechnologyNeedQuerySet(models.QuerySet):

@@ -101,6 +101,13 @@ if DATABASE_WORK_MEM:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
+# Every Redis client of a request (cache and throttles, broker publishes, page counters) waits
+# at most this long to connect and for each answer: a Redis that accepts connections and never
+# answers (hung, paused, a half-open connection after a failover) costs a request this much,
+# not forever. After a failed call the process skips that server for REDIS_RETRY_AFTER_SECONDS
+# (marketplace/unreachable.py), so the next calls of the outage cost nothing.
+REDIS_SOCKET_TIMEOUT = env.float("REDIS_SOCKET_TIMEOUT", default=0.5)
+REDIS_RETRY_AFTER_SECONDS = env.float("REDIS_RETRY_AFTER_SECONDS", default=5.0)
 # Anonymous public reads (marketplace/http_cache.py): how long shared caches may keep an answer
 # (0 turns the middleware off), how long they may serve it stale while revalidating, and how
 # long the server keeps a rendered body (any change to public data invalidates it at once).
@@ -110,12 +117,15 @@ PUBLIC_CACHE_SERVER_SECONDS = env.int("PUBLIC_CACHE_SERVER_SECONDS", default=300
 CACHES = {
     "default": {
         # Degrades to "nothing cached" while Redis is away (marketplace/cache.py); a cache
-        # call waits at most half a second for it.
+        # call waits at most REDIS_SOCKET_TIMEOUT for it.
         "BACKEND": "marketplace.cache.ResilientRedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="marketplace"),
         "TIMEOUT": 300,
-        "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+        "OPTIONS": {
+            "socket_connect_timeout": REDIS_SOCKET_TIMEOUT,
+            "socket_timeout": REDIS_SOCKET_TIMEOUT,
+        },
     }
 }
 
@@ -159,6 +169,9 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_BODY_BYTES
 # E-mail: console in development, SMTP when EMAIL_URL says so (smtp://user:pass@host:port).
 _email = env.email_url("EMAIL_URL", default="consolemail://")
 EMAIL_BACKEND = _email["EMAIL_BACKEND"]
+if EMAIL_BACKEND == "django.core.mail.backends.console.EmailBackend":
+    # The same console, with the Chinese subjects readable (marketplace/mail_console.py).
+    EMAIL_BACKEND = "marketplace.mail_console.ConsoleEmailBackend"
 EMAIL_HOST = _email.get("EMAIL_HOST") or "localhost"
 EMAIL_PORT = _email.get("EMAIL_PORT") or 25
 EMAIL_HOST_USER = _email.get("EMAIL_HOST_USER") or ""
@@ -234,6 +247,7 @@ SPECTACULAR_SETTINGS = {
         "NeedStatusEnum": "marketplace.models.needs.NeedStatus",
         "InvitationStatusEnum": "marketplace.models.organisations.InvitationStatus",
         "LegalStatusEnum": "marketplace.models.patents.LegalStatus",
+        "MatchedByEnum": "marketplace.search.languages.MatchedBy",
     },
 }
 
@@ -265,8 +279,18 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {
     "interval_step": 0.2,
     "interval_max": 0.2,
 }
-CELERY_BROKER_CONNECTION_TIMEOUT = 0.5
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600, "socket_connect_timeout": 0.5}
+CELERY_BROKER_CONNECTION_TIMEOUT = REDIS_SOCKET_TIMEOUT
+# socket_timeout bounds a publish to a Redis that accepts and never answers (without it a
+# request waited forever); the worker's own BRPOP is read from its event loop, untouched.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": 3600,
+    "socket_connect_timeout": REDIS_SOCKET_TIMEOUT,
+    "socket_timeout": REDIS_SOCKET_TIMEOUT,
+}
+# kombu's Redis transport with the fix for a worker that loses Redis while it holds
+# unacknowledged messages (marketplace/broker.py); other brokers keep their own transport.
+if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    CELERY_BROKER_TRANSPORT = "marketplace.broker:Transport"
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "expire-invitations": {
@@ -418,3 +442,12 @@ MATCHING_CHUNK_STALE_SECONDS = env.int("MATCHING_CHUNK_STALE_SECONDS", default=1
 # or a volume the web workers and the `index` workers share).
 SEARCH_EMBEDDER = env.str("SEARCH_EMBEDDER", default="matching.embedders.UseMultilingualEmbedder")
 SEARCH_VECTOR_DIR = env.path("SEARCH_VECTOR_DIR", default=BASE_DIR / "var" / "search-vectors")
+# From this many vectors on, the index also gets an HNSW graph (usearch) and a search reads the
+# graph's candidates instead of scoring every vector's 8-bit code. Measured (BENCHMARKS.md "Search
+# speed"): the codes answer as brute force does, in a fraction of its time, up to 1,000,000; the
+# graph, asked for the search's pool of 1,000, was slower than brute force at 59,000 and takes
+# minutes to build, so it is for corpora past the measured range.
+SEARCH_ANN_MIN_VECTORS = env.int("SEARCH_ANN_MIN_VECTORS", default=5_000_000)
+# A web process loads the embedding model and maps the vector index when it starts (wsgi.py),
+# so no user's search pays the ~2 s of loading the model.
+SEARCH_WARM_UP = env.bool("SEARCH_WARM_UP", default=True)

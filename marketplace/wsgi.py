@@ -1,8 +1,30 @@
-"""WSGI entry point (gunicorn marketplace.wsgi)."""
+"""WSGI entry point (gunicorn marketplace.wsgi).
+
+Each web process (a gunicorn worker imports this module before it accepts a request; so does
+runserver) warms the search up first: the embedding model loaded and the vector index mapped
+(settings.SEARCH_WARM_UP), so no user's first search waits ~2 s for the model.
+"""
 
 import os
 
 from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "marketplace.settings")
+# One BLAS thread a web process (before numpy loads): a search runs one matrix-vector product,
+# and BLAS threads of several workers on the same cores wait on each other (re-scoring 2,000
+# vectors: 0.16 ms on one thread, 38 ms on two at load 14; BENCHMARKS.md "Search speed").
+for _variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_variable, "1")
 application = get_wsgi_application()
+
+
+def _warm_up() -> None:
+    from django.conf import settings
+
+    if settings.SEARCH_WARM_UP:
+        from marketplace.search.vectors import warm_up
+
+        warm_up()
+
+
+_warm_up()

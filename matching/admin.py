@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 
-from marketplace.admin import ReadOnlyAdmin
+from marketplace.admin import VisibleToAdmin
 from matching.models import IpcIndustry, Match, MatchRun
 
 # Reviewers find the licensing funnel (matching/funnel_pages.py) at the top of the admin index.
@@ -40,7 +40,7 @@ class IpcIndustryAdmin(admin.ModelAdmin):
 
 
 @admin.register(Match)
-class MatchAdmin(ReadOnlyAdmin):
+class MatchAdmin(VisibleToAdmin):
     list_display = ["sme", "declaration", "need", "score", "rank", "run"]
     search_fields = ["sme__name", "declaration__number"]
     list_select_related = ["sme", "declaration", "need", "run"]

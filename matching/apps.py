@@ -68,6 +68,15 @@ class MatchingConfig(AppConfig):
         from matching.services import ipc_prefixes_for_industry
 
         register_industry_resolver(ipc_prefixes_for_industry)
+
+        from marketplace.models import register_message_kinds
+
+        register_message_kinds(
+            {
+                "new_match": _("a newly declared patent matches your needs"),
+                "match_digest": _("weekly digest of new matches"),
+            }
+        )
         post_save.connect(
             _profile_saved,
             sender="marketplace.SmeProfile",

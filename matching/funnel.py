@@ -42,7 +42,7 @@ from licensing.models import (
     PaymentStatus,
     RoyaltyReport,
 )
-from licensing.models.declarations import IN_FORCE_STATUSES, REGISTER_STATUSES
+from licensing.querysets import IN_FORCE_STATUSES, PUBLIC
 from marketplace.models import Organisation, Patent, PatentDailyCount
 from matching.models import Match, MatchFeedback
 
@@ -120,7 +120,7 @@ class Funnel:
 def declarations_in_scope(organisation_id: int | None) -> QuerySet[Declaration]:
     """The declarations a funnel covers: an organisation's announced ones (any later fate),
     or with None the whole register (the reviewers' view)."""
-    declarations = Declaration.objects.filter(status__in=REGISTER_STATUSES)
+    declarations = Declaration.objects.public()
     if organisation_id is not None:
         declarations = declarations.filter(organisation_id=organisation_id)
     return declarations
@@ -352,7 +352,7 @@ def funnel(organisation_id: int | None, today: date) -> Funnel:
 def organisations_with_declarations(limit: int = 50) -> list[dict[str, Any]]:
     """The reviewers' list of funnels: organisations by their number of declarations."""
     return list(
-        Organisation.objects.filter(declarations__status__in=REGISTER_STATUSES)
+        Organisation.objects.filter(declarations__status__in=PUBLIC)
         .annotate(declaration_count=Count("declarations"))
         .order_by("-declaration_count", "name")
         .values("pk", "name", "declaration_count")[:limit]

@@ -17,7 +17,7 @@ from django.utils.translation import gettext_lazy as _
 from marketplace import roles
 from marketplace.api import ids  # noqa: F401  (registers the <id:> path converter)
 from marketplace.charts import bar_chart, line_chart
-from marketplace.models import Membership, Organisation
+from marketplace.models import Organisation
 from matching.api.funnel import funnel_data
 from matching.funnel import Funnel, funnel, organisations_with_declarations
 
@@ -97,11 +97,10 @@ def organisation_funnel_page(request: HttpRequest, organisation_id: int) -> Http
     """GET /organisations/{id}/funnel/: the patentee's own funnel (its members; reviewers)."""
     if not request.user.is_authenticated:
         return redirect_to_login(request.get_full_path(), login_url="/login/")
-    organisation = Organisation.objects.filter(pk=organisation_id).first()
-    if organisation is None or not (
-        roles.is_reviewer(request.user)
-        or Membership.objects.filter(user=request.user, organisation=organisation).exists()
-    ):
+    organisation = (
+        Organisation.objects.records_visible_to(request.user).filter(pk=organisation_id).first()
+    )
+    if organisation is None:
         raise Http404
     return render(request, "funnel/page.html", _context(organisation))
 

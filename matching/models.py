@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+
+from matching.querysets import MatchQuerySet
 
 
 class IpcIndustry(models.Model):
@@ -170,6 +174,8 @@ class Match(models.Model):
     # rendered in the reader's language by matching.reasons when read.
     reasons = models.JSONField(_("reasons"), default=list)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    objects: ClassVar[MatchQuerySet] = MatchQuerySet.as_manager()  # type: ignore[assignment]
 
     class Meta:
         verbose_name = _("match")

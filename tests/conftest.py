@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from django.core.cache import cache
+from django.utils import translation
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
@@ -27,6 +28,16 @@ def _clear_cache() -> Iterator[None]:
     """Throttle counters live in the Redis cache; every test starts with none."""
     cache.clear()
     yield
+
+
+@pytest.fixture(autouse=True)
+def _default_language() -> Iterator[None]:
+    """Every test starts in LANGUAGE_CODE: a request's language stays active in the thread
+    after the answer (Django's middleware does not reset it), and would reach the next test's
+    messages rendered outside a request."""
+    translation.deactivate()
+    yield
+    translation.deactivate()
 
 
 @pytest.fixture(autouse=True)

@@ -4,7 +4,7 @@ import os
 import tempfile
 
 from marketplace.settings import *  # noqa: F403
-from marketplace.settings import REST_FRAMEWORK
+from marketplace.settings import CACHES, REST_FRAMEWORK
 
 # Redis: the cache on one database (cleared between tests), Celery's broker on another, so
 # clearing the cache never drops a queued task or a worker's queue bindings.
@@ -15,7 +15,7 @@ CACHES = {
         "BACKEND": "marketplace.cache.ResilientRedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": "test",
-        "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+        "OPTIONS": CACHES["default"]["OPTIONS"],
     }
 }
 CELERY_BROKER_URL = f"{TEST_REDIS}/15"

@@ -226,6 +226,8 @@ def test_api_root_lists_the_endpoints_to_anyone() -> None:
         "reference/industries",
         "reference/ipc",
         "reference/regions",
+        "reference/search-terms",
+        "reference/synonyms",
         "reference/tables",
         "register",
         "register/export",

@@ -246,6 +246,7 @@ def test_a_database_connection_terminated_mid_request_answers_503_and_changes_no
 
     [(status, retry_after, refused), (again_status, _none, granted)] = answers
     assert (status, retry_after, refused["code"]) == (503, "5", "database_unavailable")
+    assert set(refused) == {"code", "detail", "fields"}  # the schema's Error, as documented
     assert again_status == 201
     # The terminated request changed nothing: the one license is the retry's.
     assert list(License.objects.values_list("pk", flat=True)) == [granted["id"]]

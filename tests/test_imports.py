@@ -11,6 +11,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from openpyxl import Workbook, load_workbook
 
 from marketplace.models import ImportJob, Patent, PatentCoOwner, PatentEvent
+from marketplace.search.segment import index_grams
 from marketplace.services.imports import import_job_create, import_run
 from tests.conftest import ROLES, World, client_for
 from tests.factories import OrganisationFactory, application_number, make_patent
@@ -398,6 +399,10 @@ def test_a_column_absent_from_the_sheet_leaves_the_stored_value_alone(world: Wor
         ["CN114123456A"],
     )
     assert after.body_tokens == before.body_tokens  # derived from the kept abstract
+    # The bigrams: of the new title and the kept abstract.
+    assert after.gram_tokens == index_grams(
+        "一种改进的正极材料\n本发明公开了一种高镍正极材料的包覆方法。"
+    )
     assert list(
         PatentCoOwner.objects.filter(patent=after).values_list("organisation", flat=True)
     ) == [partner.pk]

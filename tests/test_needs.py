@@ -180,3 +180,112 @@ def test_edit_records_what_changed(world: World) -> None:
         "keywords": ["['高镍', '包覆', '正极']", "['固态电池']"],
         "budget_max_cny": ["800000.00", "500000.00"],
     }
+
+
+NEED_FAULTS = {
+    "title": ["max_length"],  # the serializer
+    "payment_method": ["invalid_choice"],  # the serializer
+    "colour": ["unknown_field"],  # the serializer
+    "ipc_areas": ["invalid_ipc", "invalid_ipc"],  # a rule, once per bad prefix
+    "expires_on": ["expiry_in_past"],  # a rule
+    "budget_min_cny": ["budget_range_inverted"],  # a rule
+}
+
+
+def _need_with_every_fault(world: World) -> dict[str, Any]:
+    return need_body(
+        world,
+        title="x" * 201,
+        payment_method="barter",
+        colour="red",
+        ipc_areas=["H01M", "battery", "电池"],
+        expires_on="2020-01-01",
+        budget_min_cny="900000",
+        budget_max_cny="100000",
+    )
+
+
+def _codes(answer: dict[str, Any]) -> dict[str, list[str]]:
+    return {field: [item["code"] for item in items] for field, items in answer["fields"].items()}
+
+
+@pytest.mark.parametrize(
+    ("language", "words"),
+    [("zh-hans", "不是 IPC 分类号或其前缀"), ("en", "is not an IPC symbol or prefix")],
+)
+def test_a_need_with_several_faults_hears_of_all_of_them_in_one_answer(
+    world: World, language: str, words: str
+) -> None:
+    # Given a body with three faults the serializer finds and three a rule finds
+    body = _need_with_every_fault(world)
+
+    # When the SME posts it
+    response = client_for(world.sme_admin, language).post("/api/v1/needs/", body, format="json")
+
+    # Then one 400 names all six, each on the body's own field, in the reader's language
+    assert response.status_code == 400, response.json()
+    answer = response.json()
+    assert answer["code"] == "invalid"
+    assert _codes(answer) == NEED_FAULTS
+    assert [item["message"] for item in answer["fields"]["ipc_areas"]] == [
+        f"battery {words}（例如 H01M）。"
+        if language == "zh-hans"
+        else f"battery {words} (e.g. H01M).",
+        f"电池 {words}（例如 H01M）。" if language == "zh-hans" else f"电池 {words} (e.g. H01M).",
+    ]
+    assert not TechnologyNeed.objects.exists()
+
+
+def test_a_need_whose_fields_are_well_formed_but_break_several_rules_hears_of_all(
+    world: World,
+) -> None:
+    body = need_body(
+        world,
+        ipc_areas=["battery"],
+        expires_on="2020-01-01",
+        budget_min_cny="900000",
+        budget_max_cny="100000",
+    )
+    response = client_for(world.sme_admin, "zh-hans").post("/api/v1/needs/", body, format="json")
+    assert response.status_code == 400, response.json()
+    assert response.json()["code"] == "invalid"
+    assert _codes(response.json()) == {
+        "ipc_areas": ["invalid_ipc"],
+        "expires_on": ["expiry_in_past"],
+        "budget_min_cny": ["budget_range_inverted"],
+    }
+    assert not TechnologyNeed.objects.exists()
+
+
+@pytest.mark.parametrize("language", ["zh-hans", "en"])
+def test_an_edit_with_several_faults_hears_of_all_and_changes_nothing(
+    world: World, language: str
+) -> None:
+    need = _need(world)
+    before = list(TechnologyNeed.objects.values()), TechnologyNeedEvent.objects.count()
+    response = client_for(world.sme_admin, language).patch(
+        f"/api/v1/needs/{need.pk}/",
+        {"title": "", "ipc_areas": ["battery"], "budget_min_cny": "900000"},
+        format="json",
+    )
+    assert response.status_code == 400, response.json()
+    assert response.json()["code"] == "invalid"
+    assert _codes(response.json()) == {
+        "title": ["blank"],
+        "ipc_areas": ["invalid_ipc"],
+        "budget_min_cny": ["budget_range_inverted"],  # above the stored maximum
+    }
+    assert (list(TechnologyNeed.objects.values()), TechnologyNeedEvent.objects.count()) == before
+
+
+def test_a_stranger_with_a_faulty_body_hears_only_of_its_shape(world: World) -> None:
+    # The rules are checked for those who may post for the SME; others learn nothing more.
+    response = client_for(world.university_admin).post(
+        "/api/v1/needs/", _need_with_every_fault(world), format="json"
+    )
+    assert response.status_code == 400
+    assert _codes(response.json()) == {
+        "title": ["max_length"],
+        "payment_method": ["invalid_choice"],
+        "colour": ["unknown_field"],
+    }

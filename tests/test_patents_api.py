@@ -283,7 +283,8 @@ def test_history_is_for_owners_and_reviewers(world: World, role: str) -> None:
         assert response.status_code == 200
         assert [e["verb"] for e in response.json()["results"]] == ["created"]
         return
-    assert response.status_code == {"anonymous": 401}.get(role, 403)
+    # For anyone else the history does not exist: 404, as for the fee calendar.
+    assert response.status_code == {"anonymous": 401}.get(role, 404)
 
 
 def test_patent_list_query_count_is_constant(
@@ -295,3 +296,98 @@ def test_patent_list_query_count_is_constant(
     with django_assert_max_num_queries(3):
         response = client.get("/api/v1/patents/")
     assert len(response.json()["results"]) == 30
+
+
+def _codes(answer: dict[str, Any]) -> dict[str, list[str]]:
+    return {field: [item["code"] for item in items] for field, items in answer["fields"].items()}
+
+
+@pytest.mark.parametrize(
+    ("language", "future"),
+    [("zh-hans", "该日期晚于今天。"), ("en", "This date is in the future.")],
+)
+def test_a_patent_with_several_faults_hears_of_all_of_them_in_one_answer(
+    world: World, language: str, future: str
+) -> None:
+    # Given a patent already on the platform and a body with faults the serializer finds
+    # (a long abstract, an unknown field) and rules find (check digit aside: the number is
+    # taken; IPC, dates, publication numbers, a co-owner that does not exist)
+    make_patent(world.university, 123)
+    before = _snapshot()
+    faulty = body(
+        world,
+        abstract="摘" * 10_001,
+        colour="red",
+        main_ipc="H01Z 10/05",
+        grant_date="2099-01-01",
+        publication_numbers=["US123"],
+        co_owners=[999_999],
+    )
+
+    # When a member sends it
+    response = world.client("member", language).post("/api/v1/patents/", faulty, format="json")
+
+    # Then one 400 names every fault on the body's own field, and nothing is stored
+    assert response.status_code == 400, response.json()
+    answer = response.json()
+    assert answer["code"] == "invalid"
+    assert _codes(answer) == {
+        "abstract": ["max_length"],
+        "colour": ["unknown_field"],
+        "main_ipc": ["unknown_ipc_subclass"],
+        "grant_date": ["date_in_future"],
+        "publication_numbers": ["invalid_publication_number"],
+        "application_number": ["patent_exists"],
+        "co_owners": ["unknown_organisation"],
+    }
+    assert answer["fields"]["grant_date"][0]["message"] == future
+    assert _snapshot() == before
+
+
+def test_a_well_formed_patent_breaking_several_rules_hears_of_all(world: World) -> None:
+    make_patent(world.university, 123)
+    before = _snapshot()
+    response = world.client("member", "zh-hans").post(
+        "/api/v1/patents/",
+        body(world, main_ipc="H01M-10", filing_date="2020-05-10", co_owners=[world.university.pk]),
+        format="json",
+    )
+    assert response.status_code == 400, response.json()
+    assert response.json()["code"] == "invalid"
+    assert _codes(response.json()) == {
+        "main_ipc": ["invalid_ipc"],
+        "filing_date": ["filing_date_year_mismatch"],
+        "application_number": ["patent_exists"],
+        "co_owners": ["owner_is_co_owner"],
+    }
+    assert _snapshot() == before
+
+
+@pytest.mark.parametrize("language", ["zh-hans", "en"])
+def test_a_patent_edit_with_several_faults_hears_of_all_and_changes_nothing(
+    world: World, language: str
+) -> None:
+    patent = make_patent(world.university, 1)
+    before = _snapshot()
+    response = world.client("member", language).patch(
+        f"/api/v1/patents/{patent.pk}/",
+        {"title": "题" * 501, "main_ipc": "H01Z 10/05", "grant_date": "1990-01-01"},
+        format="json",
+    )
+    assert response.status_code == 400, response.json()
+    assert response.json()["code"] == "invalid"
+    assert _codes(response.json()) == {
+        "title": ["max_length"],
+        "main_ipc": ["unknown_ipc_subclass"],
+        "grant_date": ["grant_before_filing"],
+    }
+    assert _snapshot() == before
+
+
+def test_a_stranger_with_a_faulty_patent_hears_only_of_its_shape(world: World) -> None:
+    make_patent(world.university, 123)
+    response = world.client("other_member").post(
+        "/api/v1/patents/", body(world, abstract="摘" * 10_001, main_ipc="H01Z"), format="json"
+    )
+    assert response.status_code == 400
+    assert _codes(response.json()) == {"abstract": ["max_length"]}

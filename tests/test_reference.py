@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import pytest
 from django.apps import apps
@@ -76,7 +77,13 @@ def test_reference_endpoints_are_public(world: World, role: str) -> None:
         "C17",
     ]
     tables = client.get("/api/v1/reference/tables/")
-    assert [table["key"] for table in tables.json()] == ["gbt2260", "gbt4754", "ipc"]
+    assert [table["key"] for table in tables.json()] == [
+        "gbt2260",
+        "gbt4754",
+        "ipc",
+        "search_terms",
+        "synonyms",
+    ]
 
 
 def test_industry_search_and_detail() -> None:
@@ -121,6 +128,7 @@ def test_the_notes_on_each_table_read_in_chinese_and_in_english() -> None:
 
     # Then each English note has its Chinese one, in the same order
     files = {spec.key: spec.file_name for spec in TABLES}
+    files |= {"synonyms": "synonyms.tsv", "search_terms": "search_terms.csv"}
     for table in tables:
         source = SOURCES[files[table["key"]]]
         assert table["notes"] == "\n".join(source["notes"])
@@ -128,3 +136,32 @@ def test_the_notes_on_each_table_read_in_chinese_and_in_english() -> None:
         lines = table["notes_zh"].split("\n")
         assert len(lines) == len(source["notes"]) > 0
         assert all(re.search(r"[\u4e00-\u9fff]{4}", line) for line in lines)
+
+
+@pytest.mark.parametrize("app", ["marketplace", "licensing", "matching"])
+def test_every_apps_reference_notes_read_in_chinese_too(app: str) -> None:
+    # Given each app's sources.json (licensing's fee schedule, matching's concordance)
+    folder = Path(apps.get_app_config(app).path) / "reference_data"
+    sources = json.loads((folder / "sources.json").read_text(encoding="utf-8"))
+
+    # Then every file's English notes have Chinese ones, one for one, and so do the weights
+    for file_name, source in sources.items():
+        assert len(source["notes_zh"]) == len(source["notes"]) > 0, file_name
+        for note in source["notes_zh"]:
+            assert re.search(r"[\u4e00-\u9fff]{4}", note), (file_name, note)
+        if "weights" in source:
+            assert set(source["weights_zh"]) == set(source["weights"])
+            assert all(
+                re.search(r"[\u4e00-\u9fff]{2}", text) for text in source["weights_zh"].values()
+            )
+
+
+def test_the_concordance_passes_its_own_integrity_check() -> None:
+    import subprocess
+    import sys
+
+    check = Path(apps.get_app_config("matching").path) / "reference_data" / "check.py"
+    result = subprocess.run(
+        [sys.executable, str(check)], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -58,7 +58,7 @@ def test_every_error_response_uses_the_one_error_component(schema: dict[str, Any
     for path, operations in schema["paths"].items():
         for method, operation in operations.items():
             for code, response in operation["responses"].items():
-                if code.startswith("4"):
+                if code.startswith("4") or (code == "503" and path != "/healthz"):
                     assert response["content"] == {"application/json": {"schema": ERROR_REF}}, (
                         method,
                         path,
@@ -68,9 +68,9 @@ def test_every_error_response_uses_the_one_error_component(schema: dict[str, Any
 
 def test_error_statuses_are_documented_only_where_they_can_occur(schema: dict[str, Any]) -> None:
     # A plain list: bad filters or cursor (400), a bad token (401); never 403, 404 or 409.
-    assert _statuses(schema, "get", "licenses/") == ["200", "400", "401"]
+    assert _statuses(schema, "get", "licenses/") == ["200", "400", "401", "503"]
     # A detail read: a bad token, an id that is not visible; no input to refuse.
-    assert _statuses(schema, "get", "licenses/{id}/") == ["200", "401", "404"]
+    assert _statuses(schema, "get", "licenses/{id}/") == ["200", "401", "404", "503"]
     # A command with a body: everything a command and a body can meet, no throttle.
     assert _statuses(schema, "post", "licenses/{id}/pay/") == [
         "200",
@@ -81,6 +81,7 @@ def test_error_statuses_are_documented_only_where_they_can_occur(schema: dict[st
         "409",
         "413",
         "415",
+        "503",
     ]
     # A command without a body takes no content type, so it cannot be 413 or 415.
     assert _statuses(schema, "post", "declarations/{id}/submit/") == [
@@ -90,13 +91,37 @@ def test_error_statuses_are_documented_only_where_they_can_occur(schema: dict[st
         "403",
         "404",
         "409",
+        "503",
     ]
     # The login reads no token (no 401) and is throttled (429 with Retry-After).
     login = _operation(schema, "post", "auth/token/")
     assert "401" not in login["responses"]
     assert login["responses"]["429"]["headers"]["Retry-After"]["schema"] == {"type": "integer"}
     # A reviewer-only read can refuse (403); a GET never conflicts.
-    assert _statuses(schema, "get", "declarations/review-queue/") == ["200", "400", "401", "403"]
+    assert _statuses(schema, "get", "declarations/review-queue/") == [
+        "200",
+        "400",
+        "401",
+        "403",
+        "503",
+    ]
+
+
+def test_every_operation_documents_the_503_of_a_lost_database_connection(
+    schema: dict[str, Any],
+) -> None:
+    # Each reads the database; tests/test_faults.py and tests/test_database_outage.py make
+    # the real answer. /healthz documents its own 503 (its report of what is down).
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            unavailable = operation["responses"]["503"]
+            if path == "/healthz":
+                assert unavailable["content"]["application/json"]["schema"] == {
+                    "$ref": "#/components/schemas/Health"
+                }
+                continue
+            assert unavailable["description"].startswith("`database_unavailable`"), (method, path)
+            assert unavailable["headers"]["Retry-After"]["schema"] == {"type": "integer"}
 
 
 def test_a_409_is_documented_where_the_service_raises_it(

@@ -265,7 +265,8 @@ def test_a_page_of_hits_costs_the_same_statements_whatever_its_size(
     world: World, offered: dict[str, Any], django_assert_num_queries: Any
 ) -> None:
     search({"q": "锂离子电池"})  # the facet labels are read once per process
-    # The candidates, the page's rows and the page's declaration summaries.
+    # The candidates, the bigram candidates (fewer than a page of them: search widens), and the
+    # page's rows with their declaration summaries.
     with django_assert_num_queries(3):
         one = search({"q": "锂离子电池", "limit": 1})
     with django_assert_num_queries(3):

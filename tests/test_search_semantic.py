@@ -121,7 +121,8 @@ def test_a_worker_embeds_new_and_changed_patents_and_an_english_query_finds_a_ch
         assert unlisted.pk not in ids(body)  # the index holds every patent; search, the listed
         # "cathode" also meets 正极 through the synonym table: one term of four, widened.
         assert body["query"]["mode"] == "or"
-        by_meaning = search({"q": "rechargeable lithium cell with a long cycle life"})
+        # (lithium would meet 锂离子 through the term list: lithium ↔ 锂, IPC C01D)
+        by_meaning = search({"q": "rechargeable cell with a long cycle life"})
         assert ids(by_meaning)[0] == battery.pk
         assert by_meaning["query"]["mode"] == "meaning"  # no word of it is in any patent
 
@@ -183,7 +184,12 @@ def test_a_worker_reopens_the_index_when_a_new_generation_is_published(
     second = current_index()
     assert second is not None and second.generation == 2
     assert sorted(second.ids.tolist()) == [patent.pk, second_patent.pk]
-    assert sorted(p.name for p in vector_dir.iterdir()) == ["CURRENT", "ids-2.npy", "vectors-2.npy"]
+    assert sorted(p.name for p in vector_dir.iterdir()) == [
+        "CURRENT",
+        "codes-2.npy",
+        "ids-2.npy",
+        "vectors-2.npy",
+    ]
     assert first.ids.tolist() == [patent.pk]  # an old map stays readable after the unlink
 
 

@@ -15,12 +15,11 @@ from rest_framework.views import APIView
 
 from licensing.estimation import estimate_cost, suggest_range
 from licensing.models import Declaration
-from marketplace import roles
 from marketplace.api.fields import IndustryField
 from marketplace.api.serializers import StrictInputSerializer
 from marketplace.api.views import ERROR_RESPONSES
 from marketplace.errors import NotFound
-from marketplace.models import Membership, Patent
+from marketplace.models import Organisation, Patent
 
 
 class EstimateInputSerializer(StrictInputSerializer):
@@ -95,13 +94,9 @@ class RoyaltySuggestionView(APIView):
         responses={200: SuggestionSerializer, **ERROR_RESPONSES},
     )
     def get(self, request: Request, patent_id: int) -> Response:
-        patent = Patent.objects.filter(pk=patent_id).first()
-        if patent is None or not (
-            roles.is_reviewer(request.user)
-            or Membership.objects.filter(
-                user_id=request.user.pk or 0, organisation_id=patent.owner_id
-            ).exists()
-        ):
+        # For the patentee who declares (the owner's members, not co-owners) and reviewers.
+        owners = Organisation.objects.records_visible_to(request.user)
+        if not Patent.objects.filter(pk=patent_id, owner_id__in=owners.values("pk")).exists():
             raise NotFound()
         query = SuggestionQuerySerializer(data=request.query_params.dict())
         query.is_valid(raise_exception=True)

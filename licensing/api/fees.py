@@ -14,10 +14,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from licensing.fees import calendar_totals, fee_calendar, patentee_totals
-from marketplace import roles
 from marketplace.api.views import ERROR_RESPONSES
 from marketplace.errors import NotFound
-from marketplace.models import LegalStatus, Membership, Patent
+from marketplace.models import LegalStatus, Organisation, Patent
 
 
 class FeeYearSerializer(serializers.Serializer[Any]):
@@ -50,12 +49,6 @@ class CalendarSerializer(serializers.Serializer[Any]):
     totals = serializers.DictField(child=serializers.CharField())
 
 
-def _owner_ids(user: Any) -> list[int]:
-    return list(
-        Membership.objects.filter(user_id=user.pk).values_list("organisation_id", flat=True)
-    )
-
-
 class FeeCalendarView(APIView):
     """Every remaining patent year: fee, reductions applied, savings from open licensing."""
 
@@ -63,12 +56,13 @@ class FeeCalendarView(APIView):
 
     @extend_schema(responses={200: CalendarSerializer, **ERROR_RESPONSES})
     def get(self, request: Request, patent_id: int) -> Response:
-        patent = Patent.objects.select_related("owner").filter(pk=patent_id).first()
+        patent = (
+            Patent.objects.records_visible_to(request.user)
+            .select_related("owner")
+            .filter(pk=patent_id)
+            .first()
+        )
         if patent is None:
-            raise NotFound()
-        own = _owner_ids(request.user)
-        is_owner = patent.owner_id in own or patent.co_owners.filter(pk__in=own).exists()
-        if not (is_owner or roles.is_reviewer(request.user)):
             raise NotFound()
         years = fee_calendar(
             patent, timezone.localdate(), from_year=1 if request.query_params.get("all") else None
@@ -94,7 +88,8 @@ class FeeTotalsView(APIView):
 
     @extend_schema(responses={200: FeeTotalsSerializer, **ERROR_RESPONSES})
     def get(self, request: Request, organisation_id: int) -> Response:
-        if not (organisation_id in _owner_ids(request.user) or roles.is_reviewer(request.user)):
+        visible = Organisation.objects.records_visible_to(request.user)
+        if not visible.filter(pk=organisation_id).exists():
             raise NotFound()
         patents = Patent.objects.filter(
             owner_id=organisation_id, legal_status=LegalStatus.IN_FORCE

@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.http import HttpResponse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -22,6 +22,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from licensing import permissions
 from licensing.api.renderers import PdfRenderer
 from licensing.api.serializers import ReasonSerializer
 from licensing.documents import license_document
@@ -35,14 +36,13 @@ from licensing.models import (
     RoyaltyReport,
 )
 from licensing.services import licenses as services
-from marketplace import roles
 from marketplace.api.ids import ID_REGEX, path_id
 from marketplace.api.pagination import CursorPagination
-from marketplace.api.permissions import request_user
+from marketplace.api.permissions import CommandChecks, request_user
 from marketplace.api.serializers import StrictInputSerializer
 from marketplace.api.views import ERROR_RESPONSES
 from marketplace.errors import Conflict, NotFound
-from marketplace.models import Membership
+from marketplace.models import Organisation
 
 
 class PaymentSerializer(serializers.ModelSerializer[LicensePayment]):
@@ -217,23 +217,26 @@ def _request_hash(data: Any) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
 
 
-class LicenseViewSet(viewsets.ReadOnlyModelViewSet[License]):
+class LicenseViewSet(CommandChecks, viewsets.ReadOnlyModelViewSet[License]):
     """Licenses the caller is party to (licensee or patentee), all of them for platform staff."""
 
     serializer_class = LicenseSerializer
     pagination_class = CursorPagination
     permission_classes = [IsAuthenticated]
     filterset_fields = ["status", "declaration", "patent", "licensee", "licensor"]
+    command_checks = {
+        "pay": permissions.check_license_pay_upfront,
+        "contest": permissions.check_license_contest_payment,
+        "filings": permissions.check_license_file,
+        "decide_filing": permissions.check_filing_decide,
+        "royalty_reports": permissions.check_royalty_report,
+        "royalty_payments": permissions.check_royalty_pay,
+    }
 
     def get_queryset(self) -> QuerySet[License]:
         if getattr(self, "swagger_fake_view", False):
             return License.objects.none()
-        user = request_user(self.request)
-        queryset = License.objects.prefetch_related("payments", "filings")
-        if roles.is_platform_staff(user):
-            return queryset
-        mine = Membership.objects.filter(user=user).values("organisation_id")
-        return queryset.filter(Q(licensee_id__in=mine) | Q(licensor_id__in=mine))
+        return License.objects.visible_to(self.request.user).prefetch_related("payments", "filings")
 
     def _respond(self, license: License, code: int = status.HTTP_200_OK) -> Response:
         fresh = License.objects.prefetch_related("payments", "filings").get(pk=license.pk)
@@ -486,10 +489,7 @@ class OrganisationLedgerView(APIView):
 
     @extend_schema(responses={200: OrganisationLedgerSerializer, 404: ERROR_RESPONSES[404]})
     def get(self, request: Request, organisation_id: int) -> Response:
-        user = request_user(request)
-        if not (
-            roles.is_platform_staff(user)
-            or Membership.objects.filter(user=user, organisation_id=organisation_id).exists()
-        ):
+        visible = Organisation.objects.private_visible_to(request.user)
+        if not visible.filter(pk=organisation_id).exists():
             raise NotFound()
         return Response(organisation_ledger(organisation_id, timezone.localdate()))

@@ -16,6 +16,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from licensing import permissions
 from licensing.models import (
     CaseAgent,
     CaseCause,
@@ -29,7 +30,7 @@ from licensing.services.mediation import EVIDENCE_CONTENT_TYPES
 from marketplace.api.ids import ID_REGEX, path_id
 from marketplace.api.pagination import CursorPagination
 from marketplace.api.parsers import LimitedJSONParser
-from marketplace.api.permissions import request_user
+from marketplace.api.permissions import CommandChecks, request_user
 from marketplace.api.serializers import StrictInputSerializer
 from marketplace.api.views import ERROR_RESPONSES
 from marketplace.errors import NotFound
@@ -237,7 +238,7 @@ class EventSerializer(serializers.ModelSerializer[MediationEvent]):
         return gettext(event.reason) if event.reason else ""
 
 
-class MediationCaseViewSet(viewsets.ReadOnlyModelViewSet[MediationCase]):
+class MediationCaseViewSet(CommandChecks, viewsets.ReadOnlyModelViewSet[MediationCase]):
     """Cases the caller is a party to, mediates, or supervises."""
 
     serializer_class = CaseSerializer
@@ -245,6 +246,21 @@ class MediationCaseViewSet(viewsets.ReadOnlyModelViewSet[MediationCase]):
     pagination_class = CursorPagination
     parser_classes = [LimitedJSONParser, MultiPartParser]
     filterset_fields = ["status"]
+    command_checks = {
+        "evidence": permissions.check_case_add_evidence,
+        "respond": permissions.check_case_respond,
+        "agents": permissions.check_case_name_agents,
+        "revoke_agent": permissions.check_case_name_agents,
+        "recusal": permissions.check_case_request_recusal,
+        "recusal_decision": permissions.check_case_decide_recusal,
+        "withdraw": permissions.check_case_withdraw,
+        "accept_agreement": permissions.check_case_accept_agreement,
+        "assign": permissions.check_case_assign,
+        **dict.fromkeys(
+            ("send_notice", "accept", "sessions", "agreement", "close"),
+            permissions.check_case_mediator,
+        ),
+    }
 
     def get_queryset(self) -> QuerySet[MediationCase]:
         if getattr(self, "swagger_fake_view", False):
@@ -326,11 +342,12 @@ class MediationCaseViewSet(viewsets.ReadOnlyModelViewSet[MediationCase]):
     @extend_schema(request=RespondSerializer, responses={200: CaseSerializer, **ERROR_RESPONSES})
     @action(detail=True, methods=["post"])
     def respond(self, request: Request, pk: str) -> Response:
+        case = self.get_object()
         values = self._data(RespondSerializer, request)
         return self._respond(
             services.case_respond(
                 actor=request_user(request),
-                case_id=self.get_object().pk,
+                case_id=case.pk,
                 agree=values["agree"],
                 reason=values["reason"],
                 agents=[services.AgentInput(**agent) for agent in values.get("agents", [])],
@@ -341,7 +358,7 @@ class MediationCaseViewSet(viewsets.ReadOnlyModelViewSet[MediationCase]):
     @action(detail=True, methods=["post"])
     def agents(self, request: Request, pk: str) -> Response:
         """A party names agents with power of attorney for its own side (at most two)."""
-        case = self.get_object()  # a case the caller may not see is a 404, whatever the body
+        case = self.get_object()
         values = self._data(NameAgentsSerializer, request)
         return self._respond(
             services.case_name_agents(
@@ -365,8 +382,8 @@ class MediationCaseViewSet(viewsets.ReadOnlyModelViewSet[MediationCase]):
     @extend_schema(request=ReasonsSerializer, responses={200: CaseSerializer, **ERROR_RESPONSES})
     @action(detail=True, methods=["post"])
     def recusal(self, request: Request, pk: str) -> Response:
-        values = self._data(ReasonsSerializer, request)
         case = self.get_object()
+        values = self._data(ReasonsSerializer, request)
         services.case_request_recusal(
             actor=request_user(request), case_id=case.pk, reasons=values["reasons"]
         )
@@ -377,11 +394,12 @@ class MediationCaseViewSet(viewsets.ReadOnlyModelViewSet[MediationCase]):
     )
     @action(detail=True, methods=["post"], url_path="recusal-decision")
     def recusal_decision(self, request: Request, pk: str) -> Response:
+        case = self.get_object()
         values = self._data(RecusalDecisionSerializer, request)
         return self._respond(
             services.case_decide_recusal(
                 actor=request_user(request),
-                case_id=self.get_object().pk,
+                case_id=case.pk,
                 grant=values["grant"],
                 reason=values["reason"],
             )
@@ -392,10 +410,11 @@ class MediationCaseViewSet(viewsets.ReadOnlyModelViewSet[MediationCase]):
     )
     @action(detail=True, methods=["post"])
     def withdraw(self, request: Request, pk: str) -> Response:
+        case = self.get_object()
         values = self._data(OptionalReasonSerializer, request)
         return self._respond(
             services.case_withdraw(
-                actor=request_user(request), case_id=self.get_object().pk, reason=values["reason"]
+                actor=request_user(request), case_id=case.pk, reason=values["reason"]
             )
         )
 
@@ -420,11 +439,12 @@ class MediationCaseViewSet(viewsets.ReadOnlyModelViewSet[MediationCase]):
     @extend_schema(request=AssignSerializer, responses={200: CaseSerializer, **ERROR_RESPONSES})
     @action(detail=True, methods=["post"])
     def assign(self, request: Request, pk: str) -> Response:
+        case = self.get_object()
         values = self._data(AssignSerializer, request)
         return self._respond(
             services.case_assign(
                 actor=request_user(request),
-                case_id=self.get_object().pk,
+                case_id=case.pk,
                 mediator_id=values["mediator"],
             )
         )
@@ -439,11 +459,12 @@ class MediationCaseViewSet(viewsets.ReadOnlyModelViewSet[MediationCase]):
     @extend_schema(request=AcceptCaseSerializer, responses={200: CaseSerializer, **ERROR_RESPONSES})
     @action(detail=True, methods=["post"])
     def accept(self, request: Request, pk: str) -> Response:
+        case = self.get_object()
         values = self._data(AcceptCaseSerializer, request)
         return self._respond(
             services.case_accept(
                 actor=request_user(request),
-                case_id=self.get_object().pk,
+                case_id=case.pk,
                 session_at=values["session_at"],
                 place=values["place"],
             )
@@ -452,8 +473,8 @@ class MediationCaseViewSet(viewsets.ReadOnlyModelViewSet[MediationCase]):
     @extend_schema(request=SessionSerializer, responses={200: CaseSerializer, **ERROR_RESPONSES})
     @action(detail=True, methods=["post"])
     def sessions(self, request: Request, pk: str) -> Response:
-        values = self._data(SessionSerializer, request)
         case = self.get_object()
+        values = self._data(SessionSerializer, request)
         services.case_record_session(actor=request_user(request), case_id=case.pk, **values)
         return self._respond(case)
 
@@ -462,8 +483,8 @@ class MediationCaseViewSet(viewsets.ReadOnlyModelViewSet[MediationCase]):
     )
     @action(detail=True, methods=["post"])
     def agreement(self, request: Request, pk: str) -> Response:
-        values = self._data(AgreementInputSerializer, request)
         case = self.get_object()
+        values = self._data(AgreementInputSerializer, request)
         services.case_record_agreement(
             actor=request_user(request),
             case_id=case.pk,
@@ -487,9 +508,10 @@ class MediationCaseViewSet(viewsets.ReadOnlyModelViewSet[MediationCase]):
     )
     @action(detail=True, methods=["post"])
     def close(self, request: Request, pk: str) -> Response:
+        case = self.get_object()
         values = self._data(OptionalReasonSerializer, request)
         return self._respond(
             services.case_close(
-                actor=request_user(request), case_id=self.get_object().pk, reason=values["reason"]
+                actor=request_user(request), case_id=case.pk, reason=values["reason"]
             )
         )

@@ -20,7 +20,7 @@ from rest_framework.views import APIView
 
 from licensing.api.renderers import CsvRenderer
 from licensing.models import StatisticsCell, StatisticsDimension
-from licensing.open_statistics import CACHE_SECONDS, MINIMUM_LICENSES, cache_key
+from licensing.open_statistics import CACHE_SECONDS, cache_key, minimum_licenses
 from marketplace.api.views import ERROR_RESPONSES
 
 # URL spelling of the dimensions (hyphens), and back.
@@ -114,7 +114,7 @@ def _table_json(dimension: str, stored: str) -> bytes:
         {
             "dimension": dimension,
             "refreshed_at": total.refreshed_at if total else None,
-            "minimum_licenses_per_cell": MINIMUM_LICENSES,
+            "minimum_licenses_per_cell": minimum_licenses(),
             "total": StatisticsCellSerializer(total).data if total else None,
             "rows": StatisticsCellSerializer(_cells(stored), many=True).data,
         }
@@ -138,7 +138,7 @@ class StatisticsIndexView(APIView):
             return _json(
                 {
                     "refreshed_at": total.refreshed_at if total else None,
-                    "minimum_licenses_per_cell": MINIMUM_LICENSES,
+                    "minimum_licenses_per_cell": minimum_licenses(),
                     "dimensions": list(DIMENSIONS),
                     "total": StatisticsCellSerializer(total).data if total else None,
                 }

@@ -20,19 +20,20 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from licensing import permissions
 from licensing.api import serializers as s
 from licensing.models import Declaration, DeclarationEvent, DeclarationStatus, PaymentMethod
 from licensing.querysets import PUBLIC
 from licensing.services import declarations as services
 from marketplace import roles
-from marketplace.api.errors import flatten_errors
+from marketplace.api.errors import accepted_values, flatten_errors
 from marketplace.api.exports import safe_cell
 from marketplace.api.ids import IdFilter
 from marketplace.api.pagination import CursorPagination
-from marketplace.api.permissions import request_user
+from marketplace.api.permissions import CommandChecks, request_user
 from marketplace.api.views import ERROR_RESPONSES
-from marketplace.errors import InvalidInput, PermissionDenied
-from marketplace.models import Patent, PatentCoOwner, User
+from marketplace.errors import InvalidInput, NotFound, PermissionDenied
+from marketplace.models import Organisation, Patent, PatentCoOwner
 from marketplace.patents.ipc import normalise_ipc_prefix
 
 
@@ -59,28 +60,13 @@ class ReviewQueuePagination(CursorPagination):
     ordering = ("updated_at", "id")  # type: ignore[assignment]
 
 
-def _accepted_values(
-    data: serializers.Serializer[Any], raw: Any, refused: set[str]
-) -> dict[str, Any]:
-    """The values of the fields the serializer accepted, each validated on its own."""
-    values: dict[str, Any] = {}
-    for name, field in data.fields.items():
-        if name in refused or field.read_only:
-            continue
-        try:
-            values[name] = field.run_validation(raw.get(name, serializers.empty))
-        except (serializers.ValidationError, serializers.SkipField):
-            continue
-    return values
-
-
 def _with_term_problems(data: s.DeclarationCreateSerializer, request: Request) -> InvalidInput:
     """The serializer's errors and the term rules the accepted fields break, in one 400, so
     a patentee fixes everything in one round."""
     errors = flatten_errors(data.errors)
     fields = {path: [(i["code"], i["message"]) for i in items] for path, items in errors.items()}
     refused = {path.split(".")[0] for path in errors}
-    values = _accepted_values(data, request.data, refused)
+    values = accepted_values(data, request.data, refused)
     patent_id = values.pop("patent", None)
     if patent_id is not None:
         problems = services.declaration_terms_problems(
@@ -93,12 +79,29 @@ def _with_term_problems(data: s.DeclarationCreateSerializer, request: Request) -
     )
 
 
-class DeclarationViewSet(viewsets.ReadOnlyModelViewSet[Declaration]):
+class DeclarationViewSet(CommandChecks, viewsets.ReadOnlyModelViewSet[Declaration]):
     """Declarations: drafts for the patentee, announced ones for all, the queue for reviewers."""
 
     serializer_class = s.DeclarationSerializer
     filterset_class = DeclarationFilter
     pagination_class = CursorPagination
+    command_checks = {
+        "partial_update": permissions.check_declaration_patentee,
+        "consent": permissions.check_declaration_consent,
+        "submit": permissions.check_declaration_patentee,
+        "request_withdrawal": permissions.check_declaration_patentee,
+        **dict.fromkeys(
+            (
+                "announce",
+                "refuse",
+                "approve_withdrawal",
+                "refuse_withdrawal",
+                "terminate",
+                "revoke",
+            ),
+            permissions.check_declaration_review,
+        ),
+    }
 
     def get_permissions(self) -> list[Any]:
         if self.action in ("list", "retrieve", "timeline") and self.request.method == "GET":
@@ -149,27 +152,24 @@ class DeclarationViewSet(viewsets.ReadOnlyModelViewSet[Declaration]):
     def problems(self, request: Request, pk: str) -> Response:
         """What would refuse a submission now: bars, term rules, missing co-owner consents."""
         declaration = self.get_object()
-        if not (
-            (
-                isinstance(request.user, User)
-                and declaration.organisation.memberships.filter(user=request.user).exists()
-            )
-            or roles.is_reviewer(request.user)
+        # For the patentee and reviewers; for anyone else they do not exist (404).
+        if (
+            not Declaration.objects.records_visible_to(request.user)
+            .filter(pk=declaration.pk)
+            .exists()
         ):
-            raise PermissionDenied(
-                "patentee_required", _("Only the patentee and reviewers can see this.")
-            )
+            raise NotFound()
         return Response(services.declaration_problems(declaration))
 
-    def _command(self, request: Request, service: Any, **kwargs: Any) -> Response:
-        declaration = self.get_object()
+    def _command(self, request: Request, service: Any, *, with_reason: bool = False) -> Response:
+        declaration = self.get_object()  # 404, then the command's check (403), then the body
+        kwargs: dict[str, Any] = {}
+        if with_reason:
+            data = s.ReasonSerializer(data=request.data)
+            data.is_valid(raise_exception=True)
+            kwargs["reason"] = str(data.validated_data["reason"])
         result = service(actor=request_user(request), declaration_id=declaration.pk, **kwargs)
         return self._respond(result)
-
-    def _reason(self, request: Request) -> str:
-        data = s.ReasonSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        return str(data.validated_data["reason"])
 
     @extend_schema(
         request=s.ConsentSerializer, responses={200: s.DeclarationSerializer, **ERROR_RESPONSES}
@@ -177,9 +177,9 @@ class DeclarationViewSet(viewsets.ReadOnlyModelViewSet[Declaration]):
     @action(detail=True, methods=["post"])
     def consent(self, request: Request, pk: str) -> Response:
         """A co-owner consents to the declaration (draft) or to its withdrawal (announced)."""
+        declaration = self.get_object()
         data = s.ConsentSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        declaration = self.get_object()
         services.declaration_consent(
             actor=request_user(request),
             declaration_id=declaration.pk,
@@ -202,16 +202,14 @@ class DeclarationViewSet(viewsets.ReadOnlyModelViewSet[Declaration]):
     )
     @action(detail=True, methods=["post"])
     def refuse(self, request: Request, pk: str) -> Response:
-        return self._command(request, services.declaration_refuse, reason=self._reason(request))
+        return self._command(request, services.declaration_refuse, with_reason=True)
 
     @extend_schema(
         request=s.ReasonSerializer, responses={200: s.DeclarationSerializer, **ERROR_RESPONSES}
     )
     @action(detail=True, methods=["post"], url_path="request-withdrawal")
     def request_withdrawal(self, request: Request, pk: str) -> Response:
-        return self._command(
-            request, services.declaration_request_withdrawal, reason=self._reason(request)
-        )
+        return self._command(request, services.declaration_request_withdrawal, with_reason=True)
 
     @extend_schema(request=None, responses={200: s.DeclarationSerializer, **ERROR_RESPONSES})
     @action(detail=True, methods=["post"], url_path="approve-withdrawal")
@@ -223,23 +221,21 @@ class DeclarationViewSet(viewsets.ReadOnlyModelViewSet[Declaration]):
     )
     @action(detail=True, methods=["post"], url_path="refuse-withdrawal")
     def refuse_withdrawal(self, request: Request, pk: str) -> Response:
-        return self._command(
-            request, services.declaration_refuse_withdrawal, reason=self._reason(request)
-        )
+        return self._command(request, services.declaration_refuse_withdrawal, with_reason=True)
 
     @extend_schema(
         request=s.ReasonSerializer, responses={200: s.DeclarationSerializer, **ERROR_RESPONSES}
     )
     @action(detail=True, methods=["post"])
     def terminate(self, request: Request, pk: str) -> Response:
-        return self._command(request, services.declaration_terminate, reason=self._reason(request))
+        return self._command(request, services.declaration_terminate, with_reason=True)
 
     @extend_schema(
         request=s.ReasonSerializer, responses={200: s.DeclarationSerializer, **ERROR_RESPONSES}
     )
     @action(detail=True, methods=["post"])
     def revoke(self, request: Request, pk: str) -> Response:
-        return self._command(request, services.declaration_revoke, reason=self._reason(request))
+        return self._command(request, services.declaration_revoke, with_reason=True)
 
     @extend_schema(responses={200: s.DeclarationEventSerializer(many=True), **ERROR_RESPONSES})
     @action(detail=True, methods=["get"])
@@ -248,9 +244,10 @@ class DeclarationViewSet(viewsets.ReadOnlyModelViewSet[Declaration]):
         declaration = self.get_object()
         events = DeclarationEvent.objects.filter(declaration=declaration).select_related("actor")
         data: list[Any] = list(s.DeclarationEventSerializer(events, many=True).data)
-        is_party = request.user.is_authenticated and (
-            roles.is_platform_staff(request.user)
-            or declaration.organisation.memberships.filter(user=request.user).exists()
+        is_party = (
+            Organisation.objects.private_visible_to(request.user)
+            .filter(pk=declaration.organisation_id)
+            .exists()
         )
         if not is_party:
             data = [{**item, "actor": None} for item in data]
@@ -424,8 +421,6 @@ class PatentDeclarationsView(APIView):
         patent = Patent.objects.visible_to(request.user).filter(pk=patent_id).first()
         declarations = Declaration.objects.visible_to(request.user).filter(patent_id=patent_id)
         if patent is None and not declarations.exists():
-            from marketplace.errors import NotFound
-
             raise NotFound()
         return Response(
             s.DeclarationSerializer(

@@ -8,7 +8,7 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from licensing.querysets import PUBLIC, DeclarationQuerySet
+from licensing.querysets import IN_FORCE_STATUSES, PUBLIC, DeclarationQuerySet
 from marketplace.workflow import EventBase, VerbChoices
 
 
@@ -23,20 +23,6 @@ class DeclarationStatus(models.TextChoices):
     REVOKED = "revoked", _("revoked")
     EXPIRED = "expired", _("expired")
     SUPERSEDED = "superseded", _("superseded")
-
-
-# In force: licenses can be obtained (a withdrawal takes effect only when announced).
-IN_FORCE_STATUSES = (DeclarationStatus.ANNOUNCED, DeclarationStatus.WITHDRAWAL_REQUESTED)
-# Shown in the public register.
-REGISTER_STATUSES = (
-    DeclarationStatus.ANNOUNCED,
-    DeclarationStatus.WITHDRAWAL_REQUESTED,
-    DeclarationStatus.WITHDRAWN,
-    DeclarationStatus.TERMINATED,
-    DeclarationStatus.REVOKED,
-    DeclarationStatus.EXPIRED,
-    DeclarationStatus.SUPERSEDED,
-)
 
 
 class PaymentMethod(models.TextChoices):
@@ -134,6 +120,9 @@ class Declaration(models.Model):
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     objects: ClassVar[DeclarationQuerySet] = DeclarationQuerySet.as_manager()  # type: ignore[assignment]
+    # The statuses in force (licensing.querysets), here for marketplace, which reads them
+    # through the relation on Patent because it does not import licensing.
+    IN_FORCE_STATUSES: ClassVar[tuple[str, ...]] = IN_FORCE_STATUSES
 
     class Meta:
         verbose_name = _("open-license declaration")
@@ -148,7 +137,7 @@ class Declaration(models.Model):
             # One declaration in force per patent: a new one supersedes the old at announcement.
             models.UniqueConstraint(
                 fields=["patent"],
-                condition=models.Q(status__in=["announced", "withdrawal_requested"]),
+                condition=models.Q(status__in=list(IN_FORCE_STATUSES)),
                 name="declaration_one_in_force_per_patent",
             ),
             # One declaration in the pipeline per patent (draft or submitted).

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from licensing.querysets import LicenseQuerySet
 from marketplace.workflow import EventBase, VerbChoices
 
 
@@ -72,6 +75,8 @@ class License(models.Model):
     )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    objects: ClassVar[LicenseQuerySet] = LicenseQuerySet.as_manager()  # type: ignore[assignment]
 
     class Meta:
         verbose_name = _("license")

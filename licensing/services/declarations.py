@@ -13,9 +13,11 @@ from django.utils.translation import gettext_lazy as _
 
 from licensing.bars import Bar, bars_for
 from licensing.models import Declaration, DeclarationConsent, DeclarationEvent, DeclarationStatus
+from licensing.permissions import check_declaration_consent
+from licensing.permissions import check_declaration_patentee as _require_patentee
+from licensing.permissions import check_declaration_review as _require_reviewer
 from licensing.terms import advertising_words, check_terms
 from licensing.workflow import DECLARATION, declaration_transition
-from marketplace import roles
 from marketplace.errors import Conflict, InvalidInput, Message, NotFound, PermissionDenied
 from marketplace.models import Membership, Organisation, Patent, User
 from marketplace.services.patents import patent_set_listing
@@ -41,18 +43,6 @@ TERM_FIELDS = (
 
 def _today() -> date:
     return timezone.localdate()
-
-
-def _require_patentee(actor: User, declaration: Declaration) -> None:
-    if not Membership.objects.is_member(actor, declaration.organisation_id):
-        raise PermissionDenied(
-            "patentee_required", _("Only members of the patentee organisation can do this.")
-        )
-
-
-def _require_reviewer(actor: User) -> None:
-    if not roles.has(actor, roles.REVIEW_DECLARATIONS):
-        raise PermissionDenied("reviewer_required", _("Only a reviewer can do this."))
 
 
 def _lock(actor: User, declaration_id: int) -> Declaration:
@@ -221,13 +211,7 @@ def declaration_update(*, actor: User, declaration_id: int, terms: dict[str, Any
 def declaration_consent(*, actor: User, declaration_id: int, purpose: str) -> DeclarationConsent:
     """A co-owner's member consents, for their organisation, to the declaration or withdrawal."""
     declaration = _lock(actor, declaration_id)
-    organisation_ids = set(_co_owner_ids(declaration)) & set(
-        Membership.objects.filter(user=actor).values_list("organisation_id", flat=True)
-    )
-    if not organisation_ids:
-        raise PermissionDenied(
-            "co_owner_required", _("Only a member of a co-owning organisation can consent.")
-        )
+    organisation_ids = check_declaration_consent(actor, declaration)
     expected = S.DRAFT if purpose == DeclarationConsent.Purpose.DECLARATION else S.ANNOUNCED
     if declaration.status != expected:
         raise Conflict(

@@ -12,6 +12,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from licensing import permissions
 from licensing.documents import license_document
 from licensing.models import (
     Declaration,
@@ -26,6 +27,7 @@ from licensing.models import (
     PaymentStatus,
     RoyaltyReport,
 )
+from licensing.querysets import IN_FORCE_STATUSES
 from licensing.terms import filing_deadline as filing_deadline_after
 from licensing.workflow import FILING, LICENSE, PAYMENT
 from marketplace import roles
@@ -170,7 +172,7 @@ def license_accept(
                 else ""
             },
         )
-    if status not in (DeclarationStatus.ANNOUNCED, DeclarationStatus.WITHDRAWAL_REQUESTED):
+    if status not in IN_FORCE_STATUSES:
         raise Conflict(
             "declaration_not_in_force",
             _("This declaration is %(status)s: it offers no license."),
@@ -241,16 +243,13 @@ def license_accept(
 
 def _lock_license(actor: User, license_id: int) -> License:
     license = (
-        License.objects.select_for_update(of=("self",))
+        License.objects.visible_to(actor)
+        .select_for_update(of=("self",))
         .select_related("patent", "declaration")
         .filter(pk=license_id)
         .first()
     )
-    if license is None or not (
-        Membership.objects.is_member(actor, license.licensee_id)
-        or Membership.objects.is_member(actor, license.licensor_id)
-        or roles.is_platform_staff(actor)
-    ):
+    if license is None:
         raise NotFound()
     return license
 
@@ -259,8 +258,7 @@ def _lock_license(actor: User, license_id: int) -> License:
 def license_pay_upfront(*, actor: User, license_id: int, payment: dict[str, Any]) -> License:
     """Record the payment due at acceptance; the license takes effect."""
     license = _lock_license(actor, license_id)
-    if not Membership.objects.is_member(actor, license.licensee_id):
-        raise PermissionDenied("licensee_required", _("Only the licensee records its payments."))
+    permissions.check_license_pay_upfront(actor, license)
     if license.status != LicenseStatus.AWAITING_PAYMENT:
         raise Conflict("license_not_awaiting_payment", _("Nothing is awaiting payment here."))
     _check_payment(payment, license.due_at_acceptance_cny, path="")
@@ -286,8 +284,7 @@ def license_contest_payment(
 ) -> License:
     """The patentee says a recorded payment never arrived; the licensee may go to mediation."""
     license = _lock_license(actor, license_id)
-    if not Membership.objects.is_member(actor, license.licensor_id):
-        raise PermissionDenied("patentee_required", _("Only the patentee can contest a payment."))
+    permissions.check_license_contest_payment(actor, license)
     if not reason.strip():
         raise InvalidInput(
             "reason_required",
@@ -406,11 +403,7 @@ def filing_deadline(license: License) -> date | None:
 def license_file(*, actor: User, license_id: int, filed_on: date) -> LicenseFiling:
     """Either party files the effective license with CNIPA, within 3 months (rules §4)."""
     license = _lock_license(actor, license_id)
-    if not (
-        Membership.objects.is_member(actor, license.licensee_id)
-        or Membership.objects.is_member(actor, license.licensor_id)
-    ):
-        raise PermissionDenied("party_required", _("Only the patentee or the licensee files."))
+    permissions.check_license_file(actor, license)
     if license.status != LicenseStatus.EFFECTIVE or license.effective_date is None:
         raise Conflict("license_not_effective", _("Only an effective license can be filed."))
     deadline = filing_deadline(license)
@@ -452,8 +445,7 @@ def license_file(*, actor: User, license_id: int, filed_on: date) -> LicenseFili
 @transaction.atomic
 def filing_decide(*, actor: User, filing_id: int, accept: bool, note: str = "") -> LicenseFiling:
     """A reviewer accepts a filing or returns it (with a note) for correction."""
-    if not roles.has(actor, roles.REVIEW_FILINGS):
-        raise PermissionDenied("reviewer_required", _("Only a reviewer can do this."))
+    permissions.check_filing_decide(actor)
     filing = (
         LicenseFiling.objects.select_for_update()
         .select_related("license")
@@ -498,8 +490,7 @@ def royalty_report(
 ) -> RoyaltyReport:
     """The licensee reports net sales or profit for a period; the royalty due follows."""
     license = _lock_license(actor, license_id)
-    if not Membership.objects.is_member(actor, license.licensee_id):
-        raise PermissionDenied("licensee_required", _("Only the licensee reports royalties."))
+    permissions.check_royalty_report(actor, license)
     if not license.terms.get("royalty_rate_percent"):
         raise Conflict("no_running_royalty", _("This license has no running royalty to report."))
     if license.effective_date is None or license.status == LicenseStatus.AWAITING_PAYMENT:
@@ -553,8 +544,7 @@ def royalty_pay(
 ) -> LicensePayment:
     """Record a royalty payment (optionally against one report)."""
     license = _lock_license(actor, license_id)
-    if not Membership.objects.is_member(actor, license.licensee_id):
-        raise PermissionDenied("licensee_required", _("Only the licensee records its payments."))
+    permissions.check_royalty_pay(actor, license)
     report = None
     if report_id is not None:
         report = license.royalty_reports.filter(pk=report_id).first()

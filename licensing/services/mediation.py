@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import gettext_noop
 
+from licensing import permissions
 from licensing.models import (
     OPEN_CASE_STATUSES,
     WAITING_CASE_STATUSES,
@@ -32,10 +33,11 @@ from licensing.models import (
     MediationSession,
     RecusalRequest,
 )
+from licensing.permissions import check_case_mediator as _require_mediator
+from licensing.permissions import is_case_mediator as is_case_mediator  # the admin's
 from licensing.rules import rule
 from licensing.workdays import Deadline, add_days, add_workdays
 from licensing.workflow import MEDIATION, case_transition
-from marketplace import roles
 from marketplace.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from marketplace.models import Membership, User
 from marketplace.units import megabytes
@@ -68,20 +70,6 @@ def _today() -> date:
     return timezone.localdate()
 
 
-def party_of(user: User, case: MediationCase) -> str | None:
-    if Membership.objects.is_member(user, case.applicant_id):
-        return "applicant"
-    if Membership.objects.is_member(user, case.respondent_id):
-        return "respondent"
-    return None
-
-
-def is_case_mediator(user: User, case: MediationCase) -> bool:
-    return roles.has(user, roles.SUPERVISE_MEDIATION) or (
-        roles.is_mediator(user) and case.mediator_id == user.pk
-    )
-
-
 def _lock(actor: User, case_id: int) -> MediationCase:
     case = (
         MediationCase.objects.visible_to(actor)
@@ -92,11 +80,6 @@ def _lock(actor: User, case_id: int) -> MediationCase:
     if case is None:
         raise NotFound()
     return case
-
-
-def _require_mediator(actor: User, case: MediationCase) -> None:
-    if not is_case_mediator(actor, case):
-        raise PermissionDenied("mediator_required", _("Only the case's mediator can do this."))
 
 
 def _require_not_paused(case: MediationCase) -> None:
@@ -170,9 +153,7 @@ def _lock_own_open_side(actor: User, case_id: int) -> tuple[MediationCase, str]:
     """The locked case and the caller's side, for a party acting on its own agents while the
     case is open."""
     case = _lock(actor, case_id)
-    side = party_of(actor, case)
-    if side is None:
-        raise PermissionDenied("party_required", _("Only a party names its agents."))
+    side = permissions.check_case_name_agents(actor, case)
     if case.status not in OPEN_CASE_STATUSES:
         raise Conflict("case_closed", _("The case is over."))
     return case, side
@@ -277,10 +258,7 @@ def case_apply(
 @transaction.atomic
 def case_assign(*, actor: User, case_id: int, mediator_id: int) -> MediationCase:
     """A supervisor assigns (or reassigns) the mediator; the parties learn the name today."""
-    if not roles.has(actor, roles.SUPERVISE_MEDIATION):
-        raise PermissionDenied(
-            "supervisor_required", _("Only a mediation supervisor assigns cases.")
-        )
+    permissions.check_case_assign(actor)
     case = _lock(actor, case_id)
     mediator = User.objects.mediators().filter(pk=mediator_id).first()
     if mediator is None:
@@ -325,8 +303,7 @@ def case_respond(
     """The respondent agrees to mediate, naming its agents if it wishes (the case must then be
     accepted within 5 working days), or refuses (not accepted; the applicant is told)."""
     case = _lock(actor, case_id)
-    if party_of(actor, case) != "respondent":
-        raise PermissionDenied("respondent_required", _("Only the respondent answers."))
+    permissions.check_case_respond(actor, case)
     if agents and not agree:
         raise InvalidInput(
             "agents_need_agreement",
@@ -540,9 +517,7 @@ def case_record_agreement(
 def case_accept_agreement(*, actor: User, case_id: int) -> MediationCase:
     """A party accepts the proposed agreement; when both have, the case is settled."""
     case = _lock(actor, case_id)
-    side = party_of(actor, case)
-    if side is None:
-        raise PermissionDenied("party_required", _("Only a party accepts the agreement."))
+    side = permissions.check_case_accept_agreement(actor, case)
     agreement = MediationAgreement.objects.select_for_update().filter(case=case).first()
     if agreement is None or case.status != S.ACCEPTED:
         raise Conflict("no_agreement", _("There is no proposed agreement to accept."))
@@ -571,8 +546,7 @@ def case_close(*, actor: User, case_id: int, reason: str) -> MediationCase:
 def case_withdraw(*, actor: User, case_id: int, reason: str = "") -> MediationCase:
     """The applicant withdraws; mediation is voluntary."""
     case = _lock(actor, case_id)
-    if party_of(actor, case) != "applicant":
-        raise PermissionDenied("applicant_required", _("Only the applicant withdraws."))
+    permissions.check_case_withdraw(actor, case)
     case_transition(case, to=S.WITHDRAWN, actor=actor, reason=reason)
     return case
 
@@ -582,9 +556,7 @@ def case_request_recusal(*, actor: User, case_id: int, reasons: str) -> RecusalR
     """A party asks the mediator to step aside, within 3 working days of learning the name;
     the case pauses until a supervisor decides."""
     case = _lock(actor, case_id)
-    side = party_of(actor, case)
-    if side is None:
-        raise PermissionDenied("party_required", _("Only a party can ask for a recusal."))
+    side = permissions.check_case_request_recusal(actor, case)
     if case.mediator_id is None or case.mediator_named_on is None:
         raise Conflict("no_mediator", _("No mediator has been named yet."))
     if case.status not in OPEN_CASE_STATUSES:
@@ -626,8 +598,7 @@ def case_decide_recusal(
 ) -> MediationCase:
     """A supervisor decides; granting removes the mediator (assign another). The pause is
     added to the deadline the case was waiting on."""
-    if not roles.has(actor, roles.SUPERVISE_MEDIATION):
-        raise PermissionDenied("supervisor_required", _("Only a mediation supervisor decides."))
+    permissions.check_case_decide_recusal(actor)
     case = _lock(actor, case_id)
     recusal = (
         RecusalRequest.objects.select_for_update()
@@ -696,9 +667,7 @@ def case_add_evidence(
 ) -> CaseEvidence:
     """A party puts a document on file (stored under a random name, never served directly)."""
     case = _lock(actor, case_id)
-    side = party_of(actor, case)
-    if side is None:
-        raise PermissionDenied("party_required", _("Only a party files evidence."))
+    side = permissions.check_case_add_evidence(actor, case)
     content_type = evidence_check(upload, name, size)
     digest = hashlib.sha256()
     for chunk in iter(lambda: upload.read(65536), b""):

@@ -13,12 +13,10 @@ from django.utils.translation import gettext as _
 
 from licensing.ledger import Due, license_ledger
 from licensing.models import FilingStatus, License, LicenseStatus
+from licensing.rules import rule
 from licensing.services.licenses import filing_deadline
 from marketplace.models import User
 from marketplace.services.notifications import notify
-
-FILING_REMINDER_DAYS = 14
-REPORT_GRACE_DAYS = 15
 
 
 def _members(organisation_id: int) -> list[User]:
@@ -43,7 +41,7 @@ def remind_filings(today: date) -> int:
         if found is None:
             continue
         deadline: date = found
-        if not today <= deadline <= today + timedelta(days=FILING_REMINDER_DAYS):
+        if not today <= deadline <= today + timedelta(days=int(rule("FILING_REMINDER_DAYS"))):
             continue
         if any(
             f.status in (FilingStatus.FILED, FilingStatus.ACCEPTED) for f in license.filings.all()
@@ -78,8 +76,8 @@ def _quarters(start: date, today: date) -> list[tuple[date, date]]:
     quarters: list[tuple[date, date]] = []
     begin = start
     while True:
-        end = begin + relativedelta(months=3) - timedelta(days=1)
-        if end + timedelta(days=REPORT_GRACE_DAYS) > today:
+        end = begin + relativedelta(months=int(rule("ROYALTY_REPORT_MONTHS"))) - timedelta(days=1)
+        if end + timedelta(days=int(rule("ROYALTY_REPORT_GRACE_DAYS"))) > today:
             return quarters
         quarters.append((begin, end))
         begin = end + timedelta(days=1)

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+import math
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, NoReturn
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
@@ -11,11 +14,11 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, JsonResponse
 from django.utils.translation import gettext as _
-from rest_framework import exceptions, status
+from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
 
-from marketplace.errors import DomainError
+from marketplace.errors import DomainError, Problem, problems_error
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +58,53 @@ def flatten_errors(errors: Any, prefix: str = "") -> dict[str, list[dict[str, st
             for item in items
         ]
     return flat
+
+
+def accepted_values(
+    serializer: serializers.Serializer[Any], raw: Any, refused: set[str]
+) -> dict[str, Any]:
+    """The values of the fields a serializer accepted, each validated on its own."""
+    values: dict[str, Any] = {}
+    if not isinstance(raw, Mapping):  # a body that is not an object has no fields to keep
+        return values
+    for name, field in serializer.fields.items():
+        if name in refused or field.read_only:
+            continue
+        try:
+            values[name] = field.run_validation(raw.get(name, serializers.empty))
+        except (serializers.ValidationError, serializers.SkipField):
+            continue
+    return values
+
+
+def refuse_all_at_once(
+    serializer: serializers.Serializer[Any],
+    raw: Any,
+    rules: Callable[[dict[str, Any], set[str]], Sequence[Problem]],
+) -> NoReturn:
+    """Raise a refused body's serializer errors together with the business rules the fields
+    it accepted break, in one 400, so a user fixes everything in one round.
+
+    `rules(values, refused)` gets the accepted fields' values and the refused top-level
+    names; its problems on refused fields are dropped (those are reported already)."""
+    if not isinstance(raw, Mapping):
+        serializer.is_valid(raise_exception=True)
+    errors = flatten_errors(serializer.errors)
+    refused = {path.split(".")[0] for path in errors}
+    problems = [
+        problem
+        for problem in rules(accepted_values(serializer, raw, refused), refused)
+        if problem[0].split(".")[0] not in refused
+    ]
+    if not problems:
+        serializer.is_valid(raise_exception=True)
+    raise problems_error(
+        problems,
+        fields={
+            path: [(item["code"], item["message"]) for item in items]
+            for path, items in errors.items()
+        },
+    )
 
 
 def _validation_response(detail: Any) -> Response:
@@ -139,9 +189,16 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     code = CODE_RENAMES.get(code, code)
     detail = exc.detail if isinstance(exc.detail, str) else str(exc.default_detail)
     if isinstance(exc, exceptions.Throttled):
-        detail = _("Too many requests; try again in %(seconds)d seconds.") % {
-            "seconds": int(wait or 0) + 1
-        }
+        seconds = int(wait or 0) + 1
+        # An hourly limit waits up to an hour: a person reads that in minutes, not 3392 seconds.
+        if seconds > 120:
+            detail = _("Too many requests; try again in %(minutes)d minutes.") % {
+                "minutes": math.ceil((wait or 0) / 60)
+            }
+        else:
+            detail = _("Too many requests; try again in %(seconds)d seconds.") % {
+                "seconds": seconds
+            }
     return Response(error_body(code, str(detail)), status=exc.status_code, headers=headers)
 
 
@@ -178,10 +235,14 @@ class DatabaseUnavailableMiddleware:
     def process_exception(self, request: HttpRequest, exception: Exception) -> JsonResponse | None:
         if not isinstance(exception, OperationalError | InterfaceError):
             return None
-        logger.warning("database unavailable during a request: %s", exception)
-        response = JsonResponse(database_unavailable_body(), status=503)
-        response["Retry-After"] = str(DATABASE_RETRY_AFTER_SECONDS)
-        return response
+        return _database_unavailable_json(exception)
+
+
+def _database_unavailable_json(exception: BaseException) -> JsonResponse:
+    logger.warning("database unavailable during a request: %s", exception)
+    response = JsonResponse(database_unavailable_body(), status=503)
+    response["Retry-After"] = str(DATABASE_RETRY_AFTER_SECONDS)
+    return response
 
 
 def json_not_found(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
@@ -190,6 +251,12 @@ def json_not_found(request: HttpRequest, exception: Exception | None = None) -> 
 
 
 def json_server_error(request: HttpRequest) -> JsonResponse:
+    """Django's 500 for what nothing else handled. A database connection lost outside any view
+    (the session and its user are read by middleware, before the view and its handlers) is
+    the same 503 as inside one: Django calls this while the exception is being handled."""
+    error = sys.exc_info()[1]
+    if isinstance(error, OperationalError | InterfaceError):
+        return _database_unavailable_json(error)
     return JsonResponse(
         error_body("server_error", _("Something went wrong on our side; it has been logged.")),
         status=500,

@@ -17,7 +17,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from marketplace import roles
+from marketplace import permissions
 from marketplace.api.pagination import CursorPagination
 from marketplace.api.views import ERROR_RESPONSES
 from marketplace.models import ImportJob, User
@@ -81,12 +81,7 @@ class ImportJobViewSet(viewsets.ReadOnlyModelViewSet[ImportJob]):
     pagination_class = CursorPagination
 
     def get_queryset(self) -> QuerySet[ImportJob]:
-        user = self.request.user
-        if roles.is_reviewer(user):
-            return ImportJob.objects.all()
-        if not isinstance(user, User):
-            return ImportJob.objects.none()
-        return ImportJob.objects.filter(organisation__memberships__user=user)
+        return ImportJob.objects.visible_to(self.request.user)
 
     def get_permissions(self) -> list[Any]:
         if self.action == "template":
@@ -99,6 +94,8 @@ class ImportJobViewSet(viewsets.ReadOnlyModelViewSet[ImportJob]):
     )
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """Upload a file; it is checked now and imported on the `import` queue."""
+        # A user of no organisation may import nothing: refused before the upload is read.
+        permissions.check_import(request.user)
         data = ImportUploadSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         upload = data.validated_data["file"]

@@ -11,13 +11,14 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from marketplace import roles
+from marketplace import permissions, roles
+from marketplace.api.errors import refuse_all_at_once
 from marketplace.api.fields import IndustryField, RegionField
 from marketplace.api.pagination import CursorPagination
-from marketplace.api.permissions import request_user
+from marketplace.api.permissions import CommandChecks, request_user
 from marketplace.api.serializers import StrictInputSerializer
 from marketplace.api.views import ERROR_RESPONSES
-from marketplace.models import Membership, PaymentMethodPreference, TechnologyNeed
+from marketplace.models import Organisation, PaymentMethodPreference, TechnologyNeed
 from marketplace.services import needs as services
 
 BUDGET_FIELDS = ("budget_min_cny", "budget_max_cny", "payment_method")
@@ -91,8 +92,15 @@ class NeedUpdateSerializer(NeedInputSerializer):
             field.required = False
 
 
-class TechnologyNeedViewSet(viewsets.ReadOnlyModelViewSet[TechnologyNeed]):
-    """Open needs for logged-in users; an SME sees and manages all of its own."""
+def _check_need_owner(user: Any, need: TechnologyNeed) -> None:
+    permissions.check_need_owner(user, need.organisation_id)
+
+
+class TechnologyNeedViewSet(CommandChecks, viewsets.ReadOnlyModelViewSet[TechnologyNeed]):
+    """Open needs for logged-in users; an SME sees and manages all of its own. A refused body
+    hears of every problem at once: the serializer's and the rules its other fields break."""
+
+    command_checks = dict.fromkeys(("partial_update", "close", "reopen"), _check_need_owner)
 
     serializer_class = NeedSerializer
     pagination_class = CursorPagination
@@ -105,11 +113,7 @@ class TechnologyNeedViewSet(viewsets.ReadOnlyModelViewSet[TechnologyNeed]):
         context = super().get_serializer_context()
         user = self.request.user
         staff = roles.is_platform_staff(user)
-        own: set[int] = (
-            set(Membership.objects.filter(user=user).values_list("organisation_id", flat=True))
-            if user.is_authenticated
-            else set()
-        )
+        own = set(Organisation.objects.with_member(user).values_list("pk", flat=True))
         # Budgets are the SME's own business: other SMEs and patentees never see them.
         context["budget_visible"] = lambda organisation_id: staff or organisation_id in own
         return context
@@ -123,7 +127,16 @@ class TechnologyNeedViewSet(viewsets.ReadOnlyModelViewSet[TechnologyNeed]):
     @extend_schema(request=NeedCreateSerializer, responses={201: NeedSerializer, **ERROR_RESPONSES})
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         data = NeedCreateSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
+        if not data.is_valid():
+            refuse_all_at_once(
+                data,
+                request.data,
+                lambda values, _refused: services.need_create_problems(
+                    actor=request_user(request),
+                    organisation_id=values.pop("organisation", None),
+                    values=values,
+                ),
+            )
         values = dict(data.validated_data)
         need = services.need_create(
             actor=request_user(request), organisation_id=values.pop("organisation"), values=values
@@ -134,7 +147,14 @@ class TechnologyNeedViewSet(viewsets.ReadOnlyModelViewSet[TechnologyNeed]):
     def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         need = self.get_object()
         data = NeedUpdateSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
+        if not data.is_valid():
+            refuse_all_at_once(
+                data,
+                request.data,
+                lambda values, _refused: services.need_update_problems(
+                    actor=request_user(request), need_id=need.pk, values=values
+                ),
+            )
         need = services.need_update(
             actor=request_user(request), need_id=need.pk, values=dict(data.validated_data)
         )

@@ -74,7 +74,7 @@ class SavedSearchViewSet(viewsets.ReadOnlyModelViewSet[SavedSearch]):
     def get_queryset(self) -> QuerySet[SavedSearch]:
         if getattr(self, "swagger_fake_view", False):  # schema generation has no user
             return SavedSearch.objects.none()
-        return SavedSearch.objects.owned_by(self.request.user)
+        return SavedSearch.objects.visible_to(self.request.user)
 
     @extend_schema(
         request=SavedSearchCreateSerializer,
@@ -96,7 +96,7 @@ class SavedSearchViewSet(viewsets.ReadOnlyModelViewSet[SavedSearch]):
         responses={200: SavedSearchSerializer, **ERROR_RESPONSES},
     )
     def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        saved_search_id = path_id(kwargs.get("pk"))
+        saved_search_id = self.get_object().pk  # anyone else's is a 404 whatever the body
         data = SavedSearchRenameSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         saved = services.saved_search_rename(

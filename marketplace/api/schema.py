@@ -41,8 +41,9 @@ ERROR_COMPONENT = "Error"
 ERROR_SCHEMA: dict[str, Any] = {
     "type": "object",
     "description": (
-        "Every 4xx answer: a stable code, a message in the request's language and, for input "
-        "errors, the fields at fault (dotted paths for nested input) with their own codes."
+        "Every 4xx answer, and the 503 `database_unavailable`: a stable code, a message in the "
+        "request's language and, for input errors, the fields at fault (dotted paths for "
+        "nested input) with their own codes."
     ),
     "properties": {
         "code": {"type": "string", "example": "invalid"},
@@ -73,6 +74,14 @@ ERROR_DESCRIPTIONS = {
     429: "Too many requests; retry after the Retry-After header's seconds",
 }
 ERROR_STATUSES = frozenset(ERROR_DESCRIPTIONS)
+# Every operation reads the database (a token, a queryset, reference data): a connection lost
+# mid-request (terminated, failed over, restarted) answers this, rolled back and safe to retry
+# (marketplace/api/errors.py). An operation that documents a 503 of its own keeps it (/healthz).
+DATABASE_UNAVAILABLE_STATUS = 503
+DATABASE_UNAVAILABLE_DESCRIPTION = (
+    "`database_unavailable`: the database connection was lost during the request (what it had "
+    "not committed was rolled back); send it again after the Retry-After header's seconds"
+)
 UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # Permission classes that never refuse a logged-in user (anything else may answer 403).
 _LENIENT_PERMISSIONS = frozenset({"AllowAny", "IsAuthenticated", "IsAuthenticatedOrReadOnly"})
@@ -90,7 +99,8 @@ def _code_names(function: Any) -> frozenset[str]:
 class AutoSchema(openapi.AutoSchema):
     """drf-spectacular's AutoSchema, made to tell the truth about each operation:
 
-    - error responses (one shared `Error` component) only where the API can answer them: 400
+    - error responses (one shared `Error` component) only where the API can answer them
+      (and 503 `database_unavailable` on every operation: each reads the database): 400
       with input (a body, query parameters) or a command; 401 wherever a token is read; 403 for
       commands, permission classes that can refuse and handlers that raise PermissionDenied;
       404 with a path id or a handler that raises NotFound; 409 for commands; 413 and 415 with
@@ -146,6 +156,9 @@ class AutoSchema(openapi.AutoSchema):
         }
         for status_code in sorted(self.error_statuses(operation)):
             responses[str(status_code)] = self._error_response(status_code)
+        responses.setdefault(
+            str(DATABASE_UNAVAILABLE_STATUS), self._error_response(DATABASE_UNAVAILABLE_STATUS)
+        )
         operation["responses"] = dict(sorted(responses.items()))
         return operation
 
@@ -196,11 +209,16 @@ class AutoSchema(openapi.AutoSchema):
             object=ERROR_COMPONENT,
         )
         self.registry.register_on_missing(component)
+        description = (
+            DATABASE_UNAVAILABLE_DESCRIPTION
+            if status_code == DATABASE_UNAVAILABLE_STATUS
+            else ERROR_DESCRIPTIONS[status_code]
+        )
         response: dict[str, Any] = {
-            "description": ERROR_DESCRIPTIONS[status_code],
+            "description": description,
             "content": {"application/json": {"schema": component.ref}},
         }
-        if status_code == 429:
+        if status_code in (429, DATABASE_UNAVAILABLE_STATUS):
             response["headers"] = {
                 "Retry-After": {"schema": {"type": "integer"}, "description": "seconds"}
             }

@@ -27,6 +27,7 @@ from marketplace.models import (
     Region,
     SmeProfile,
     User,
+    message_kind_label,
 )
 
 # ---- reads ---------------------------------------------------------------------------------
@@ -229,11 +230,10 @@ class StrictInputSerializer(serializers.Serializer[Any]):
 
     def to_internal_value(self, data: Any) -> Any:
         if isinstance(data, dict):
-            unknown = sorted(set(data) - set(self.fields))
-            if unknown:
-                raise serializers.ValidationError(
-                    {name: [_("Unknown field.")] for name in unknown}, code="unknown_field"
-                )
+            unknown = {
+                name: [ErrorDetail(str(_("Unknown field.")), code="unknown_field")]
+                for name in sorted(set(data) - set(self.fields))
+            }
             lenient = {
                 name: [error]
                 for name, field in self.fields.items()
@@ -241,13 +241,14 @@ class StrictInputSerializer(serializers.Serializer[Any]):
                 and not field.read_only
                 and (error := _lenient_error(data[name], field)) is not None
             }
-            if lenient:  # reported together with the other fields' errors
+            extra = {**unknown, **lenient}
+            if extra:  # reported together with the other fields' errors
                 try:
                     super().to_internal_value(data)
                 except serializers.ValidationError as error:
                     if isinstance(error.detail, dict):
-                        raise serializers.ValidationError({**error.detail, **lenient}) from error
-                raise serializers.ValidationError(lenient)
+                        raise serializers.ValidationError({**error.detail, **extra}) from error
+                raise serializers.ValidationError(extra)
         return super().to_internal_value(data)
 
 
@@ -269,7 +270,10 @@ class RegistrationAdminSerializer(StrictInputSerializer):
     password = serializers.CharField(max_length=128, write_only=True, trim_whitespace=False)
     full_name = serializers.CharField(max_length=150)
     preferred_language = serializers.ChoiceField(
-        choices=User.Language.choices, default=User.Language.CHINESE
+        choices=User.Language.choices,
+        required=False,
+        help_text="The language of the user's mails and notifications; when left out, the "
+        "language the registration was read in (Accept-Language, else zh-hans).",
     )
 
 
@@ -348,6 +352,13 @@ class HealthSerializer(serializers.Serializer[Any]):
 
 
 class NotificationSerializer(serializers.ModelSerializer[Notification]):
+    # The code stays a plain string in the schema: apps register their kinds at start-up.
+    kind = serializers.CharField(read_only=True)
+    kind_label = serializers.SerializerMethodField(help_text="the kind in the reader's language")
+
     class Meta:
         model = Notification
-        fields = ["id", "kind", "title", "body", "data", "created_at", "read_at"]
+        fields = ["id", "kind", "kind_label", "title", "body", "data", "created_at", "read_at"]
+
+    def get_kind_label(self, notification: Notification) -> str:
+        return message_kind_label(notification.kind)

@@ -9,7 +9,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.routers import APIRootView, DefaultRouter
 
-from marketplace.api import imports, needs, patents, saved_searches, views
+from marketplace.api import imports, needs, patents, saved_searches, views, vocabulary
 from marketplace.api.ids import IdRouterMixin
 
 API_PREFIX = "api/v1/"
@@ -81,6 +81,10 @@ router.register("reference/industries", views.IndustryViewSet, basename="industr
 router.register("reference/regions", views.RegionViewSet, basename="region")
 router.register("reference/tables", views.ReferenceTableViewSet, basename="reference-table")
 router.register("reference/ipc", views.IpcClassViewSet, basename="ipc-class")
+router.register("reference/synonyms", vocabulary.SynonymGroupViewSet, basename="synonym-group")
+router.register(
+    "reference/search-terms", vocabulary.TermTranslationViewSet, basename="term-translation"
+)
 router.register("patents", patents.PatentViewSet, basename="patent")
 router.register("needs", needs.TechnologyNeedViewSet, basename="need")
 router.register("notifications", views.NotificationViewSet, basename="notification")

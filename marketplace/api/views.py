@@ -7,6 +7,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
+from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
@@ -16,15 +17,15 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from marketplace import roles
+from marketplace import permissions
 from marketplace.api import serializers as s
 from marketplace.api.errors import flatten_errors
 from marketplace.api.filters import IndustryFilter, OrganisationFilter, RegionFilter
 from marketplace.api.ids import ID_REGEX, parse_id, path_id
 from marketplace.api.pagination import CursorPagination
-from marketplace.api.permissions import is_member, is_organisation_admin, request_user
+from marketplace.api.permissions import request_user
 from marketplace.api.throttles import LoginEmailThrottle, LoginIpThrottle, RegisterThrottle
-from marketplace.errors import InvalidInput, NotFound, PermissionDenied
+from marketplace.errors import InvalidInput, NotFound
 from marketplace.health import run_checks
 from marketplace.models import (
     Industry,
@@ -91,6 +92,12 @@ def _raw_registration(body: Any, *, refused: set[str]) -> dict[str, Any]:
     }
 
 
+def _request_language() -> str:
+    """The language this request is answered in, as a user's preferred_language."""
+    language = translation.get_language() or ""
+    return User.Language.ENGLISH if language.startswith("en") else User.Language.CHINESE
+
+
 class RegisterView(APIView):
     """Register an organisation together with its first admin; a verification mail follows."""
 
@@ -126,7 +133,8 @@ class RegisterView(APIView):
             admin_email=admin["email"],
             admin_password=admin["password"],
             admin_full_name=admin["full_name"],
-            language=admin["preferred_language"],
+            # Someone who registers in English reads the verification mail in English too.
+            language=admin.get("preferred_language") or _request_language(),
             sme_profile=account_services.SmeProfileInput(**profile) if profile else None,
         )
         return Response(
@@ -331,10 +339,7 @@ class OrganisationViewSet(viewsets.ReadOnlyModelViewSet[Organisation]):
         return get_object_or_404(Organisation.objects.private_visible_to(self.request.user), pk=pk)
 
     def _require_admin(self, organisation: Organisation) -> None:
-        if not is_organisation_admin(self.request.user, organisation.pk):
-            raise PermissionDenied(
-                "organisation_admin_required", _("Only an admin of this organisation can do this.")
-            )
+        permissions.check_organisation_admin(self.request.user, organisation.pk)
 
     @extend_schema(
         request=s.OrganisationUpdateSerializer,
@@ -391,6 +396,7 @@ class OrganisationViewSet(viewsets.ReadOnlyModelViewSet[Organisation]):
     )
     def change_member_role(self, request: Request, pk: str, membership_id: str) -> Response:
         organisation = self._private_organisation()
+        self._require_admin(organisation)
         data = s.RoleSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         membership = organisation_services.membership_change_role(
@@ -404,9 +410,10 @@ class OrganisationViewSet(viewsets.ReadOnlyModelViewSet[Organisation]):
     @extend_schema(request=None, responses={204: None, **ERROR_RESPONSES})
     @action(detail=True, methods=["post"], permission_classes=[IsAuthenticated])
     def leave(self, request: Request, pk: str) -> Response:
-        organisation = self._private_organisation()
-        if not is_member(request.user, organisation.pk):
-            raise NotFound()
+        # One's own organisations only: staff may read others' but have nothing to leave.
+        organisation = get_object_or_404(
+            Organisation.objects.with_member(request.user), pk=path_id(pk)
+        )
         organisation_services.membership_leave(
             organisation_id=organisation.pk, actor=request_user(request)
         )
@@ -422,13 +429,17 @@ class OrganisationViewSet(viewsets.ReadOnlyModelViewSet[Organisation]):
     )
     @action(detail=True, methods=["get", "post"], permission_classes=[IsAuthenticated])
     def invitations(self, request: Request, pk: str) -> Response:
-        organisation = self._private_organisation()
-        self._require_admin(organisation)
         if request.method == "GET":
+            # Its admins' list: for anyone else it does not exist (404).
+            organisation = get_object_or_404(
+                Organisation.objects.administered_by(request.user), pk=path_id(pk)
+            )
             invitations = Invitation.objects.filter(organisation=organisation).select_related(
                 "invited_by"
             )
             return Response(s.InvitationSerializer(invitations, many=True).data)
+        organisation = self._private_organisation()
+        self._require_admin(organisation)
         data = s.InvitationCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         invitation, _token = organisation_services.invitation_create(
@@ -487,14 +498,10 @@ class OrganisationViewSet(viewsets.ReadOnlyModelViewSet[Organisation]):
     @extend_schema(responses={200: s.OrganisationEventSerializer(many=True), **ERROR_RESPONSES})
     @action(detail=True, methods=["get"], permission_classes=[IsAuthenticated])
     def events(self, request: Request, pk: str) -> Response:
-        """The organisation's audit trail, for its admins and reviewers."""
-        organisation = self._private_organisation()
-        if not (
-            is_organisation_admin(request.user, organisation.pk) or roles.is_reviewer(request.user)
-        ):
-            raise PermissionDenied(
-                "organisation_admin_required", _("Only an admin of this organisation can do this.")
-            )
+        """The organisation's audit trail, for its admins and reviewers (404 for anyone else)."""
+        organisation = get_object_or_404(
+            Organisation.objects.audit_visible_to(request.user), pk=path_id(pk)
+        )
         events = OrganisationEvent.objects.filter(organisation=organisation).select_related(
             "actor", "subject_user"
         )
@@ -515,7 +522,7 @@ class NotificationViewSet(viewsets.ReadOnlyModelViewSet[Notification]):
     def get_queryset(self) -> QuerySet[Notification]:
         if getattr(self, "swagger_fake_view", False):  # schema generation has no user
             return Notification.objects.none()
-        queryset = Notification.objects.filter(user=request_user(self.request))
+        queryset = Notification.objects.visible_to(self.request.user)
         unread = self.request.query_params.get("unread")
         if unread in ("true", "1"):
             queryset = queryset.filter(read_at__isnull=True)

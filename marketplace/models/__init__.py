@@ -3,14 +3,19 @@
 from marketplace.models.accounts import User
 from marketplace.models.counters import PatentDailyCount
 from marketplace.models.emails import OutboundEmail, OutboundEmailStatus
-from marketplace.models.imports import ImportJob, ImportStatus
+from marketplace.models.imports import ImportJob, ImportPhase, ImportStatus
 from marketplace.models.needs import (
     NeedStatus,
     PaymentMethodPreference,
     TechnologyNeed,
     TechnologyNeedEvent,
 )
-from marketplace.models.notifications import Notification
+from marketplace.models.notifications import (
+    MessageKind,
+    Notification,
+    message_kind_label,
+    register_message_kinds,
+)
 from marketplace.models.organisations import (
     EnterpriseSize,
     Invitation,
@@ -45,12 +50,14 @@ from marketplace.models.reference import (
 )
 from marketplace.models.saved_searches import SavedSearch, SavedSearchAlert, SavedSearchDigest
 from marketplace.models.search import PatentVector
+from marketplace.models.search_terms import SynonymGroup, TermTranslation
 from marketplace.models.tasks import UnsentTask
 
 __all__ = [
     "EnterpriseSize",
     "ExclusiveLicenseKind",
     "ImportJob",
+    "ImportPhase",
     "ImportStatus",
     "Industry",
     "IndustryLevel",
@@ -61,6 +68,7 @@ __all__ = [
     "LegalStatus",
     "Membership",
     "MembershipRole",
+    "MessageKind",
     "NeedStatus",
     "Notification",
     "Organisation",
@@ -86,8 +94,12 @@ __all__ = [
     "SavedSearchAlert",
     "SavedSearchDigest",
     "SmeProfile",
+    "SynonymGroup",
     "TechnologyNeed",
     "TechnologyNeedEvent",
+    "TermTranslation",
     "UnsentTask",
     "User",
+    "message_kind_label",
+    "register_message_kinds",
 ]

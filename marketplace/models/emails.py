@@ -5,6 +5,8 @@ from __future__ import annotations
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from marketplace.models.notifications import email_kind_choices, message_kind_label
+
 
 class OutboundEmailStatus(models.TextChoices):
     QUEUED = "queued", _("queued")
@@ -16,7 +18,7 @@ class OutboundEmailStatus(models.TextChoices):
 class OutboundEmail(models.Model):
     """One e-mail to one address; the Celery task claims it by status so it goes out once."""
 
-    kind = models.CharField(_("kind"), max_length=40)
+    kind = models.CharField(_("kind"), max_length=40, choices=email_kind_choices)
     to_email = models.EmailField(_("to"))
     subject = models.CharField(_("subject"), max_length=200)
     body = models.TextField(_("body"))
@@ -47,4 +49,4 @@ class OutboundEmail(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.kind} → {self.to_email} ({self.get_status_display()})"
+        return f"{message_kind_label(self.kind)} → {self.to_email} ({self.get_status_display()})"

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from marketplace.querysets import ImportJobQuerySet
 from marketplace.workflow import Workflow
 
 
@@ -15,6 +18,16 @@ class ImportStatus(models.TextChoices):
     SUCCEEDED = "succeeded", _("succeeded")
     SUCCEEDED_WITH_ERRORS = "succeeded_with_errors", _("succeeded with errors")
     FAILED = "failed", _("failed")
+
+
+class ImportPhase(models.TextChoices):
+    """Where a running import is, for its progress bar."""
+
+    QUEUED = "queued", _("queued")
+    READING = "reading", _("reading the file")
+    VALIDATING = "validating", _("checking the rows")
+    WRITING = "writing", _("writing the patents")
+    DONE = "done", _("done")
 
 
 class ImportJob(models.Model):
@@ -40,7 +53,9 @@ class ImportJob(models.Model):
         _("status"), max_length=24, choices=ImportStatus.choices, default=ImportStatus.QUEUED
     )
     # reading → validating → writing → done, for the progress shown to the client.
-    phase = models.CharField(_("phase"), max_length=12, default="queued")
+    phase = models.CharField(
+        _("phase"), max_length=12, choices=ImportPhase.choices, default=ImportPhase.QUEUED
+    )
     total_rows = models.PositiveIntegerField(_("rows in total"), default=0)
     processed_rows = models.PositiveIntegerField(_("rows processed"), default=0)
     created_count = models.PositiveIntegerField(_("rows created"), default=0)
@@ -57,6 +72,8 @@ class ImportJob(models.Model):
     # and is queued again by imports_resume_stale (at most IMPORT_MAX_ATTEMPTS runs).
     heartbeat_at = models.DateTimeField(_("last heartbeat at"), null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+
+    objects: ClassVar[ImportJobQuerySet] = ImportJobQuerySet.as_manager()  # type: ignore[assignment]
 
     class Meta:
         verbose_name = _("import job")

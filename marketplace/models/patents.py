@@ -39,6 +39,11 @@ class _SetWeight(Func):
     output_field = SearchVectorField()
 
 
+class _Strip(Func):
+    function = "strip"
+    output_field = SearchVectorField()
+
+
 class _Concat(Func):
     arg_joiner = " || "
     template = "(%(expressions)s)"
@@ -80,6 +85,11 @@ def _weighted(column: str, weight: str) -> _SetWeight:
         _ToTsvector(Value("simple", output_field=models.CharField()), models.F(column)),
         Value(weight),
     )
+
+
+def _grams(column: str) -> _Strip:
+    # Positions and weights stripped: the channel asks only which bigrams a patent has.
+    return _Strip(_ToTsvector(Value("simple", output_field=models.CharField()), models.F(column)))
 
 
 class Patent(models.Model):
@@ -153,6 +163,15 @@ class Patent(models.Model):
         db_persist=True,
         verbose_name=_("search vector"),
     )
+    # Character bigrams of the title and abstract (marketplace/search/segment.py `grams`): the
+    # search's second, lower-weighted channel for words jieba cuts differently.
+    gram_tokens = models.TextField(_("title and abstract bigrams"), default="", editable=False)
+    gram_vector = models.GeneratedField(
+        expression=_grams("gram_tokens"),
+        output_field=SearchVectorField(),
+        db_persist=True,
+        verbose_name=_("bigram vector"),
+    )
     search_tags = models.GeneratedField(
         expression=_SearchTags(),
         output_field=ArrayField(models.TextField()),
@@ -197,6 +216,8 @@ class Patent(models.Model):
             # index each, the planner trusted its estimate of a few rows for a 5-word query and
             # filtered the tags on the heap (1M patents: 194 ms → 29 ms, BENCHMARKS.md).
             GinIndex(fields=["search_vector", "search_tags"], name="patent_search"),
+            # The bigram channel (marketplace/search/query.py `_gram_candidates`), filters alike.
+            GinIndex(fields=["gram_vector", "search_tags"], name="patent_gram_search"),
             # IPC prefix filter: ipc_prefixes @> ARRAY['H01M'].
             GinIndex(fields=["ipc_prefixes"], name="patent_ipc_prefixes"),
             # Search by publication number: publication_numbers @> ARRAY['CN112345678A'].

@@ -15,7 +15,7 @@ from marketplace.errors import InvalidInput, Message
 from marketplace.patents.ipc import parse_ipc
 from marketplace.patents.numbers import parse_application_number
 from marketplace.patents.terms import expiry_date
-from marketplace.search.segment import index_tokens
+from marketplace.search.segment import index_grams, index_tokens
 
 TYPE_ALIASES = {
     "invention": "invention",
@@ -317,15 +317,21 @@ def clean_patent(
             values["annual_fees_paid_through"] = year
 
     errors.raise_if_any()
-    values["title_tokens"], values["body_tokens"] = patent_tokens(
+    values["title_tokens"], values["body_tokens"], values["gram_tokens"] = patent_tokens(
         values["title"], values["abstract"], values["claims"]
     )
     return values
 
 
-def patent_tokens(title: str, abstract: str, claims: str) -> tuple[str, str]:
-    """The segmented title and body a patent's search vector is built from."""
-    return index_tokens(title), index_tokens(f"{abstract}\n{claims[:5000]}")
+def patent_tokens(title: str, abstract: str, claims: str) -> tuple[str, str, str]:
+    """The segmented title and body a patent's search vector is built from, and the bigrams of
+    its title and abstract (the bigram vector's; claims left out: they would multiply the
+    index for text a searcher rarely means)."""
+    return (
+        index_tokens(title),
+        index_tokens(f"{abstract}\n{claims[:5000]}"),
+        index_grams(f"{title}\n{abstract}"),
+    )
 
 
 def iter_fields(error: InvalidInput) -> Iterable[tuple[str, str, str]]:

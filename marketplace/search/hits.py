@@ -1,27 +1,108 @@
 """What a search hit shows so a user can choose: the open declaration's terms and a snippet.
 
 `marketplace` must not import `licensing`, so the declaration summary is read through the
-relations licensing declares on Patent (`declarations`, their `licenses`): one grouped
-statement for the whole page, whatever its size.
+relations licensing declares on Patent (`declarations`, their `licenses`). A page of search hits
+reads it in the same statement as its rows (`hit_rows`: a LEFT JOIN on the one declaration in
+force, the licenses granted counted by a correlated subquery), and only the columns a hit shows;
+hits from elsewhere (a number lookup) get it from one grouped statement per page.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
+from functools import lru_cache
 from typing import Any
 
-from django.db.models import Count, F, Q
+from django.db.models import (
+    Count,
+    F,
+    FilteredRelation,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+)
+from django.db.models.functions import Coalesce
 from django.utils.html import escape
 
 from marketplace.models import Patent
+from marketplace.search.query import RankedPage
 
-# Declarations in force (licenses can be obtained) and licenses that took effect.
-IN_FORCE_STATUSES = ("announced", "withdrawal_requested")
+# Licenses that took effect (a declaration in force is PatentQuerySet.with_declaration_in_force).
 GRANTED_LICENSE_STATUSES = ("effective", "ended")
 SNIPPET_CHARS = 120
 # Characters of context kept before the first match.
 SNIPPET_LEAD = 30
+# What a hit shows (PatentHitSerializer, the snippet, the export): a page reads no claims, no
+# segmented text, no search vector.
+HIT_COLUMNS = (
+    "id",
+    "application_number",
+    "patent_type",
+    "title",
+    "abstract",
+    "main_ipc",
+    "filing_date",
+    "grant_date",
+    "expiry_date",
+    "legal_status",
+    "is_listed",
+    "listed_upfront_cny",
+    "owner__id",
+    "owner__name",
+    "owner__kind",
+    "owner__region",
+)
+# The declaration summary's values as hit_rows annotates them, by summary key.
+_SUMMARY_ANNOTATIONS = {
+    "declaration_id": "hit_declaration_id",
+    "number": "hit_number",
+    "payment_method": "hit_payment_method",
+    "lump_sum_cny": "hit_lump_sum_cny",
+    "entry_fee_cny": "hit_entry_fee_cny",
+    "royalty_rate_percent": "hit_royalty_rate_percent",
+    "licenses_granted": "hit_licenses_granted",
+}
+
+
+def hit_rows(rows: QuerySet[Patent]) -> QuerySet[Patent]:
+    """`rows` as search hits: the columns a hit shows, its owner, and its declaration in force
+    in the same statement (at most one per patent: the declaration_one_in_force_per_patent
+    constraint), so a page costs one statement however many hits it has."""
+    declarations = Patent._meta.get_field("declarations").related_model
+    licenses = declarations._meta.get_field("licenses").related_model  # type: ignore[union-attr]
+    granted = (
+        licenses._default_manager.filter(  # type: ignore[union-attr]
+            declaration_id=OuterRef("hit_declaration_id"),
+            status__in=GRANTED_LICENSE_STATUSES,
+        )
+        .order_by()
+        .values("declaration_id")
+        .annotate(granted=Count("pk"))
+        .values("granted")
+    )
+    return (
+        rows.select_related("owner")
+        .only(*HIT_COLUMNS)
+        .annotate(
+            in_force=FilteredRelation(
+                "declarations",
+                # licensing's in-force statuses, through the relation (marketplace does not
+                # import licensing), as PatentQuerySet.with_declaration_in_force reads them
+                condition=Q(declarations__status__in=declarations.IN_FORCE_STATUSES),  # type: ignore[union-attr]
+            ),
+            hit_declaration_id=F("in_force__id"),
+            hit_number=F("in_force__number"),
+            hit_payment_method=F("in_force__payment_method"),
+            hit_lump_sum_cny=F("in_force__lump_sum_cny"),
+            hit_entry_fee_cny=F("in_force__entry_fee_cny"),
+            hit_royalty_rate_percent=F("in_force__royalty_rate_percent"),
+            hit_licenses_granted=Coalesce(Subquery(granted, output_field=IntegerField()), Value(0)),
+        )
+    )
 
 
 def declaration_summaries(patent_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
@@ -29,7 +110,8 @@ def declaration_summaries(patent_ids: Sequence[int]) -> dict[int, dict[str, Any]
     if not patent_ids:
         return {}
     rows = (
-        Patent.objects.filter(pk__in=list(patent_ids), declarations__status__in=IN_FORCE_STATUSES)
+        Patent.objects.filter(pk__in=list(patent_ids))
+        .with_declaration_in_force()
         .order_by()
         .values(
             "id",
@@ -56,12 +138,21 @@ def declaration_summaries(patent_ids: Sequence[int]) -> dict[int, dict[str, Any]
     return summaries
 
 
+@lru_cache(maxsize=256)
+def _pattern(tokens: frozenset[str]) -> re.Pattern[str] | None:
+    """The tokens as one case-insensitive alternation, longest first (compiled once per query,
+    not once per hit)."""
+    words = sorted((token for token in tokens if token), key=lambda word: (-len(word), word))
+    if not words:
+        return None
+    return re.compile("|".join(re.escape(word) for word in words), re.IGNORECASE)
+
+
 def _spans(text: str, tokens: Iterable[str]) -> list[tuple[int, int]]:
     """Merged (start, end) spans of the tokens in text, case-insensitive."""
-    words = sorted({token for token in tokens if token}, key=len, reverse=True)
-    if not text or not words:
+    pattern = _pattern(frozenset(tokens))
+    if not text or pattern is None:
         return []
-    pattern = re.compile("|".join(re.escape(word) for word in words), re.IGNORECASE)
     spans: list[tuple[int, int]] = []
     for match in pattern.finditer(text):
         start, end = match.span()
@@ -101,12 +192,39 @@ def highlight(text: str, tokens: Iterable[str], width: int | None = SNIPPET_CHAR
     return prefix + _marked(text, spans, start, end) + suffix
 
 
+def as_hits(
+    found: QuerySet[Patent] | RankedPage | list[Patent],
+) -> QuerySet[Patent] | RankedPage | list[Patent]:
+    """A search result's rows (a queryset, a ranked page, or a number lookup's list) read as
+    hits (hit_rows); a list is already read."""
+    if isinstance(found, RankedPage):
+        return RankedPage(hit_rows(found.rows), found.ranked)
+    if isinstance(found, QuerySet):
+        return hit_rows(found)
+    return found
+
+
+def _annotated_summary(patent: Patent) -> dict[str, Any] | None:
+    """The declaration summary hit_rows read with the patent (None: no declaration in force)."""
+    if patent.hit_declaration_id is None:  # type: ignore[attr-defined]
+        return None
+    summary = {key: getattr(patent, name) for key, name in _SUMMARY_ANNOTATIONS.items()}
+    summary["upfront_due_cny"] = patent.listed_upfront_cny
+    return summary
+
+
 def attach_hits(patents: Iterable[Patent], tokens: Sequence[str]) -> None:
-    """Give each patent of a page its declaration summary and snippet (one statement)."""
+    """Give each patent of a page its declaration summary and snippet (no statement for rows
+    read by hit_rows; one for any others)."""
     page = list(patents)
-    summaries = declaration_summaries([patent.pk for patent in page])
+    missing = [patent.pk for patent in page if not hasattr(patent, "hit_declaration_id")]
+    summaries = declaration_summaries(missing)
     for patent in page:
-        patent.hit_declaration = summaries.get(patent.pk)  # type: ignore[attr-defined]
+        patent.hit_declaration = (  # type: ignore[attr-defined]
+            _annotated_summary(patent)
+            if hasattr(patent, "hit_declaration_id")
+            else summaries.get(patent.pk)
+        )
         patent.snippet = {  # type: ignore[attr-defined]
             "title": highlight(patent.title, tokens, width=None),
             "abstract": highlight(patent.abstract, tokens),

@@ -4,7 +4,10 @@ Words: every query term must match (a term matches by its word, all its parts, o
 marketplace/search/segment.py); when fewer than a page (PAGE_SIZE) match them all, the query is
 widened to any term, and documents matching more terms rank first. Meaning: the nearest patents
 to the query's sentence embedding (marketplace/search/semantic.py) join the candidates, and the
-two rankings are fused (reciprocal-rank fusion, chosen by measurement: BENCHMARKS.md).
+two rankings are fused (reciprocal-rank fusion, chosen by measurement: BENCHMARKS.md). Bigrams:
+when the words find fewer than a page, the patents holding any of the query's character bigrams
+(their own GIN index) that neither ranking has follow the fused ranking, by BM25 over the
+bigrams; a recall channel for words jieba cuts differently (BENCHMARKS.md "Bigram channel").
 
 Measured pitfalls (architecture.md): ranking every hit of a broad OR query costs ~1 s at 1M
 documents, so at most RANK_CAP matching rows are ranked; generic words are dropped at
@@ -13,9 +16,10 @@ segmentation. Filters are tags in one GIN-indexed array (search_tags: IPC prefix
 
 from __future__ import annotations
 
+import math
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -33,11 +37,13 @@ from django.db.models import (
     QuerySet,
     Value,
 )
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Cast, Substr
 from django.utils import timezone
 
 from marketplace.models import Patent
-from marketplace.search.segment import QueryTerm, query_terms
+from marketplace.search.languages import matched_annotations, translation_options
+from marketplace.search.segment import QueryTerm, query_grams, query_terms
 from marketplace.search.semantic import (
     SEMANTIC_LIMIT,
     SEMANTIC_WEIGHT,
@@ -98,6 +104,9 @@ class SearchResult:
     mode: str  # "and", "or", "meaning" (no word matched), or "none" (no text query)
     facets: dict[str, list[dict[str, Any]]]
     count: int | None = None  # known without a COUNT(*): the ranked candidates
+    # Which candidates the words met and which the meaning brought (a hit's `matched`).
+    lexical_ids: frozenset[int] = frozenset()
+    meaning_ids: frozenset[int] = frozenset()
 
 
 def _region_tag(code: str) -> str:
@@ -187,41 +196,104 @@ def search_patents(base: QuerySet[Patent], params: SearchParams) -> SearchResult
         return SearchResult(_order(filtered, params.sort), [], "none", _facets(filtered))
     tokens = list(dict.fromkeys(lexeme for term in terms for lexeme in term.lexemes()))
     groups = [_term_query(term) for term in terms]
-    rows = _candidates(filtered, " & ".join(groups), len(groups))
+    exact = " | ".join(_quote(term.word) for term in terms)
+    rows = _candidates(filtered, " & ".join(groups), len(groups), exact)
     mode = "and"
-    if not params.strict and len(rows) < PAGE_SIZE and len(groups) > 1:
+    widened = not params.strict and len(rows) < PAGE_SIZE
+    if widened and len(groups) > 1:
         # Widened: any term; the strict matches stay (an OR scan capped at RANK_CAP might not
         # reach them) and rank first, then by how many terms a document matches.
         mode = "or"
         strict = {row[0] for row in rows}
         rows += [
-            row for row in _candidates(filtered, " | ".join(groups), groups) if row[0] not in strict
+            row
+            for row in _candidates(filtered, " | ".join(groups), groups, exact)
+            if row[0] not in strict
         ]
     neighbours = nearest_patents(params.q) if params.by_meaning else []
     semantic = _semantic_candidates(filtered, neighbours)
-    if semantic and not rows:
+    # Widened further: the bigram channel. Its patents follow every word and meaning match, so
+    # it runs only while those are fewer than a page (a strict search never runs it, and a
+    # common query costs what it did).
+    found = len({row[0] for row in rows} | {row[0] for row in semantic})
+    gram_rows = (
+        _gram_candidates(filtered, query_grams(params.q))
+        if widened and (GRAM_FUSION == "rrf" or (GRAM_FUSION == "append" and found < PAGE_SIZE))
+        else []
+    )
+    if gram_rows and not rows:
+        mode = "or"
+    if semantic and not rows and not gram_rows:
         mode = "meaning"
     lexical_ids = {row[0] for row in rows}
-    every = rows + [row for row in semantic if row[0] not in lexical_ids]
+    every = rows + [row for row in gram_rows if row[0] not in lexical_ids]
+    lexical_ids |= {row[0] for row in gram_rows}
+    every += [row for row in semantic if row[0] not in lexical_ids]
     facets = _count_facets(
         (kind, section, province, payment, 1) for _, _, kind, section, province, payment, _ in every
     )
     # A fresh queryset: keep the owner join the serialiser needs (else one query per row).
-    page_rows = Patent.objects.select_related("owner")
+    page_rows = Patent.objects.select_related("owner").annotate(**matched_annotations(terms))
     ordered: QuerySet[Patent] | RankedPage
     if params.sort == "relevance":
-        lexical = sorted(rows, key=lambda row: (-row[6], -row[1], -row[0]))
-        coverage = {row[0]: row[6] / len(groups) for row in rows}
-        ranked = reciprocal_rank_fusion(
-            [row[0] for row in lexical],
+        ranked = fused_ranking(
+            [(row[0], row[1], row[6] / len(groups)) for row in rows],
+            [(row[0], row[1]) for row in gram_rows],
             [row[0] for row in semantic],
-            weights=[coverage],
-            scales=[1.0, SEMANTIC_WEIGHT],
         )
         ordered = RankedPage(page_rows, ranked)
     else:
         ordered = _order(page_rows.filter(id__in=[row[0] for row in every]), params.sort)
-    return SearchResult(ordered, tokens, mode, facets, count=len(every))
+    return SearchResult(
+        ordered,
+        tokens,
+        mode,
+        facets,
+        count=len(every),
+        lexical_ids=frozenset(lexical_ids),
+        meaning_ids=frozenset(row[0] for row in semantic),
+    )
+
+
+# How the bigram channel joins (measured on both sets, BENCHMARKS.md "Bigram channel"):
+# "append": the patents found only by bigrams follow the fused word and meaning ranking, best
+# bigram score first (recall without reordering what words and meaning found); "rrf": the
+# bigram ranking is a third ranking in the fusion, weighted by GRAM_WEIGHT and each patent's
+# bigram score relative to the best; "none": no bigram channel (what search was before).
+GRAM_FUSION = "append"
+GRAM_WEIGHT = 0.25
+# ts_rank of the query's own words (not their parts or synonyms) added, times this, to the
+# rank of the word matches (0: off).
+EXACT_BOOST = 1.0
+
+
+def fused_ranking(
+    words: Sequence[tuple[int, float, float]],
+    grams: Sequence[tuple[int, float]],
+    semantic: Sequence[int],
+) -> list[tuple[int, float]]:
+    """(id, score) best first from the word matches (id, ts_rank, share of terms matched), the
+    bigram channel's (id, score), best first, and the nearest patents' ids, nearest first.
+
+    The word ranking is by share of terms matched, then ts_rank; it and the semantic ranking
+    are fused by weighted reciprocal-rank fusion (semantic.reciprocal_rank_fusion)."""
+    order = sorted(words, key=lambda row: (-row[2], -row[1], -row[0]))
+    lexical = [pk for pk, _, _ in order]
+    coverage = {pk: share for pk, _, share in words}
+    if GRAM_FUSION == "rrf":
+        best = max((score for _, score in grams), default=0.0) or 1.0
+        return reciprocal_rank_fusion(
+            lexical,
+            semantic,
+            [pk for pk, _ in grams],
+            weights=[coverage, {}, {pk: score / best for pk, score in grams}],
+            scales=[1.0, SEMANTIC_WEIGHT, GRAM_WEIGHT],
+        )
+    ranked = reciprocal_rank_fusion(
+        lexical, semantic, weights=[coverage], scales=[1.0, SEMANTIC_WEIGHT]
+    )
+    found = {pk for pk, _ in ranked}
+    return ranked + [(pk, 0.0) for pk, _ in grams if pk not in found]
 
 
 def _alternative(text: str) -> str:
@@ -232,16 +304,18 @@ def _alternative(text: str) -> str:
 
 
 def _term_query(term: QueryTerm) -> str:
-    """A term as a tsquery: its word, or all its parts, or one of its synonyms."""
+    """A term as a tsquery: its word, or all its parts, or one of its synonyms or
+    translations."""
     options = [_quote(term.word)]
     if term.parts:
         options.append("(" + " & ".join(_quote(part) for part in term.parts) + ")")
     options += [_alternative(synonym) for synonym in term.synonyms]
+    options += translation_options(term)
     return "(" + " | ".join(options) + ")" if len(options) > 1 else options[0]
 
 
 def _candidates(
-    filtered: QuerySet[Patent], tsquery: str, groups: int | list[str]
+    filtered: QuerySet[Patent], tsquery: str, groups: int | list[str], exact: str = ""
 ) -> list[tuple[Any, ...]]:
     """(id, rank, type, IPC section, owner province, payment method, terms matched) of at most
     RANK_CAP matches of `tsquery`; `groups` is the number of terms (each match has them all)
@@ -260,16 +334,23 @@ def _candidates(
                 ExpressionWrapper(Q(search_vector=term), output_field=BooleanField()),
                 IntegerField(),
             )
+    rank: Any = SearchRank(
+        F("search_vector"), query, cover_density=False, normalization=Value(RANK_NORMALIZATION)
+    )
+    if exact and EXACT_BOOST:
+        # The query's own words count again: a patent saying 锂电池 ranks before one saying
+        # only its synonym 锂离子电池, or only the parts of a word.
+        rank = rank + Value(EXACT_BOOST) * SearchRank(
+            F("search_vector"),
+            SearchQuery(exact, config="simple", search_type="raw"),
+            cover_density=False,
+            normalization=Value(RANK_NORMALIZATION),
+        )
     matches = (
         filtered.filter(search_vector=query)
         .order_by()
         .annotate(
-            rank=SearchRank(
-                F("search_vector"),
-                query,
-                cover_density=False,
-                normalization=Value(RANK_NORMALIZATION),
-            ),
+            rank=rank,
             section=Substr("main_ipc", 1, 1),
             province=Substr("owner_region", 1, 2),
             matched=matched,
@@ -281,6 +362,67 @@ def _candidates(
     return list(matches[:RANK_CAP])
 
 
+def gram_scores(flags: Sequence[Sequence[int]], corpus: int) -> list[float]:
+    """BM25 of each candidate over the query's bigrams, with a term frequency of 1 (the
+    vector keeps no counts) and no length normalisation: the sum of the inverse document
+    frequencies of the bigrams it holds. `flags[d][g]` is 1 when candidate d holds bigram g;
+    document frequencies are counted over the candidates (every patent holding a bigram is
+    one, unless RANK_CAP cut them short), `corpus` is the number of documents (at least the
+    candidates)."""
+    if not flags:
+        return []
+    total = max(corpus, len(flags))
+    frequencies = [sum(column) for column in zip(*flags, strict=True)]
+    idf = [math.log(1 + (total - df + 0.5) / (df + 0.5)) for df in frequencies]
+    return [sum(w for w, flag in zip(idf, row, strict=True) if flag) for row in flags]
+
+
+def _gram_candidates(filtered: QuerySet[Patent], grams: list[str]) -> list[tuple[Any, ...]]:
+    """The bigram channel: (id, score, type, IPC section, owner province, payment method, 0) of
+    at most RANK_CAP patents holding any of the query's bigrams, best first (gram_scores); one
+    statement on the bigram GIN index. [] for a query without bigrams (a lone character, Latin
+    words only)."""
+    if not grams:
+        return []
+    query = SearchQuery(
+        " | ".join(_quote(gram) for gram in grams), config="simple", search_type="raw"
+    )
+    # Which bigrams each candidate holds, read off its stored bigrams here: one `@@` per bigram
+    # in SQL detoasted the vector once per bigram (59,000 patents: 2-3x the statement's time).
+    rows = list(
+        filtered.filter(gram_vector=query)
+        .order_by()
+        .annotate(
+            section=Substr("main_ipc", 1, 1),
+            province=Substr("owner_region", 1, 2),
+            # Patents in the table as ANALYZE last counted them (-1 or 0 before one), for the
+            # inverse document frequencies: read once by the statement, no scan.
+            corpus=RawSQL(
+                "SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass",
+                [Patent._meta.db_table],
+                output_field=IntegerField(),
+            ),
+        )
+        .values_list(
+            "id",
+            "patent_type",
+            "section",
+            "province",
+            "listed_payment_method",
+            "gram_tokens",
+            "corpus",
+        )[:RANK_CAP]
+    )
+    flags = []
+    for row in rows:
+        held = set(row[5].split())
+        flags.append([int(gram in held) for gram in grams])
+    scores = gram_scores(flags, rows[0][6] if rows else 0)
+    found = [(row[0], score, *row[1:5], 0) for row, score in zip(rows, scores, strict=True)]
+    found.sort(key=lambda row: (-row[1], -row[0]))
+    return found
+
+
 def _semantic_candidates(
     filtered: QuerySet[Patent], neighbours: list[tuple[int, float]]
 ) -> list[tuple[Any, ...]]:
@@ -290,7 +432,11 @@ def _semantic_candidates(
         return []
     similarity = dict(neighbours)
     rows = (
-        filtered.filter(pk__in=list(similarity))
+        # One array parameter, not IN with up to SEMANTIC_POOL placeholders: Django compiles
+        # and the client cursor quotes each of those (4 of 9 ms at 59,000 patents).
+        filtered.filter(
+            RawSQL('"marketplace_patent"."id" = ANY(%s)', (list(similarity),), BooleanField())
+        )
         .order_by()
         .annotate(
             section=Substr("main_ipc", 1, 1),

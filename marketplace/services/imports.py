@@ -17,14 +17,14 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from marketplace import permissions
 from marketplace.bulk import copy_upsert
 from marketplace.celery import publish_after_commit
-from marketplace.errors import InvalidInput, NotFound, PermissionDenied
+from marketplace.errors import InvalidInput, NotFound
 from marketplace.http_cache import public_cache_invalidate
 from marketplace.models import (
     ImportJob,
     ImportStatus,
-    Membership,
     Organisation,
     Patent,
     PatentCoOwner,
@@ -44,8 +44,8 @@ OPTIONAL_FACTS = ("legal_status", "annual_fees_paid_through")
 # The stored fields a sheet column writes (besides application number and type, always
 # present): a column that is absent from the sheet leaves these alone on re-import.
 COLUMN_FIELDS = {
-    "title": ("title", "title_tokens"),
-    "abstract": ("abstract", "body_tokens"),
+    "title": ("title", "title_tokens", "gram_tokens"),
+    "abstract": ("abstract", "body_tokens", "gram_tokens"),
     "claims": ("claims", "body_tokens"),
     "main_ipc": ("main_ipc", "further_ipcs", "ipc_prefixes"),
     "further_ipcs": ("further_ipcs", "ipc_prefixes"),
@@ -55,7 +55,14 @@ COLUMN_FIELDS = {
 }
 ALWAYS_UPDATED = ("patent_type", "is_pct", "updated_at")
 # Derived fields: not reported as changes in the history.
-DERIVED = {"title_tokens", "body_tokens", "ipc_prefixes", "expiry_date", "updated_at"}
+DERIVED = {
+    "title_tokens",
+    "body_tokens",
+    "gram_tokens",
+    "ipc_prefixes",
+    "expiry_date",
+    "updated_at",
+}
 
 Progress = Callable[[ImportJob], None]
 
@@ -75,10 +82,7 @@ def import_job_create(
     organisation = Organisation.objects.filter(pk=organisation_id).first()
     if organisation is None:
         raise NotFound()
-    if not Membership.objects.filter(organisation=organisation, user=actor).exists():
-        raise PermissionDenied(
-            "not_a_member", _("Only members of the organisation can import its patents.")
-        )
+    permissions.check_import(actor, organisation.pk)
     limit = settings.IMPORT_MAX_BYTES
     if size > limit:
         raise InvalidInput(

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 from datetime import date
-from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from marketplace.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from marketplace import permissions
+from marketplace.errors import Conflict, NotFound, Problem, problems_error
 from marketplace.models import (
     Industry,
-    Membership,
     NeedStatus,
     Organisation,
     OrganisationKind,
@@ -37,28 +36,13 @@ EDITABLE = (
 )
 
 
-def _require_sme_member(actor: User, organisation: Organisation) -> None:
-    if not Membership.objects.filter(organisation=organisation, user=actor).exists():
-        raise PermissionDenied(
-            "not_a_member", _("Only members of the SME can manage its technology needs.")
-        )
-
-
-def _clean(values: dict[str, Any], *, today: date) -> dict[str, Any]:
+def _clean(values: dict[str, Any]) -> dict[str, Any]:
+    """The values normalised (IPC prefixes, industry codes, keywords); a value that is not
+    an IPC prefix is left out here and reported by `_problems`."""
     cleaned = dict(values)
     if "ipc_areas" in cleaned:
-        prefixes = []
-        for raw in cleaned["ipc_areas"]:
-            prefix = normalise_ipc_prefix(raw)
-            if prefix is None:
-                raise InvalidInput(
-                    "invalid_ipc",
-                    _("%(value)s is not an IPC symbol or prefix (e.g. H01M)."),
-                    fields={"ipc_areas": [_("Not an IPC prefix.")]},
-                    params={"value": str(raw)[:20]},
-                )
-            prefixes.append(prefix)
-        cleaned["ipc_areas"] = list(dict.fromkeys(prefixes))
+        prefixes = [normalise_ipc_prefix(raw) for raw in cleaned["ipc_areas"]]
+        cleaned["ipc_areas"] = list(dict.fromkeys(p for p in prefixes if p is not None))
     if "industries" in cleaned:
         codes = [
             industry.code if isinstance(industry, Industry) else industry
@@ -69,22 +53,65 @@ def _clean(values: dict[str, Any], *, today: date) -> dict[str, Any]:
         cleaned["keywords"] = list(
             dict.fromkeys(k.strip() for k in cleaned["keywords"] if k.strip())
         )
-    if "expires_on" in cleaned and cleaned["expires_on"] <= today:
-        raise InvalidInput(
-            "expiry_in_past",
-            _("A need must expire after today."),
-            fields={"expires_on": [_("Give a future date.")]},
-        )
     return cleaned
 
 
-def _check_budget(low: Decimal | None, high: Decimal | None) -> None:
+def _problems(
+    values: dict[str, Any], *, today: date, current: TechnologyNeed | None = None
+) -> list[Problem]:
+    """Every rule the values break, all found in one round (fields not given keep the
+    current need's values for the budget range)."""
+    problems: list[Problem] = []
+    for raw in values.get("ipc_areas") or []:
+        if normalise_ipc_prefix(raw) is None:
+            problems.append(
+                (
+                    "ipc_areas",
+                    "invalid_ipc",
+                    _("%(value)s is not an IPC symbol or prefix (e.g. H01M).")
+                    % {"value": str(raw)[:20]},
+                )
+            )
+    if "expires_on" in values and values["expires_on"] <= today:
+        problems.append(("expires_on", "expiry_in_past", _("A need must expire after today.")))
+    low = values.get("budget_min_cny", current.budget_min_cny if current else None)
+    high = values.get("budget_max_cny", current.budget_max_cny if current else None)
     if low is not None and high is not None and low > high:
-        raise InvalidInput(
-            "budget_range_inverted",
-            _("The lowest budget is above the highest."),
-            fields={"budget_min_cny": [_("Above the maximum.")]},
+        problems.append(
+            (
+                "budget_min_cny",
+                "budget_range_inverted",
+                _("The lowest budget is above the highest."),
+            )
         )
+    return problems
+
+
+def need_create_problems(
+    *, actor: User, organisation_id: int | None, values: dict[str, Any]
+) -> list[Problem]:
+    """The rules a new need's values break, for a body the serializer refused in part (none
+    when the actor could not post for that organisation: that refusal comes first)."""
+    organisation = (
+        Organisation.objects.filter(pk=organisation_id).first() if organisation_id else None
+    )
+    if (
+        organisation is None
+        or organisation.kind != OrganisationKind.SME
+        or not permissions.allows(permissions.check_need_owner, actor, organisation.pk)
+    ):
+        return []
+    return _problems(values, today=timezone.localdate())
+
+
+def need_update_problems(*, actor: User, need_id: int, values: dict[str, Any]) -> list[Problem]:
+    """The rules an edit's values break, for a body the serializer refused in part."""
+    need = TechnologyNeed.objects.filter(pk=need_id).first()
+    if need is None or not permissions.allows(
+        permissions.check_need_owner, actor, need.organisation_id
+    ):
+        return []
+    return _problems(values, today=timezone.localdate(), current=need)
 
 
 @transaction.atomic
@@ -93,11 +120,13 @@ def need_create(*, actor: User, organisation_id: int, values: dict[str, Any]) ->
     organisation = Organisation.objects.filter(pk=organisation_id).first()
     if organisation is None:
         raise NotFound()
-    _require_sme_member(actor, organisation)
+    permissions.check_need_owner(actor, organisation.pk)
     if organisation.kind != OrganisationKind.SME:
         raise Conflict("not_an_sme", _("Only an SME posts technology needs."))
-    cleaned = _clean(values, today=timezone.localdate())
-    _check_budget(cleaned.get("budget_min_cny"), cleaned.get("budget_max_cny"))
+    problems = _problems(values, today=timezone.localdate())
+    if problems:
+        raise problems_error(problems)
+    cleaned = _clean(values)
     need = TechnologyNeed.objects.create(organisation=organisation, created_by=actor, **cleaned)
     TechnologyNeedEvent.objects.create(
         need=need, actor=actor, verb="created", to_status=NeedStatus.OPEN
@@ -114,7 +143,7 @@ def _lock(actor: User, need_id: int) -> TechnologyNeed:
     )
     if need is None:
         raise NotFound()
-    _require_sme_member(actor, need.organisation)
+    permissions.check_need_owner(actor, need.organisation_id)
     return need
 
 
@@ -122,11 +151,10 @@ def _lock(actor: User, need_id: int) -> TechnologyNeed:
 def need_update(*, actor: User, need_id: int, values: dict[str, Any]) -> TechnologyNeed:
     """Edit a need's content (its SME's members)."""
     need = _lock(actor, need_id)
-    cleaned = _clean(values, today=timezone.localdate())
-    _check_budget(
-        cleaned.get("budget_min_cny", need.budget_min_cny),
-        cleaned.get("budget_max_cny", need.budget_max_cny),
-    )
+    problems = _problems(values, today=timezone.localdate(), current=need)
+    if problems:
+        raise problems_error(problems)
+    cleaned = _clean(values)
     changes = {}
     for field, value in cleaned.items():
         before = getattr(need, field)

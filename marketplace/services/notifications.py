@@ -61,7 +61,7 @@ def notify(
 
 def notification_mark_read(*, user: User, notification_id: int) -> Notification:
     """Mark one of the user's notifications read (reading twice keeps the first time)."""
-    notification = Notification.objects.filter(pk=notification_id, user=user).first()
+    notification = Notification.objects.visible_to(user).filter(pk=notification_id).first()
     if notification is None:
         raise NotFound()
     if notification.read_at is None:

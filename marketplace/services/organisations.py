@@ -12,7 +12,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from marketplace import emails
+from marketplace import emails, permissions
 from marketplace.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from marketplace.models import (
     Industry,
@@ -59,13 +59,7 @@ def _lock_organisation_as_admin(*, organisation_id: int, actor: User) -> Organis
     organisation = Organisation.objects.select_for_update().filter(pk=organisation_id).first()
     if organisation is None:
         raise NotFound()
-    if not Membership.objects.filter(
-        organisation=organisation, user=actor, role=MembershipRole.ADMIN
-    ).exists():
-        raise PermissionDenied(
-            "organisation_admin_required",
-            _("Only an admin of this organisation can do this."),
-        )
+    permissions.check_organisation_admin(actor, organisation.pk)
     return organisation
 
 

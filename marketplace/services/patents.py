@@ -9,13 +9,12 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from marketplace import roles
-from marketplace.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from marketplace import permissions, roles
+from marketplace.errors import Conflict, InvalidInput, NotFound, Problem, problems_error
 from marketplace.http_cache import public_cache_invalidate
 from marketplace.models import (
     ExclusiveLicenseKind,
     LegalStatus,
-    Membership,
     Organisation,
     Patent,
     PatentCoOwner,
@@ -27,7 +26,8 @@ from marketplace.models import (
     User,
 )
 from marketplace.patents import guards
-from marketplace.patents.cleaning import clean_patent
+from marketplace.patents.cleaning import clean_patent, iter_fields
+from marketplace.patents.numbers import parse_application_number
 
 BIBLIOGRAPHIC_FIELDS = (
     "title",
@@ -63,13 +63,6 @@ def _diff(patent: Patent, values: dict[str, Any], fields: tuple[str, ...]) -> di
     return changes
 
 
-def _require_member(actor: User, organisation_id: int) -> None:
-    if not Membership.objects.filter(organisation_id=organisation_id, user=actor).exists():
-        raise PermissionDenied(
-            "not_a_member", _("Only members of the owning organisation can do this.")
-        )
-
-
 def _lock_patent(*, patent_id: int, actor: User, allow_reviewer: bool) -> Patent:
     patent = (
         Patent.objects.visible_to(actor)
@@ -79,29 +72,81 @@ def _lock_patent(*, patent_id: int, actor: User, allow_reviewer: bool) -> Patent
     )
     if patent is None:
         raise NotFound()
-    if allow_reviewer and roles.has(actor, roles.RECORD_LEGAL_STATUS):
-        return patent
-    _require_member(actor, patent.owner_id)
+    if allow_reviewer:
+        permissions.check_patent_facts(actor, patent)
+    else:
+        permissions.check_patent_owner(actor, patent.owner_id)
     return patent
 
 
-def _co_owner_organisations(owner: Organisation, ids: list[int]) -> list[Organisation]:
-    organisations = {o.pk: o for o in Organisation.objects.filter(pk__in=ids)}
-    missing = [pk for pk in ids if pk not in organisations]
+def _co_owner_problems(owner: Organisation, ids: list[int]) -> list[Problem]:
+    known = set(Organisation.objects.filter(pk__in=ids).values_list("pk", flat=True))
+    problems: list[Problem] = []
+    missing = [pk for pk in ids if pk not in known]
     if missing:
-        raise InvalidInput(
-            "unknown_organisation",
-            _("There is no organisation with id %(ids)s."),
-            fields={"co_owners": [_("Unknown organisation.")]},
-            params={"ids": ", ".join(map(str, missing))},
+        problems.append(
+            (
+                "co_owners",
+                "unknown_organisation",
+                _("There is no organisation with id %(ids)s.")
+                % {"ids": ", ".join(map(str, missing))},
+            )
         )
-    if owner.pk in organisations:
-        raise InvalidInput(
-            "owner_is_co_owner",
-            _("The owning organisation is not also a co-owner."),
-            fields={"co_owners": [_("Remove the owner from the co-owners.")]},
+    if owner.pk in known:
+        problems.append(
+            (
+                "co_owners",
+                "owner_is_co_owner",
+                _("The owning organisation is not also a co-owner."),
+            )
         )
-    return [organisations[pk] for pk in dict.fromkeys(ids)]
+    return problems
+
+
+def _canonical_number(raw: Any) -> str | None:
+    try:
+        return parse_application_number(str(raw).strip()).canonical
+    except (InvalidInput, TypeError):
+        return None
+
+
+def _create_problems(
+    owner: Organisation, data: dict[str, Any], co_owner_ids: list[int]
+) -> tuple[dict[str, Any] | None, list[Problem]]:
+    """The cleaned values (None when they break a rule) and every rule broken, found in one
+    round: the patent's own fields, a number already on the platform, the co-owners."""
+    problems: list[Problem] = []
+    values: dict[str, Any] | None = None
+    try:
+        values = clean_patent(data)
+    except InvalidInput as error:
+        problems.extend(iter_fields(error))
+    number = (
+        values["application_number"]
+        if values
+        else _canonical_number(data.get("application_number"))
+    )
+    if number and Patent.objects.filter(application_number=number).exists():
+        problems.append(
+            (
+                "application_number",
+                "patent_exists",
+                _("Patent %(number)s is already on the platform.") % {"number": number},
+            )
+        )
+    problems.extend(_co_owner_problems(owner, co_owner_ids))
+    return values, problems
+
+
+def patent_create_problems(
+    *, actor: User, owner_id: int | None, data: dict[str, Any], co_owner_ids: list[int]
+) -> list[Problem]:
+    """The rules a new patent's values break, for a body the serializer refused in part (none
+    when the actor may not add patents to that organisation: that refusal comes first)."""
+    owner = Organisation.objects.filter(pk=owner_id).first() if owner_id else None
+    if owner is None or not permissions.allows(permissions.check_patent_owner, actor, owner.pk):
+        return []
+    return _create_problems(owner, data, co_owner_ids)[1]
 
 
 @transaction.atomic
@@ -112,16 +157,13 @@ def patent_create(
     owner = Organisation.objects.filter(pk=owner_id).first()
     if owner is None:
         raise NotFound()
-    _require_member(actor, owner.pk)
-    values = clean_patent(data)
-    if Patent.objects.filter(application_number=values["application_number"]).exists():
-        raise Conflict(
-            "patent_exists",
-            _("Patent %(number)s is already on the platform."),
-            fields={"application_number": [_("Already registered.")]},
-            params={"number": values["application_number"]},
-        )
-    co_owners = _co_owner_organisations(owner, co_owner_ids or [])
+    permissions.check_patent_owner(actor, owner.pk)
+    values, problems = _create_problems(owner, data, co_owner_ids or [])
+    if problems or values is None:
+        raise problems_error(problems, conflicts=frozenset({"patent_exists"}))
+    co_owner_order = list(dict.fromkeys(co_owner_ids or []))
+    by_pk = Organisation.objects.in_bulk(co_owner_order)
+    co_owners = [by_pk[pk] for pk in co_owner_order]
     try:
         with transaction.atomic():
             patent = Patent.objects.create(owner=owner, **values)
@@ -144,11 +186,28 @@ def patent_create(
     return patent
 
 
+def patent_update_problems(*, actor: User, patent_id: int, data: dict[str, Any]) -> list[Problem]:
+    """The rules an edit's values break, for a body the serializer refused in part."""
+    patent = Patent.objects.visible_to(actor).filter(pk=patent_id).first()
+    if patent is None or not permissions.allows(
+        permissions.check_patent_owner, actor, patent.owner_id
+    ):
+        return []
+    try:
+        clean_patent(data, partial_of=patent)
+    except InvalidInput as error:
+        return list(iter_fields(error))
+    return []
+
+
 @transaction.atomic
 def patent_update(*, actor: User, patent_id: int, data: dict[str, Any]) -> Patent:
     """Correct a patent's bibliographic data (members of the owning organisation)."""
     patent = _lock_patent(patent_id=patent_id, actor=actor, allow_reviewer=False)
-    values = clean_patent(data, partial_of=patent)
+    try:
+        values = clean_patent(data, partial_of=patent)
+    except InvalidInput as error:
+        raise problems_error(list(iter_fields(error))) from error
     changes = _diff(patent, values, BIBLIOGRAPHIC_FIELDS)
     if changes:
         for field, value in values.items():
@@ -358,15 +417,10 @@ def patent_exclusive_license_end(
     return record
 
 
-def _require_reviewer(actor: User) -> None:
-    if not roles.has(actor, roles.RECORD_LEGAL_STATUS):
-        raise PermissionDenied("reviewer_required", _("Only a reviewer can do this."))
-
-
 @transaction.atomic
 def patent_hindrance_record(*, actor: User, patent_id: int, reason: str) -> PatentHindrance:
     """A reviewer records another hindrance to open licensing (bar 9)."""
-    _require_reviewer(actor)
+    permissions.check_patent_hindrance(actor)
     patent = _lock_patent(patent_id=patent_id, actor=actor, allow_reviewer=True)
     hindrance = PatentHindrance.objects.create(patent=patent, reason=reason, recorded_by=actor)
     PatentEvent.objects.create(
@@ -382,7 +436,7 @@ def patent_hindrance_record(*, actor: User, patent_id: int, reason: str) -> Pate
 @transaction.atomic
 def patent_hindrance_resolve(*, actor: User, patent_id: int, hindrance_id: int) -> PatentHindrance:
     """A reviewer marks a recorded hindrance as resolved."""
-    _require_reviewer(actor)
+    permissions.check_patent_hindrance(actor)
     patent = _lock_patent(patent_id=patent_id, actor=actor, allow_reviewer=True)
     hindrance = PatentHindrance.objects.filter(pk=hindrance_id, patent=patent).first()
     if hindrance is None:

@@ -26,11 +26,10 @@ logger = logging.getLogger(__name__)
 
 # Each active saved search costs one search of one patent per announcement.
 MAX_SAVED_SEARCHES = 50
-IN_FORCE_STATUSES = ("announced", "withdrawal_requested")
 
 
 def _own(user: User, saved_search_id: int, *, lock: bool = False) -> SavedSearch:
-    queryset = SavedSearch.objects.owned_by(user).filter(pk=saved_search_id)
+    queryset = SavedSearch.objects.visible_to(user).filter(pk=saved_search_id)
     found = (queryset.select_for_update() if lock else queryset).first()
     if found is None:
         raise NotFound()
@@ -88,9 +87,7 @@ def saved_search_alerts_create(*, declaration_id: int) -> list[SavedSearchAlert]
         )
     # Read through the relation licensing declares on Patent (marketplace does not import it).
     row = (
-        Patent.objects.filter(
-            declarations__id=declaration_id, declarations__status__in=IN_FORCE_STATUSES
-        )
+        Patent.objects.with_declaration_in_force(id=declaration_id)
         .values_list("id", "declarations__number")
         .first()
     )

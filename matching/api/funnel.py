@@ -20,11 +20,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from licensing.api.renderers import CsvRenderer, XlsxRenderer
-from marketplace import roles
 from marketplace.api.permissions import request_user
 from marketplace.api.views import ERROR_RESPONSES
 from marketplace.errors import NotFound
-from marketplace.models import Membership, Organisation
+from marketplace.models import Organisation
 from matching.funnel import COUNTS, MONEY, MONTHLY, Funnel, funnel
 
 ROW_FIELDS = [
@@ -173,11 +172,8 @@ def funnel_xlsx(data: dict[str, Any]) -> bytes:
 def visible_organisation(user: Any, organisation_id: int) -> Organisation:
     """The organisation whose funnel the user may read: its members', or any for a reviewer;
     anything else is a 404, as for the other organisation-scoped reads."""
-    organisation = Organisation.objects.filter(pk=organisation_id).first()
-    if organisation is None or not (
-        roles.is_reviewer(user)
-        or Membership.objects.filter(user=user, organisation_id=organisation_id).exists()
-    ):
+    organisation = Organisation.objects.records_visible_to(user).filter(pk=organisation_id).first()
+    if organisation is None:
         raise NotFound()
     return organisation
 

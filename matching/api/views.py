@@ -16,13 +16,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from licensing.models import ACTIVE_LICENSE_STATUSES, Declaration, License
-from marketplace import roles
 from marketplace.api.ids import query_id
 from marketplace.api.permissions import request_user
 from marketplace.api.serializers import StrictInputSerializer
 from marketplace.api.views import ERROR_RESPONSES
 from marketplace.errors import NotFound
-from marketplace.models import Membership, OrganisationKind, TechnologyNeed
+from marketplace.models import Organisation, OrganisationKind, TechnologyNeed
 from matching import reasons as match_reasons
 from matching.models import Match, MatchFeedback
 from matching.services import feedback_give
@@ -138,12 +137,13 @@ class SmeMatchesView(APIView):
     )
     def get(self, request: Request) -> Response:
         user = request_user(request)
-        own = Membership.objects.filter(
-            user=user, organisation__kind=OrganisationKind.SME
-        ).values_list("organisation_id", flat=True)
         sme = query_id(request.query_params, "sme")
-        sme_ids = [sme] if sme is not None else list(own)
-        if any(pk not in own for pk in sme_ids) and not roles.is_platform_staff(user):
+        if sme is None:
+            own = Organisation.objects.with_member(user).filter(kind=OrganisationKind.SME)
+            sme_ids = list(own.values_list("pk", flat=True))
+        elif Organisation.objects.private_visible_to(user).filter(pk=sme).exists():
+            sme_ids = [sme]
+        else:
             raise NotFound()
         need = query_id(request.query_params, "need")
         if (
@@ -152,9 +152,9 @@ class SmeMatchesView(APIView):
         ):
             raise NotFound("need_not_found", _("This need is not one of the SME's."))
         matches = _shown_to_the_sme(
-            _current(Match.objects.filter(sme_id__in=sme_ids, need_id=need)).select_related(
-                "patent", "declaration__organisation"
-            )
+            _current(
+                Match.objects.for_sme(user).filter(sme_id__in=sme_ids, need_id=need)
+            ).select_related("patent", "declaration__organisation")
         )
         return Response(MatchSerializer(matches[:200], many=True).data)
 
@@ -167,17 +167,12 @@ class DeclarationCandidatesView(APIView):
     @extend_schema(responses={200: CandidateSerializer(many=True), **ERROR_RESPONSES})
     def get(self, request: Request, declaration_id: int) -> Response:
         user = request_user(request)
-        declaration = Declaration.objects.filter(pk=declaration_id).first()
-        if declaration is None or not (
-            roles.is_reviewer(user)
-            or Membership.objects.filter(
-                user=user, organisation_id=declaration.organisation_id
-            ).exists()
-        ):
+        declaration = Declaration.objects.records_visible_to(user).filter(pk=declaration_id).first()
+        if declaration is None:
             raise NotFound()
         # An SME once, with its best list's match (its profile's or one of its needs').
         best = (
-            _current(Match.objects.filter(declaration=declaration))
+            _current(Match.objects.for_patentee(user).filter(declaration=declaration))
             .order_by("sme_id", "-score", "id")
             .distinct("sme_id")
             .values("id")

@@ -12,7 +12,8 @@ marketplace/reference_data (ipc.csv, gbt4754_2017.csv):
   * no duplicate (ipc_prefix, industry_code) pair
   * every IPC class has a class-level row
   * row_count and counts_by_level equal those in sources.json; sources.json has
-    the expected keys and names no URL
+    the expected keys, a Chinese note for each English one and each weight
+    explained in Chinese (notes_zh, weights_zh), and names no URL
   * spot checks: longest-prefix lookups that the matching engine relies on
 
 Exit status 0 when everything passes, 1 otherwise.
@@ -165,6 +166,13 @@ class Checker:
                 self.fail(SOURCES, f"{CONCORDANCE}: {key!r} is empty")
         if not isinstance(meta.get("notes"), list) or not meta.get("notes"):
             self.fail(SOURCES, f"{CONCORDANCE}: 'notes' must be a non-empty list")
+        # People read the notes in either language: one Chinese note for each English one.
+        if len(meta.get("notes_zh") or []) != len(meta.get("notes") or []):
+            self.fail(
+                SOURCES, f"{CONCORDANCE}: 'notes_zh' does not have one note per 'notes' entry"
+            )
+        if set(meta.get("weights_zh") or {}) != set(meta.get("weights") or {}):
+            self.fail(SOURCES, f"{CONCORDANCE}: 'weights_zh' does not explain each weight")
         return meta
 
     # -- checks ------------------------------------------------------------
