@@ -332,3 +332,54 @@ def test_a_connection_lost_before_any_view_runs_is_a_503_too(path: str) -> None:
     assert response.status_code == 503, response.content
     assert (response["Retry-After"], response.json()["code"]) == ("5", "database_unavailable")
     assert client.get(path).status_code in {200, 302}  # a new connection
+
+
+# The message says what is true whether the connection went before the commit or after it
+# (a later read, the answer): what was committed stays, the rest was rolled back. The schema's
+# 503 says the same.
+LOST_MESSAGES = {
+    "en": (
+        "The database connection was lost during the request; what it had not committed "
+        "was rolled back. Try again shortly."
+    ),
+    "zh-hans": "请求期间与数据库的连接中断，尚未提交的部分已回滚。请稍后重试。",
+}
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("language", sorted(LOST_MESSAGES))
+@pytest.mark.parametrize("how", ["token", "session"])
+def test_the_503_says_exactly_what_was_rolled_back_in_both_languages(
+    language: str, how: str
+) -> None:
+    from django.db import connection
+    from django.test import Client
+
+    from marketplace.api.schema import DATABASE_UNAVAILABLE_DESCRIPTION
+    from tests.conftest import client_for
+    from tests.factories import UserFactory
+
+    user = UserFactory.create(is_staff=True)
+    client: Any
+    if how == "token":  # lost in the API's authentication: DRF's exception handler
+        client = client_for(user, language=language)
+        client.raise_request_exception = False
+        path = "/api/v1/me/"
+    else:  # lost in the session middleware, before any view: Django's handlers
+        client = Client(HTTP_ACCEPT_LANGUAGE=language)
+        client.raise_request_exception = False
+        client.force_login(user)
+        path = "/admin/"
+    _terminate_own_connection()
+    try:
+        response = client.get(path)
+    finally:
+        connection.close()
+    assert (response.status_code, response["Retry-After"]) == (503, "5")
+    assert response.json() == {
+        "code": "database_unavailable",
+        "detail": LOST_MESSAGES[language],
+        "fields": {},
+    }
+    assert "what it had not committed was rolled back" in DATABASE_UNAVAILABLE_DESCRIPTION
+    assert "nothing was changed" not in LOST_MESSAGES["en"]
