@@ -9,15 +9,11 @@ next request gets a fresh connection (CONN_HEALTH_CHECKS) and succeeds.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -29,7 +25,7 @@ from rest_framework.authtoken.models import Token
 from licensing.models import IdempotencyRecord, License, LicenseEvent, LicensePayment
 from marketplace.celery import app as celery_app
 from marketplace.models import User
-from tests.live import ROOT, _database_url, free_port
+from tests.live import Server, _database_url, start_gunicorn, stop_gunicorn
 from tests.test_faults import _market
 from tests.test_licenses import accept_body
 
@@ -39,65 +35,19 @@ CLIENTS = 4
 SMES_PER_CLIENT = 6
 
 
-@dataclass
-class Server:
-    url: str
-    process: subprocess.Popen[bytes]
-    log_path: Path
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")[-20000:]
-
-
 @pytest.fixture(scope="module")
 def app_server(django_db_setup: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """gunicorn (sync workers, as in the Dockerfile) on the test database, connections kept
     for 60 s between requests as in production; one for the module (it starts in seconds)."""
-    port = free_port()
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "tests.settings",
-        "DATABASE_URL": f"{_database_url()}?application_name={APPLICATION}",
-        "DATABASE_CONN_MAX_AGE": "60",
-        "DEBUG": "false",
-    }
-    log_path = tmp_path_factory.mktemp("gunicorn") / "gunicorn.log"
-    with log_path.open("ab") as log:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "marketplace.wsgi:application",
-                f"--bind=127.0.0.1:{port}",
-                f"--workers={WORKERS}",
-                "--timeout=60",
-                "--access-logfile=-",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    server = Server(f"http://127.0.0.1:{port}", process, log_path)
-    deadline = time.monotonic() + 90
-    while True:
-        assert process.poll() is None and time.monotonic() < deadline, server.log()
-        try:
-            # The first answer of each worker loads the URL configuration (seconds).
-            if requests.get(f"{server.url}/api/v1/", timeout=30).status_code == 200:
-                break
-        except requests.RequestException:
-            time.sleep(0.2)
+    server = start_gunicorn(
+        f"{_database_url()}?application_name={APPLICATION}",
+        tmp_path_factory.mktemp("gunicorn") / "gunicorn.log",
+        workers=WORKERS,
+    )
     try:
         yield server
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_gunicorn(server)
         celery_app.control.purge()  # the server's messages; no worker ran here
 
 
