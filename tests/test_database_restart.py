@@ -410,8 +410,10 @@ def test_postgresql_restarted_under_load_answers_2xx_or_503_and_loses_nothing(
             f"\n{RESTARTS} restarts ({', '.join(f'{m} {s:.1f} s' for m, s in downtime)}) "
             f"under {CLIENTS} clients over {loaded:.1f} s: {dict(statuses)}"
         )
-        # Only 2xx or the 503 a client may send again; a patent whose first attempt committed
-        # just before its connection went away meets itself on the retry (409 patent_exists).
+        # Only 2xx or the 503 a client may send again; a patent whose first attempt's COMMIT
+        # went through as its connection went away meets itself on the retry (409
+        # patent_exists: patents take no Idempotency-Key). Its answer is read inside the
+        # transaction, so a loss while it is read rolls it back (that was 1-3 in 12 before).
         retried_patents = {
             final.item.key: final for final in load.finals if final.item.what == "patent"
         }
