@@ -70,9 +70,12 @@ pytest: env
 test: lint typecheck migrations-check pytest
 
 # Redis stopped for 60 s with requests in flight and a real worker, then a Redis that never
-# answers (`make test` runs the same tests with an 8 s outage); prints the figures.
+# answers; PostgreSQL (a cluster of the test's own) restarted 6 times under load, fast and
+# immediate in turn (`make test` runs the same tests with an 8 s outage and 2 restarts);
+# prints the figures.
 test-outage: env
-	FAULT_OUTAGE_SECONDS=$${FAULT_OUTAGE_SECONDS:-60} $(BIN)/pytest -q -s tests/test_redis_outage.py
+	FAULT_OUTAGE_SECONDS=$${FAULT_OUTAGE_SECONDS:-60} DB_RESTARTS=$${DB_RESTARTS:-6} \
+		$(BIN)/pytest -q -s tests/test_redis_outage.py tests/test_database_restart.py
 
 fmt: env
 	$(BIN)/ruff check --fix .

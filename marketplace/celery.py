@@ -8,21 +8,76 @@ from functools import partial
 from typing import Any
 
 from celery import Celery
-from django.db import transaction
+from celery import Task as CeleryTask
+from django.db import InterfaceError, OperationalError, connections, transaction
 from kombu import Queue
 from kombu.exceptions import OperationalError as KombuOperationalError
 from redis.exceptions import RedisError
 
 from marketplace import unreachable
 
+logger = logging.getLogger(__name__)
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "marketplace.settings")
 
-app = Celery("marketplace")
+# A task whose database connection went away under it (PostgreSQL restarted, failed over, its
+# backend terminated) is sent again after 1, 2, 4 ... 60 s, about 5 minutes in all: without
+# this the task was lost (a notification, a vector, a match list) until a beat sweep, if any,
+# found what it had left undone. tests/test_database_restart.py restarts PostgreSQL under a
+# real worker.
+DATABASE_LOST_RETRIES = 10
+DATABASE_LOST_MAX_COUNTDOWN = 60
+
+
+# SQLSTATEs of a connection going away: connection exceptions (08...), and the server shutting
+# down, crashed or starting up (57P01-57P03). Not a query cancelled (57014) nor a deadlock.
+_CONNECTION_LOST_STATES = ("08", "57P01", "57P02", "57P03")
+
+
+def database_lost(error: BaseException) -> bool:
+    """The error is the connection's loss, not a query's own failure (a deadlock, a timeout,
+    a constraint). A client-side error (refused, closed, no answer) carries no SQLSTATE."""
+    if isinstance(error, InterfaceError):
+        return True
+    if not isinstance(error, OperationalError):
+        return False
+    state = getattr(error.__cause__, "sqlstate", None)
+    return state is None or state.startswith(_CONNECTION_LOST_STATES)
+
+
+class Task(CeleryTask):
+    """Every task of the project: sent again when the database went away while it ran."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if self.request.called_directly:  # a plain call in this process: no worker's request
+            return super().__call__(*args, **kwargs)
+        # A worker (or apply()) has pushed the task's request already: run the body under it,
+        # as Celery does for a task without a __call__ of its own.
+        try:
+            return self.run(*args, **kwargs)
+        except (OperationalError, InterfaceError) as error:
+            if not database_lost(error):
+                raise
+            for conn in connections.all():
+                conn.close_if_unusable_or_obsolete()
+            retries = self.request.retries
+            logger.warning(
+                "%s lost its database connection (%s): sent again, retry %d",
+                self.name,
+                error,
+                retries + 1,
+            )
+            raise self.retry(
+                exc=error,
+                countdown=min(DATABASE_LOST_MAX_COUNTDOWN, 2**retries),
+                max_retries=max(DATABASE_LOST_RETRIES, self.max_retries or 0),
+            ) from error
+
+
+app = Celery("marketplace", task_cls=Task)
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.conf.task_queues = [Queue(name) for name in ("default", "import", "index", "match")]
 app.autodiscover_tasks()
-
-logger = logging.getLogger(__name__)
 
 
 def publish_after_commit(send: Callable[..., object], *args: object) -> None:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from aiosmtpd.controller import Controller
 from django.conf import settings
 
@@ -68,6 +69,74 @@ def _database_url() -> str:
     db = settings.DATABASES["default"]
     credentials = db["USER"] + (f":{db['PASSWORD']}" if db.get("PASSWORD") else "")
     return f"postgres://{credentials}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+@dataclass
+class Server:
+    """A gunicorn server of the test's own."""
+
+    url: str
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")[-20000:]
+
+
+def start_gunicorn(
+    database_url: str,
+    log_path: Path,
+    workers: int = 2,
+    environment: dict[str, str] | None = None,
+) -> Server:
+    """gunicorn (sync workers, as in the Dockerfile) on `database_url`, connections kept for
+    60 s between requests as in production; returns once every worker has answered."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tests.settings",
+        "DATABASE_URL": database_url,
+        "DATABASE_CONN_MAX_AGE": "60",
+        "DEBUG": "false",
+        **(environment or {}),
+    }
+    with log_path.open("ab") as log:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "marketplace.wsgi:application",
+                f"--bind=127.0.0.1:{port}",
+                f"--workers={workers}",
+                "--timeout=60",
+                "--access-logfile=-",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    server = Server(f"http://127.0.0.1:{port}", process, log_path)
+    deadline = time.monotonic() + 90
+    while True:
+        assert process.poll() is None and time.monotonic() < deadline, server.log()
+        try:
+            # The first answer of each worker loads the URL configuration (seconds).
+            if requests.get(f"{server.url}/api/v1/", timeout=30).status_code == 200:
+                break
+        except requests.RequestException:
+            time.sleep(0.2)
+    return server
+
+
+def stop_gunicorn(server: Server) -> None:
+    server.process.terminate()
+    try:
+        server.process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        server.process.kill()
+        server.process.wait()
 
 
 @dataclass

@@ -9,15 +9,11 @@ next request gets a fresh connection (CONN_HEALTH_CHECKS) and succeeds.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -29,7 +25,7 @@ from rest_framework.authtoken.models import Token
 from licensing.models import IdempotencyRecord, License, LicenseEvent, LicensePayment
 from marketplace.celery import app as celery_app
 from marketplace.models import User
-from tests.live import ROOT, _database_url, free_port
+from tests.live import Server, _database_url, start_gunicorn, stop_gunicorn
 from tests.test_faults import _market
 from tests.test_licenses import accept_body
 
@@ -39,65 +35,19 @@ CLIENTS = 4
 SMES_PER_CLIENT = 6
 
 
-@dataclass
-class Server:
-    url: str
-    process: subprocess.Popen[bytes]
-    log_path: Path
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")[-20000:]
-
-
 @pytest.fixture(scope="module")
 def app_server(django_db_setup: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """gunicorn (sync workers, as in the Dockerfile) on the test database, connections kept
     for 60 s between requests as in production; one for the module (it starts in seconds)."""
-    port = free_port()
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "tests.settings",
-        "DATABASE_URL": f"{_database_url()}?application_name={APPLICATION}",
-        "DATABASE_CONN_MAX_AGE": "60",
-        "DEBUG": "false",
-    }
-    log_path = tmp_path_factory.mktemp("gunicorn") / "gunicorn.log"
-    with log_path.open("ab") as log:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "marketplace.wsgi:application",
-                f"--bind=127.0.0.1:{port}",
-                f"--workers={WORKERS}",
-                "--timeout=60",
-                "--access-logfile=-",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    server = Server(f"http://127.0.0.1:{port}", process, log_path)
-    deadline = time.monotonic() + 90
-    while True:
-        assert process.poll() is None and time.monotonic() < deadline, server.log()
-        try:
-            # The first answer of each worker loads the URL configuration (seconds).
-            if requests.get(f"{server.url}/api/v1/", timeout=30).status_code == 200:
-                break
-        except requests.RequestException:
-            time.sleep(0.2)
+    server = start_gunicorn(
+        f"{_database_url()}?application_name={APPLICATION}",
+        tmp_path_factory.mktemp("gunicorn") / "gunicorn.log",
+        workers=WORKERS,
+    )
     try:
         yield server
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_gunicorn(server)
         celery_app.control.purge()  # the server's messages; no worker ran here
 
 
@@ -332,3 +282,54 @@ def test_a_connection_lost_before_any_view_runs_is_a_503_too(path: str) -> None:
     assert response.status_code == 503, response.content
     assert (response["Retry-After"], response.json()["code"]) == ("5", "database_unavailable")
     assert client.get(path).status_code in {200, 302}  # a new connection
+
+
+# The message says what is true whether the connection went before the commit or after it
+# (a later read, the answer): what was committed stays, the rest was rolled back. The schema's
+# 503 says the same.
+LOST_MESSAGES = {
+    "en": (
+        "The database connection was lost during the request; what it had not committed "
+        "was rolled back. Try again shortly."
+    ),
+    "zh-hans": "请求期间与数据库的连接中断，尚未提交的部分已回滚。请稍后重试。",
+}
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("language", sorted(LOST_MESSAGES))
+@pytest.mark.parametrize("how", ["token", "session"])
+def test_the_503_says_exactly_what_was_rolled_back_in_both_languages(
+    language: str, how: str
+) -> None:
+    from django.db import connection
+    from django.test import Client
+
+    from marketplace.api.schema import DATABASE_UNAVAILABLE_DESCRIPTION
+    from tests.conftest import client_for
+    from tests.factories import UserFactory
+
+    user = UserFactory.create(is_staff=True)
+    client: Any
+    if how == "token":  # lost in the API's authentication: DRF's exception handler
+        client = client_for(user, language=language)
+        client.raise_request_exception = False
+        path = "/api/v1/me/"
+    else:  # lost in the session middleware, before any view: Django's handlers
+        client = Client(HTTP_ACCEPT_LANGUAGE=language)
+        client.raise_request_exception = False
+        client.force_login(user)
+        path = "/admin/"
+    _terminate_own_connection()
+    try:
+        response = client.get(path)
+    finally:
+        connection.close()
+    assert (response.status_code, response["Retry-After"]) == (503, "5")
+    assert response.json() == {
+        "code": "database_unavailable",
+        "detail": LOST_MESSAGES[language],
+        "fields": {},
+    }
+    assert "what it had not committed was rolled back" in DATABASE_UNAVAILABLE_DESCRIPTION
+    assert "nothing was changed" not in LOST_MESSAGES["en"]

@@ -234,6 +234,19 @@ def test_named_volumes_are_declared_and_media_is_shared() -> None:
         assert media_root in mounts.get(name, set()), f"{name} does not mount {media_root}"
 
 
+def test_redis_keeps_the_queued_tasks_across_a_restart() -> None:
+    """The broker's messages go to an append-only file flushed every second, on a volume of
+    its own: a restart or a recreated container loses no queued task (issue 15)."""
+    command = command_of("redis")
+    assert command[0] == "redis-server"
+    options = dict(zip(command[1::2], command[2::2], strict=True))
+    assert options["--appendonly"] == "yes"
+    assert options["--appendfsync"] == "everysec"
+    mounts = {str(volume).partition(":")[::2] for volume in services()["redis"]["volumes"]}
+    assert ("redis-data", "/data") in mounts  # the image's working directory, where AOF goes
+    assert "redis-data" in (compose().get("volumes") or {})
+
+
 def test_celery_app_module_is_a_package_with_a_celery_module() -> None:
     for name in ("worker", "beat"):
         command = command_of(name)

@@ -208,13 +208,19 @@ DATABASE_RETRY_AFTER_SECONDS = 5
 def database_unavailable_body() -> dict[str, Any]:
     return error_body(
         "database_unavailable",
-        _("The database cannot be reached just now; nothing was changed. Try again shortly."),
+        # Exact whether the connection was lost before the commit or after it (a later read,
+        # the answer): the schema's 503 says the same (marketplace/api/schema.py).
+        _(
+            "The database connection was lost during the request; what it had not committed "
+            "was rolled back. Try again shortly."
+        ),
     )
 
 
 def database_unavailable_response(exc: Exception) -> Response:
-    """A connection lost mid-request (terminated, failed over, restarted): the transaction
-    was rolled back by the server, so the client may safely send the request again."""
+    """A connection lost mid-request (terminated, failed over, restarted): the transaction in
+    progress was rolled back by the server; one committed before the loss stays (a retry with
+    the same Idempotency-Key replays an acceptance's first answer)."""
     logger.warning("database unavailable during a request: %s", exc)
     return Response(
         database_unavailable_body(),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db import transaction
 from django.db.models import Prefetch, QuerySet
 from django.http import FileResponse, StreamingHttpResponse
 from django.utils.translation import gettext_lazy as _
@@ -443,13 +444,19 @@ class PatentViewSet(CommandChecks, viewsets.ReadOnlyModelViewSet[Patent]):
         values = dict(data.validated_data)
         organisation_id = values.pop("organisation")
         co_owner_ids = values.pop("co_owners", [])
-        patent = services.patent_create(
-            actor=request_user(request),
-            owner_id=organisation_id,
-            data=values,
-            co_owner_ids=co_owner_ids,
-        )
-        response = self._detail(patent.pk)
+        # The answer is read inside the creating transaction: a database connection lost while
+        # it is read rolls the patent back too (a 503, and the retry creates it), where a loss
+        # after the commit answered 503 for a patent that exists, and its retry 409
+        # `patent_exists` (tests/test_database_restart.py). Only a loss during the COMMIT
+        # itself is left.
+        with transaction.atomic():
+            patent = services.patent_create(
+                actor=request_user(request),
+                owner_id=organisation_id,
+                data=values,
+                co_owner_ids=co_owner_ids,
+            )
+            response = self._detail(patent.pk)
         response.status_code = status.HTTP_201_CREATED
         return response
 
