@@ -456,7 +456,7 @@ SEARCH_RERANK_EMBEDDER = env.str(
     "SEARCH_RERANK_EMBEDDER", default="matching.embedders.MultilingualE5Embedder"
 )
 SEARCH_RERANK_DEPTH = env.int("SEARCH_RERANK_DEPTH", default=30)
-SEARCH_RERANK_WEIGHT = env.float("SEARCH_RERANK_WEIGHT", default=2.0)
+SEARCH_RERANK_WEIGHT = env.float("SEARCH_RERANK_WEIGHT", default=4.0)
 # A web process loads the embedding model and maps the vector index when it starts (wsgi.py),
 # so no user's search pays the ~2 s of loading the model.
 SEARCH_WARM_UP = env.bool("SEARCH_WARM_UP", default=True)
