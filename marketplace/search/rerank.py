@@ -2,16 +2,17 @@
 
 The search's index embeds title and abstract with the fast model (settings.SEARCH_EMBEDDER,
 multilingual USE v3). A second model (settings.SEARCH_RERANK_EMBEDDER, multilingual-e5-small:
-much better on Chinese, ~30x slower) embeds only each patent's title, which is short enough to
+much better on Chinese, tens of times slower) embeds only each patent's title, short enough to
 embed the whole corpus on the `index` queue in the time budget (BENCHMARKS.md "Re-ranking by e5
 on titles"); the vectors are stored in PostgreSQL (PatentRerankVector), and a search reads those
-of its first RERANK_DEPTH candidates by primary key and embeds the query once (cached per text).
+of its first SEARCH_RERANK_DEPTH candidates by primary key and embeds the query once (cached
+per text).
 
 Each of those candidates then scores 1 / (RRF_K + its position) + weight × cosine / RRF_K: the
-fused order, nudged by meaning as the stronger model reads it (a cosine difference of 0.01 at
-weight 1 is worth about one place near the top). A candidate without a current vector (a patent
-not embedded yet) gets the median cosine of those that have one, so it keeps about its place;
-with fewer than two vectors among them, the order is left as it was.
+fused order, nudged by meaning as the stronger model reads it (at the weight 4 in use, a cosine
+difference of 0.01 is worth about two and a half places near the top). A candidate without a
+current vector (a patent not embedded yet) gets the median cosine of those that have one, so it
+keeps about its place; with fewer than two vectors among them, the order is left as it was.
 """
 
 from __future__ import annotations
