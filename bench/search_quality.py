@@ -16,6 +16,7 @@ OpenMP threads) and the latency of one query embedding (p50/p95 over 100 titles)
 
     python bench/search_quality.py                 # full run, ~6 min on one core
     python bench/search_quality.py --limit 200     # quick look on the first 200 papers
+    python bench/search_quality.py --skip e5-small-q4 --rerank   # + the e5 re-ranker of titles
 """
 
 from __future__ import annotations
