@@ -11,8 +11,11 @@
    words (English); the cosine of the configured search embedder (settings.SEARCH_EMBEDDER);
    multilingual USE v3 alone when its package is installed; and
    marketplace.search.semantic.semantic_search alone. The run embeds its patents and publishes a
-   vector index of its own first (what the `index` queue does), unless --words-only. "API without
-   term list" is the same API with marketplace.search.vocabulary.ACROSS_LANGUAGES off.
+   vector index of its own first (what the `index` queue does), unless --words-only, and the
+   re-ranker's title vectors (settings.SEARCH_RERANK_EMBEDDER), unless --no-rerank. "API without
+   term list" is the same API with marketplace.search.vocabulary.ACROSS_LANGUAGES off; "API
+   without re-ranker" the same API with SEARCH_RERANK_EMBEDDER empty. Also printed: the titles
+   embedded per second and the re-ranker's added latency per query (uncached).
 
 Printed: nDCG@10 per group (zh, en, number, colloquial) and overall, then recall@20, MRR and the
 first-hit rate per group. Grades are 0-3; relevant means grade >= 2 (see bench/judged.py).
@@ -43,12 +46,15 @@ DEPTH = 100  # the API's largest page
 
 
 def api_ranker(
-    pk_to_id: dict[int, str], overrides: dict[str, Any] | None = None, module: Any = None
+    pk_to_id: dict[int, str],
+    overrides: dict[str, Any] | None = None,
+    module: Any = None,
+    settings_overrides: dict[str, Any] | None = None,
 ) -> Callable[[str], list[str]]:
     """Today's search: the public API, anonymous, first page of DEPTH hits; `overrides` set
     constants of `module` (marketplace.search.query unless given) for the request (a variant
-    of the ranking)."""
-    from django.test import Client
+    of the ranking), `settings_overrides` Django settings (the re-ranker's)."""
+    from django.test import Client, override_settings
 
     from marketplace.search import query as default_module
 
@@ -61,7 +67,8 @@ def api_ranker(
         for name, value in (overrides or {}).items():
             setattr(query, name, value)
         try:
-            response = client.get(SEARCH_PATH, {"q": text, "limit": str(DEPTH)})
+            with override_settings(**(settings_overrides or {})):
+                response = client.get(SEARCH_PATH, {"q": text, "limit": str(DEPTH)})
         finally:
             for name, value in saved.items():
                 setattr(query, name, value)
@@ -84,6 +91,61 @@ def semantic_ranker(pk_to_id: dict[int, str]) -> Callable[[str], list[str]]:
         return [pk_to_id[pk] for pk in found if pk in pk_to_id]
 
     return rank
+
+
+def embed_rerank_vectors(patent_ids: list[int]) -> tuple[float, float]:
+    """What the `index` queue does after the index: the re-ranker's title vectors; returns the
+    titles embedded per second of wall time and per CPU-second (one thread, the setting's
+    embedder; the CPU figure is the one a loaded machine does not distort)."""
+    import time
+
+    from marketplace.models import PatentRerankVector
+    from marketplace.search.rerank import patent_rerank_vectors_compute, rerank_embedder
+
+    embedder = rerank_embedder()
+    if embedder is None:
+        return 0.0, 0.0
+    # From scratch each run, so the figure is the embedding's own.
+    PatentRerankVector.objects.filter(patent_id__in=patent_ids).delete()
+    embedder.embed(["预热"])  # the model's first call loads it
+    began, cpu = time.perf_counter(), time.process_time()
+    written = patent_rerank_vectors_compute(patent_ids=patent_ids)
+    return written / (time.perf_counter() - began), written / (time.process_time() - cpu)
+
+
+def rerank_cost(queries: Sequence[dict[str, Any]]) -> str:
+    """The re-ranker's added latency per query, uncached: the query embedded by e5 and the
+    candidates' vectors read (p50/p95 over the queries, the first 30 candidates of the
+    API's own fused order)."""
+    import time
+
+    import numpy as np
+
+    from marketplace.models import Patent
+    from marketplace.search import rerank
+    from marketplace.search.query import SearchParams, search_patents
+
+    spent = []
+    for item in queries:
+        with override_rerank_off():
+            result = search_patents(
+                Patent.objects.filter(is_listed=True), SearchParams(q=item["query"])
+            )
+        ranked = getattr(result.queryset, "ranked", [])
+        rerank._query_vector.cache_clear()
+        began = time.perf_counter()
+        rerank.rerank(ranked, item["query"])
+        spent.append((time.perf_counter() - began) * 1000)
+    return (
+        f"added latency per query, uncached: p50 {np.percentile(spent, 50):.1f} ms, "
+        f"p95 {np.percentile(spent, 95):.1f} ms over {len(spent)} queries"
+    )
+
+
+def override_rerank_off() -> Any:
+    from django.test import override_settings
+
+    return override_settings(SEARCH_RERANK_EMBEDDER="")
 
 
 def run(
@@ -128,6 +190,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--sweep", action="store_true", help="also the API with other fusion and rank settings"
     )
+    parser.add_argument(
+        "--rerank-sweep", action="store_true", help="also the re-ranker's other weights and depths"
+    )
+    parser.add_argument(
+        "--no-rerank", action="store_true", help="embed no titles for the re-ranker"
+    )
     args = parser.parse_args(argv)
     os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/bench_judged")
     # Rankings, not the public response cache: a cached answer of an earlier run or of another
@@ -150,16 +218,35 @@ def main(argv: Sequence[str] | None = None) -> int:
             "of its own (e.g. bench_judged)"
         )
     pk_to_id = {pk: pid for pid, pk in loaded.items()}
+    rerank_throughput = (0.0, 0.0)
     if not args.words_only:
         # What the `index` queue does for new patents: embed them, publish the shared index.
         from marketplace.search.vectors import patent_vectors_compute, vector_index_publish
 
         patent_vectors_compute(patent_ids=list(loaded.values()))
         vector_index_publish()
+        if not args.no_rerank:
+            rerank_throughput = embed_rerank_vectors(list(loaded.values()))
 
     from marketplace.search import vocabulary
 
     rankers: dict[str, Callable[[str], list[str]]] = {"search API (today)": api_ranker(pk_to_id)}
+    # The same API without the e5 re-ranker of titles (search before it).
+    no_rerank = {"SEARCH_RERANK_EMBEDDER": ""}
+    rankers["API without re-ranker"] = api_ranker(pk_to_id, settings_overrides=no_rerank)
+    if args.sweep or args.rerank_sweep:
+        from django.conf import settings
+
+        for weight in (0.5, 1.0, 2.0, 3.0, 4.0):
+            for depth in (30, 100):
+                if (weight, depth) != (settings.SEARCH_RERANK_WEIGHT, settings.SEARCH_RERANK_DEPTH):
+                    rankers[f"API re-rank w{weight} depth {depth}"] = api_ranker(
+                        pk_to_id,
+                        settings_overrides={
+                            "SEARCH_RERANK_WEIGHT": weight,
+                            "SEARCH_RERANK_DEPTH": depth,
+                        },
+                    )
     # The same API without the bigram channel and the own-words rank (search before them).
     rankers["API without bigrams"] = api_ranker(
         pk_to_id, {"GRAM_FUSION": "none", "EXACT_BOOST": 0.0}
@@ -199,6 +286,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         rankers["embedding USE-m3 only"] = judged.EmbeddingBaseline(use, patents).rank
 
     scores = run(rankers, queries)
+    rerank_line = "" if args.words_only or args.no_rerank else rerank_cost(queries)
     if args.per_query:
         print(per_query_report(rankers, queries))
     groups = judged.QUERY_GROUPS
@@ -214,6 +302,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(judged.per_group_metric(scores, groups, metric))
     api, bm25 = scores["search API (today)"], scores["BM25 bigram (baseline)"]
     print()
+    if rerank_line:
+        wall, cpu = rerank_throughput
+        print(
+            f"re-ranker: titles {wall:.1f}/s on one thread ({cpu:.1f} per CPU-second: 59,000 "
+            f"in {59_000 / cpu / 60:.1f} CPU-minutes); {rerank_line}"
+        )
+        print()
     for group in (*groups, "all"):
         base = bm25.get(group, "nDCG@10")
         ratio = f"{api.get(group, 'nDCG@10') / base:.2f}" if base else "n/a (BM25 0)"

@@ -448,6 +448,15 @@ SEARCH_VECTOR_DIR = env.path("SEARCH_VECTOR_DIR", default=BASE_DIR / "var" / "se
 # graph, asked for the search's pool of 1,000, was slower than brute force at 59,000 and takes
 # minutes to build, so it is for corpora past the measured range.
 SEARCH_ANN_MIN_VECTORS = env.int("SEARCH_ANN_MIN_VECTORS", default=5_000_000)
+# Re-ranking: a stronger embedder of the patents' titles (stored beside the search vectors, on
+# the `index` queue) re-orders the first SEARCH_RERANK_DEPTH candidates of a search, its cosine
+# weighted by SEARCH_RERANK_WEIGHT (marketplace/search/rerank.py; chosen on the judged set and
+# CSL, BENCHMARKS.md "Re-ranking by e5 on titles"). Empty: no re-ranking.
+SEARCH_RERANK_EMBEDDER = env.str(
+    "SEARCH_RERANK_EMBEDDER", default="matching.embedders.MultilingualE5Embedder"
+)
+SEARCH_RERANK_DEPTH = env.int("SEARCH_RERANK_DEPTH", default=30)
+SEARCH_RERANK_WEIGHT = env.float("SEARCH_RERANK_WEIGHT", default=4.0)
 # A web process loads the embedding model and maps the vector index when it starts (wsgi.py),
 # so no user's search pays the ~2 s of loading the model.
 SEARCH_WARM_UP = env.bool("SEARCH_WARM_UP", default=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import smtplib
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -184,20 +185,31 @@ def publish_unsent_tasks() -> int:
 
 
 @shared_task(bind=True)
-def index_patent_vectors(self: Task, patent_ids: list[int] | None = None) -> dict[str, int]:
+def index_patent_vectors(self: Task, patent_ids: list[int] | None = None) -> dict[str, Any]:
     """Embed the given patents (None: every patent) whose search vector is missing or stale,
     in batches with progress, then publish a new generation of the shared index file when any
-    vector changed (the `index` queue). Running twice embeds nothing the second time."""
+    vector changed, then embed their titles for the re-ranker when it is configured (the
+    `index` queue; progress names the step). Running twice embeds nothing the second time."""
+    from marketplace.search.rerank import patent_rerank_vectors_compute
     from marketplace.search.vectors import patent_vectors_compute, vector_index_publish
 
-    def progress(done: int, total: int) -> None:
-        if self.request.id:
-            self.update_state(state="PROGRESS", meta={"done": done, "total": total})
+    def progress_of(step: str) -> Callable[[int, int], None]:
+        def progress(done: int, total: int) -> None:
+            if self.request.id:
+                meta = {"step": step, "done": done, "total": total}
+                self.update_state(state="PROGRESS", meta=meta)
 
-    written = patent_vectors_compute(patent_ids=patent_ids, progress=progress)
+        return progress
+
+    written = patent_vectors_compute(patent_ids=patent_ids, progress=progress_of("vectors"))
+    result: dict[str, Any] = {"written": written}
     if written or patent_ids is None:
-        return {"written": written, **vector_index_publish()}
-    return {"written": 0}
+        result.update(vector_index_publish())
+    # After the index is published: search by meaning does not wait for the slower titles.
+    result["rerank_written"] = patent_rerank_vectors_compute(
+        patent_ids=patent_ids, progress=progress_of("rerank")
+    )
+    return result
 
 
 @shared_task

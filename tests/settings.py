@@ -54,4 +54,6 @@ LANGUAGE_CODE = "en"
 # index directory of its own unless one is given: a worker's published index must not reach the
 # in-process tests that expect words alone.
 SEARCH_EMBEDDER = os.environ.get("SEARCH_EMBEDDER", "matching.embedders.HashingNgramEmbedder")
+# No re-ranking unless a test turns it on (the e5 model embeds ~20 titles a second).
+SEARCH_RERANK_EMBEDDER = os.environ.get("SEARCH_RERANK_EMBEDDER", "")
 SEARCH_VECTOR_DIR = os.environ.get("SEARCH_VECTOR_DIR") or tempfile.mkdtemp(prefix="vectors-")

@@ -340,6 +340,7 @@ NOT_IN_ADMIN = {
     "licensing.MediationSession": "shown on the case's page of the mediators' admin",
     "licensing.MediationAgreement": "shown on the case's page of the mediators' admin",
     "licensing.AgreementObligation": "shown on the case's page of the mediators' admin",
+    "marketplace.PatentRerankVector": "the re-ranker's title vectors, recomputed from titles",
     "matching.TextVector": "the engine's vectors",
     "matching.MatchChunk": "a run's work items",
     "matching.ListFloor": "the engine's list thresholds",

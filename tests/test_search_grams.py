@@ -234,3 +234,18 @@ def test_resegmenting_fills_the_bigrams_of_a_patent_stored_before_them(
         "锂电 电隔 隔膜 聚乙 乙烯 烯微 微孔 孔膜 涂覆 覆陶 陶瓷 瓷层"
     )
     assert ids(search({"q": "锂电池"})) == [patents["separator"].pk]
+
+
+@pytest.mark.django_db
+def test_a_hit_found_only_by_bigrams_has_them_marked_in_its_snippet(
+    patents: dict[str, Patent],
+) -> None:
+    # Given a query whose words the patent does not hold (jieba cuts 查破 洞, the patent 破洞)
+    body = search({"q": "查破洞"})
+    (hit,) = body["results"]
+    assert hit["id"] == patents["cloth"].pk
+    # Then the bigram that met it is marked, as a word match is
+    assert hit["snippet"] == {
+        "title": "一种布匹瑕疵检测方法",
+        "abstract": "验布时发现<mark>破洞</mark>和油污。",
+    }

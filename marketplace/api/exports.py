@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import csv
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from typing import Any
 
 from django.http import FileResponse, StreamingHttpResponse
@@ -58,7 +58,13 @@ def _headers() -> list[str]:
     ]
 
 
-def _rows(hits: Any, tokens: Sequence[str], count: int) -> Iterator[list[str]]:
+def _rows(
+    hits: Any,
+    tokens: Sequence[str],
+    count: int,
+    grams: Sequence[str] = (),
+    gram_ids: Collection[int] = frozenset(),
+) -> Iterator[list[str]]:
     """The first `count` hits, CHUNK at a time; labels in the language active now."""
     types = {key: str(label) for key, label in PatentType.choices}
     statuses = {key: str(label) for key, label in LegalStatus.choices}
@@ -68,7 +74,7 @@ def _rows(hits: Any, tokens: Sequence[str], count: int) -> Iterator[list[str]]:
         page = list(hits[start : min(start + CHUNK, count)])
         if not page:
             return
-        attach_hits(page, tokens)
+        attach_hits(page, tokens, grams, gram_ids)
         for patent in page:
             declaration = patent.hit_declaration or {}
             yield [
@@ -96,12 +102,17 @@ def _rows(hits: Any, tokens: Sequence[str], count: int) -> Iterator[list[str]]:
 
 
 def export_response(
-    file_format: str, hits: Any, tokens: Sequence[str], count: int
+    file_format: str,
+    hits: Any,
+    tokens: Sequence[str],
+    count: int,
+    grams: Sequence[str] = (),
+    gram_ids: Collection[int] = frozenset(),
 ) -> StreamingHttpResponse | FileResponse:
     """The hits (a queryset or ranked page, at most EXPORT_LIMIT) as a CSV or XLSX download."""
     count = min(count, EXPORT_LIMIT)
     headers = _headers()  # now: the response is read after the request's language is gone
-    rows = _rows(hits, tokens, count)
+    rows = _rows(hits, tokens, count, grams, gram_ids)
     if file_format == "csv":
         writer = csv.writer(_Echo())
 

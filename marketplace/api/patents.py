@@ -739,12 +739,14 @@ class PatentSearchView(APIView):
         hits = as_hits(result.queryset)
         if file_format is not None:
             count = result.count if result.count is not None else EXPORT_LIMIT
-            return export_response(file_format, hits, result.tokens, count)
+            return export_response(
+                file_format, hits, result.tokens, count, result.grams, result.gram_ids
+            )
         paginator = SearchPagination()
         paginator.known_count = result.count
         # A ranked page slices like a queryset (the paginator only counts and slices it).
         page = paginator.paginate_queryset(hits, request, view=self)  # type: ignore[arg-type]
-        attach_hits(page or [], result.tokens)
+        attach_hits(page or [], result.tokens, result.grams, result.gram_ids)
         attach_matched(
             page or [],
             mode=result.mode,

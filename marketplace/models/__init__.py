@@ -49,7 +49,7 @@ from marketplace.models.reference import (
     RegionLevel,
 )
 from marketplace.models.saved_searches import SavedSearch, SavedSearchAlert, SavedSearchDigest
-from marketplace.models.search import PatentVector
+from marketplace.models.search import PatentRerankVector, PatentVector
 from marketplace.models.search_terms import SynonymGroup, TermTranslation
 from marketplace.models.tasks import UnsentTask
 
@@ -84,6 +84,7 @@ __all__ = [
     "PatentExclusiveLicense",
     "PatentHindrance",
     "PatentPledge",
+    "PatentRerankVector",
     "PatentType",
     "PatentVector",
     "PaymentMethodPreference",

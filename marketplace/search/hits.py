@@ -10,7 +10,7 @@ hits from elsewhere (a number lookup) get it from one grouped statement per page
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -213,9 +213,15 @@ def _annotated_summary(patent: Patent) -> dict[str, Any] | None:
     return summary
 
 
-def attach_hits(patents: Iterable[Patent], tokens: Sequence[str]) -> None:
+def attach_hits(
+    patents: Iterable[Patent],
+    tokens: Sequence[str],
+    grams: Sequence[str] = (),
+    gram_ids: Collection[int] = frozenset(),
+) -> None:
     """Give each patent of a page its declaration summary and snippet (no statement for rows
-    read by hit_rows; one for any others)."""
+    read by hit_rows; one for any others). A hit of `gram_ids` (found by the bigram channel
+    alone) has the query's `grams` marked too: they are what met the query."""
     page = list(patents)
     missing = [patent.pk for patent in page if not hasattr(patent, "hit_declaration_id")]
     summaries = declaration_summaries(missing)
@@ -225,7 +231,8 @@ def attach_hits(patents: Iterable[Patent], tokens: Sequence[str]) -> None:
             if hasattr(patent, "hit_declaration_id")
             else summaries.get(patent.pk)
         )
+        marks = [*tokens, *grams] if patent.pk in gram_ids else tokens
         patent.snippet = {  # type: ignore[attr-defined]
-            "title": highlight(patent.title, tokens, width=None),
-            "abstract": highlight(patent.abstract, tokens),
+            "title": highlight(patent.title, marks, width=None),
+            "abstract": highlight(patent.abstract, marks),
         }

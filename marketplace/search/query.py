@@ -4,7 +4,9 @@ Words: every query term must match (a term matches by its word, all its parts, o
 marketplace/search/segment.py); when fewer than a page (PAGE_SIZE) match them all, the query is
 widened to any term, and documents matching more terms rank first. Meaning: the nearest patents
 to the query's sentence embedding (marketplace/search/semantic.py) join the candidates, and the
-two rankings are fused (reciprocal-rank fusion, chosen by measurement: BENCHMARKS.md). Bigrams:
+two rankings are fused (reciprocal-rank fusion, chosen by measurement: BENCHMARKS.md), and the
+first candidates are re-ordered by a stronger model's reading of the titles
+(marketplace/search/rerank.py). Bigrams:
 when the words find fewer than a page, the patents holding any of the query's character bigrams
 (their own GIN index) that neither ranking has follow the fused ranking, by BM25 over the
 bigrams; a recall channel for words jieba cuts differently (BENCHMARKS.md "Bigram channel").
@@ -43,6 +45,7 @@ from django.utils import timezone
 
 from marketplace.models import Patent
 from marketplace.search.languages import matched_annotations, translation_options
+from marketplace.search.rerank import rerank
 from marketplace.search.segment import QueryTerm, query_grams, query_terms
 from marketplace.search.semantic import (
     SEMANTIC_LIMIT,
@@ -107,6 +110,10 @@ class SearchResult:
     # Which candidates the words met and which the meaning brought (a hit's `matched`).
     lexical_ids: frozenset[int] = frozenset()
     meaning_ids: frozenset[int] = frozenset()
+    # The query's bigrams and the hits the bigram channel alone found: what those hits hold of
+    # the query, marked in their snippets beside the words (hits.attach_hits).
+    grams: tuple[str, ...] = ()
+    gram_ids: frozenset[int] = frozenset()
 
 
 def _region_tag(code: str) -> str:
@@ -216,18 +223,19 @@ def search_patents(base: QuerySet[Patent], params: SearchParams) -> SearchResult
     # it runs only while those are fewer than a page (a strict search never runs it, and a
     # common query costs what it did).
     found = len({row[0] for row in rows} | {row[0] for row in semantic})
-    gram_rows = (
-        _gram_candidates(filtered, query_grams(params.q))
-        if widened and (GRAM_FUSION == "rrf" or (GRAM_FUSION == "append" and found < PAGE_SIZE))
-        else []
+    runs_grams = widened and (
+        GRAM_FUSION == "rrf" or (GRAM_FUSION == "append" and found < PAGE_SIZE)
     )
+    wanted_grams = query_grams(params.q) if runs_grams else []
+    gram_rows = _gram_candidates(filtered, wanted_grams) if wanted_grams else []
     if gram_rows and not rows:
         mode = "or"
     if semantic and not rows and not gram_rows:
         mode = "meaning"
     lexical_ids = {row[0] for row in rows}
     every = rows + [row for row in gram_rows if row[0] not in lexical_ids]
-    lexical_ids |= {row[0] for row in gram_rows}
+    gram_ids = {row[0] for row in gram_rows} - lexical_ids
+    lexical_ids |= gram_ids
     every += [row for row in semantic if row[0] not in lexical_ids]
     facets = _count_facets(
         (kind, section, province, payment, 1) for _, _, kind, section, province, payment, _ in every
@@ -241,6 +249,9 @@ def search_patents(base: QuerySet[Patent], params: SearchParams) -> SearchResult
             [(row[0], row[1]) for row in gram_rows],
             [row[0] for row in semantic],
         )
+        if params.by_meaning and not params.strict:
+            # A strict search (an alert) asks only whether a patent matches: no order to refine.
+            ranked = rerank(ranked, params.q)
         ordered = RankedPage(page_rows, ranked)
     else:
         ordered = _order(page_rows.filter(id__in=[row[0] for row in every]), params.sort)
@@ -252,6 +263,8 @@ def search_patents(base: QuerySet[Patent], params: SearchParams) -> SearchResult
         count=len(every),
         lexical_ids=frozenset(lexical_ids),
         meaning_ids=frozenset(row[0] for row in semantic),
+        grams=tuple(wanted_grams) if gram_ids else (),
+        gram_ids=frozenset(gram_ids),
     )
 
 

@@ -1,5 +1,6 @@
 """Compute the search vectors of every patent lacking a current one, with a progress bar, and
-publish the shared index file (or hand the work to the `index` queue with --enqueue)."""
+publish the shared index file, then the re-ranker's title vectors when it is configured (or hand
+the work to the `index` queue with --enqueue)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        from marketplace.search.rerank import patent_rerank_vectors_compute, rerank_embedder
         from marketplace.search.vectors import patent_vectors_compute, vector_index_publish
         from marketplace.tasks import index_patent_vectors
 
@@ -39,3 +41,10 @@ class Command(BaseCommand):
             f"{written} vectors computed; index generation {current['generation']}: "
             f"{current['count']} patents ({current['model']})"
         )
+        embedder = rerank_embedder()
+        if embedder is None:
+            return
+        bar = tqdm(total=0, unit="titles", file=self.stderr, disable=options["verbosity"] == 0)
+        titles = patent_rerank_vectors_compute(patent_ids=None, progress=progress)
+        bar.close()
+        self.stdout.write(f"{titles} re-ranking vectors computed ({embedder.name})")
