@@ -14,9 +14,11 @@ Timed in one run, through Django's test client (in process, no network):
       later ones answer from the cache);
   (b) baseline: the same tables computed live from the licensing tables on each request
       (`compute_cells`, what the API would do without the cells);
-  (c) the refresh itself (`statistics_refresh`, what beat and the event hook run).
+  (c) the refresh itself, before and after: the former Python grouping
+      (`statistics_refresh_in_python`) and the SQL one (`statistics_refresh`, what beat and the
+      event hook run), alternating, with the cells of both checked equal.
 
-    export DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench_stats REDIS_URL=redis://127.0.0.1:6379/12
+    export DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench_h6_pilot REDIS_URL=redis://127.0.0.1:6386/12
     .venv/bin/python manage.py ensure_database
     .venv/bin/python bench/stats_bench.py [--declarations 59000] [--licenses 17000] [--repeat 50]
 """
@@ -262,7 +264,11 @@ def main(argv: list[str] | None = None) -> None:
     from django.test import Client
 
     from licensing.models import StatisticsCell
-    from licensing.open_statistics import compute_cells, statistics_refresh
+    from licensing.open_statistics import (
+        compute_cells,
+        statistics_refresh,
+        statistics_refresh_in_python,
+    )
 
     print(common.ensure_schema())
     result: dict[str, Any] = {"date": time.strftime("%Y-%m-%d %H:%M"), "machine": common.machine()}
@@ -273,11 +279,22 @@ def main(argv: list[str] | None = None) -> None:
     with common.connect() as conn:
         conn.execute("VACUUM ANALYZE")
 
-    refresh = []
+    columns = [f.name for f in StatisticsCell._meta.fields if f.name not in ("id", "refreshed_at")]
+
+    def stored() -> list[dict[str, Any]]:
+        return list(StatisticsCell.objects.order_by("dimension", "key").values(*columns))
+
+    refresh: list[float] = []
+    refresh_python: list[float] = []
     for _ in range(3):
+        began = time.perf_counter()
+        statistics_refresh_in_python()
+        refresh_python.append(time.perf_counter() - began)
+        by_python = stored()
         began = time.perf_counter()
         cells = statistics_refresh()
         refresh.append(time.perf_counter() - began)
+        assert stored() == by_python, "the SQL refresh differs from the Python one"
     client = Client(HTTP_HOST="127.0.0.1")
     paths = [f"/api/v1/statistics/{d}/" for d in DIMENSIONS]
     paths += [f"{path}?file_format=csv" for path in paths] + ["/api/v1/statistics/"]
@@ -332,6 +349,7 @@ def main(argv: list[str] | None = None) -> None:
             "api_ms_by_path": {path: common.summary(values) for path, values in per_path.items()},
             "baseline_live_ms": common.summary(baseline),
             "refresh_ms": common.summary(refresh),
+            "refresh_python_ms": common.summary(refresh_python),
         }
     )
     print(
@@ -342,7 +360,8 @@ def main(argv: list[str] | None = None) -> None:
     for path, values in per_path.items():
         print(f"    {common.format_summary(path.removeprefix('/api/v1/statistics/'), values)}")
     print(f"  {common.format_summary('baseline: computed live', baseline)}")
-    print(f"  {common.format_summary('refresh (beat / after events)', refresh)}")
+    print(f"  {common.format_summary('before: refresh, Python grouping', refresh_python)}")
+    print(f"  {common.format_summary('after: refresh in SQL (beat / after events)', refresh)}")
     result["loadavg_end"] = common.machine()["loadavg_1_5_15"]
     saved = common.save_results(f"stats-{args.declarations}x{args.licenses}", result)
     print(f"saved {saved.relative_to(common.ROOT)}")
