@@ -14,7 +14,8 @@ pipeline) and a flush of 10,000 counted (patent, day) pairs.
 The reviewers' whole-register funnel, before and after in the same run: before, the overview
 computed `funnel(None)` on every visit the ten-minute cache missed; after, beat's
 `register_funnel_refresh` stores it (timed) and `GET /admin/funnel/` as a reviewer reads the
-snapshot (`--repeat` × 5 requests).
+snapshot (`--repeat` × 5 requests), alternating with the admin index `GET /admin/` as the
+baseline (the admin's own request cycle: session, user, permissions, template).
 
     export DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench_h6_pilot REDIS_URL=redis://127.0.0.1:6386/12
     .venv/bin/python bench/funnel_bench.py [--days 30] [--repeat 20]
@@ -165,14 +166,18 @@ def main(argv: list[str] | None = None) -> None:
     reviewer_client.force_login(reviewer)
     for _ in range(3):  # warm up
         assert reviewer_client.get("/admin/funnel/").status_code == 200
-    overview = []
-    for _ in range(args.repeat * 5):
-        began = time.perf_counter()
-        response = reviewer_client.get("/admin/funnel/")
-        overview.append(time.perf_counter() - began)
-        assert response.status_code == 200
+    overview: list[float] = []
+    admin_index: list[float] = []
+    for _ in range(args.repeat * 5):  # alternating, so both see the same load
+        for path, timings in (("/admin/funnel/", overview), ("/admin/", admin_index)):
+            began = time.perf_counter()
+            response = reviewer_client.get(path)
+            timings.append(time.perf_counter() - began)
+            assert response.status_code == 200
     result["reviewer_overview"] = common.summary(overview)
+    result["baseline_admin_index"] = common.summary(admin_index)
     print(f"  {common.format_summary('after: GET /admin/funnel/ (reviewer, snapshot)', overview)}")
+    print(f"  {common.format_summary('baseline: GET /admin/ (same reviewer)', admin_index)}")
     organisation_id = chosen["largest"][0]
     as_reviewer = []
     for _ in range(args.repeat):

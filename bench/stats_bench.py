@@ -12,11 +12,10 @@ Timed in one run, through Django's test client (in process, no network):
   (a) every table in both formats, read from the precomputed cells (what the API does: the
       first request after a refresh reads the cells and keeps the rendered body in the cache,
       later ones answer from the cache);
-  (b) baseline: the same tables computed live from the licensing tables on each request
-      (`compute_cells`, what the API would do without the cells);
-  (c) the refresh itself, before and after: the former Python grouping
-      (`statistics_refresh_in_python`) and the SQL one (`statistics_refresh`, what beat and the
-      event hook run), alternating, with the cells of both checked equal.
+  (b) baseline: the refresh itself (`statistics_refresh`, what beat and the event hook run),
+      which is what computing the tables live from the licensing tables costs: one SQL
+      statement. (Its run beside the former Python grouping, with the cells checked equal, is
+      in BENCHMARKS.md, "Open statistics in SQL".)
 
     export DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench_h6_pilot REDIS_URL=redis://127.0.0.1:6386/12
     .venv/bin/python manage.py ensure_database
@@ -264,11 +263,7 @@ def main(argv: list[str] | None = None) -> None:
     from django.test import Client
 
     from licensing.models import StatisticsCell
-    from licensing.open_statistics import (
-        compute_cells,
-        statistics_refresh,
-        statistics_refresh_in_python,
-    )
+    from licensing.open_statistics import statistics_refresh
 
     print(common.ensure_schema())
     result: dict[str, Any] = {"date": time.strftime("%Y-%m-%d %H:%M"), "machine": common.machine()}
@@ -279,22 +274,11 @@ def main(argv: list[str] | None = None) -> None:
     with common.connect() as conn:
         conn.execute("VACUUM ANALYZE")
 
-    columns = [f.name for f in StatisticsCell._meta.fields if f.name not in ("id", "refreshed_at")]
-
-    def stored() -> list[dict[str, Any]]:
-        return list(StatisticsCell.objects.order_by("dimension", "key").values(*columns))
-
     refresh: list[float] = []
-    refresh_python: list[float] = []
-    for _ in range(3):
-        began = time.perf_counter()
-        statistics_refresh_in_python()
-        refresh_python.append(time.perf_counter() - began)
-        by_python = stored()
+    for _ in range(max(3, args.baseline_repeat)):
         began = time.perf_counter()
         cells = statistics_refresh()
         refresh.append(time.perf_counter() - began)
-        assert stored() == by_python, "the SQL refresh differs from the Python one"
     client = Client(HTTP_HOST="127.0.0.1")
     paths = [f"/api/v1/statistics/{d}/" for d in DIMENSIONS]
     paths += [f"{path}?file_format=csv" for path in paths] + ["/api/v1/statistics/"]
@@ -324,11 +308,6 @@ def main(argv: list[str] | None = None) -> None:
             assert response.status_code == 200
             timings.append(elapsed)
             per_path[path].append(elapsed)
-    baseline = []
-    for _ in range(args.baseline_repeat):
-        began = time.perf_counter()
-        compute_cells()
-        baseline.append(time.perf_counter() - began)
     total = StatisticsCell.objects.get(dimension="total")
     result.update(
         {
@@ -347,9 +326,7 @@ def main(argv: list[str] | None = None) -> None:
             },
             "api_ms": common.summary(timings),
             "api_ms_by_path": {path: common.summary(values) for path, values in per_path.items()},
-            "baseline_live_ms": common.summary(baseline),
             "refresh_ms": common.summary(refresh),
-            "refresh_python_ms": common.summary(refresh_python),
         }
     )
     print(
@@ -359,9 +336,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"  {common.format_summary('GET statistics (precomputed)', timings)}")
     for path, values in per_path.items():
         print(f"    {common.format_summary(path.removeprefix('/api/v1/statistics/'), values)}")
-    print(f"  {common.format_summary('baseline: computed live', baseline)}")
-    print(f"  {common.format_summary('before: refresh, Python grouping', refresh_python)}")
-    print(f"  {common.format_summary('after: refresh in SQL (beat / after events)', refresh)}")
+    print(f"  {common.format_summary('baseline: computed live = the refresh', refresh)}")
     result["loadavg_end"] = common.machine()["loadavg_1_5_15"]
     saved = common.save_results(f"stats-{args.declarations}x{args.licenses}", result)
     print(f"saved {saved.relative_to(common.ROOT)}")
