@@ -19,9 +19,7 @@ from tests.conftest import World
 
 def _stored() -> dict[tuple[str, str], dict[str, Any]]:
     statistics_refresh()
-    return {
-        (row["dimension"], row["key"]): dict(row) for row in StatisticsCell.objects.values()
-    }
+    return {(row["dimension"], row["key"]): dict(row) for row in StatisticsCell.objects.values()}
 
 
 @pytest.mark.django_db
