@@ -15,7 +15,8 @@ Timed in one run, through Django's test client (in process, no network):
   (b) baseline: the refresh itself (`statistics_refresh`, what beat and the event hook run),
       which is what computing the tables live from the licensing tables costs: one SQL
       statement. (Its run beside the former Python grouping, with the cells checked equal, is
-      in BENCHMARKS.md, "Open statistics in SQL".)
+      in BENCHMARKS.md, "Open statistics in SQL"; `--before d75ba78` repeats it, the
+      former code loaded from git.)
 
     export DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench_h6_pilot REDIS_URL=redis://127.0.0.1:6386/12
     .venv/bin/python manage.py ensure_database
@@ -249,6 +250,29 @@ def _world(declarations: int, licenses: int, smes: int, seed: int) -> None:
     )
 
 
+def _former_refresh(commit: str) -> Any:
+    """The Python refresh as licensing/open_statistics.py was at `commit`, loaded from git."""
+    import importlib.util
+    import subprocess
+    import tempfile
+
+    source = subprocess.run(
+        ["git", "show", f"{commit}:licensing/open_statistics.py"],
+        cwd=common.ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    path = Path(tempfile.mkdtemp()) / "former_open_statistics.py"
+    path.write_text(source)
+    spec = importlib.util.spec_from_file_location("former_open_statistics", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module.statistics_refresh_in_python
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--declarations", type=int, default=59_000)
@@ -257,6 +281,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeat", type=int, default=50)
     parser.add_argument("--baseline-repeat", type=int, default=5)
     parser.add_argument("--seed", type=int, default=SEED)
+    parser.add_argument(
+        "--before",
+        metavar="COMMIT",
+        help="also time the former Python grouping, as licensing/open_statistics.py was at "
+        "COMMIT (d75ba78 has it), alternating with the SQL refresh, cells checked equal",
+    )
     args = parser.parse_args(argv)
     common.setup_django()
     from django.db import connection
@@ -275,10 +305,21 @@ def main(argv: list[str] | None = None) -> None:
         conn.execute("VACUUM ANALYZE")
 
     refresh: list[float] = []
+    before: list[float] = []
+    former = _former_refresh(args.before) if args.before else None
+    columns = [f.name for f in StatisticsCell._meta.fields if f.name not in ("id", "refreshed_at")]
     for _ in range(max(3, args.baseline_repeat)):
+        if former is not None:
+            began = time.perf_counter()
+            former()
+            before.append(time.perf_counter() - began)
+            by_former = list(StatisticsCell.objects.order_by("dimension", "key").values(*columns))
         began = time.perf_counter()
         cells = statistics_refresh()
         refresh.append(time.perf_counter() - began)
+        if former is not None:
+            now = list(StatisticsCell.objects.order_by("dimension", "key").values(*columns))
+            assert now == by_former, "the SQL refresh differs from the former one"
     client = Client(HTTP_HOST="127.0.0.1")
     paths = [f"/api/v1/statistics/{d}/" for d in DIMENSIONS]
     paths += [f"{path}?file_format=csv" for path in paths] + ["/api/v1/statistics/"]
@@ -336,7 +377,10 @@ def main(argv: list[str] | None = None) -> None:
     print(f"  {common.format_summary('GET statistics (precomputed)', timings)}")
     for path, values in per_path.items():
         print(f"    {common.format_summary(path.removeprefix('/api/v1/statistics/'), values)}")
-    print(f"  {common.format_summary('baseline: computed live = the refresh', refresh)}")
+    if before:
+        result["refresh_before_ms"] = common.summary(before)
+        print(f"  {common.format_summary(f'before: refresh as at {args.before}', before)}")
+    print(f"  {common.format_summary('after: refresh in SQL (= computed live)', refresh)}")
     result["loadavg_end"] = common.machine()["loadavg_1_5_15"]
     saved = common.save_results(f"stats-{args.declarations}x{args.licenses}", result)
     print(f"saved {saved.relative_to(common.ROOT)}")

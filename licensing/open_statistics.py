@@ -84,21 +84,62 @@ def _choice_labels() -> list[tuple[str, str, str, str]]:
     return labels
 
 
-def _half_even_median(column: str, places: int) -> str:
-    """SQL for the median of `column` over the group, rounded half to even to the column's
-    `places` decimals as Python's Decimal.quantize does; none under the minimum count.
+def _middle_terms(name: str, column: str) -> str:
+    """CTEs ending in `name`: for every (dimension, key) of the declarations, how many have a
+    `column` and its lower and upper middle values.
 
-    One sort gives both middle values: percentile_disc(f) is the value at row ceil(f * n), so
-    0.5 gives the lower middle and 0.5 + 1e-9 the upper (row n/2 + 1 when n is even, the same
-    row when odd; exact for n below 10^8). Their mean has at most one more decimal, a 5 on a
-    tie, so the doubled, scaled sum is an integer to halve."""
-    scale = 10**places
-    middles = (
-        f"(percentile_disc(ARRAY[0.5, 0.500000001]::float8[]) WITHIN GROUP (ORDER BY {column}))"
+    Counted per distinct value (GROUPING SETS that hash, with no sort per group) and walked
+    by a running count: the lower middle is the first value whose running count reaches
+    (n + 1) / 2, the upper the first to reach n / 2 + 1 (the same value when n is odd)."""
+    sets = ", ".join(
+        f"({key}, {column})"
+        for key in (
+            "province",
+            "ipc_section",
+            "ipc_class",
+            "patentee_kind",
+            "payment_method",
+            "announced_month",
+        )
     )
-    doubled = f"(({middles}[1] + {middles}[2]) * {scale})"
+    return f"""
+{name}_counts AS (
+    SELECT CASE WHEN GROUPING(province) = 0 THEN 'province'
+                WHEN GROUPING(ipc_section) = 0 THEN 'ipc_section'
+                WHEN GROUPING(ipc_class) = 0 THEN 'ipc_class'
+                WHEN GROUPING(patentee_kind) = 0 THEN 'patentee_kind'
+                WHEN GROUPING(payment_method) = 0 THEN 'payment_method'
+                WHEN GROUPING(announced_month) = 0 THEN 'month'
+                ELSE 'total' END AS dimension,
+           COALESCE(province, ipc_section, ipc_class, patentee_kind, payment_method,
+                    announced_month, 'all') AS key,
+           {column} AS value, count(*) AS n
+    FROM facts WHERE {column} IS NOT NULL
+    GROUP BY GROUPING SETS ({sets}, ({column}))
+),
+{name}_running AS (
+    SELECT dimension, key, value,
+           sum(n) OVER (PARTITION BY dimension, key ORDER BY value)::bigint AS running,
+           sum(n) OVER (PARTITION BY dimension, key)::bigint AS total
+    FROM {name}_counts
+),
+{name} AS (
+    SELECT dimension, key, max(total) AS total,
+           min(value) FILTER (WHERE running >= (total + 1) / 2) AS lower,
+           min(value) FILTER (WHERE running >= total / 2 + 1) AS upper
+    FROM {name}_running GROUP BY dimension, key
+)"""
+
+
+def _half_even_median(middles: str, places: int) -> str:
+    """SQL for the median from a `_middle_terms` row, rounded half to even to the column's
+    `places` decimals as Python's Decimal.quantize does; none under the minimum count. The mean
+    of the two middle values has at most one more decimal, a 5 on a tie, so the doubled,
+    scaled sum is an integer to halve."""
+    scale = 10**places
+    doubled = f"(({middles}.lower + {middles}.upper) * {scale})"
     return (
-        f"CASE WHEN count({column}) >= %(minimum)s THEN "
+        f"CASE WHEN {middles}.total >= %(minimum)s THEN "
         f"(CASE WHEN mod({doubled}, 2) = 0 THEN {doubled} / 2 "
         f"WHEN mod(floor({doubled} / 2), 2) = 0 THEN floor({doubled} / 2) "
         f"ELSE floor({doubled} / 2) + 1 END) / {scale} END"
@@ -247,7 +288,7 @@ licensed_by_declaration AS (
     + """
     FROM license_events GROUP BY declaration_id
 ),
-grouped_by_key AS (
+counted_by_key AS (
     SELECT CASE WHEN GROUPING(province) = 0 THEN 'province'
                 WHEN GROUPING(ipc_section) = 0 THEN 'ipc_section'
                 WHEN GROUPING(ipc_class) = 0 THEN 'ipc_class'
@@ -263,16 +304,26 @@ grouped_by_key AS (
            COALESCE(sum(granted), 0) AS granted, COALESCE(sum(filed), 0) AS filed,
            COALESCE(sum(royalty_licenses), 0) AS royalty_licenses,
            COALESCE(sum(royalty_reports), 0) AS royalty_reports,
-           COALESCE(sum(royalties), 0) AS royalties,
-           """
-    + _half_even_median("rate", 4)
-    + """ AS median_rate,
-           """
-    + _half_even_median("upfront", 2)
-    + """ AS median_upfront
+           COALESCE(sum(royalties), 0) AS royalties
     FROM facts LEFT JOIN licensed_by_declaration licensed ON licensed.declaration_id = facts.id
     GROUP BY GROUPING SETS ((province), (ipc_section), (ipc_class), (patentee_kind),
                             (payment_method), ())
+),"""
+    + _middle_terms("rates", "rate")
+    + ","
+    + _middle_terms("upfronts", "upfront")
+    + """,
+grouped_by_key AS (
+    SELECT counted_by_key.*,
+           """
+    + _half_even_median("rates", 4)
+    + """ AS median_rate,
+           """
+    + _half_even_median("upfronts", 2)
+    + """ AS median_upfront
+    FROM counted_by_key
+    LEFT JOIN rates USING (dimension, key)
+    LEFT JOIN upfronts USING (dimension, key)
 )"""
 )
 
@@ -282,14 +333,16 @@ grouped_by_key AS (
 _BY_MONTH = (
     """
 declared AS (
-    SELECT announced_month AS key, count(*) AS announced,
+    SELECT counted.key, counted.announced,
            """
-    + _half_even_median("rate", 4)
+    + _half_even_median("rates", 4)
     + """ AS median_rate,
            """
-    + _half_even_median("upfront", 2)
+    + _half_even_median("upfronts", 2)
     + """ AS median_upfront
-    FROM facts GROUP BY 1
+    FROM (SELECT announced_month AS key, count(*) AS announced FROM facts GROUP BY 1) AS counted
+    LEFT JOIN rates ON rates.dimension = 'month' AND rates.key = counted.key
+    LEFT JOIN upfronts ON upfronts.dimension = 'month' AND upfronts.key = counted.key
 ),
 withdrawals AS (
     SELECT to_char(withdrawal_date, 'YYYY-MM') COLLATE "C" AS key, count(*) AS withdrawn
