@@ -11,7 +11,13 @@ median one; baseline in the same run: the same organisation's royalty ledger
 licensing tables that already ships. Also timed: the counter's per-request cost (one HINCRBY
 pipeline) and a flush of 10,000 counted (patent, day) pairs.
 
-    export DATABASE_URL=postgres://postgres@127.0.0.1:5432/mk_h6_bench REDIS_URL=redis://127.0.0.1:6386/12
+The reviewers' whole-register funnel, before and after in the same run: before, the overview
+computed `funnel(None)` on every visit the ten-minute cache missed; after, beat's
+`register_funnel_refresh` stores it (timed) and `GET /admin/funnel/` as a reviewer reads the
+snapshot (`--repeat` × 5 requests), alternating with the admin index `GET /admin/` as the
+baseline (the admin's own request cycle: session, user, permissions, template).
+
+    export DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench_h6_pilot REDIS_URL=redis://127.0.0.1:6386/12
     .venv/bin/python bench/funnel_bench.py [--days 30] [--repeat 20]
 """
 
@@ -92,12 +98,15 @@ def main(argv: list[str] | None = None) -> None:
     from django.test import Client
     from django.utils import timezone
 
-    from marketplace import counters
+    from marketplace import counters, roles
     from marketplace.models import Membership, Organisation, User
+    from marketplace.services.platform import platform_role_grant
     from matching.funnel import funnel
+    from reporting.register_funnel import register_funnel_refresh
 
     print(common.ensure_schema())
     result: dict[str, Any] = {"date": time.strftime("%Y-%m-%d %H:%M"), "machine": common.machine()}
+    print(f"load average before: {result['machine']['loadavg_1_5_15']}")
     began = time.perf_counter()
     stats_bench._world(59_000, 17_000, 110_000, args.seed)
     _counts_and_matches(args.days, args.seed)
@@ -142,7 +151,42 @@ def main(argv: list[str] | None = None) -> None:
         funnel(None, timezone.localdate())
         whole.append(time.perf_counter() - began)
     result["whole_register"] = common.summary(whole)
-    print(f"  {common.format_summary('reviewers: whole register (59,000)', whole)}")
+    print(f"  {common.format_summary('before: whole register computed (59,000)', whole)}")
+    refresh = []
+    for _ in range(2):
+        began = time.perf_counter()
+        register_funnel_refresh()
+        refresh.append(time.perf_counter() - began)
+    result["register_snapshot_refresh"] = common.summary(refresh)
+    print(f"  {common.format_summary('after: beat refresh of the snapshot', refresh)}")
+    reviewer, _ = User.objects.get_or_create(email="funnel.reviewer@example.com")
+    if not roles.is_reviewer(reviewer):
+        platform_role_grant(user=reviewer, role=roles.REVIEWER, actor=None)
+    reviewer_client = Client(HTTP_HOST="127.0.0.1", HTTP_ACCEPT_LANGUAGE="zh-hans")
+    reviewer_client.force_login(reviewer)
+    for _ in range(3):  # warm up
+        assert reviewer_client.get("/admin/funnel/").status_code == 200
+    overview: list[float] = []
+    admin_index: list[float] = []
+    for _ in range(args.repeat * 5):  # alternating, so both see the same load
+        for path, timings in (("/admin/funnel/", overview), ("/admin/", admin_index)):
+            began = time.perf_counter()
+            response = reviewer_client.get(path)
+            timings.append(time.perf_counter() - began)
+            assert response.status_code == 200
+    result["reviewer_overview"] = common.summary(overview)
+    result["baseline_admin_index"] = common.summary(admin_index)
+    print(f"  {common.format_summary('after: GET /admin/funnel/ (reviewer, snapshot)', overview)}")
+    print(f"  {common.format_summary('baseline: GET /admin/ (same reviewer)', admin_index)}")
+    organisation_id = chosen["largest"][0]
+    as_reviewer = []
+    for _ in range(args.repeat):
+        began = time.perf_counter()
+        response = reviewer_client.get(f"/api/v1/organisations/{organisation_id}/funnel/")
+        as_reviewer.append(time.perf_counter() - began)
+        assert response.status_code == 200
+    result["reviewer_largest_patentee_json"] = common.summary(as_reviewer)
+    print(f"  {common.format_summary('reviewer: largest patentee JSON (live)', as_reviewer)}")
     hits = []
     for index in range(2000):
         began = time.perf_counter()
@@ -156,6 +200,8 @@ def main(argv: list[str] | None = None) -> None:
     written = counters.counters_flush()
     result["flush_10000_ms"] = (time.perf_counter() - began) * 1000
     print(f"  flush of {written} (patent, day) rows: {result['flush_10000_ms']:.0f} ms")
+    result["loadavg_end"] = common.machine()["loadavg_1_5_15"]
+    print(f"load average after: {result['loadavg_end']}")
     saved = common.save_results("funnel-59000", result)
     print(f"saved {saved.relative_to(common.ROOT)}")
 

@@ -12,11 +12,13 @@ Timed in one run, through Django's test client (in process, no network):
   (a) every table in both formats, read from the precomputed cells (what the API does: the
       first request after a refresh reads the cells and keeps the rendered body in the cache,
       later ones answer from the cache);
-  (b) baseline: the same tables computed live from the licensing tables on each request
-      (`compute_cells`, what the API would do without the cells);
-  (c) the refresh itself (`statistics_refresh`, what beat and the event hook run).
+  (b) baseline: the refresh itself (`statistics_refresh`, what beat and the event hook run),
+      which is what computing the tables live from the licensing tables costs: one SQL
+      statement. (Its run beside the former Python grouping, with the cells checked equal, is
+      in BENCHMARKS.md, "Open statistics in SQL"; `--before d75ba78` repeats it, the
+      former code loaded from git.)
 
-    export DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench_stats REDIS_URL=redis://127.0.0.1:6379/12
+    export DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench_h6_pilot REDIS_URL=redis://127.0.0.1:6386/12
     .venv/bin/python manage.py ensure_database
     .venv/bin/python bench/stats_bench.py [--declarations 59000] [--licenses 17000] [--repeat 50]
 """
@@ -248,6 +250,29 @@ def _world(declarations: int, licenses: int, smes: int, seed: int) -> None:
     )
 
 
+def _former_refresh(commit: str) -> Any:
+    """The Python refresh as licensing/open_statistics.py was at `commit`, loaded from git."""
+    import importlib.util
+    import subprocess
+    import tempfile
+
+    source = subprocess.run(
+        ["git", "show", f"{commit}:licensing/open_statistics.py"],
+        cwd=common.ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    path = Path(tempfile.mkdtemp()) / "former_open_statistics.py"
+    path.write_text(source)
+    spec = importlib.util.spec_from_file_location("former_open_statistics", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module.statistics_refresh_in_python
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--declarations", type=int, default=59_000)
@@ -256,13 +281,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeat", type=int, default=50)
     parser.add_argument("--baseline-repeat", type=int, default=5)
     parser.add_argument("--seed", type=int, default=SEED)
+    parser.add_argument(
+        "--before",
+        metavar="COMMIT",
+        help="also time the former Python grouping, as licensing/open_statistics.py was at "
+        "COMMIT (d75ba78 has it), alternating with the SQL refresh, cells checked equal",
+    )
     args = parser.parse_args(argv)
     common.setup_django()
     from django.db import connection
     from django.test import Client
 
     from licensing.models import StatisticsCell
-    from licensing.open_statistics import compute_cells, statistics_refresh
+    from licensing.open_statistics import statistics_refresh
 
     print(common.ensure_schema())
     result: dict[str, Any] = {"date": time.strftime("%Y-%m-%d %H:%M"), "machine": common.machine()}
@@ -273,11 +304,22 @@ def main(argv: list[str] | None = None) -> None:
     with common.connect() as conn:
         conn.execute("VACUUM ANALYZE")
 
-    refresh = []
-    for _ in range(3):
+    refresh: list[float] = []
+    before: list[float] = []
+    former = _former_refresh(args.before) if args.before else None
+    columns = [f.name for f in StatisticsCell._meta.fields if f.name not in ("id", "refreshed_at")]
+    for _ in range(max(3, args.baseline_repeat)):
+        if former is not None:
+            began = time.perf_counter()
+            former()
+            before.append(time.perf_counter() - began)
+            by_former = list(StatisticsCell.objects.order_by("dimension", "key").values(*columns))
         began = time.perf_counter()
         cells = statistics_refresh()
         refresh.append(time.perf_counter() - began)
+        if former is not None:
+            now = list(StatisticsCell.objects.order_by("dimension", "key").values(*columns))
+            assert now == by_former, "the SQL refresh differs from the former one"
     client = Client(HTTP_HOST="127.0.0.1")
     paths = [f"/api/v1/statistics/{d}/" for d in DIMENSIONS]
     paths += [f"{path}?file_format=csv" for path in paths] + ["/api/v1/statistics/"]
@@ -307,11 +349,6 @@ def main(argv: list[str] | None = None) -> None:
             assert response.status_code == 200
             timings.append(elapsed)
             per_path[path].append(elapsed)
-    baseline = []
-    for _ in range(args.baseline_repeat):
-        began = time.perf_counter()
-        compute_cells()
-        baseline.append(time.perf_counter() - began)
     total = StatisticsCell.objects.get(dimension="total")
     result.update(
         {
@@ -330,7 +367,6 @@ def main(argv: list[str] | None = None) -> None:
             },
             "api_ms": common.summary(timings),
             "api_ms_by_path": {path: common.summary(values) for path, values in per_path.items()},
-            "baseline_live_ms": common.summary(baseline),
             "refresh_ms": common.summary(refresh),
         }
     )
@@ -341,8 +377,10 @@ def main(argv: list[str] | None = None) -> None:
     print(f"  {common.format_summary('GET statistics (precomputed)', timings)}")
     for path, values in per_path.items():
         print(f"    {common.format_summary(path.removeprefix('/api/v1/statistics/'), values)}")
-    print(f"  {common.format_summary('baseline: computed live', baseline)}")
-    print(f"  {common.format_summary('refresh (beat / after events)', refresh)}")
+    if before:
+        result["refresh_before_ms"] = common.summary(before)
+        print(f"  {common.format_summary(f'before: refresh as at {args.before}', before)}")
+    print(f"  {common.format_summary('after: refresh in SQL (= computed live)', refresh)}")
     result["loadavg_end"] = common.machine()["loadavg_1_5_15"]
     saved = common.save_results(f"stats-{args.declarations}x{args.licenses}", result)
     print(f"saved {saved.relative_to(common.ROOT)}")

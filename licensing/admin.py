@@ -12,10 +12,12 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import translation
+from django.utils.html import format_html
 from django.utils.translation import gettext, gettext_noop, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 from licensing import admin_mediation  # noqa: F401 - registers the mediators' admin
+from licensing.documents import DOCUMENT_STATUSES
 from licensing.models import (
     Declaration,
     DeclarationEvent,
@@ -322,6 +324,22 @@ class LicenseAdmin(VisibleToAdmin):
     inlines = [LicensePaymentInline, LicenseFilingInline, LicenseEventInline]
     # A contest's two exits (licensing.workflow.LICENSE), for reviewers.
     actions = [confirm_contested_payments, uphold_contests]
+    readonly_fields = ["contract_document"]
+
+    @admin.display(description=_("contract document (PDF)"))
+    def contract_document(self, obj: License) -> str:
+        """The contract the filing refers to, once the license took effect (issue 18)."""
+        if (
+            obj.status not in DOCUMENT_STATUSES
+            or obj.effective_date is None
+            or not obj.is_open_license
+        ):
+            return "—"
+        return format_html(
+            '<a href="/api/v1/licenses/{}/document/" id="contract-document">{}</a>',
+            obj.pk,
+            _("download the contract (Chinese and English)"),
+        )
 
     # Reviewers (who decide filings) read licenses here and settle contested payments; the
     # pages stay read-only (ReadOnlyAdmin), the actions call the service.

@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "marketplace",
     "licensing",
     "matching",
+    "reporting",
 ]
 
 MIDDLEWARE = [
@@ -342,6 +343,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "end-licenses": {
         "task": "licensing.tasks.end_licenses",
         "schedule": 24 * 3600.0,
+    },
+    # The reviewers' funnel of the whole register (issue 18), as fresh as the view counters.
+    "refresh-register-funnel": {
+        "task": "reporting.tasks.refresh_register_funnel",
+        "schedule": 600.0,
     },
     # Open statistics (issue 18): also refreshed five minutes after declaration and license events.
     "refresh-open-statistics": {

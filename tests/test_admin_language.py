@@ -334,6 +334,7 @@ NOT_IN_ADMIN = {
     "licensing.DeclarationConsent": "shown with the declaration (API)",
     "licensing.AnnualFeeRate": "fee schedule loaded by migration from reference data",
     "licensing.IdempotencyRecord": "a stored answer for a retried request, no business record",
+    "licensing.FunnelSnapshot": "the register's funnel, shown at /admin/funnel/",
     "licensing.CaseAgent": "shown on the case's page of the mediators' admin",
     "licensing.CaseEvidence": "shown on the case's page of the mediators' admin",
     "licensing.RecusalRequest": "shown on the case's page of the mediators' admin",

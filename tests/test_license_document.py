@@ -195,3 +195,22 @@ def test_asking_for_a_pdf_by_accept_header_gets_it_and_errors_stay_json(
     assert missing.status_code == 404
     assert missing["Content-Type"] == "application/json"
     assert missing.json()["code"] == "not_found"
+
+
+@pytest.mark.django_db
+def test_a_reviewer_opens_the_contract_from_the_license_in_the_admin(
+    world: World, license: License
+) -> None:
+    from django.test import Client
+
+    client = Client(HTTP_ACCEPT_LANGUAGE="zh-hans")
+    client.force_login(world.reviewer)
+    page = client.get(f"/admin/licensing/license/{license.pk}/change/")
+    assert page.status_code == 200
+    link = f'href="/api/v1/licenses/{license.pk}/document/" id="contract-document"'
+    assert link in page.content.decode()
+    assert "下载合同（中文与英文）" in page.content.decode()
+    document = client.get(f"/api/v1/licenses/{license.pk}/document/")
+    assert document.status_code == 200
+    assert document["Content-Type"] == "application/pdf"
+    assert "专利开放许可实施合同" in "".join(pdf_text(document.content).split())

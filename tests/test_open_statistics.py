@@ -13,7 +13,7 @@ import pytest
 from django.utils import timezone
 
 from licensing.models import Declaration, License, StatisticsCell
-from licensing.open_statistics import compute_cells, statistics_refresh
+from licensing.open_statistics import statistics_refresh
 from licensing.services import declarations as declaration_services
 from licensing.services import licenses as services
 from licensing.tasks import refresh_open_statistics
@@ -113,6 +113,12 @@ def market(world: World) -> Market:
     return Market(smes=smes, licenses=licenses, declarations=declarations)
 
 
+def _refreshed() -> list[dict[str, Any]]:
+    """The cells as a refresh stores them."""
+    statistics_refresh()
+    return [dict(row) for row in StatisticsCell.objects.values()]
+
+
 def _table(rows: list[dict[str, Any]], dimension: str) -> dict[str, dict[str, Any]]:
     return {row["key"]: row for row in rows if row["dimension"] == dimension}
 
@@ -134,7 +140,7 @@ def _figures(row: dict[str, Any]) -> tuple[Any, ...]:
 def test_the_tables_count_exactly_and_hide_cells_of_fewer_than_three_licenses(
     market: Market,
 ) -> None:
-    rows = compute_cells()
+    rows = _refreshed()
     # (announced, withdrawn, in force, granted, filed, royalty reports, royalties, suppressed)
     # One royalty report from one licensee: hidden everywhere, the total too.
     assert _figures(_table(rows, "total")["all"]) == (5, 1, 4, 8, 3, None, None, True)
@@ -172,7 +178,7 @@ def test_the_tables_count_exactly_and_hide_cells_of_fewer_than_three_licenses(
 
 @pytest.mark.django_db
 def test_medians_need_three_declared_terms(market: Market) -> None:
-    rows = compute_cells()
+    rows = _refreshed()
     total = _table(rows, "total")["all"]
     # Rates 3.5, 3.5, 5, 3.5, 3.5; entry fees 50000 ×4 and 80000.
     assert total["median_royalty_rate_percent"] == Decimal("3.5000")
@@ -299,3 +305,18 @@ def test_asking_for_csv_by_accept_header_gets_csv(world: World) -> None:
     )
     assert response.status_code == 200
     assert response["Content-Type"] == "text/csv; charset=utf-8"
+
+
+@pytest.mark.django_db
+def test_the_statistics_are_in_the_openapi_schema_for_anyone(world: World) -> None:
+    schema = world.client("anonymous").get("/api/v1/schema/", {"format": "json"}).json()
+    index = schema["paths"]["/api/v1/statistics/"]["get"]
+    table = schema["paths"]["/api/v1/statistics/{dimension}/"]["get"]
+    assert (index["operationId"], table["operationId"]) == ("statistics_index", "statistics_table")
+    assert set(table["responses"]["200"]["content"]) == {"application/json", "text/csv"}
+    assert "400" in table["responses"] and "404" in table["responses"]
+    dimension = next(p for p in table["parameters"] if p["name"] == "dimension")
+    assert set(dimension["schema"]["enum"]) == set(DIMENSIONS)
+    # No log-in: neither operation asks for a credential.
+    assert index.get("security") in (None, [], [{}])
+    assert table.get("security") in (None, [], [{}])

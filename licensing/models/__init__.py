@@ -9,6 +9,7 @@ from licensing.models.declarations import (
     RoyaltyBasis,
 )
 from licensing.models.fees import AnnualFeeRate
+from licensing.models.funnel_snapshot import FunnelScope, FunnelSnapshot
 from licensing.models.licenses import (
     ACTIVE_LICENSE_STATUSES,
     FilingStatus,
@@ -58,6 +59,8 @@ __all__ = [
     "DeclarationEvent",
     "DeclarationStatus",
     "FilingStatus",
+    "FunnelScope",
+    "FunnelSnapshot",
     "HolidayCalendarYear",
     "HolidayOverride",
     "IdempotencyRecord",
