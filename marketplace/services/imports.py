@@ -17,9 +17,8 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from marketplace import permissions
+from marketplace import dispatch, permissions
 from marketplace.bulk import copy_upsert
-from marketplace.celery import publish_after_commit
 from marketplace.errors import InvalidInput, NotFound
 from marketplace.http_cache import public_cache_invalidate
 from marketplace.models import (
@@ -108,7 +107,7 @@ def import_job_create(
     job.file.save(f"{organisation.pk}-{file_name[-100:]}", File(upload), save=False)
     job.save()
     if enqueue:
-        publish_after_commit(_enqueue, job.pk)
+        dispatch.after_commit("marketplace.tasks.import_patents", job.pk)
     return job
 
 
@@ -419,12 +418,6 @@ def _finish(
     return job
 
 
-def _enqueue(job_id: int) -> None:
-    from marketplace.tasks import import_patents
-
-    import_patents.delay(job_id)
-
-
 def imports_resume_stale() -> dict[str, int]:
     """Queue again the running imports whose worker was lost (no heartbeat for
     IMPORT_STALE_MINUTES); fail those that already ran IMPORT_MAX_ATTEMPTS times.
@@ -461,7 +454,7 @@ def imports_resume_stale() -> dict[str, int]:
                 phase="queued",
                 processed_rows=0,
             ):
-                publish_after_commit(_enqueue, job_id)
+                dispatch.after_commit("marketplace.tasks.import_patents", job_id)
                 requeued += 1
     if failed or requeued:
         logger.warning("stale imports: %d queued again, %d failed", requeued, failed)
