@@ -431,6 +431,42 @@ def test_the_patentee_contests_a_payment_it_did_not_receive(world: World, licens
 
 
 @pytest.mark.django_db
+def test_the_patentee_withdraws_its_contest_and_the_license_is_effective_again(
+    world: World, license: License
+) -> None:
+    payment = license.payments.get()
+    url = f"/api/v1/licenses/{license.pk}/payments/{payment.pk}/withdraw-contest/"
+    not_contested = world.client("member").post(url, {}, format="json")
+    assert (not_contested.status_code, not_contested.json()["code"]) == (
+        409,
+        "payment_not_contested",
+    )
+    services.license_contest_payment(
+        actor=world.university_admin, license_id=license.pk, payment_id=payment.pk, reason="未收到"
+    )
+    events = LicenseEvent.objects.filter(license=license).count()
+    for refused in (client_for(world.sme_admin), world.client("reviewer")):
+        response = refused.post(url, {}, format="json")
+        assert (response.status_code, response.json()["code"]) == (403, "patentee_required")
+    assert License.objects.get(pk=license.pk).status == "contested"
+    assert LicensePayment.objects.get(pk=payment.pk).status == "contested"
+    assert LicenseEvent.objects.filter(license=license).count() == events
+
+    response = world.client("member").post(url, {"reason": "款项已到账"}, format="json")
+
+    assert response.status_code == 200
+    assert response.json()["status"] == "effective"
+    assert response.json()["payments"][0]["status"] == "recorded"
+    step = LicenseEvent.objects.filter(license=license).latest("id")
+    assert (step.verb, step.from_status, step.to_status, step.reason) == (
+        "payment_confirmed",
+        "contested",
+        "effective",
+        "款项已到账",
+    )
+
+
+@pytest.mark.django_db
 def test_filing_within_three_months_and_reviewer_decisions(world: World, license: License) -> None:
     late = client_for(world.sme_admin).post(
         f"/api/v1/licenses/{license.pk}/filings/",
