@@ -28,6 +28,7 @@ from marketplace.reference import load_reference_tables
 from tests.conftest import ROLES, World, client_for
 from tests.declarations_helpers import announced, declarable_patent
 from tests.factories import MembershipFactory, SmeProfileFactory
+from tests.mediation_helpers import license_on
 
 TODAY = timezone.localdate
 
@@ -403,13 +404,7 @@ def test_fifty_acceptances_racing_a_withdrawal_never_grant_after_it(round_number
 
 @pytest.fixture
 def license(world: World, declaration: Declaration) -> License:
-    return services.license_accept(
-        actor=world.sme_admin,
-        declaration_id=declaration.pk,
-        licensee_id=world.sme.pk,
-        notice_text="通知",
-        payment={"amount_cny": Decimal("50000.00"), "reference": "R1", "paid_on": TODAY()},
-    )
+    return license_on(declaration, actor=world.sme_admin, licensee=world.sme, reference="R1")
 
 
 @pytest.mark.django_db
