@@ -149,3 +149,13 @@ def test_every_task_named_to_the_dispatcher_is_a_celery_task() -> None:
     assert {name: isinstance(dispatch.task(name), Task) for name in names} == dict.fromkeys(
         names, True
     )
+
+
+@pytest.mark.django_db
+def test_an_import_left_in_the_outbox_by_the_older_release_is_still_sent() -> None:
+    from marketplace.celery import publish_unsent
+    from marketplace.models import UnsentTask
+
+    UnsentTask.objects.create(target="marketplace.services.imports:_enqueue", args=[999999])
+    assert publish_unsent() == 1
+    assert not UnsentTask.objects.exists()

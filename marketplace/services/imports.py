@@ -418,6 +418,12 @@ def _finish(
     return job
 
 
+def _enqueue(job_id: int) -> None:
+    """Kept for calls an older release left in the outbox (UnsentTask target
+    "marketplace.services.imports:_enqueue"); new calls go through dispatch by task name."""
+    dispatch.task("marketplace.tasks.import_patents").delay(job_id)
+
+
 def imports_resume_stale() -> dict[str, int]:
     """Queue again the running imports whose worker was lost (no heartbeat for
     IMPORT_STALE_MINUTES); fail those that already ran IMPORT_MAX_ATTEMPTS times.
