@@ -14,10 +14,9 @@ def _announced(sender: Any, instance: Any, created: bool, **kwargs: Any) -> None
     notifications' (default) queue after commit (the patent is listed with its terms by then)."""
     if not created or instance.verb != "announced":
         return
-    from marketplace.celery import publish_after_commit
-    from marketplace.tasks import alert_saved_searches
+    from marketplace import dispatch
 
-    publish_after_commit(alert_saved_searches.delay, instance.declaration_id)
+    dispatch.after_commit("marketplace.tasks.alert_saved_searches", instance.declaration_id)
 
 
 def message_kinds() -> dict[str, str | Promise]:

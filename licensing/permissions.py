@@ -87,6 +87,15 @@ def check_license_contest_payment(actor: Any, license: Any) -> None:
     )
 
 
+def check_license_withdraw_contest(actor: Any, license: Any) -> None:
+    _require_member(
+        actor,
+        license.licensor_id,
+        "patentee_required",
+        _("Only the patentee can withdraw its contest."),
+    )
+
+
 def check_license_file(actor: Any, license: Any) -> None:
     if not (
         Membership.objects.is_member(actor, license.licensee_id)

@@ -32,21 +32,19 @@ def sync_platform_role_groups(**kwargs: Any) -> None:
 def _patent_saved(sender: Any, instance: Any, **kwargs: Any) -> None:
     """A patent created or changed: its search vector is refreshed on the `index` queue after
     commit (an unchanged title and abstract cost a hash, not an embedding)."""
-    from marketplace.celery import publish_after_commit
-    from marketplace.tasks import index_patent_vectors
+    from marketplace import dispatch
 
-    publish_after_commit(index_patent_vectors.delay, [instance.pk])
+    dispatch.after_commit("marketplace.tasks.index_patent_vectors", [instance.pk])
 
 
 def _patents_written(patent_ids: list[int]) -> None:
     """Patents written in bulk (an import): their vectors in tasks of 2,000, sent together."""
-    from marketplace.celery import publish_after_commit, publish_each
-    from marketplace.tasks import index_patent_vectors
+    from marketplace import dispatch
 
     batches = [
         (list(patent_ids[start : start + 2000]),) for start in range(0, len(patent_ids), 2000)
     ]
-    publish_after_commit(publish_each, index_patent_vectors, batches)
+    dispatch.each_after_commit("marketplace.tasks.index_patent_vectors", batches)
 
 
 class MarketplaceConfig(AppConfig):

@@ -9,23 +9,24 @@ from django.conf import settings
 from django.utils import translation
 from django.utils.translation import gettext as _
 
-from marketplace.celery import publish_after_commit, publish_each
+from marketplace import dispatch
+from marketplace.celery import publish_after_commit
 from marketplace.models import Invitation, MessageKind, OutboundEmail, User
 
 
 @dataclass(frozen=True)
 class Message:
+    """One e-mail as it will be sent. The builders below take the tokens they link to from
+    the account services (this module imports no service: services import it)."""
+
     kind: str
     to_email: str
     subject: str
     body: str
 
 
-def email_verification_message(*, user_id: int) -> Message:
-    from marketplace.services.accounts import email_verification_token
-
+def email_verification_message(*, user_id: int, token: str) -> Message:
     user = User.objects.get(pk=user_id)
-    token = email_verification_token(user)
     with translation.override(user.preferred_language):
         subject = _("Verify your e-mail address")
         body = _(
@@ -44,11 +45,8 @@ def email_verification_message(*, user_id: int) -> Message:
     return Message(MessageKind.EMAIL_VERIFICATION, user.email, subject, body)
 
 
-def password_reset_message(*, user_id: int) -> Message:
-    from marketplace.services.accounts import password_reset_token
-
+def password_reset_message(*, user_id: int, token: str) -> Message:
     user = User.objects.get(pk=user_id)
-    token = password_reset_token(user)
     with translation.override(user.preferred_language):
         subject = _("Reset your password")
         body = _(
@@ -98,12 +96,10 @@ def invitation_message(*, invitation_id: int, token: str) -> Message:
 
 def queue(message: Message) -> OutboundEmail:
     """Store the message in the current transaction and send it once that commits."""
-    from marketplace.tasks import send_email
-
     email = OutboundEmail.objects.create(
         kind=message.kind, to_email=message.to_email, subject=message.subject, body=message.body
     )
-    publish_after_commit(send_email.delay, email.pk)
+    dispatch.after_commit("marketplace.tasks.send_email", email.pk)
     return email
 
 
@@ -122,11 +118,9 @@ def queue_many(messages: list[Message]) -> list[OutboundEmail]:
 
 def send_in_batches(email_ids: list[int]) -> None:
     """Publish send_emails tasks of EMAIL_BATCH_SIZE ids each, over one broker connection."""
-    from marketplace.tasks import send_emails
-
     size = settings.EMAIL_BATCH_SIZE
     batches = [(email_ids[start : start + size],) for start in range(0, len(email_ids), size)]
-    publish_each(send_emails, batches)
+    dispatch.each_now("marketplace.tasks.send_emails", batches)
 
 
 def send_after_commit(builder: Callable[..., Message], **kwargs: object) -> OutboundEmail:

@@ -117,15 +117,20 @@ class PatentQuerySet(models.QuerySet):
         own = models.Q(owner__memberships__user=user) | models.Q(co_owners__memberships__user=user)
         return self.filter(pk__in=self.filter(own).values("pk"))
 
+    def in_force_statuses(self) -> tuple[str, ...]:
+        """The statuses of a declaration in force: the one definition every read of "a patent
+        with a declaration in force" uses (this queryset's filter, the search hits' join).
+
+        They are licensing's (licensing.querysets), read through the relation it declares on
+        Patent, since marketplace does not import licensing."""
+        declarations = self.model._meta.get_field("declarations").related_model
+        return tuple(declarations.IN_FORCE_STATUSES)
+
     def with_declaration_in_force(self, **declaration: Any) -> PatentQuerySet:
         """Patents with a declaration in force (at most one each) that also matches the given
-        lookups (`id=...`), in one join that a later values() reads its columns through.
-
-        The in-force statuses are licensing's (licensing.querysets), read through the relation
-        it declares on Patent, since marketplace does not import licensing."""
-        statuses = self.model._meta.get_field("declarations").related_model.IN_FORCE_STATUSES
+        lookups (`id=...`), in one join that a later values() reads its columns through."""
         lookups = {f"declarations__{name}": value for name, value in declaration.items()}
-        return self.filter(declarations__status__in=statuses, **lookups)
+        return self.filter(declarations__status__in=self.in_force_statuses(), **lookups)
 
 
 class ImportJobQuerySet(models.QuerySet):

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from marketplace.emails import send_in_batches
 from marketplace.models import OutboundEmail, OutboundEmailStatus
+from marketplace.models.emails import OUTBOUND_EMAIL
 
 logger = logging.getLogger(__name__)
 
@@ -25,19 +26,34 @@ TRANSIENT_MAIL_ERRORS = (smtplib.SMTPException, ConnectionError, TimeoutError, O
 
 def _claim(email_id: int) -> bool:
     """Compare-and-swap queued → sending: a second delivery of a send task finds it taken."""
-    return bool(
-        OutboundEmail.objects.filter(pk=email_id, status=OutboundEmailStatus.QUEUED).update(
-            status=OutboundEmailStatus.SENDING,
-            attempts=F("attempts") + 1,
-            claimed_at=timezone.now(),
-        )
+    return OUTBOUND_EMAIL.claim(
+        email_id,
+        from_status=OutboundEmailStatus.QUEUED,
+        to=OutboundEmailStatus.SENDING,
+        attempts=F("attempts") + 1,
+        claimed_at=timezone.now(),
+    )
+
+
+def _release(email_id: int, to: str, error: BaseException) -> None:
+    """A claimed e-mail back to the queue (a transient error) or failed for good."""
+    OUTBOUND_EMAIL.claim(
+        email_id,
+        from_status=OutboundEmailStatus.SENDING,
+        to=to,
+        last_error=repr(error)[:2000],
     )
 
 
 def _mark_sent(email_id: int) -> None:
-    OutboundEmail.objects.filter(pk=email_id).update(
-        status=OutboundEmailStatus.SENT, sent_at=timezone.now(), last_error=""
-    )
+    values: dict[str, Any] = {"sent_at": timezone.now(), "last_error": ""}
+    sent = OutboundEmailStatus.SENT
+    if not OUTBOUND_EMAIL.claim(
+        email_id, from_status=OutboundEmailStatus.SENDING, to=sent, **values
+    ):
+        # The stale sweep queued it again while this worker was sending: it went out, so the
+        # rerun must find it sent and skip it.
+        OUTBOUND_EMAIL.claim(email_id, from_status=OutboundEmailStatus.QUEUED, to=sent, **values)
 
 
 def _message(email: OutboundEmail, connection: Any = None) -> EmailMessage:
@@ -56,9 +72,8 @@ def send_email(self: Task, email_id: int) -> str:
         _message(email).send()
     except TRANSIENT_MAIL_ERRORS as error:
         final = self.request.retries >= (self.max_retries or 0)
-        OutboundEmail.objects.filter(pk=email_id).update(
-            status=OutboundEmailStatus.FAILED if final else OutboundEmailStatus.QUEUED,
-            last_error=repr(error)[:2000],
+        _release(
+            email_id, OutboundEmailStatus.FAILED if final else OutboundEmailStatus.QUEUED, error
         )
         if final:
             logger.error("giving up on e-mail %s: %r", email_id, error)
@@ -82,9 +97,7 @@ def send_emails(email_ids: list[int]) -> dict[str, int]:
         return {"sent": 0, "retried": 0, "skipped": skipped}
 
     def retry_alone(email_id: int, error: BaseException) -> None:
-        OutboundEmail.objects.filter(pk=email_id).update(
-            status=OutboundEmailStatus.QUEUED, last_error=repr(error)[:2000]
-        )
+        _release(email_id, OutboundEmailStatus.QUEUED, error)
         send_email.apply_async((email_id,), countdown=30)
 
     connection = get_connection()
@@ -128,8 +141,10 @@ def resend_stale_emails() -> int:
     # Oldest first: under a backlog the mail that has waited longest goes out first (the
     # partial index outbound_email_unsent serves this order).
     ids = list(lost.order_by("created_at", "id").values_list("pk", flat=True)[:1000])
-    OutboundEmail.objects.filter(pk__in=ids, status=OutboundEmailStatus.SENDING).update(
-        status=OutboundEmailStatus.QUEUED
+    OUTBOUND_EMAIL.move_all(
+        OutboundEmail.objects.filter(pk__in=ids),
+        from_status=OutboundEmailStatus.SENDING,
+        to=OutboundEmailStatus.QUEUED,
     )
     send_in_batches(ids)
     if ids:

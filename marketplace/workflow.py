@@ -13,17 +13,16 @@ step, in the reader's language) and its audience (who is told; empty: nobody).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
-from django.utils.module_loading import import_string
 from django.utils.translation import gettext_lazy as _
 
-from marketplace.celery import publish_after_commit
+from marketplace import dispatch
 from marketplace.errors import Conflict, Message
 
 M = TypeVar("M", bound=models.Model)
@@ -295,5 +294,4 @@ class Workflow(Generic[M]):
     def notify_after_commit(self, event: EventBase) -> None:
         """Hand the event to its notification task once the transaction commits."""
         if self.notify:
-            task: Callable[..., Any] = import_string(self.notify)
-            publish_after_commit(task.delay, event.pk)  # type: ignore[attr-defined]
+            dispatch.after_commit(self.notify, event.pk)

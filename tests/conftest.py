@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -45,6 +46,21 @@ def _no_search_vector_index(settings: Any, tmp_path_factory: pytest.TempPathFact
     """Every test starts without a published search vector index (one that an eager vector
     task of an earlier test wrote would add hits by meaning to a words-only search)."""
     settings.SEARCH_VECTOR_DIR = str(tmp_path_factory.mktemp("vectors"))
+
+
+@pytest.fixture
+def vector_dir(settings: Any, tmp_path: Path) -> Iterator[Path]:
+    """A search vector index directory of the test's own, with the hashing embedder (fast);
+    the embedder's and the query vectors' caches are cleared before and after."""
+    from marketplace.search import vectors
+
+    settings.SEARCH_VECTOR_DIR = str(tmp_path / "vectors")
+    settings.SEARCH_EMBEDDER = "matching.embedders.HashingNgramEmbedder"
+    vectors.search_embedder.cache_clear()
+    vectors.query_vector.cache_clear()
+    yield tmp_path / "vectors"
+    vectors.search_embedder.cache_clear()
+    vectors.query_vector.cache_clear()
 
 
 def client_for(user: User | None, language: str = "en") -> APIClient:

@@ -1,4 +1,4 @@
-"""Helpers for mediation tests: a licensed declaration, a case, a fixed clock."""
+"""Helpers for license and mediation tests: a licensed declaration, a case, a fixed clock."""
 
 from __future__ import annotations
 
@@ -9,10 +9,11 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from licensing.models import License, MediationCase
+from licensing.models import Declaration, License, MediationCase
 from licensing.services import licenses as license_services
 from licensing.services import mediation as services
 from marketplace import roles
+from marketplace.models import Organisation
 from marketplace.services.platform import platform_role_grant
 from tests.conftest import World
 from tests.declarations_helpers import announced, declarable_patent
@@ -24,21 +25,30 @@ def fix_today(monkeypatch: pytest.MonkeyPatch, day: date) -> None:
     monkeypatch.setattr("licensing.services.mediation._today", lambda: day)
 
 
-def licensed(world: World) -> License:
-    declaration = announced(
-        declarable_patent(world.university), world.university_member, world.reviewer
-    )
+def license_on(
+    declaration: Declaration, *, actor: Any, licensee: Organisation, reference: str = "R"
+) -> License:
+    """`licensee`'s license under an announced declaration, accepted by `actor` with the
+    upfront payment of 50,000 CNY made today."""
     return license_services.license_accept(
-        actor=world.sme_admin,
+        actor=actor,
         declaration_id=declaration.pk,
-        licensee_id=world.sme.pk,
+        licensee_id=licensee.pk,
         notice_text="通知",
         payment={
             "amount_cny": Decimal("50000.00"),
-            "reference": "R",
+            "reference": reference,
             "paid_on": timezone.localdate(),
         },
     )
+
+
+def licensed(world: World) -> License:
+    """The world's SME licensed under a new declaration of the university's."""
+    declaration = announced(
+        declarable_patent(world.university), world.university_member, world.reviewer
+    )
+    return license_on(declaration, actor=world.sme_admin, licensee=world.sme)
 
 
 def supervisor() -> Any:

@@ -936,3 +936,26 @@ def test_a_refused_payment_method_is_reported_alone_not_with_rules_it_would_deci
     )
     assert response.status_code == 400
     assert sorted(response.json()["fields"]) == ["payment_method"]
+
+
+def test_one_in_force_definition_serves_the_patent_filter_and_the_search_hits(
+    world: World,
+) -> None:
+    from licensing.querysets import IN_FORCE_STATUSES
+    from marketplace.search.hits import hit_rows
+
+    assert Patent.objects.in_force_statuses() == IN_FORCE_STATUSES
+    declaration = announced(
+        declarable_patent(world.university), world.university_admin, world.reviewer
+    )
+    draft_patent = declarable_patent(world.university, 2)
+    services.declaration_create(
+        actor=world.university_admin, patent_id=draft_patent.pk, terms=service_terms()
+    )
+    in_force = set(Patent.objects.with_declaration_in_force().values_list("pk", flat=True))
+    hits = {
+        patent.pk: patent.hit_declaration_id  # type: ignore[attr-defined]
+        for patent in hit_rows(Patent.objects.filter(owner=world.university))
+    }
+    assert in_force == {declaration.patent_id}
+    assert hits == {declaration.patent_id: declaration.pk, draft_patent.pk: None}

@@ -542,6 +542,11 @@ EXPECTED: dict[tuple[str, str], Row] = {
         {"anonymous": 401, "plain": 404, "uni_admin": 200, "uni_member": 200, "default": 403},
         body=REASON,
     ),
+    # The world's payment is not contested: the patentee is let in and refused on the state.
+    ("post", "/api/v1/licenses/{id}/payments/{payment_id}/withdraw-contest/"): Row(
+        {"anonymous": 401, "plain": 404, "uni_admin": 409, "uni_member": 409, "default": 403},
+        body=REASON,
+    ),
     ("post", "/api/v1/licenses/{id}/royalty-payments/"): Row(
         {"anonymous": 401, "plain": 404, "sme_admin": 201, "sme_member": 201, "default": 403},
         body=PAYMENT,

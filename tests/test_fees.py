@@ -18,6 +18,7 @@ from marketplace.models import OrganisationKind, Patent, PatentCoOwner
 from tests.conftest import ROLES, World, client_for
 from tests.declarations_helpers import announced, declarable_patent
 from tests.factories import OrganisationFactory, application_number, make_patent
+from tests.mediation_helpers import license_on
 
 pytestmark = pytest.mark.django_db
 
@@ -30,17 +31,7 @@ def _licensed_and_filed(world: World, patent: Patent, filed_on: date) -> Declara
     declaration = announced(
         patent, world.university_member, world.reviewer, license_term_years=None
     )
-    license = license_services.license_accept(
-        actor=world.sme_admin,
-        declaration_id=declaration.pk,
-        licensee_id=world.sme.pk,
-        notice_text="通知",
-        payment={
-            "amount_cny": Decimal("50000.00"),
-            "reference": "R",
-            "paid_on": timezone.localdate(),
-        },
-    )
+    license = license_on(declaration, actor=world.sme_admin, licensee=world.sme)
     LicenseFiling.objects.create(license=license, filed_by=world.sme_admin, filed_on=filed_on)
     return declaration
 

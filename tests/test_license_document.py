@@ -19,6 +19,7 @@ from marketplace.errors import Conflict
 from tests.conftest import ROLES, World, client_for
 from tests.declarations_helpers import announced, declarable_patent
 from tests.factories import MembershipFactory
+from tests.mediation_helpers import license_on
 
 TODAY = timezone.localdate
 
@@ -43,13 +44,7 @@ def declaration(world: World) -> Declaration:
 
 @pytest.fixture
 def license(world: World, declaration: Declaration) -> License:
-    return services.license_accept(
-        actor=world.sme_admin,
-        declaration_id=declaration.pk,
-        licensee_id=world.sme.pk,
-        notice_text="通知",
-        payment={"amount_cny": Decimal("50000.00"), "reference": "R1", "paid_on": TODAY()},
-    )
+    return license_on(declaration, actor=world.sme_admin, licensee=world.sme, reference="R1")
 
 
 @pytest.mark.django_db

@@ -28,6 +28,7 @@ from marketplace.reference import load_reference_tables
 from tests.conftest import ROLES, World, client_for
 from tests.declarations_helpers import announced, declarable_patent
 from tests.factories import MembershipFactory, SmeProfileFactory
+from tests.mediation_helpers import license_on
 
 TODAY = timezone.localdate
 
@@ -403,13 +404,7 @@ def test_fifty_acceptances_racing_a_withdrawal_never_grant_after_it(round_number
 
 @pytest.fixture
 def license(world: World, declaration: Declaration) -> License:
-    return services.license_accept(
-        actor=world.sme_admin,
-        declaration_id=declaration.pk,
-        licensee_id=world.sme.pk,
-        notice_text="通知",
-        payment={"amount_cny": Decimal("50000.00"), "reference": "R1", "paid_on": TODAY()},
-    )
+    return license_on(declaration, actor=world.sme_admin, licensee=world.sme, reference="R1")
 
 
 @pytest.mark.django_db
@@ -428,6 +423,42 @@ def test_the_patentee_contests_a_payment_it_did_not_receive(world: World, licens
     )
     assert response.json()["status"] == "contested"
     assert response.json()["payments"][0]["status"] == "contested"
+
+
+@pytest.mark.django_db
+def test_the_patentee_withdraws_its_contest_and_the_license_is_effective_again(
+    world: World, license: License
+) -> None:
+    payment = license.payments.get()
+    url = f"/api/v1/licenses/{license.pk}/payments/{payment.pk}/withdraw-contest/"
+    not_contested = world.client("member").post(url, {}, format="json")
+    assert (not_contested.status_code, not_contested.json()["code"]) == (
+        409,
+        "payment_not_contested",
+    )
+    services.license_contest_payment(
+        actor=world.university_admin, license_id=license.pk, payment_id=payment.pk, reason="未收到"
+    )
+    events = LicenseEvent.objects.filter(license=license).count()
+    for refused in (client_for(world.sme_admin), world.client("reviewer")):
+        response = refused.post(url, {}, format="json")
+        assert (response.status_code, response.json()["code"]) == (403, "patentee_required")
+    assert License.objects.get(pk=license.pk).status == "contested"
+    assert LicensePayment.objects.get(pk=payment.pk).status == "contested"
+    assert LicenseEvent.objects.filter(license=license).count() == events
+
+    response = world.client("member").post(url, {"reason": "款项已到账"}, format="json")
+
+    assert response.status_code == 200
+    assert response.json()["status"] == "effective"
+    assert response.json()["payments"][0]["status"] == "recorded"
+    step = LicenseEvent.objects.filter(license=license).latest("id")
+    assert (step.verb, step.from_status, step.to_status, step.reason) == (
+        "payment_confirmed",
+        "contested",
+        "effective",
+        "款项已到账",
+    )
 
 
 @pytest.mark.django_db

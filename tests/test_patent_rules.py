@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -182,3 +183,98 @@ def test_clean_patent_computes_expiry_tokens_and_prefixes() -> None:
     assert values["grant_date"] == date(2023, 6, 20)
     assert "H01M4/525" in values["ipc_prefixes"] and "H01M10/052" in values["ipc_prefixes"]
     assert values["title_tokens"] == "电池"
+
+
+# One test per section of clean_patent (identity, texts, classification, dates, publication
+# numbers, legal status) for what the tests above leave out.
+
+
+def test_identity_takes_type_and_pct_from_the_number_and_accepts_a_chinese_type_name() -> None:
+    values = clean_patent({**BASE, "patent_type": "发明"}, today=date(2026, 11, 21))
+    assert (values["application_number"], values["patent_type"], values["is_pct"]) == (
+        "202110123456.7",
+        "invention",
+        False,
+    )
+    assert _codes({**BASE, "patent_type": "gadget"}) == {"patent_type": "invalid_patent_type"}
+    assert _codes({key: value for key, value in BASE.items() if key != "application_number"}) == {
+        "application_number": "required"
+    }
+
+
+def test_texts_are_stripped_and_each_has_its_length_limit() -> None:
+    values = clean_patent(
+        {**BASE, "title": "  一种电池 ", "abstract": None}, today=date(2026, 11, 21)
+    )
+    assert (values["title"], values["abstract"], values["claims"]) == ("一种电池", "", "")
+    assert _codes({**BASE, "title": "题" * 501, "claims": "x" * 100_001}) == {
+        "title": "too_long",
+        "claims": "too_long",
+    }
+
+
+def test_classification_drops_repeats_and_the_main_symbol_and_limits_further_symbols() -> None:
+    values = clean_patent(
+        {**BASE, "further_ipcs": ["H01M 10/052", "H01M 4/525", "H01M4/525", "H02J 7/00"]},
+        today=date(2026, 11, 21),
+    )
+    assert values["main_ipc"] == "H01M 10/052"
+    assert values["further_ipcs"] == ["H01M 4/525", "H02J 7/00"]
+    assert _codes({**BASE, "further_ipcs": ["H01M 4/525"] * 51}) == {"further_ipcs": "too_many"}
+    assert _codes({**BASE, "main_ipc": ""}) == {"main_ipc": "required"}
+
+
+def test_dates_accept_chinese_writing_and_an_absent_grant() -> None:
+    values = clean_patent({**BASE, "filing_date": "2021年3月15日"}, today=date(2026, 11, 21))
+    assert (values["filing_date"], values["grant_date"]) == (date(2021, 3, 15), None)
+    assert _codes({**BASE, "filing_date": ""}) == {"filing_date": "required"}
+
+
+def test_publication_numbers_are_upper_cased_without_spaces_or_repeats() -> None:
+    values = clean_patent(
+        {**BASE, "publication_numbers": "cn 114123456a; CN114123456A，CN114123456B"},
+        today=date(2026, 11, 21),
+    )
+    assert values["publication_numbers"] == ["CN114123456A", "CN114123456B"]
+
+
+def test_legal_status_facts_are_taken_only_when_given_and_valid() -> None:
+    values = clean_patent(
+        {**BASE, "legal_status": "期限届满", "annual_fees_paid_through": 5.0},
+        today=date(2026, 11, 21),
+    )
+    assert (values["legal_status"], values["annual_fees_paid_through"]) == ("expired", 5)
+    assert "legal_status" not in clean_patent(BASE, today=date(2026, 11, 21))
+    assert _codes({**BASE, "legal_status": "dormant", "annual_fees_paid_through": "21"}) == {
+        "legal_status": "invalid_legal_status",
+        "annual_fees_paid_through": "invalid_patent_year",
+    }
+
+
+def test_an_update_cleans_only_the_fields_it_gives_and_keeps_the_others() -> None:
+    patent = SimpleNamespace(
+        application_number="202110123456.7",
+        patent_type="invention",
+        is_pct=False,
+        title="一种电池",
+        abstract="旧摘要",
+        claims="旧权利要求",
+        main_ipc="H01M 10/052",
+        further_ipcs=["H01M 4/525"],
+        filing_date=date(2021, 3, 15),
+        grant_date=None,
+    )
+    values = clean_patent(
+        {"abstract": "新摘要", "patent_type": "design", "application_number": "x"},
+        partial_of=patent,
+        today=date(2026, 11, 21),
+    )
+    assert values["application_number"] == "202110123456.7"  # fixed once the patent exists
+    assert (values["title"], values["abstract"], values["claims"]) == (
+        "一种电池",
+        "新摘要",
+        "旧权利要求",
+    )
+    assert (values["main_ipc"], values["further_ipcs"]) == ("H01M 10/052", ["H01M 4/525"])
+    assert values["expiry_date"] == date(2041, 3, 14)
+    assert "publication_numbers" not in values

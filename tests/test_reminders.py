@@ -19,26 +19,14 @@ from licensing.tasks import send_license_reminders
 from marketplace.models import Notification
 from tests.conftest import World
 from tests.declarations_helpers import announced, declarable_patent
+from tests.mediation_helpers import licensed
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def license(world: World) -> License:
-    declaration = announced(
-        declarable_patent(world.university), world.university_member, world.reviewer
-    )
-    return license_services.license_accept(
-        actor=world.sme_admin,
-        declaration_id=declaration.pk,
-        licensee_id=world.sme.pk,
-        notice_text="通知",
-        payment={
-            "amount_cny": Decimal("50000.00"),
-            "reference": "R",
-            "paid_on": timezone.localdate(),
-        },
-    )
+    return licensed(world)
 
 
 def test_filing_reminder_goes_to_both_parties_once_near_the_deadline(

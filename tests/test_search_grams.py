@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import math
 from io import StringIO
-from typing import Any
 
 import pytest
 from django.core.management import call_command
@@ -16,73 +15,41 @@ from marketplace.search import query
 from marketplace.search.query import gram_scores
 from marketplace.search.saved import query_finds_patent
 from marketplace.search.segment import grams, index_grams, query_grams
-from tests.conftest import World, client_for
+from tests.conftest import World
 from tests.factories import make_patent
-
-
-def search(params: dict[str, Any]) -> dict[str, Any]:
-    response = client_for(None).get("/api/v1/search/patents/", params)
-    assert response.status_code == 200, response.json()
-    return dict(response.json())
-
-
-def ids(body: dict[str, Any]) -> list[int]:
-    return [item["id"] for item in body["results"]]
+from tests.search_helpers import PLASTIC, VALVE, ids, listed_patents, search
 
 
 @pytest.fixture
 def patents(world: World) -> dict[str, Patent]:
-    owner = world.university
-    return {
-        "plastic": make_patent(
-            owner,
-            1,
-            is_listed=True,
-            title="一种可降解塑料薄膜",
-            abstract="一种可降解塑料。",
-            main_ipc="C08L 67/04",
-            further_ipcs=[],
-        ),
-        # 降解 without 塑料: the words of 降解塑料 (all its parts) do not meet it.
-        "film": make_patent(
-            owner,
-            2,
-            is_listed=True,
-            title="一种全生物降解薄膜",
-            abstract="以聚乳酸为原料吹膜，用后在堆肥中分解。",
-            main_ipc="C08L 67/04",
-            further_ipcs=[],
-        ),
-        # jieba cuts 锂电 隔膜 here and 锂电池 (锂电 + 电池) in the query.
-        "separator": make_patent(
-            owner,
-            3,
-            is_listed=True,
-            title="一种锂电隔膜",
-            abstract="聚乙烯微孔膜，涂覆陶瓷层。",
-            main_ipc="H01M 50/40",
-            further_ipcs=[],
-        ),
-        # 破洞 is one word here; the query 查破洞 is cut 查破 洞.
-        "cloth": make_patent(
-            owner,
-            4,
-            is_listed=True,
-            title="一种布匹瑕疵检测方法",
-            abstract="验布时发现破洞和油污。",
-            main_ipc="G06T 7/00",
-            further_ipcs=[],
-        ),
-        "valve": make_patent(
-            owner,
-            5,
-            is_listed=True,
-            title="一种可靠的阀门",
-            abstract="阀门可以关闭。",
-            main_ipc="F16K 1/00",
-            further_ipcs=[],
-        ),
-    }
+    return listed_patents(
+        world.university,
+        {
+            "plastic": PLASTIC,
+            # 降解 without 塑料: the words of 降解塑料 (all its parts) do not meet it.
+            "film": {
+                "title": "一种全生物降解薄膜",
+                "abstract": "以聚乳酸为原料吹膜，用后在堆肥中分解。",
+                "main_ipc": "C08L 67/04",
+                "further_ipcs": [],
+            },
+            # jieba cuts 锂电 隔膜 here and 锂电池 (锂电 + 电池) in the query.
+            "separator": {
+                "title": "一种锂电隔膜",
+                "abstract": "聚乙烯微孔膜，涂覆陶瓷层。",
+                "main_ipc": "H01M 50/40",
+                "further_ipcs": [],
+            },
+            # 破洞 is one word here; the query 查破洞 is cut 查破 洞.
+            "cloth": {
+                "title": "一种布匹瑕疵检测方法",
+                "abstract": "验布时发现破洞和油污。",
+                "main_ipc": "G06T 7/00",
+                "further_ipcs": [],
+            },
+            "valve": VALVE,
+        },
+    )
 
 
 # ---- the cut -----------------------------------------------------------------------------------

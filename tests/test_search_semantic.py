@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,37 +21,17 @@ from marketplace.search.vectors import (
     search_embedder,
     vector_index_publish,
 )
-from tests.conftest import World, client_for
+from tests.conftest import World
 from tests.factories import OrganisationFactory, make_patent
 from tests.live import SmtpSink, start_worker, stop_worker
+from tests.search_helpers import PLASTIC, VALVE, ids, listed_patents, publish_vectors, search
 
 USE = "matching.embedders.UseMultilingualEmbedder"
-HASHING = "matching.embedders.HashingNgramEmbedder"
 
 
 def _reset_caches() -> None:
     search_embedder.cache_clear()
     vectors.query_vector.cache_clear()
-
-
-@pytest.fixture
-def vector_dir(settings: Any, tmp_path: Path) -> Iterator[Path]:
-    """An index directory of the test's own, with the hashing embedder (fast)."""
-    settings.SEARCH_VECTOR_DIR = str(tmp_path / "vectors")
-    settings.SEARCH_EMBEDDER = HASHING
-    _reset_caches()
-    yield tmp_path / "vectors"
-    _reset_caches()
-
-
-def search(params: dict[str, Any]) -> dict[str, Any]:
-    response = client_for(None).get("/api/v1/search/patents/", params)
-    assert response.status_code == 200, response.json()
-    return dict(response.json())
-
-
-def ids(body: dict[str, Any]) -> list[int]:
-    return [item["id"] for item in body["results"]]
 
 
 def _wait(predicate: Any, seconds: float, what: str) -> None:
@@ -179,8 +158,7 @@ def test_a_worker_reopens_the_index_when_a_new_generation_is_published(
     assert first.ids.tolist() == [patent.pk]
     assert current_index() is first  # unchanged CURRENT: the same maps
     second_patent = make_patent(world.university, 2, is_listed=True)
-    patent_vectors_compute(patent_ids=None)
-    vector_index_publish()
+    publish_vectors()
     second = current_index()
     assert second is not None and second.generation == 2
     assert sorted(second.ids.tolist()) == [patent.pk, second_patent.pk]
@@ -199,8 +177,7 @@ def test_semantic_search_returns_only_patents_of_the_base_queryset(
 ) -> None:
     listed = make_patent(world.university, 1, is_listed=True, title="一种锂离子电池正极材料")
     unlisted = make_patent(world.university, 2, title="一种锂离子电池正极材料的制备")
-    patent_vectors_compute(patent_ids=None)
-    vector_index_publish()
+    publish_vectors()
     assert semantic_search(Patent.objects.all(), "锂离子电池正极材料", 10)[:2] in (
         [listed.pk, unlisted.pk],
         [unlisted.pk, listed.pk],
@@ -235,8 +212,7 @@ def test_a_pasted_number_goes_to_the_number_lookup_even_with_an_index(
     world: World, vector_dir: Path
 ) -> None:
     patent = make_patent(world.university, 1, is_listed=True)
-    patent_vectors_compute(patent_ids=None)
-    vector_index_publish()
+    publish_vectors()
     body = search({"q": f"ZL{patent.application_number}"})
     assert (ids(body), body["query"]["mode"]) == ([patent.pk], "number")
 
@@ -246,39 +222,20 @@ def test_a_pasted_number_goes_to_the_number_lookup_even_with_an_index(
 
 @pytest.fixture
 def words(world: World) -> dict[str, Patent]:
-    owner = world.university
-    return {
-        "lithium": make_patent(
-            owner, 1, is_listed=True, title="一种锂离子电池正极材料", abstract="正极材料。"
-        ),
-        "plastic": make_patent(
-            owner,
-            2,
-            is_listed=True,
-            title="一种可降解塑料薄膜",
-            abstract="一种可降解塑料。",
-            main_ipc="C08L 67/04",
-            further_ipcs=[],
-        ),
-        "reliable": make_patent(
-            owner,
-            3,
-            is_listed=True,
-            title="一种可靠的阀门",
-            abstract="阀门可以关闭。",
-            main_ipc="F16K 1/00",
-            further_ipcs=[],
-        ),
-        "film": make_patent(
-            owner,
-            4,
-            is_listed=True,
-            title="一种包装薄膜",
-            abstract="薄膜。",
-            main_ipc="B65D 65/00",
-            further_ipcs=[],
-        ),
-    }
+    return listed_patents(
+        world.university,
+        {
+            "lithium": {"title": "一种锂离子电池正极材料", "abstract": "正极材料。"},
+            "plastic": PLASTIC,
+            "reliable": VALVE,
+            "film": {
+                "title": "一种包装薄膜",
+                "abstract": "薄膜。",
+                "main_ipc": "B65D 65/00",
+                "further_ipcs": [],
+            },
+        },
+    )
 
 
 def test_query_and_index_are_cut_by_the_same_function() -> None:

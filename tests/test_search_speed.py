@@ -6,7 +6,6 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -180,17 +179,6 @@ def test_the_8_bit_codes_find_exactly_what_brute_force_finds() -> None:
     assert small.nearest(rows[0], 100) == VectorIndex(1, "t", ids[:150], rows[:150]).nearest(
         rows[0], 100
     )
-
-
-@pytest.fixture
-def vector_dir(settings: Any, tmp_path: Path) -> Iterator[Path]:
-    settings.SEARCH_VECTOR_DIR = str(tmp_path / "vectors")
-    settings.SEARCH_EMBEDDER = "matching.embedders.HashingNgramEmbedder"
-    vectors.search_embedder.cache_clear()
-    vectors.query_vector.cache_clear()
-    yield tmp_path / "vectors"
-    vectors.search_embedder.cache_clear()
-    vectors.query_vector.cache_clear()
 
 
 @pytest.mark.django_db

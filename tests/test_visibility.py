@@ -13,18 +13,14 @@ from __future__ import annotations
 import io
 from collections.abc import Iterator, Set
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
 import pytest
 from django.contrib.auth.models import AnonymousUser
 from django.db import models, transaction
-from django.utils import timezone
 
 from licensing.models import Declaration, License, MediationCase
 from licensing.services import declarations as declaration_services
-from licensing.services import licenses as license_services
-from licensing.services import mediation as mediation_services
 from marketplace.models import (
     ImportJob,
     Membership,
@@ -43,6 +39,7 @@ from marketplace.services.saved_searches import saved_search_create
 from matching.models import Match, MatchRun
 from tests.declarations_helpers import announced, declarable_patent, service_terms
 from tests.factories import MembershipFactory, OrganisationFactory, SmeProfileFactory
+from tests.mediation_helpers import license_on, open_case
 from tests.test_endpoint_matrix import ROLES, MatrixWorld, _build
 from tests.test_imports import csv_bytes, row
 
@@ -94,26 +91,15 @@ def _build_more(matrix: MatrixWorld) -> dict[str, dict[str, int]]:
         organisation=other_sme, role=MembershipRole.ADMIN, user__email="admin@sme2.example.com"
     ).user
     other_declaration = announced(declarable_patent(other_uni, 2), other_admin, world.reviewer)
-    other_license = license_services.license_accept(
-        actor=other_sme_admin,
-        declaration_id=other_declaration.pk,
-        licensee_id=other_sme.pk,
-        notice_text="通知",
-        payment={
-            "amount_cny": Decimal("50000.00"),
-            "reference": "R2",
-            "paid_on": timezone.localdate(),
-        },
+    other_license = license_on(
+        other_declaration, actor=other_sme_admin, licensee=other_sme, reference="R2"
     )
-    other_case = mediation_services.case_apply(
+    other_case = open_case(
+        world,
+        other_license,
         actor=other_sme_admin,
         applicant_id=other_sme.pk,
         respondent_id=other_uni.pk,
-        declaration_id=other_declaration.pk,
-        license_id=other_license.pk,
-        cause="payment",
-        summary="付款争议",
-        matters="请求调解",
         agents=[],
     )
     # The university's draft on an unlisted patent.

@@ -25,13 +25,30 @@ from licensing.services import licenses as license_services
 from licensing.services import mediation as mediation_services
 from licensing.tasks import end_licenses, notify_mediation_event
 from licensing.workflow import DECLARATION, FILING, LICENSE, MEDIATION, PAYMENT
+from marketplace import tasks as marketplace_tasks
 from marketplace.errors import Conflict, PermissionDenied
-from marketplace.models import Notification, User
+from marketplace.models import (
+    Invitation,
+    InvitationStatus,
+    NeedStatus,
+    Notification,
+    OutboundEmail,
+    OutboundEmailStatus,
+    TechnologyNeed,
+    TechnologyNeedEvent,
+    User,
+)
+from marketplace.models.emails import OUTBOUND_EMAIL
 from marketplace.models.imports import IMPORT_JOB
+from marketplace.models.needs import NEED
+from marketplace.models.organisations import INVITATION
+from marketplace.services import needs as need_services
+from marketplace.services import organisations as organisation_services
 from marketplace.workflow import VerbChoices, Workflow
 from matching.workflow import MATCH_RUN
 from tests.conftest import World
 from tests.mediation_helpers import licensed, open_case, supervisor
+from tests.test_needs import _need
 
 pytestmark = pytest.mark.django_db
 
@@ -43,6 +60,9 @@ WORKFLOWS: dict[str, Workflow[Any]] = {
     "mediation case": MEDIATION,
     "import job": IMPORT_JOB,
     "match run": MATCH_RUN,
+    "technology need": NEED,
+    "invitation": INVITATION,
+    "outbound e-mail": OUTBOUND_EMAIL,
 }
 REFUSED = [
     pytest.param(name, current, new, id=f"{name}:{current}->{new}")
@@ -96,6 +116,84 @@ def test_a_lost_compare_and_swap_is_a_409_and_writes_no_event(world: World) -> N
     assert lost.value.code == "license_changed"
     assert LicenseEvent.objects.count() == events
     assert License.objects.get(pk=license.pk).status == LicenseStatus.ENDED
+
+
+# ---- needs, invitations and e-mails on their tables ------------------------------------------
+
+
+def test_closing_a_need_records_the_tables_verb_with_its_actor(world: World) -> None:
+    need = _need(world)
+    need_services.need_close(actor=world.sme_admin, need_id=need.pk)
+    step = TechnologyNeedEvent.objects.filter(need=need).order_by("id").last()
+    assert step is not None
+    assert (step.verb, step.actor, step.from_status, step.to_status, step.step) == (
+        "closed",
+        world.sme_admin,
+        "open",
+        "closed",
+        "closed",
+    )
+    assert TechnologyNeed.objects.get(pk=need.pk).status == "closed"
+
+
+def test_a_need_moved_by_someone_else_is_a_409_and_writes_no_event(world: World) -> None:
+    need = _need(world)
+    TechnologyNeed.objects.filter(pk=need.pk).update(status=NeedStatus.CLOSED)
+    events = TechnologyNeedEvent.objects.count()
+    with pytest.raises(Conflict) as lost:
+        NEED.transition(need, to=NeedStatus.CLOSED, actor=world.sme_admin)
+    assert lost.value.code == "need_changed"
+    assert TechnologyNeedEvent.objects.count() == events
+
+
+def test_a_revoked_invitation_can_be_neither_revoked_again_nor_accepted(world: World) -> None:
+    invitation, token = organisation_services.invitation_create(
+        organisation_id=world.university.pk,
+        actor=world.university_admin,
+        email="new@example.com",
+        role="member",
+    )
+    organisation_services.invitation_revoke(
+        organisation_id=world.university.pk,
+        invitation_id=invitation.pk,
+        actor=world.university_admin,
+    )
+    revoked = Invitation.objects.get(pk=invitation.pk)
+    assert revoked.status == InvitationStatus.REVOKED and revoked.closed_at is not None
+    with pytest.raises(Conflict) as again:
+        organisation_services.invitation_revoke(
+            organisation_id=world.university.pk,
+            invitation_id=invitation.pk,
+            actor=world.university_admin,
+        )
+    assert again.value.code == "invitation_not_pending"
+    with pytest.raises(Conflict) as accepted:
+        organisation_services.invitation_accept(
+            token=token, actor=None, full_name="新人", password="a-long-passphrase-9"
+        )
+    assert accepted.value.code == "invitation_not_pending"
+    assert Invitation.objects.get(pk=invitation.pk).closed_at == revoked.closed_at
+
+
+def test_a_mail_sent_after_the_stale_sweep_queued_it_again_is_not_sent_twice(
+    settings: Any,
+) -> None:
+    from django.core import mail
+
+    email = OutboundEmail.objects.create(
+        kind="filing_due", to_email="a@example.com", subject="s", body="b"
+    )
+    assert marketplace_tasks._claim(email.pk)
+    # The worker is slow; the sweep finds the claim stale and queues the mail again.
+    OUTBOUND_EMAIL.move_all(
+        OutboundEmail.objects.filter(pk=email.pk),
+        from_status=OutboundEmailStatus.SENDING,
+        to=OutboundEmailStatus.QUEUED,
+    )
+    marketplace_tasks._mark_sent(email.pk)  # the slow worker's mail went out after all
+    assert OutboundEmail.objects.get(pk=email.pk).status == OutboundEmailStatus.SENT
+    assert marketplace_tasks.send_email.apply(args=(email.pk,)).get() == "skipped"
+    assert len(mail.outbox) == 0
 
 
 # ---- licenses: term end and the contest's two exits -----------------------------------------

@@ -24,7 +24,7 @@ from rest_framework.views import APIView
 
 from licensing import permissions
 from licensing.api.renderers import PdfRenderer
-from licensing.api.serializers import ReasonSerializer
+from licensing.api.serializers import OptionalReasonSerializer, ReasonSerializer
 from licensing.documents import license_document
 from licensing.ledger import license_ledger, organisation_ledger
 from licensing.models import (
@@ -227,6 +227,7 @@ class LicenseViewSet(CommandChecks, viewsets.ReadOnlyModelViewSet[License]):
     command_checks = {
         "pay": permissions.check_license_pay_upfront,
         "contest": permissions.check_license_contest_payment,
+        "withdraw_contest": permissions.check_license_withdraw_contest,
         "filings": permissions.check_license_file,
         "decide_filing": permissions.check_filing_decide,
         "royalty_reports": permissions.check_royalty_report,
@@ -332,6 +333,30 @@ class LicenseViewSet(CommandChecks, viewsets.ReadOnlyModelViewSet[License]):
                 actor=request_user(request),
                 license_id=license.pk,
                 payment_id=path_id(payment_id),
+                reason=data.validated_data["reason"],
+            )
+        )
+
+    @extend_schema(
+        request=OptionalReasonSerializer, responses={200: LicenseSerializer, **ERROR_RESPONSES}
+    )
+    @action(
+        detail=True,
+        methods=["post"],
+        url_path=rf"payments/(?P<payment_id>{ID_REGEX})/withdraw-contest",
+    )
+    def withdraw_contest(self, request: Request, pk: str, payment_id: str) -> Response:
+        """The patentee withdraws its contest: the payment arrived after all. It counts again,
+        and a license its contest had suspended is effective again."""
+        license = self.get_object()
+        data = OptionalReasonSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        return self._respond(
+            services.license_resolve_contest(
+                actor=request_user(request),
+                license_id=license.pk,
+                payment_id=path_id(payment_id),
+                received=True,
                 reason=data.validated_data["reason"],
             )
         )

@@ -17,6 +17,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from licensing import permissions
+from licensing.api.serializers import OptionalReasonSerializer
 from licensing.models import (
     CaseAgent,
     CaseCause,
@@ -172,10 +173,6 @@ class NameAgentsSerializer(StrictInputSerializer):
 
 class ReasonsSerializer(StrictInputSerializer):
     reasons = serializers.CharField(max_length=2000)
-
-
-class OptionalReasonSerializer(StrictInputSerializer):
-    reason = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
 
 
 class EvidenceUploadSerializer(serializers.Serializer[Any]):

@@ -116,6 +116,10 @@ class ReasonSerializer(StrictInputSerializer):
     reason = serializers.CharField(max_length=2000, allow_blank=True)
 
 
+class OptionalReasonSerializer(StrictInputSerializer):
+    reason = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+
+
 class ConsentSerializer(StrictInputSerializer):
     purpose = serializers.ChoiceField(choices=["declaration", "withdrawal"])
 

@@ -33,6 +33,7 @@ from licensing.models import (
     MediationSession,
     RecusalRequest,
 )
+from licensing.notifications import mediation_event_notify
 from licensing.permissions import check_case_mediator as _require_mediator
 from licensing.permissions import is_case_mediator as is_case_mediator  # the admin's
 from licensing.rules import rule
@@ -725,17 +726,28 @@ def mediation_sweep(today: date | None = None) -> dict[str, int]:
     }
 
 
+def mediation_event_announce(*, event_id: int) -> int:
+    """Tell the audience of one step of a case (licensing/notifications.py); for a case not
+    accepted, record that the applicant has been told (rules §7). Safe to run twice; returns
+    how many were told now."""
+    event = MediationEvent.objects.select_related("case").filter(pk=event_id).first()
+    if event is None:
+        return 0
+    told = mediation_event_notify(event)
+    if event.verb == V.NOT_ACCEPTED:
+        case_record_applicant_told(case_id=event.case_id)
+    return told
+
+
 def tell_applicants() -> int:
     """A backstop for the notice of non-acceptance: tell every applicant still waiting for it
     (the notification is idempotent, so a task that did run adds nothing)."""
-    from licensing.tasks import notify_mediation_event
-
     waiting = MediationEvent.objects.filter(
         verb=V.NOT_ACCEPTED, case__status=S.NOT_ACCEPTED, case__deadline_kind=K.TELL_APPLICANT
     ).values_list("pk", "case_id")
     told = 0
     for event_id, case_id in list(waiting):
-        notify_mediation_event(event_id)  # records the notice once an applicant has it
+        mediation_event_announce(event_id=event_id)  # records the notice once an applicant has it
         told += not MediationCase.objects.filter(
             pk=case_id, deadline_kind=K.TELL_APPLICANT
         ).exists()

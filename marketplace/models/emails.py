@@ -6,6 +6,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from marketplace.models.notifications import email_kind_choices, message_kind_label
+from marketplace.workflow import Workflow
 
 
 class OutboundEmailStatus(models.TextChoices):
@@ -50,3 +51,27 @@ class OutboundEmail(models.Model):
 
     def __str__(self) -> str:
         return f"{message_kind_label(self.kind)} → {self.to_email} ({self.get_status_display()})"
+
+
+# An e-mail's table of moves (marketplace.workflow): a send task claims it (queued → sending,
+# the compare-and-swap that keeps a second delivery from sending it twice), then it is sent,
+# goes back to the queue after a transient error (or when the stale sweep finds its worker
+# lost), or fails for good after the last retry.
+OUTBOUND_EMAIL = Workflow(
+    model=OutboundEmail,
+    statuses=OutboundEmailStatus,
+    moves={
+        (OutboundEmailStatus.QUEUED, OutboundEmailStatus.SENDING): "claimed",
+        (OutboundEmailStatus.SENDING, OutboundEmailStatus.SENT): "sent",
+        # Sent by a worker the stale sweep had given up on (tasks._mark_sent).
+        (OutboundEmailStatus.QUEUED, OutboundEmailStatus.SENT): "sent",
+        (OutboundEmailStatus.SENDING, OutboundEmailStatus.QUEUED): "requeued",
+        (OutboundEmailStatus.SENDING, OutboundEmailStatus.FAILED): "failed",
+    },
+    not_allowed=(
+        "email_transition_not_allowed",
+        _("An e-mail that is %(current)s cannot become %(new)s."),
+    ),
+    changed=("email_changed", _("The e-mail changed meanwhile.")),
+    stamp=None,
+)

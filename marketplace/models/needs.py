@@ -10,6 +10,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from marketplace.querysets import TechnologyNeedQuerySet
+from marketplace.workflow import EventBase, VerbChoices, Workflow
 
 
 class NeedStatus(models.TextChoices):
@@ -110,8 +111,14 @@ class TechnologyNeed(models.Model):
         return self.title
 
 
-class TechnologyNeedEvent(models.Model):
+class TechnologyNeedEvent(EventBase):
     """Who created, changed, closed or reopened a need, and when."""
+
+    class Verb(VerbChoices):
+        CREATED = "created", _("created")
+        UPDATED = "updated", _("updated")
+        CLOSED = "closed", _("closed")
+        REOPENED = "reopened", _("reopened")
 
     need = models.ForeignKey(
         TechnologyNeed,
@@ -119,14 +126,11 @@ class TechnologyNeedEvent(models.Model):
         related_name="events",
         verbose_name=_("technology need"),
     )
+    # Every step of a need is taken by one of its SME's members (no sweep moves a need).
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("by")
     )
-    verb = models.CharField(_("step"), max_length=20)
-    from_status = models.CharField(_("from status"), max_length=10, blank=True)
-    to_status = models.CharField(_("to status"), max_length=10, blank=True)
     changes = models.JSONField(_("changes"), default=dict, blank=True)
-    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
         verbose_name = _("need event")
@@ -135,3 +139,21 @@ class TechnologyNeedEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.verb} need {self.need_id}"
+
+
+# A need's table of moves (marketplace.workflow): its SME closes it and reopens it.
+NEED = Workflow(
+    model=TechnologyNeed,
+    statuses=NeedStatus,
+    moves={
+        (NeedStatus.OPEN, NeedStatus.CLOSED): TechnologyNeedEvent.Verb.CLOSED,
+        (NeedStatus.CLOSED, NeedStatus.OPEN): TechnologyNeedEvent.Verb.REOPENED,
+    },
+    not_allowed=(
+        "need_transition_not_allowed",
+        _("A need that is %(current)s cannot become %(new)s."),
+    ),
+    changed=("need_changed", _("The need changed meanwhile; reload it.")),
+    event=TechnologyNeedEvent,
+    subject="need",
+)

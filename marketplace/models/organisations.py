@@ -9,6 +9,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from marketplace.querysets import MembershipQuerySet, OrganisationQuerySet
+from marketplace.workflow import Workflow
 
 
 class OrganisationKind(models.TextChoices):
@@ -183,6 +184,26 @@ class Invitation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.email} → {self.organisation} ({self.get_status_display()})"
+
+
+# An invitation's table of moves (marketplace.workflow): pending until accepted, revoked by an
+# admin or expired by the daily sweep. Its steps are in the organisation's timeline
+# (OrganisationEvent, written by the services), so the table names the verb recorded there.
+INVITATION = Workflow(
+    model=Invitation,
+    statuses=InvitationStatus,
+    moves={
+        (InvitationStatus.PENDING, InvitationStatus.ACCEPTED): "member_joined",
+        (InvitationStatus.PENDING, InvitationStatus.REVOKED): "invitation_revoked",
+        (InvitationStatus.PENDING, InvitationStatus.EXPIRED): "invitation_expired",
+    },
+    not_allowed=(
+        "invitation_not_pending",
+        _("An invitation that is %(current)s cannot become %(new)s."),
+    ),
+    changed=("invitation_changed", _("The invitation changed meanwhile; reload it.")),
+    stamp="closed_at",
+)
 
 
 class EnterpriseSize(models.TextChoices):

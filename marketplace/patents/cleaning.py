@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import date, datetime
 from functools import lru_cache
 from typing import Any
@@ -13,7 +15,7 @@ from django.utils.translation import gettext_lazy as _
 
 from marketplace.errors import InvalidInput, Message
 from marketplace.patents.ipc import parse_ipc
-from marketplace.patents.numbers import parse_application_number
+from marketplace.patents.numbers import ApplicationNumber, parse_application_number
 from marketplace.patents.terms import expiry_date
 from marketplace.search.segment import index_grams, index_tokens
 
@@ -107,32 +109,70 @@ class Errors:
         raise error
 
 
+@dataclass
+class _Record:
+    """One record being cleaned: the input, the patent it updates (None: a new patent), the
+    errors found so far and the model values produced so far.
+
+    An update cleans only the fields it gives and keeps the patent's other values; a new
+    patent cleans every field (`cleans`), so a missing required one is reported.
+    """
+
+    data: Mapping[str, Any]
+    partial_of: Any
+    today: date
+    errors: Errors = dataclasses.field(default_factory=Errors)
+    values: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    def given(self, name: str) -> bool:
+        return name in self.data and self.data[name] not in (None, "")
+
+    def cleans(self, name: str) -> bool:
+        return name in self.data or self.partial_of is None
+
+    def current(self, name: str) -> Any:
+        return getattr(self.partial_of, name) if self.partial_of is not None else None
+
+    def required(self, name: str) -> None:
+        self.errors.add(name, "required", _("This field is required."))
+
+
 def clean_patent(
     data: Mapping[str, Any], *, today: date | None = None, partial_of: Any = None
 ) -> dict[str, Any]:
     """Validate patent fields; returns model field values (with tokens and expiry).
 
     `partial_of` is an existing patent whose values fill in fields not given (for updates).
+    Every section reports into one error list, so a caller sees every problem at once (in
+    the sections' order: the first is the answer's `code`).
     """
-    today = today or timezone.localdate()
-    errors = Errors()
-    values: dict[str, Any] = {}
+    record = _Record(data, partial_of, today or timezone.localdate())
+    number = clean_identity(record)
+    clean_texts(record)
+    clean_classification(record)
+    clean_dates(record, number)
+    clean_publications(record)
+    clean_legal_status(record)
+    record.errors.raise_if_any()
+    values = record.values
+    values["title_tokens"], values["body_tokens"], values["gram_tokens"] = patent_tokens(
+        values["title"], values["abstract"], values["claims"]
+    )
+    return values
 
-    def given(name: str) -> bool:
-        return name in data and data[name] not in (None, "")
 
-    def current(name: str) -> Any:
-        return getattr(partial_of, name) if partial_of is not None else None
-
-    # Application number and type.
+def clean_identity(record: _Record) -> ApplicationNumber | None:
+    """Application number, type and PCT flag (fixed once the patent exists); returns the
+    parsed number the dates are checked against (None when it is missing or invalid)."""
+    data, errors, values = record.data, record.errors, record.values
     number = None
-    if partial_of is not None:
-        values["application_number"] = partial_of.application_number
-        values["patent_type"] = partial_of.patent_type
-        values["is_pct"] = partial_of.is_pct
-        number = parse_application_number(partial_of.application_number)
-    elif not given("application_number"):
-        errors.add("application_number", "required", _("This field is required."))
+    if record.partial_of is not None:
+        values["application_number"] = record.partial_of.application_number
+        values["patent_type"] = record.partial_of.patent_type
+        values["is_pct"] = record.partial_of.is_pct
+        number = parse_application_number(record.partial_of.application_number)
+    elif not record.given("application_number"):
+        record.required("application_number")
     else:
         try:
             number = parse_application_number(_text(data["application_number"]))
@@ -144,7 +184,7 @@ def clean_patent(
                 patent_type=number.patent_type,
                 is_pct=number.is_pct,
             )
-    if given("patent_type") and partial_of is None:
+    if record.given("patent_type") and record.partial_of is None:
         declared = TYPE_ALIASES.get(_text(data["patent_type"]).lower())
         if declared is None:
             errors.add(
@@ -167,42 +207,49 @@ def clean_patent(
                 derived=number.patent_type,
                 declared=declared,
             )
+    return number
 
-    # Texts.
+
+def clean_texts(record: _Record) -> None:
+    """Title (required), abstract and claims, each within its length limit."""
     for name, limit in LIMITS.items():
-        if name in data or partial_of is None:
-            text = _text(data.get(name))
-            if name == "title" and not text:
-                errors.add("title", "required", _("This field is required."))
-            elif len(text) > limit:
-                errors.add(
-                    name,
-                    "too_long",
-                    _("At most %(limit)d characters; this has %(length)d."),
-                    limit=limit,
-                    length=len(text),
-                )
-            values[name] = text
-        else:
-            values[name] = current(name)
+        if not record.cleans(name):
+            record.values[name] = record.current(name)
+            continue
+        text = _text(record.data.get(name))
+        if name == "title" and not text:
+            record.required("title")
+        elif len(text) > limit:
+            record.errors.add(
+                name,
+                "too_long",
+                _("At most %(limit)d characters; this has %(length)d."),
+                limit=limit,
+                length=len(text),
+            )
+        record.values[name] = text
 
-    # IPC.
+
+def clean_classification(record: _Record) -> None:
+    """Main IPC (required) and further IPCs: well formed, of a known subclass, the further
+    ones without repeats or the main one; and the prefixes the IPC filter matches."""
+    data, errors, values = record.data, record.errors, record.values
     subclasses = _known_subclasses()
     main = None
-    if "main_ipc" in data or partial_of is None:
-        if not given("main_ipc"):
-            errors.add("main_ipc", "required", _("This field is required."))
+    if record.cleans("main_ipc"):
+        if not record.given("main_ipc"):
+            record.required("main_ipc")
         else:
             try:
                 main = parse_ipc(_text(data["main_ipc"]), "main_ipc")
             except InvalidInput as error:
                 errors.add_error("main_ipc", error)
     else:
-        main = parse_ipc(partial_of.main_ipc)
+        main = parse_ipc(record.partial_of.main_ipc)
     further_raw = (
         _list(data.get("further_ipcs"))
-        if "further_ipcs" in data or partial_of is None
-        else list(current("further_ipcs"))
+        if record.cleans("further_ipcs")
+        else list(record.current("further_ipcs"))
     )
     further = []
     if len(further_raw) > MAX_FURTHER_IPCS:
@@ -217,51 +264,56 @@ def clean_patent(
             further.append(parse_ipc(raw, "further_ipcs"))
         except InvalidInput as error:
             errors.add_error("further_ipcs", error)
-    for symbol, field in [(main, "main_ipc"), *((f, "further_ipcs") for f in further)]:
+    for symbol, name in [(main, "main_ipc"), *((f, "further_ipcs") for f in further)]:
         if symbol is not None and subclasses and symbol.subclass not in subclasses:
             errors.add(
-                field,
+                name,
                 "unknown_ipc_subclass",
                 _("%(subclass)s is not an IPC subclass."),
                 subclass=symbol.subclass,
             )
-    if main is not None:
-        canonical_further = []
-        for symbol in further:
-            if symbol.canonical != main.canonical and symbol.canonical not in canonical_further:
-                canonical_further.append(symbol.canonical)
-        values["main_ipc"] = main.canonical
-        values["further_ipcs"] = canonical_further
-        prefixes: dict[str, None] = {}
-        for symbol in [main, *further]:
-            for prefix in symbol.prefixes:
-                prefixes.setdefault(prefix, None)
-        values["ipc_prefixes"] = list(prefixes)
+    if main is None:
+        return
+    canonical_further: list[str] = []
+    for symbol in further:
+        if symbol.canonical != main.canonical and symbol.canonical not in canonical_further:
+            canonical_further.append(symbol.canonical)
+    values["main_ipc"] = main.canonical
+    values["further_ipcs"] = canonical_further
+    prefixes: dict[str, None] = {}
+    for symbol in [main, *further]:
+        for prefix in symbol.prefixes:
+            prefixes.setdefault(prefix, None)
+    values["ipc_prefixes"] = list(prefixes)
 
-    # Dates.
-    filing = grant = None
+
+def clean_dates(record: _Record, number: ApplicationNumber | None) -> None:
+    """Filing (required) and grant dates: real dates, not in the future, the grant not before
+    the filing, the filing in the number's year (PCT numbers carry the national-phase year);
+    and the expiry date, from the type and the filing date."""
+    data, errors, values = record.data, record.errors, record.values
     for name in ("filing_date", "grant_date"):
-        if name in data or partial_of is None:
-            if not given(name):
-                if name == "filing_date":
-                    errors.add(name, "required", _("This field is required."))
-                values[name] = None
-                continue
-            try:
-                parsed = parse_date(data[name])
-            except (ValueError, TypeError):
-                errors.add(
-                    name,
-                    "invalid_date",
-                    _("%(given)s is not a date; write it as YYYY-MM-DD."),
-                    given=_text(data[name])[:30],
-                )
-                continue
-            if parsed > today:
-                errors.add(name, "date_in_future", _("This date is in the future."))
-            values[name] = parsed
-        else:
-            values[name] = current(name)
+        if not record.cleans(name):
+            values[name] = record.current(name)
+            continue
+        if not record.given(name):
+            if name == "filing_date":
+                record.required(name)
+            values[name] = None
+            continue
+        try:
+            parsed = parse_date(data[name])
+        except (ValueError, TypeError):
+            errors.add(
+                name,
+                "invalid_date",
+                _("%(given)s is not a date; write it as YYYY-MM-DD."),
+                given=_text(data[name])[:30],
+            )
+            continue
+        if parsed > record.today:
+            errors.add(name, "date_in_future", _("This date is in the future."))
+        values[name] = parsed
     filing, grant = values.get("filing_date"), values.get("grant_date")
     if filing and grant and grant < filing:
         errors.add(
@@ -278,21 +330,30 @@ def clean_patent(
     if filing and "patent_type" in values:
         values["expiry_date"] = expiry_date(values["patent_type"], filing)
 
-    # Publication numbers.
-    if "publication_numbers" in data or partial_of is None:
-        publications = [p.upper().replace(" ", "") for p in _list(data.get("publication_numbers"))]
-        for publication in publications:
-            if not PUBLICATION_RE.match(publication):
-                errors.add(
-                    "publication_numbers",
-                    "invalid_publication_number",
-                    _("%(given)s is not a CN publication number such as CN114123456A."),
-                    given=publication[:30],
-                )
-        values["publication_numbers"] = list(dict.fromkeys(publications))
 
-    # Legal-status facts that an import may carry.
-    if given("legal_status"):
+def clean_publications(record: _Record) -> None:
+    """CN publication numbers, upper-cased without spaces, without repeats."""
+    if not record.cleans("publication_numbers"):
+        return
+    publications = [
+        p.upper().replace(" ", "") for p in _list(record.data.get("publication_numbers"))
+    ]
+    for publication in publications:
+        if not PUBLICATION_RE.match(publication):
+            record.errors.add(
+                "publication_numbers",
+                "invalid_publication_number",
+                _("%(given)s is not a CN publication number such as CN114123456A."),
+                given=publication[:30],
+            )
+    record.values["publication_numbers"] = list(dict.fromkeys(publications))
+
+
+def clean_legal_status(record: _Record) -> None:
+    """The legal-status facts an import may carry: the status and the last patent year whose
+    annual fee is paid (both only when given)."""
+    data, errors, values = record.data, record.errors, record.values
+    if record.given("legal_status"):
         status = STATUS_ALIASES.get(_text(data["legal_status"]).lower())
         if status is None:
             errors.add(
@@ -302,7 +363,7 @@ def clean_patent(
             )
         else:
             values["legal_status"] = status
-    if given("annual_fees_paid_through"):
+    if record.given("annual_fees_paid_through"):
         try:
             year = int(_text(data["annual_fees_paid_through"]))
         except ValueError:
@@ -315,12 +376,6 @@ def clean_patent(
             )
         else:
             values["annual_fees_paid_through"] = year
-
-    errors.raise_if_any()
-    values["title_tokens"], values["body_tokens"], values["gram_tokens"] = patent_tokens(
-        values["title"], values["abstract"], values["claims"]
-    )
-    return values
 
 
 def patent_tokens(title: str, abstract: str, claims: str) -> tuple[str, str, str]:

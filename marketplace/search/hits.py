@@ -92,7 +92,7 @@ def hit_rows(rows: QuerySet[Patent]) -> QuerySet[Patent]:
                 "declarations",
                 # licensing's in-force statuses, through the relation (marketplace does not
                 # import licensing), as PatentQuerySet.with_declaration_in_force reads them
-                condition=Q(declarations__status__in=declarations.IN_FORCE_STATUSES),  # type: ignore[union-attr]
+                condition=Q(declarations__status__in=Patent.objects.in_force_statuses()),
             ),
             hit_declaration_id=F("in_force__id"),
             hit_number=F("in_force__number"),

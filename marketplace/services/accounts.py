@@ -248,7 +248,9 @@ def organisation_register(
             annual_revenue_cny=sme_profile.annual_revenue_cny,
             description=sme_profile.description,
         )
-    emails.send_after_commit(emails.email_verification_message, user_id=user.pk)
+    emails.send_after_commit(
+        emails.email_verification_message, user_id=user.pk, token=email_verification_token(user)
+    )
     return organisation, user
 
 
@@ -294,7 +296,9 @@ def user_resend_verification(*, email: str) -> None:
         email=UserManager.normalize_email(email), is_active=True, email_verified_at__isnull=True
     ).first()
     if user is not None:
-        emails.send_after_commit(emails.email_verification_message, user_id=user.pk)
+        emails.send_after_commit(
+            emails.email_verification_message, user_id=user.pk, token=email_verification_token(user)
+        )
 
 
 def user_authenticate(*, email: str, password: str, request: Any = None) -> User:
@@ -339,7 +343,9 @@ def user_request_password_reset(*, email: str) -> None:
     is the same either way, so it does not tell who is registered)."""
     user = User.objects.filter(email=UserManager.normalize_email(email), is_active=True).first()
     if user is not None:
-        emails.send_after_commit(emails.password_reset_message, user_id=user.pk)
+        emails.send_after_commit(
+            emails.password_reset_message, user_id=user.pk, token=password_reset_token(user)
+        )
 
 
 def _password_reset_user(token: str) -> User:

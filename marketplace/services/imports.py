@@ -17,9 +17,8 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from marketplace import permissions
+from marketplace import dispatch, permissions
 from marketplace.bulk import copy_upsert
-from marketplace.celery import publish_after_commit
 from marketplace.errors import InvalidInput, NotFound
 from marketplace.http_cache import public_cache_invalidate
 from marketplace.models import (
@@ -108,7 +107,7 @@ def import_job_create(
     job.file.save(f"{organisation.pk}-{file_name[-100:]}", File(upload), save=False)
     job.save()
     if enqueue:
-        publish_after_commit(_enqueue, job.pk)
+        dispatch.after_commit("marketplace.tasks.import_patents", job.pk)
     return job
 
 
@@ -420,9 +419,9 @@ def _finish(
 
 
 def _enqueue(job_id: int) -> None:
-    from marketplace.tasks import import_patents
-
-    import_patents.delay(job_id)
+    """Kept for calls an older release left in the outbox (UnsentTask target
+    "marketplace.services.imports:_enqueue"); new calls go through dispatch by task name."""
+    dispatch.task("marketplace.tasks.import_patents").delay(job_id)
 
 
 def imports_resume_stale() -> dict[str, int]:
@@ -461,7 +460,7 @@ def imports_resume_stale() -> dict[str, int]:
                 phase="queued",
                 processed_rows=0,
             ):
-                publish_after_commit(_enqueue, job_id)
+                dispatch.after_commit("marketplace.tasks.import_patents", job_id)
                 requeued += 1
     if failed or requeued:
         logger.warning("stale imports: %d queued again, %d failed", requeued, failed)

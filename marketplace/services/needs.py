@@ -20,6 +20,7 @@ from marketplace.models import (
     TechnologyNeedEvent,
     User,
 )
+from marketplace.models.needs import NEED
 from marketplace.patents.ipc import normalise_ipc_prefix
 
 EDITABLE = (
@@ -128,9 +129,7 @@ def need_create(*, actor: User, organisation_id: int, values: dict[str, Any]) ->
         raise problems_error(problems)
     cleaned = _clean(values)
     need = TechnologyNeed.objects.create(organisation=organisation, created_by=actor, **cleaned)
-    TechnologyNeedEvent.objects.create(
-        need=need, actor=actor, verb="created", to_status=NeedStatus.OPEN
-    )
+    NEED.record(need, TechnologyNeedEvent.Verb.CREATED, actor=actor, to_status=NeedStatus.OPEN)
     return need
 
 
@@ -163,24 +162,23 @@ def need_update(*, actor: User, need_id: int, values: dict[str, Any]) -> Technol
             setattr(need, field, value)
     if changes:
         need.save()
-        TechnologyNeedEvent.objects.create(need=need, actor=actor, verb="updated", changes=changes)
+        TechnologyNeedEvent.objects.create(
+            need=need, actor=actor, verb=TechnologyNeedEvent.Verb.UPDATED, changes=changes
+        )
     return need
 
 
-def _transition(actor: User, need_id: int, current: str, new: str, verb: str) -> TechnologyNeed:
+def _transition(actor: User, need_id: int, current: str, new: str) -> TechnologyNeed:
     need = _lock(actor, need_id)
-    moved = TechnologyNeed.objects.filter(pk=need.pk, status=current).update(
-        status=new, updated_at=timezone.now()
-    )
-    if not moved:
+    if need.status != current:
+        # The row is locked: this is the need's status, not a race (the code names what the
+        # move needed, as the API has always answered).
         raise Conflict(
             f"need_not_{current}",
             _("This need is %(status)s already."),
             params={"status": need.get_status_display()},
         )
-    TechnologyNeedEvent.objects.create(
-        need=need, actor=actor, verb=verb, from_status=current, to_status=new
-    )
+    NEED.transition(need, to=new, actor=actor)
     need.refresh_from_db()
     return need
 
@@ -188,7 +186,7 @@ def _transition(actor: User, need_id: int, current: str, new: str, verb: str) ->
 @transaction.atomic
 def need_close(*, actor: User, need_id: int) -> TechnologyNeed:
     """Close an open need (it stops being matched)."""
-    return _transition(actor, need_id, NeedStatus.OPEN, NeedStatus.CLOSED, "closed")
+    return _transition(actor, need_id, NeedStatus.OPEN, NeedStatus.CLOSED)
 
 
 @transaction.atomic
@@ -201,4 +199,4 @@ def need_reopen(*, actor: User, need_id: int) -> TechnologyNeed:
             _("This need expired on %(date)s; set a new expiry date before reopening it."),
             params={"date": need.expires_on.isoformat()},
         )
-    return _transition(actor, need_id, NeedStatus.CLOSED, NeedStatus.OPEN, "reopened")
+    return _transition(actor, need_id, NeedStatus.CLOSED, NeedStatus.OPEN)

@@ -29,6 +29,7 @@ from marketplace.models import (
     User,
 )
 from marketplace.models.accounts import UserManager
+from marketplace.models.organisations import INVITATION
 from marketplace.services.accounts import check_password_strength
 
 EDITABLE_ORGANISATION_FIELDS = (
@@ -134,10 +135,10 @@ def invitation_revoke(*, organisation_id: int, invitation_id: int, actor: User) 
     invitation = Invitation.objects.filter(pk=invitation_id, organisation=organisation).first()
     if invitation is None:
         raise NotFound()
-    moved = Invitation.objects.filter(pk=invitation.pk, status=InvitationStatus.PENDING).update(
-        status=InvitationStatus.REVOKED, closed_at=timezone.now()
-    )
-    if not moved:
+    revoked = InvitationStatus.REVOKED
+    if not INVITATION.allowed(invitation.status, revoked) or not INVITATION.move(
+        invitation, to=revoked
+    ):
         raise Conflict(
             "invitation_not_pending",
             _("Only a pending invitation can be revoked; this one is %(status)s."),
@@ -243,9 +244,8 @@ def invitation_accept(
         raise Conflict(
             "already_member", _("You are already a member of this organisation.")
         ) from error
-    Invitation.objects.filter(pk=invitation.pk).update(
-        status=InvitationStatus.ACCEPTED, accepted_by=user, closed_at=now
-    )
+    # The row is locked and was pending above: the compare-and-swap cannot lose.
+    INVITATION.move(invitation, to=InvitationStatus.ACCEPTED, accepted_by=user, closed_at=now)
     _record(
         invitation.organisation,
         user,
@@ -395,10 +395,12 @@ def invitations_expire() -> int:
         status=InvitationStatus.PENDING, expires_at__lte=now
     ).select_related("organisation")[:1000]:
         with transaction.atomic():
-            moved = Invitation.objects.filter(
-                pk=invitation.pk, status=InvitationStatus.PENDING
-            ).update(status=InvitationStatus.EXPIRED, closed_at=now)
-            if moved:
+            if INVITATION.claim(
+                invitation.pk,
+                from_status=InvitationStatus.PENDING,
+                to=InvitationStatus.EXPIRED,
+                closed_at=now,
+            ):
                 expired += 1
                 _record(
                     invitation.organisation,
