@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('marketplace', '0024_search_vocabulary'),
+        ('marketplace', '0025_patent_rerank_vectors'),
     ]
 
     operations = [
