@@ -150,7 +150,8 @@ def notify_license_event(event_id: int) -> int:
             if event.reason
             else "",
         }
-        return title, body
+        link = _("The license: %(url)s") % {"url": license.page_url()}
+        return title, f"{body.rstrip()}\n{link}"
 
     return len(
         notify(
