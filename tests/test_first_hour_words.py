@@ -65,7 +65,7 @@ def _visible_text(html: str) -> str:
             "zh-hans",
             "API 根目录",
             "本 API 中无需编号即可访问的全部接口及其地址，任何人都可查看。请先用 POST "
-            "auth/token/ 登录，再发送请求头 `Authorization: Token &lt;key&gt;`；接口文档见 "
+            "auth/token/ 登录，再发送请求头 Authorization: Token &lt;key&gt;；接口文档见 "
             "docs/（Swagger UI）和 redoc/。",
             "登录",
             "专利开放许可交易平台",
@@ -74,7 +74,7 @@ def _visible_text(html: str) -> str:
             "en",
             "API root",
             "Every endpoint of the API that needs no id, with its address; anyone may read it. "
-            "Log in with POST auth/token/ and send the header `Authorization: Token &lt;key&gt;`; "
+            "Log in with POST auth/token/ and send the header Authorization: Token &lt;key&gt;; "
             "the documentation is at docs/ (Swagger UI) and redoc/.",
             "Log in",
             "Open-license patent marketplace",
@@ -241,7 +241,7 @@ def test_an_sme_that_writes_no_notice_sends_the_standard_chinese_written_notice(
     assert answer.json()["notice_text"] == (
         "实施开放许可专利的书面通知\n\n"
         "华东示范大学：\n\n"
-        "根据《中华人民共和国专利法》第五十一条第一款的规定，苏州锂途新能源科技有限公司 现以书面"
+        "根据《中华人民共和国专利法》第五十一条第一款的规定，苏州锂途新能源科技有限公司现以书面"
         f"方式通知贵方：我方将依照贵方开放许可声明（声明号 {declaration.number}）实施专利 "
         f"{patent.patent_number}《{patent.title}》，并按该声明公告的许可使用费支付方式、标准支付"
         "许可使用费。\n\n"
@@ -377,3 +377,54 @@ def test_adding_and_deleting_synonym_groups_in_the_admin_keeps_the_row_count(
     tables = client_for(None).get("/api/v1/reference/tables/").json()
     rows = tables["results"] if isinstance(tables, dict) else tables
     assert {row["key"]: row["row_count"] for row in rows}["synonyms"] == before - 1
+
+
+# ---- limits in the user's units ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("language", "detail"),
+    [
+        ("zh-hans", "请求体超过 1 MB 的上限。"),
+        ("en", "The request body is larger than the limit of 1 MB."),
+    ],
+)
+def test_a_body_past_djangos_limit_is_told_the_limit_in_megabytes(
+    world: World, language: str, detail: str
+) -> None:
+    before = world.university.name
+    response = client_for(world.university_admin, language).generic(
+        "PATCH",
+        f"/api/v1/organisations/{world.university.pk}/",
+        '{"name": "' + "x" * 1_048_576 + '"}',
+        content_type="application/x-www-form-urlencoded",
+    )
+    assert response.status_code == 413
+    assert response.json() == {"code": "request_too_large", "detail": detail, "fields": {}}
+    world.university.refresh_from_db()
+    assert world.university.name == before
+
+
+@pytest.mark.parametrize(
+    ("language", "message"),
+    [
+        ("zh-hans", "日期格式错误。请从这些格式中选择：YYYY-MM-DD。"),
+        ("en", "Date has wrong format. Use one of these formats instead: YYYY-MM-DD."),
+    ],
+)
+def test_a_chinese_date_in_json_is_refused_with_the_format_json_takes(
+    world: World, language: str, message: str
+) -> None:
+    answer = client_for(world.university_admin, language).post(
+        "/api/v1/patents/",
+        {
+            "organisation": world.university.pk,
+            "application_number": "202110000001.6",
+            "title": "一种电池",
+            "main_ipc": "H01M 4/525",
+            "filing_date": "2026年12月3日",
+        },
+        format="json",
+    )
+    assert answer.status_code == 400
+    assert answer.json()["fields"]["filing_date"] == [{"code": "invalid", "message": message}]

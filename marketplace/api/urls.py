@@ -59,7 +59,7 @@ class PublicAPIRootView(APIRootView):
     # language (DRF's description function prefers a `description` attribute).
     description = _(
         "Every endpoint of the API that needs no id, with its address; anyone may read it. "
-        "Log in with POST auth/token/ and send the header `Authorization: Token <key>`; the "
+        "Log in with POST auth/token/ and send the header Authorization: Token <key>; the "
         "documentation is at docs/ (Swagger UI) and redoc/."
     )
 
