@@ -428,3 +428,22 @@ def test_a_chinese_date_in_json_is_refused_with_the_format_json_takes(
     )
     assert answer.status_code == 400
     assert answer.json()["fields"]["filing_date"] == [{"code": "invalid", "message": message}]
+
+
+def test_the_mediators_case_page_gives_the_terms_and_the_ledger_in_wan_yuan(world: World) -> None:
+    from licensing.services import mediation as mediation_services
+    from tests.mediation_helpers import licensed, open_case, supervisor
+
+    # Given a case on a license with a 5 万元 entry fee, assigned to a Chinese-speaking mediator
+    license = licensed(world)
+    case = open_case(world, license)
+    mediation_services.case_assign(
+        actor=supervisor(), case_id=case.pk, mediator_id=world.mediator.pk
+    )
+    _speaks(world.mediator, "zh-hans")
+    client = Client()
+    client.force_login(world.mediator)
+    page = client.get(f"/admin/licensing/mediationcase/{case.pk}/change/").content.decode()
+    assert '<span id="royalty">入门费 5 万元 + 净销售额的 3.5%；每年最低 2 万元</span>' in page
+    assert "<td>5 万元</td><td>5 万元</td>" in page  # due at acceptance, paid
+    assert "50000.00" not in _visible_text(page.split("<section>", 1)[1].split("</section>", 3)[1])
