@@ -446,4 +446,36 @@ def test_the_mediators_case_page_gives_the_terms_and_the_ledger_in_wan_yuan(worl
     page = client.get(f"/admin/licensing/mediationcase/{case.pk}/change/").content.decode()
     assert '<span id="royalty">入门费 5 万元 + 净销售额的 3.5%；每年最低 2 万元</span>' in page
     assert "<td>5 万元</td><td>5 万元</td>" in page  # due at acceptance, paid
-    assert "50000.00" not in _visible_text(page.split("<section>", 1)[1].split("</section>", 3)[1])
+    ledger = page.split("许可费台账", 1)[1].split("</table>", 1)[0]
+    assert "50000.00" not in ledger
+
+
+@pytest.mark.parametrize(
+    ("language", "detail"),
+    [
+        ("zh-hans", "文件大小为 1.5 MB，上限为 1 MB。"),
+        ("en", "The file is 1.5 MB; the limit is 1 MB."),
+    ],
+)
+def test_an_import_file_past_the_limit_is_told_both_sizes_in_megabytes(
+    world: World, settings: Any, language: str, detail: str
+) -> None:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from marketplace.models import ImportJob
+
+    settings.IMPORT_MAX_BYTES = 1024 * 1024
+    response = client_for(world.university_member, language).post(
+        "/api/v1/patent-imports/",
+        {
+            "organisation": world.university.pk,
+            "file": SimpleUploadedFile("a.csv", b"x" * (1536 * 1024)),
+        },
+        format="multipart",
+    )
+    assert response.status_code == 400
+    assert (response.json()["code"], response.json()["detail"]) == (
+        "import_file_too_large",
+        detail,
+    )
+    assert not ImportJob.objects.exists()
