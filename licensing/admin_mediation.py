@@ -26,6 +26,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
+from licensing.api.serializers import royalty_text
 from licensing.ledger import license_ledger
 from licensing.models import (
     WAITING_CASE_STATUSES,
@@ -416,6 +417,7 @@ class MediationCaseAdmin(admin.ModelAdmin):
             agents = list(case.agents.all())
             context.update(
                 case=case,
+                royalty=royalty_text(case.declaration),
                 applicant_agents=[a for a in agents if a.organisation_id == case.applicant_id],
                 respondent_agents=[a for a in agents if a.organisation_id == case.respondent_id],
                 action_forms=[(step, ACTION_LABELS[step], form) for step, form in actions.items()],

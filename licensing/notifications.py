@@ -137,7 +137,8 @@ def license_event_notify(event_id: int) -> int:
             if event.reason
             else "",
         }
-        return title, body
+        link = _("The license: %(url)s") % {"url": license.page_url()}
+        return title, f"{body.rstrip()}\n{link}"
 
     return len(
         notify(

@@ -81,6 +81,9 @@ class MarketplaceConfig(AppConfig):
         from marketplace.search.vocabulary import watch_vocabulary
 
         watch_vocabulary(models.SynonymGroup, models.TermTranslation)
+        from marketplace.reference import count_edited_rows
+
+        count_edited_rows(models.SynonymGroup, models.TermTranslation)
 
         from marketplace.patents import guards
 

@@ -137,3 +137,38 @@ def load_reference_tables(
             if _load_table(spec, get_model, force=force, progress=progress):
                 loaded.append(spec.key)
     return loaded
+
+
+# The reference tables whose rows staff edit in the admin (the others are read-only there).
+EDITABLE_TABLES = {"SynonymGroup": "synonyms", "TermTranslation": "search_terms"}
+
+
+def _row_added(sender: Any, created: bool = False, **kwargs: Any) -> None:
+    if created:
+        _count_rows(sender, +1)
+
+
+def _row_removed(sender: Any, **kwargs: Any) -> None:
+    _count_rows(sender, -1)
+
+
+def _count_rows(model: Any, change: int) -> None:
+    # In the editing transaction, with F(): two staff adding rows at once both count.
+    from django.db.models import F
+
+    from marketplace.models import ReferenceTable
+
+    ReferenceTable.objects.filter(key=EDITABLE_TABLES[model.__name__]).update(
+        row_count=F("row_count") + change
+    )
+
+
+def count_edited_rows(*models: Any) -> None:
+    """Keep each editable table's row_count right when a row is added or deleted one at a
+    time (an admin edit, an import); a full reload sets it from the file (apps' ready())."""
+    from django.db.models.signals import post_delete, post_save
+
+    for model in models:
+        uid = f"reference-row-count:{model._meta.label}"
+        post_save.connect(_row_added, sender=model, dispatch_uid=f"{uid}:save")
+        post_delete.connect(_row_removed, sender=model, dispatch_uid=f"{uid}:delete")

@@ -23,11 +23,16 @@ def _trim(value: Decimal) -> str:
 
 
 def cny(amount: Decimal | int | str) -> str:
-    """An amount of yuan in the active language: "2 万元" / "500 元" in Chinese (the unit
-    Chinese fee schedules and contracts use), "CNY 20,000.00" in English."""
+    """An amount of yuan in the active language, exact to the fen.
+
+    Chinese: a whole-yuan amount of 10,000 or more in 万元, the unit Chinese fee schedules and
+    contracts use ("5 万元", "1.5 万元", "1.2345 万元": four decimals of 万 are whole yuan, so
+    nothing is rounded); any other amount in 元, with its fen when it has some ("500 元",
+    "12,345.67 元"). English: "CNY 50,000.00"."""
     value = Decimal(amount)
     if (get_language() or "").startswith("zh"):
-        if abs(value) >= TEN_THOUSAND:
+        is_whole_yuan = value == value.to_integral_value()
+        if abs(value) >= TEN_THOUSAND and is_whole_yuan:
             return f"{_trim(value / TEN_THOUSAND)} 万元"
-        return f"{_trim(value)} 元"
+        return f"{value:,.0f} 元" if is_whole_yuan else f"{value:,.2f} 元"
     return f"CNY {value:,.2f}"

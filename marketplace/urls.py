@@ -5,6 +5,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
+from licensing import pages as licensing_pages
 from marketplace import pages
 from marketplace.api.views import HealthView
 from matching import funnel_pages
@@ -43,6 +44,8 @@ urlpatterns = [
         funnel_pages.organisation_funnel_page,
         name="organisation-funnel-page",
     ),
+    # What the license mails link to (a page of the licensing app, composed here).
+    path("licenses/<id:license_id>/", licensing_pages.license_page, name="license-page"),
     path("", include((page_patterns, "pages"))),
     path("", include((browsable_api_patterns, "rest_framework"))),
 ]

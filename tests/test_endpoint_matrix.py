@@ -1020,6 +1020,10 @@ EXPECTED.update(
                 "default": 404,
             }
         ),
+        # A license's page (the license mails' link): whoever sees the license in the API.
+        ("get", "/licenses/{license_id}/"): Row(
+            {"anonymous": 302, "plain": 404, "default": 200}, params={"license_id": "license"}
+        ),
         ("get", "/admin/"): Row({**TO_ADMIN_LOGIN, "default": 200}),
         ("get", "/admin/login/"): Row({"default": 200, **dict.fromkeys(STAFF, 302)}),
         ("get", "/admin/logout/"): Row({**TO_ADMIN_LOGIN, "default": 405}),  # POST only

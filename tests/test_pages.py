@@ -110,7 +110,7 @@ def test_the_browsable_api_offers_the_log_in_page_to_any_user() -> None:
     UserFactory.create(email="sme@example.com")  # not staff
     client = Client()
     root = client.get("/api/v1/", HTTP_ACCEPT="text/html").content.decode()
-    assert "<a href='/login/?next=/api/v1/'>Log in</a>" in root
+    assert '<a href="/login/?next=/api/v1/">Log in</a>' in root
     login = client.post(
         "/login/", {"email": "sme@example.com", "password": PASSWORD, "next": "/api/v1/me/"}
     )

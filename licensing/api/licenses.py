@@ -132,7 +132,15 @@ class PaymentInputSerializer(StrictInputSerializer):
 class AcceptSerializer(StrictInputSerializer):
     declaration = serializers.IntegerField(min_value=1)
     licensee = serializers.IntegerField(min_value=1)
-    notice_text = serializers.CharField(max_length=5000)
+    notice_text = serializers.CharField(
+        max_length=5000,
+        required=False,
+        default="",
+        help_text=_(
+            "The written notice to the patentee; left out, the platform sends the standard "
+            "notice of Patent Law Art. 51(1) in your language."
+        ),
+    )
     payment = PaymentInputSerializer(required=False)
 
 

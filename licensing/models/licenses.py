@@ -6,6 +6,7 @@ from typing import ClassVar
 
 from django.conf import settings
 from django.db import models
+from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 from licensing.querysets import LicenseQuerySet
@@ -107,6 +108,10 @@ class License(models.Model):
             "licensee": self.licensee.name,
             "status": self.get_status_display(),
         }
+
+    def page_url(self) -> str:
+        """The license's page (GET /licenses/{id}/), as the mails link to it."""
+        return f"{settings.FRONTEND_URL}{reverse('license-page', args=[self.pk])}"
 
 
 class PaymentStatus(models.TextChoices):

@@ -9,8 +9,10 @@ from typing import Any
 from dateutil.relativedelta import relativedelta
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext_lazy
 
 from licensing import permissions
 from licensing.documents import license_document
@@ -28,12 +30,14 @@ from licensing.models import (
     RoyaltyReport,
 )
 from licensing.querysets import IN_FORCE_STATUSES
+from licensing.rules import rule
 from licensing.terms import filing_deadline as filing_deadline_after
 from licensing.workflow import FILING, LICENSE, PAYMENT
 from marketplace import roles
 from marketplace.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from marketplace.models import Membership, Organisation, Patent, User
 from marketplace.querysets import known_related
+from marketplace.units import cny
 
 CENT = Decimal("0.01")
 SNAPSHOT_FIELDS = (
@@ -117,9 +121,10 @@ def _check_payment(payment: dict[str, Any], due: Decimal, *, path: str = "paymen
     if payment["amount_cny"] != due:
         raise InvalidInput(
             "payment_amount_mismatch",
-            _("The amount due at acceptance is CNY %(due)s; the payment was CNY %(paid)s."),
+            _("The amount due at acceptance is %(due)s; the payment was %(paid)s."),
             fields={f"{path}amount_cny": [_("Must equal the amount due.")]},
-            params={"due": f"{due:.2f}", "paid": f"{payment['amount_cny']:.2f}"},
+            # In the reader's units, as the register shows amounts: 5 万元 / CNY 50,000.00.
+            params={"due": cny(due), "paid": cny(payment["amount_cny"])},
         )
     if payment["paid_on"] > _today():
         raise InvalidInput(
@@ -127,6 +132,30 @@ def _check_payment(payment: dict[str, Any], due: Decimal, *, path: str = "paymen
             _("A payment cannot be dated in the future."),
             fields={f"{path}paid_on": [_("In the future.")]},
         )
+
+
+def standard_notice(*, declaration: Declaration, licensee: Organisation, language: str) -> str:
+    """The written notice (书面通知) of Patent Law Art. 51(1) that the platform sends for an SME
+    that wrote none, in the SME's language: to the patentee, naming the declaration and the
+    patent, signed with the licensee's name and the date."""
+    patent = declaration.patent
+    with translation.override(language):
+        return _(
+            "Written notice of the exploitation of an open-licensed patent\n\n"
+            "To %(licensor)s:\n\n"
+            "Under Article 51(1) of the Patent Law of the PRC, %(licensee)s gives you written "
+            "notice that it will exploit patent %(patent)s, “%(title)s”, under your "
+            "open-license declaration %(declaration)s, and will pay the royalty in the mode and "
+            "at the rates that declaration announced.\n\n"
+            "%(licensee)s\n%(date)s"
+        ) % {
+            "licensor": declaration.organisation.name,
+            "licensee": licensee.name,
+            "patent": patent.patent_number,
+            "title": patent.title,
+            "declaration": declaration.number or "",
+            "date": date_format(_today(), "DATE_FORMAT"),
+        }
 
 
 # No savepoint of its own: the API calls it inside the request's transaction, and any error
@@ -137,14 +166,15 @@ def license_accept(
     actor: User,
     declaration_id: int,
     licensee_id: int,
-    notice_text: str,
+    notice_text: str = "",
     payment: dict[str, Any] | None = None,
 ) -> License:
     """Obtain a license by written notice (and payment of what is due at acceptance).
 
     No consent of the patentee is needed. The license takes effect when the notice has
     reached the patentee (the platform delivers it at once) and the payment is recorded; a
-    free or royalty-only declaration grants on notice alone.
+    free or royalty-only declaration grants on notice alone. Without `notice_text` the
+    platform writes the standard notice in the actor's language.
     """
     # A membership proves the organisation exists: no separate lookup.
     if not Membership.objects.is_member(actor, licensee_id):
@@ -185,6 +215,12 @@ def license_accept(
     ):
         raise Conflict(
             "licensee_is_patentee", _("A patentee does not need a license to its own patent.")
+        )
+    if not notice_text.strip():
+        notice_text = standard_notice(
+            declaration=declaration,
+            licensee=Organisation.objects.get(pk=licensee_id),
+            language=actor.preferred_language,
         )
     due = due_at_acceptance(declaration)
     now = timezone.now()
@@ -401,7 +437,8 @@ def filing_deadline(license: License) -> date | None:
 
 @transaction.atomic
 def license_file(*, actor: User, license_id: int, filed_on: date) -> LicenseFiling:
-    """Either party files the effective license with CNIPA, within 3 months (rules §4)."""
+    """Either party files the effective license with CNIPA, within LICENSE_FILING_MONTHS of
+    taking effect (rules §4)."""
     license = _lock_license(actor, license_id)
     permissions.check_license_file(actor, license)
     if license.status != LicenseStatus.EFFECTIVE or license.effective_date is None:
@@ -415,11 +452,18 @@ def license_file(*, actor: User, license_id: int, filed_on: date) -> LicenseFili
             fields={"filed_on": [_("Out of range.")]},
         )
     if filed_on > deadline:
+        months = int(rule("LICENSE_FILING_MONTHS"))
         raise InvalidInput(
             "filing_deadline_passed",
-            _("A license must be filed within 3 months of taking effect, by %(deadline)s."),
+            ngettext_lazy(
+                "A license must be filed within %(months)d month of taking effect, "
+                "by %(deadline)s.",
+                "A license must be filed within %(months)d months of taking effect, "
+                "by %(deadline)s.",
+                months,
+            ),
             fields={"filed_on": [_("After the deadline.")]},
-            params={"deadline": deadline.isoformat()},
+            params={"months": months, "deadline": deadline.isoformat()},
         )
     try:
         with transaction.atomic():
@@ -570,6 +614,16 @@ def royalty_pay(
     return payment
 
 
+def _ordinary_license_note(actor: User) -> str:
+    with translation.override(actor.preferred_language):
+        return str(
+            _(
+                "Ordinary license recorded by the patentee: negotiated outside any open-license "
+                "declaration, with no written notice under the Patent Law."
+            )
+        )
+
+
 @transaction.atomic
 def license_record_ordinary(
     *,
@@ -605,7 +659,7 @@ def license_record_ordinary(
         licensee_id=licensee_id,
         is_open_license=False,
         status=LicenseStatus.EFFECTIVE,
-        notice_text=notes or "ordinary license",
+        notice_text=notes.strip() or _ordinary_license_note(actor),
         notice_sent_at=now,
         notice_delivered_at=now,
         terms={"ordinary": True},

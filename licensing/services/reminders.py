@@ -6,10 +6,12 @@ retried task) never sends the same reminder twice.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, timedelta
 
 from dateutil.relativedelta import relativedelta
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from licensing.ledger import Due, license_ledger
 from licensing.models import FilingStatus, License, LicenseStatus
@@ -17,6 +19,7 @@ from licensing.rules import rule
 from licensing.services.licenses import filing_deadline
 from marketplace.models import User
 from marketplace.services.notifications import notify
+from marketplace.units import cny
 
 
 def _members(organisation_id: int) -> list[User]:
@@ -33,9 +36,22 @@ def _open_licenses() -> list[License]:
     )
 
 
+def _linked(
+    render: Callable[[User], tuple[str, str]], license: License
+) -> Callable[[User], tuple[str, str]]:
+    """The reminder ends with the link to the license's page, where the party acts on it."""
+
+    def linked(user: User) -> tuple[str, str]:
+        title, body = render(user)
+        return title, f"{body}\n" + _("The license: %(url)s") % {"url": license.page_url()}
+
+    return linked
+
+
 def remind_filings(today: date) -> int:
-    """Both parties hear when a license's 3-month filing deadline is near and it is unfiled."""
+    """Both parties hear when a license's filing deadline is near and it is unfiled."""
     sent = 0
+    months = int(rule("LICENSE_FILING_MONTHS"))
     for license in _open_licenses():
         found = filing_deadline(license)
         if found is None:
@@ -53,11 +69,19 @@ def remind_filings(today: date) -> int:
         ) -> tuple[str, str]:
             return (
                 _("File license %(id)d by %(deadline)s") % {"id": license.pk, "deadline": deadline},
-                _(
-                    "License %(id)d on %(patent)s must be filed with CNIPA within 3 months "
-                    "of taking effect, by %(deadline)s."
+                ngettext(
+                    "License %(id)d on %(patent)s must be filed with CNIPA within %(months)d "
+                    "month of taking effect, by %(deadline)s.",
+                    "License %(id)d on %(patent)s must be filed with CNIPA within %(months)d "
+                    "months of taking effect, by %(deadline)s.",
+                    months,
                 )
-                % {"id": license.pk, "patent": license.patent.patent_number, "deadline": deadline},
+                % {
+                    "id": license.pk,
+                    "patent": license.patent.patent_number,
+                    "months": months,
+                    "deadline": deadline,
+                },
             )
 
         sent += len(
@@ -65,7 +89,7 @@ def remind_filings(today: date) -> int:
                 users=_members(license.licensor_id) + _members(license.licensee_id),
                 kind="filing_due",
                 source=f"filing_due:{license.pk}",
-                render=render,
+                render=_linked(render, license),
                 data={"license": license.pk},
             )
         )
@@ -105,7 +129,7 @@ def remind_royalty_reports(today: date) -> int:
                     users=_members(license.licensee_id),
                     kind="royalty_report_due",
                     source=f"report_due:{license.pk}:{begin.isoformat()}",
-                    render=render,
+                    render=_linked(render, license),
                     data={"license": license.pk, "period_start": begin.isoformat()},
                 )
             )
@@ -123,10 +147,10 @@ def remind_overdue_payments(today: date) -> int:
             def render(user: User, license: License = license, due: Due = due) -> tuple[str, str]:
                 return (
                     _("Payment overdue on license %(id)d") % {"id": license.pk},
-                    _("%(what)s: CNY %(amount)s was due on %(date)s.")
+                    _("%(what)s: %(amount)s was due on %(date)s.")
                     % {
                         "what": due.description,
-                        "amount": due.amount - due.paid,
+                        "amount": cny(due.amount - due.paid),
                         "date": due.due_date,
                     },
                 )
@@ -136,7 +160,7 @@ def remind_overdue_payments(today: date) -> int:
                     users=_members(license.licensee_id) + _members(license.licensor_id),
                     kind="payment_overdue",
                     source=f"overdue:{license.pk}:{due.kind}:{due.due_date.isoformat()}",
-                    render=render,
+                    render=_linked(render, license),
                     data={"license": license.pk},
                 )
             )

@@ -8,6 +8,7 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NoReturn
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -18,6 +19,7 @@ from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
 
+from marketplace.api.exceptions import PayloadTooLarge
 from marketplace.errors import DomainError, Problem, problems_error
 
 logger = logging.getLogger(__name__)
@@ -154,8 +156,13 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()
     elif isinstance(exc, RequestDataTooBig):
+        # Django's own limit (DATA_UPLOAD_MAX_MEMORY_SIZE, set to API_MAX_BODY_BYTES), in MB
+        # like the JSON parser's.
         return Response(
-            error_body("request_too_large", _("The request body is too large.")),
+            error_body(
+                "request_too_large",
+                str(PayloadTooLarge(settings.DATA_UPLOAD_MAX_MEMORY_SIZE).detail),
+            ),
             status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
         )
     elif isinstance(exc, SuspiciousOperation):

@@ -4,6 +4,7 @@ from functools import lru_cache
 from typing import Any
 
 from django.urls import URLPattern, URLResolver, get_resolver, include, path, reverse
+from django.utils.translation import gettext_lazy as _
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -51,14 +52,19 @@ def api_endpoints() -> dict[str, str]:
 
 
 class PublicAPIRootView(APIRootView):
-    """Every endpoint of the API that needs no id, with its address; anyone may read it.
-    Log in with POST auth/token/ and send `Authorization: Token <key>`; the documentation is
-    at docs/ (Swagger UI) and redoc/."""
+    """Every endpoint of the API that needs no id, with its address; anyone may read it."""
 
     permission_classes = [AllowAny]
+    # What the browsable API and OPTIONS show in place of the docstring, in the reader's
+    # language (DRF's description function prefers a `description` attribute).
+    description = _(
+        "Every endpoint of the API that needs no id, with its address; anyone may read it. "
+        "Log in with POST auth/token/ and send the header Authorization: Token <key>; the "
+        "documentation is at docs/ (Swagger UI) and redoc/."
+    )
 
     def get_view_name(self) -> str:
-        return "API root"
+        return str(_("API root"))
 
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return Response(
