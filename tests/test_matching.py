@@ -808,3 +808,30 @@ def test_matching_services_never_import_the_tasks_not_even_inside_a_function() -
                 names = [base, *(f"{base}.{alias.name}" for alias in node.names)]
             found += [(path.name, name) for name in names if name.startswith("matching.tasks")]
     assert found == []
+
+
+def test_a_list_refresh_patches_the_kept_floors_to_what_it_wrote(
+    world: World, market: dict[str, Any], settings: Any
+) -> None:
+    """The floors an announcement reads (the current run's ListFloor rows, kept in the
+    worker) are patched by a refresh of an SME's lists, not dropped: they equal a fresh read."""
+    from matching.services import CACHES, incremental, lists_refresh
+
+    settings.MATCHING_TOP_K = 1  # every list with a match is full, so has a floor
+    CACHES.forget()  # another test's kept supply holds declarations its rollback removed
+    run = _rematch()
+    incremental._run_floors(run)  # kept, as the run's first announcement reads them
+    need = TechnologyNeed.objects.get(organisation=world.sme)
+    assert (world.sme.pk, need.pk) in CACHES.run_floors[run.pk]
+    need.status = "closed"
+    need.save()
+    lists_refresh([world.sme.pk])
+    fresh = {
+        (sme, need_id): score
+        for sme, need_id, score in ListFloor.objects.filter(run=run).values_list(
+            "sme_id", "need_id", "score"
+        )
+    }
+    assert (world.sme.pk, need.pk) not in fresh  # the closed need's list is gone
+    assert CACHES.run_floors[run.pk] == fresh
+    assert CACHES.floors == {}

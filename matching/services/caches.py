@@ -5,6 +5,7 @@ state: a stamp read from the database decides, on every use, whether a kept part
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -53,8 +54,8 @@ class WorkerCaches:
       patched with the SMEs changed since its stamp, read whole on a new day, after a deletion,
       or SNAPSHOT_SECONDS after the last full read;
     - `run_floors` and `floors`: the current run's ListFloor rows, and the bar each snapshot
-      row sets for a newcomer; read by the first announcement of a run (or of a snapshot), and
-      dropped by every list refresh (floors_changed).
+      row sets for a newcomer; read by the first announcement of a run (or of a snapshot);
+      a list refresh patches the run's floors of its SMEs (floors_patch) and drops the bars.
 
     One thread at a time (`lock`): the warm-up thread at start and a trigger arriving meanwhile
     must not both read them."""
@@ -70,6 +71,20 @@ class WorkerCaches:
         """Lists were rewritten: their floors are read again by the next announcement."""
         self.run_floors.clear()
         self.floors.clear()
+
+    def floors_patch(
+        self, run_id: int, sme_ids: Sequence[int], floors: dict[ListKey, float]
+    ) -> None:
+        """These SMEs' lists of the run were rewritten with these floors (their full lists):
+        the kept floors of the run take them; the per-snapshot bars are made again from them."""
+        with self.lock:
+            kept = self.run_floors.get(run_id)
+            if kept is not None:
+                wanted = set(sme_ids)
+                for key in [key for key in kept if key[0] in wanted]:
+                    del kept[key]
+                kept.update(floors)
+            self.floors.clear()
 
     def forget(self) -> None:
         """Drop everything (the next task reads from the database)."""

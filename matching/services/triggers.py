@@ -122,5 +122,11 @@ def lists_refresh(sme_ids: Sequence[int]) -> int:
                 FLOOR_COLUMNS,
                 floor_rows(run_id, [d for d, _s in chosen], [r for _d, r in chosen]),
             )
-    CACHES.floors_changed()  # read again by the next declaration
+    # The current run's floors of these SMEs, as just written: the kept floors are patched
+    # (dropping them made the next announcement read every ListFloor row of the run again).
+    CACHES.floors_patch(
+        run.pk,
+        ids,
+        {(sme, need): score for _run, sme, need, score in floor_rows(run.pk, demands, ranked)},
+    )
     return written

@@ -56,7 +56,7 @@ def match_rows(
 
 def floor_rows(
     run_id: int, demands: list[Demand], ranked: list[list[Scored]]
-) -> Iterator[tuple[object, ...]]:
+) -> Iterator[tuple[int, int, int | None, float]]:
     """(run, SME, need, lowest score) of every full list, for ListFloor."""
     top_k = settings.MATCHING_TOP_K
     for demand, scored in zip(demands, ranked, strict=True):
