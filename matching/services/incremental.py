@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 from django.conf import settings
+from django.contrib.postgres.aggregates import ArrayAgg
 from django.db import transaction
 from django.db.models import Count, Min, QuerySet
 
@@ -73,13 +74,15 @@ def _estimate(snapshot: DemandSnapshot, supply: Supply) -> np.ndarray:
     return total
 
 
-def _list_sizes(matches: QuerySet[Match]) -> dict[ListKey, tuple[int, float]]:
-    """Each list's number of matches and lowest score among `matches`."""
+def _list_sizes(matches: QuerySet[Match]) -> dict[ListKey, tuple[int, float, int]]:
+    """Each list's number of matches, lowest score and lowest match (by score, then id)
+    among `matches`: one pass over the lists' rows (reading them a second time for the
+    lowest matches was a good part of an announcement that reaches hundreds of lists)."""
     return {
-        (sme, need): (count, low)
-        for sme, need, count, low in matches.values("sme_id", "need_id")
-        .annotate(count=Count("id"), low=Min("score"))
-        .values_list("sme_id", "need_id", "count", "low")
+        (sme, need): (count, low, ids[0])
+        for sme, need, count, low, ids in matches.values("sme_id", "need_id")
+        .annotate(count=Count("id"), low=Min("score"), ids=ArrayAgg("id", ordering=("score", "id")))
+        .values_list("sme_id", "need_id", "count", "low", "ids")
         .order_by()
     }
 
@@ -192,7 +195,7 @@ def _admit(
     gained: list[ListKey] = []
     displace: set[ListKey] = set()
     for key, scored in best.items():
-        count, low = lists.get(key, (0, 0.0))
+        count, low, _lowest = lists.get(key, (0, 0.0, 0))
         if count >= top_k:
             if low >= scored.score:
                 continue
@@ -202,15 +205,7 @@ def _admit(
         gained.append(key)
     if displace:
         # The lowest match of each full list makes room (one per list).
-        lowest = (
-            others.filter(sme_id__in=sorted({k[0] for k in displace}))
-            .order_by("sme_id", "need_id", "score", "id")
-            .distinct("sme_id", "need_id")
-            .values_list("id", "sme_id", "need_id")
-        )
-        Match.objects.filter(
-            pk__in=[pk for pk, sme, need in lowest if (sme, need) in displace]
-        ).delete()
+        Match.objects.filter(pk__in=sorted(lists[key][2] for key in displace)).delete()
     Match.objects.bulk_create(
         [
             Match(
