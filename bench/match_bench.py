@@ -520,7 +520,9 @@ def compute_vectors() -> dict[str, float]:
     which matching reads), then needs and SME profiles (matching's, same embedder)."""
     from marketplace.models import Industry, SmeProfile, TechnologyNeed
     from marketplace.search.vectors import patent_vectors_compute
-    from matching.services import _need_text, _sme_text, vectors_for
+    from matching.services import need_text as _need_text
+    from matching.services import sme_text as _sme_text
+    from matching.services import vectors_for
 
     timings: dict[str, float] = {}
     with common.stopwatch("vectors: patent (search)", timings):
@@ -689,13 +691,13 @@ def chunk_phases(size: int) -> dict[str, float]:
     with common.stopwatch("score, choose and explain", timings):
         ranked = score_smes(supply, demands, industries)
     with common.stopwatch("rows (JSON text)", timings):
-        rows = list(services._match_rows(0, supply, demands, ranked))
+        rows = list(services.writing.match_rows(0, supply, demands, ranked))
     with common.stopwatch("COPY (rolled back)", timings), transaction.atomic():
         from matching.models import MatchRun
 
         run = MatchRun.objects.create(kind="bench")
         rows = [(run.pk, *row[1:]) for row in rows]
-        services._copy_rows("matching_match", services.MATCH_COLUMNS, iter(rows))
+        services.writing.copy_rows("matching_match", services.writing.MATCH_COLUMNS, iter(rows))
         transaction.set_rollback(True)
     timings["rows"] = len(rows)
     return timings

@@ -54,13 +54,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from matching.embedders import get_embedder
     from matching.engine import Demand, IndustryCache, Supply
     from matching.models import IpcIndustry
-    from matching.services import (
-        _need_text,
-        concordance_load_shipped,
-        load_demand,
-        load_supply,
-        sme_ids,
-    )
+    from matching.services import concordance_load_shipped, load_demand, load_supply, sme_ids
+    from matching.services import need_text as _need_text
 
     if not IpcIndustry.objects.exists():
         concordance_load_shipped()

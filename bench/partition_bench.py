@@ -7,7 +7,7 @@ JSON components and reasons: 1.78 GB of text for the 5.5M rows of 110,000 SMEs x
 its two indexes (unique run + SME + need + declaration; run + declaration + score):
 
 1. plain: INSERT run 1, INSERT run 2 (each --rows-per-run rows, indexes maintained), then what
-   matching.services._finish does after a run is swapped in: DELETE the old run's rows, and
+   matching.services.runs._finish does after a run is swapped in: DELETE the old run's rows, and
    the VACUUM that makes their space reusable;
 2. partitioned by LIST (run): each run INSERTed into its own partition, the old run removed
    with DROP TABLE of its partition;

@@ -6,7 +6,7 @@ from django.apps import AppConfig
 from django.db.models.signals import post_save
 from django.utils.translation import gettext_lazy as _
 
-from marketplace.celery import publish_after_commit
+from matching import dispatch
 
 RETIRING = {"withdrawn", "terminated", "revoked", "expired", "superseded"}
 
@@ -16,30 +16,22 @@ def _declaration_event(sender: Any, instance: Any, created: bool, **kwargs: Any)
     reverse): announced ones are matched, ended ones leave every list."""
     if not created:
         return
-    from matching.tasks import match_declaration, retire_declaration
-
     declaration_id = instance.declaration_id
     if instance.verb == "announced":
-        publish_after_commit(match_declaration.delay, declaration_id)
+        dispatch.after_commit(dispatch.MATCH_DECLARATION, declaration_id)
     elif instance.verb in RETIRING:
-        publish_after_commit(retire_declaration.delay, declaration_id)
+        dispatch.after_commit(dispatch.RETIRE_DECLARATION, declaration_id)
 
 
 def _text_changed(kind: str) -> Any:
     def receiver(sender: Any, instance: Any, **kwargs: Any) -> None:
-        from matching.tasks import index_vectors
-
-        pk = instance.pk
-        publish_after_commit(index_vectors.delay, kind, [pk])
+        dispatch.after_commit(dispatch.INDEX_VECTORS, kind, [instance.pk])
 
     return receiver
 
 
 def _profile_saved(sender: Any, instance: Any, **kwargs: Any) -> None:
-    from matching.tasks import index_vectors
-
-    organisation_id = instance.organisation_id
-    publish_after_commit(index_vectors.delay, "sme", [organisation_id])
+    dispatch.after_commit(dispatch.INDEX_VECTORS, "sme", [instance.organisation_id])
 
 
 def _lists_changed(field: str) -> Any:
@@ -47,11 +39,9 @@ def _lists_changed(field: str) -> Any:
     recomputed on the `match` queue after commit."""
 
     def receiver(sender: Any, instance: Any, created: bool = False, **kwargs: Any) -> None:
-        from matching.tasks import refresh_lists
-
         if field == "licensee_id" and not created:
             return  # a license leaves the lists when taken; later saves change nothing here
-        publish_after_commit(refresh_lists.delay, [getattr(instance, field)])
+        dispatch.after_commit(dispatch.REFRESH_LISTS, [getattr(instance, field)])
 
     return receiver
 
@@ -64,6 +54,8 @@ class MatchingConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        # The tasks registered in every process (matching.dispatch sends them by name).
+        import matching.tasks  # noqa: F401
         from marketplace.search.query import register_industry_resolver
         from matching.services import ipc_prefixes_for_industry
 

@@ -65,6 +65,10 @@ class Supply:
         default_factory=dict, repr=False
     )
     _group_rows: dict[str, np.ndarray] | None = field(default=None, repr=False)
+    # rows_with_keyword's recent answers (a list's keywords are met once for its scores and
+    # again for its reasons), bounded by their total rows; dropped when the supply grows.
+    _keyword_rows: dict[Keyword, np.ndarray] = field(default_factory=dict, repr=False)
+    _keyword_rows_size: int = field(default=0, repr=False)
     # Rows of declarations that left the supply since it was read (scored -inf), and the
     # vectors' storage with room for declarations announced since (`vectors` is a view of it).
     _retired: list[int] = field(default_factory=list, repr=False)
@@ -94,6 +98,8 @@ class Supply:
         count = len(new)
         if not count:
             return
+        self._keyword_rows.clear()  # its rows would miss the new declarations
+        self._keyword_rows_size = 0
         start = len(self)
         rows = np.arange(start, start + count, dtype=np.int64)
         store = self._vector_store if self._vector_store is not None else self.vectors
@@ -210,6 +216,17 @@ class Supply:
     def rows_with_keyword(self, keyword: Keyword) -> np.ndarray:
         """Rows whose patent text has the keyword: each of its terms by one of its forms
         (keyword_found, on arrays)."""
+        found = self._keyword_rows.get(keyword)
+        if found is None:
+            found = self._rows_with_keyword(keyword)
+            if self._keyword_rows_size + found.size > KEYWORD_ROWS_KEPT:
+                self._keyword_rows.clear()
+                self._keyword_rows_size = 0
+            self._keyword_rows[keyword] = found
+            self._keyword_rows_size += found.size
+        return found
+
+    def _rows_with_keyword(self, keyword: Keyword) -> np.ndarray:
         rows: np.ndarray | None = None
         for forms in keyword:
             found = [self.rows_with_tokens(form) for form in forms]
@@ -282,6 +299,8 @@ class Supply:
 
 
 _NO_ROWS = np.zeros(0, dtype=np.int64)
+# Rows kept by Supply.rows_with_keyword in all (8 bytes each: 32 MB).
+KEYWORD_ROWS_KEPT = 4_000_000
 
 # A need's keyword as search matches a query word (marketplace.search.segment.query_terms): its
 # terms, each met by one of its forms — the word, all its parts together, or a synonym of
@@ -480,6 +499,16 @@ class IndustryCache:
         self.pair_weights = np.array(weights, dtype=np.float64)
         self.row_ids, self.row_starts = np.unique(self.pair_rows, return_index=True)
         self.rows: dict[str, np.ndarray] = {}
+        # industry_relation(code, concordance code) per SME code: `best` runs for every match
+        # of a full re-match (millions), and the relation alone was a fifth of a chunk's time.
+        self.relations: dict[str, dict[str, float]] = {}
+
+    def relation(self, code: str) -> dict[str, float]:
+        """industry_relation(code, c) for every concordance code c seen so far (cached)."""
+        found = self.relations.get(code)
+        if found is None:
+            found = self.relations[code] = {c: industry_relation(code, c) for c in self.codes}
+        return found
 
     def extend(self, start: int) -> None:
         """The supply grew from `start` rows (Supply.extend): add the new rows' pairs and
@@ -517,7 +546,14 @@ class IndustryCache:
     def row(self, code: str) -> np.ndarray:
         """max over a declaration's industries of weight × relation, per declaration."""
         if code not in self.rows:
-            relation = np.array([industry_relation(code, c) for c in self.codes], np.float64)
+            known = self.relation(code)
+            relation = np.array(
+                [
+                    known[c] if c in known else known.setdefault(c, industry_relation(code, c))
+                    for c in self.codes
+                ],
+                np.float64,
+            )
             values = np.zeros(len(self.supply), dtype=np.float64)
             if self.pair_rows.size:
                 # Pairs are in row order: the maximum per row is a reduceat over row starts.
@@ -529,8 +565,12 @@ class IndustryCache:
     def best(self, code: str, index: int) -> str:
         """The declaration's industry that gave the value (the first of equals), for reasons."""
         top, best = 0.0, ""
+        known = self.relation(code)
         for industry, weight in self.supply.industries[index].items():
-            value = weight * industry_relation(code, industry)
+            relation = known.get(industry)
+            if relation is None:  # a code the supply gained since (extend)
+                relation = known[industry] = industry_relation(code, industry)
+            value = weight * relation
             if value > top:
                 top, best = value, industry
         return best
@@ -741,6 +781,17 @@ def _choose(
     )
     afford = supply.affordability(demand.budget)[order].tolist()
     found = keywords[order].tolist() if keywords is not None else None
+    # Which of the list's keywords each candidate's text holds, for its reasons: the rows
+    # keyword_scores met them in, looked up at once (keyword_found per match and keyword was
+    # a tenth of a full re-match).
+    hits = (
+        [
+            np.isin(order, supply.rows_with_keyword(terms)).tolist()
+            for terms in demand.keyword_terms()
+        ]
+        if keywords is not None
+        else []
+    )
     patentees = supply.patentee_ids[order].tolist()
     province = demand.province
     provinces = supply.provinces
@@ -759,7 +810,10 @@ def _choose(
             "region": 1.0 if province and provinces[index] == province else 0.0,
             "affordability": round(afford[position], 4),
         }
-        reasons = reason_codes(supply, demand, industries, index, components, by_industry[position])
+        words = [word for word, hit in zip(demand.keywords, hits, strict=False) if hit[position]]
+        reasons = reason_codes(
+            supply, demand, industries, index, components, by_industry[position], words=words
+        )
         if not reasons:
             continue  # nothing to tell the SME why: not shown
         per[patentee] = per.get(patentee, 0) + 1
@@ -777,9 +831,12 @@ def reason_codes(
     index: int,
     components: dict[str, float],
     industry_value: float,
+    *,
+    words: list[str] | None = None,
 ) -> list[dict[str, Any]]:
     """Why a declaration is in a list, as codes with parameters (the one place reasons are
-    made; matching.reasons renders them)."""
+    made; matching.reasons renders them). `words`: the list's keywords the declaration's text
+    holds, when the caller found them already (on arrays); else they are found here."""
     reasons: list[dict[str, Any]] = []
     if components["semantic"] >= SIMILAR_CONTENT:
         reasons.append({"code": "similar_content", "similarity": components["semantic"]})
@@ -794,12 +851,13 @@ def reason_codes(
                 {"code": "ipc_industry", "ipc": supply.ipc_label[index], "industry": best}
             )
     if components["keywords"] > 0:
-        tokens = supply.tokens[index]
-        words = [
-            word
-            for word, terms in zip(demand.keywords, demand.keyword_terms(), strict=False)
-            if keyword_found(terms, tokens)
-        ]
+        if words is None:
+            tokens = supply.tokens[index]
+            words = [
+                word
+                for word, terms in zip(demand.keywords, demand.keyword_terms(), strict=False)
+                if keyword_found(terms, tokens)
+            ]
         reasons.append({"code": "keywords", "words": words})
     if components["region"] > 0:
         reasons.append({"code": "same_province", "province": demand.province})

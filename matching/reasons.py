@@ -9,15 +9,17 @@ from typing import Any
 
 from django.utils import translation
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from marketplace.models import Industry, Region
 
 TEMPLATES: dict[str, Any] = {
     "similar_content": _("similar technical content (%(similarity)s)"),
-    "same_ipc": _("same IPC as the need: %(ipc)s"),
+    # "match reason": the Chinese sentences take the full-width colon (：) after their label.
+    "same_ipc": pgettext_lazy("match reason", "same IPC as the need: %(ipc)s"),
     "ipc_industry": _("IPC %(ipc)s ↔ industry %(industry)s %(name)s"),
-    "keywords": _("keywords: %(words)s"),
-    "same_province": _("same province: %(name)s"),
+    "keywords": pgettext_lazy("match reason", "keywords: %(words)s"),
+    "same_province": pgettext_lazy("match reason", "same province: %(name)s"),
     "within_budget": _("royalty within budget"),
 }
 

@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import logging
 import threading
+from datetime import timedelta
 from typing import Any
 
 from celery import shared_task
 from celery.signals import celeryd_after_setup, worker_process_init
 from django.conf import settings
+from django.db import connection
 from django.utils import timezone
 from django.utils.translation import gettext as _
+
+from marketplace.models import Industry, SmeProfile, TechnologyNeed, User
+from marketplace.services.notifications import notify
+from matching import services
+from matching.models import Match
 
 logger = logging.getLogger(__name__)
 
@@ -35,12 +42,8 @@ def _warm_pool_process(**kwargs: Any) -> None:
 
 
 def _warm() -> None:
-    from django.db import connection
-
-    from matching.services import worker_warm
-
     try:
-        logger.info("matching caches warmed: %s", worker_warm())
+        logger.info("matching caches warmed: %s", services.worker_warm())
     except Exception:  # a cold first trigger is slower, not wrong
         logger.exception("matching warm-up failed")
     finally:
@@ -50,17 +53,13 @@ def _warm() -> None:
 @shared_task(acks_late=True)
 def match_chunk(chunk_id: int) -> str:
     """Score one chunk of SMEs; safe to redeliver after a worker died mid-way."""
-    from matching.services import chunk_run
-
-    return chunk_run(chunk_id)
+    return services.chunk_run(chunk_id)
 
 
 @shared_task
 def full_rematch() -> int:
     """Nightly: a full re-match, swapped in atomically when its last chunk is done."""
-    from matching.services import run_start
-
-    return run_start().pk
+    return services.run_start().pk
 
 
 @shared_task
@@ -68,19 +67,16 @@ def index_vectors(kind: str, ids: list[int]) -> int:
     """Recompute the text vectors of changed needs or SME profiles with the search's embedder
     (the `index` queue); a text whose hash is unchanged keeps its vector. Patents have the
     search's vectors (marketplace.tasks.index_patent_vectors), which matching reads."""
-    from marketplace.models import Industry, SmeProfile, TechnologyNeed
-    from matching.services import _need_text, _sme_text, vectors_for
-
     if kind == "sme":
         names = dict(Industry.objects.values_list("code", "name_zh"))
         texts = {
-            p.organisation_id: _sme_text(p, names)
+            p.organisation_id: services.sme_text(p, names)
             for p in SmeProfile.objects.filter(organisation_id__in=ids)
         }
     else:
         needs = list(TechnologyNeed.objects.filter(pk__in=ids))
-        texts = {n.pk: _need_text(n) for n in needs}
-    count = len(vectors_for(kind, texts))
+        texts = {n.pk: services.need_text(n) for n in needs}
+    count = len(services.vectors_for(kind, texts))
     # A profile or a need saved (created, edited, closed, reopened): the SME's lists follow on
     # the `match` queue, after the vector is stored, so they are scored with the new text.
     if kind == "sme":
@@ -93,19 +89,13 @@ def index_vectors(kind: str, ids: list[int]) -> int:
 @shared_task
 def refresh_lists(sme_ids: list[int]) -> int:
     """Recompute every list of these SMEs now (need, profile, feedback or license changed)."""
-    from matching.services import lists_refresh
-
-    return lists_refresh(sme_ids)
+    return services.lists_refresh(sme_ids)
 
 
 @shared_task
 def match_declaration(declaration_id: int) -> int:
     """A declaration was announced: match it against every SME and tell the SMEs it reached."""
-    from marketplace.models import User
-    from marketplace.services.notifications import notify
-    from matching.services import declaration_matched, live_context_warm
-
-    gained = declaration_matched(declaration_id)
+    gained = services.declaration_matched(declaration_id)
     users = list(User.objects.filter(memberships__organisation_id__in=gained, is_active=True))
 
     def render(user: User) -> tuple[str, str]:
@@ -116,28 +106,20 @@ def match_declaration(declaration_id: int) -> int:
         )
 
     notify(users=users, kind="new_match", source=f"new_match:{declaration_id}", render=render)
-    live_context_warm()  # the lists are written: the supply of SME triggers follows now
+    services.live_context_warm()  # the lists are written: the supply of SME triggers follows now
     return len(gained)
 
 
 @shared_task
 def retire_declaration(declaration_id: int) -> int:
-    from matching.services import declaration_retired, live_context_warm
-
-    deleted = declaration_retired(declaration_id)
-    live_context_warm()
+    deleted = services.declaration_retired(declaration_id)
+    services.live_context_warm()
     return deleted
 
 
 @shared_task
 def weekly_digest() -> int:
     """Each SME hears once a week about the matches it gained in the last seven days."""
-    from datetime import timedelta
-
-    from marketplace.models import User
-    from marketplace.services.notifications import notify
-    from matching.models import Match
-
     since = timezone.now() - timedelta(days=7)
     week = timezone.localdate().isocalendar()
     sent = 0
@@ -172,6 +154,4 @@ def weekly_digest() -> int:
 @shared_task
 def resume_stale_runs() -> int:
     """Beat: re-send the pending chunks of runs running for more than 30 minutes."""
-    from matching.services import runs_resume_stale
-
-    return runs_resume_stale()
+    return services.runs_resume_stale()

@@ -138,7 +138,7 @@ def test_each_sme_gets_its_own_field_first_with_reasons(
     top = Match.objects.get(run=run, sme=world.sme, need=need, declaration=market["battery"])
     assert {"code": "ipc_industry", "ipc": "H01M", "industry": "C3841"} in top.reasons
     assert "IPC H01M ↔ 行业 C3841 锂离子电池制造" in _zh(top)
-    assert "关键词: 正极, 包覆" in _zh(top)
+    assert "关键词：正极, 包覆" in _zh(top)
     assert "royalty within budget" in _en(top)
     assert set(top.components) == {"semantic", "industry", "keywords", "region", "affordability"}
     assert top.components["industry"] == 1.0
@@ -158,14 +158,14 @@ def test_the_shipped_concordance_passes_its_check_and_relates_the_spot_cases() -
     import sys
     from pathlib import Path
 
-    from matching.services import _concordance
+    from matching.services.concordance import concordance_table
 
     script = Path(__file__).resolve().parent.parent / "matching" / "reference_data" / "check.py"
     result = subprocess.run(
         [sys.executable, str(script)], capture_output=True, text=True, check=False
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    table = _concordance()  # loaded by migration
+    table = concordance_table()  # loaded by migration
     assert industries_for(["H01M 10/052"], table).get("C3841") == 1.0
     assert industries_for(["A61K 31/00"], table).get("C271") == 1.0
     assert industries_for(["G06F 16/30"], table).get("I6513") == 1.0
@@ -232,7 +232,7 @@ def test_a_chunk_interrupted_before_commit_is_redone_without_duplicates(
         raise WorkerKilled
 
     with monkeypatch.context() as patch:
-        patch.setattr(matching_services, "_done_chunks", die)
+        patch.setattr(matching_services.runs, "_done_chunks", die)
         with pytest.raises(WorkerKilled):
             chunk_run(chunk.pk)
     chunk.refresh_from_db()
@@ -249,6 +249,41 @@ def test_a_chunk_interrupted_before_commit_is_redone_without_duplicates(
     assert chunk_run(chunk.pk) == "done"
     assert _rows(run) == expected
     assert current_run() == run
+
+
+def test_a_chunk_that_keeps_dying_fails_its_run_and_the_visible_run_stays(
+    world: World, market: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A chunk begun CHUNK_ATTEMPTS times and never written fails its run through the match
+    run workflow (running → failed): the run never becomes visible, its rows go, the sweep
+    sends nothing of it again, and the run visible before keeps its lists."""
+    from matching.services.runs import CHUNK_ATTEMPTS, runs_resume_stale
+
+    visible = _rematch()
+    before = _rows(visible)
+    assert len(before) == 4
+    run = run_start(chunk_size=10, enqueue=False)
+    chunk = MatchChunk.objects.get(run=run)
+
+    def die(run_id: int) -> int:
+        raise WorkerKilled
+
+    with monkeypatch.context() as patch:
+        patch.setattr(matching_services.runs, "_done_chunks", die)
+        for _attempt in range(CHUNK_ATTEMPTS):
+            with pytest.raises(WorkerKilled):
+                chunk_run(chunk.pk)
+    assert chunk_run(chunk.pk) == "failed"
+    run.refresh_from_db()
+    assert (run.status, run.is_current) == (MatchRun.Status.FAILED, False)
+    assert run.finished_at is not None
+    assert not Match.objects.filter(run=run).exists()
+    assert not ListFloor.objects.filter(run=run).exists()
+    assert current_run() == visible
+    assert _rows(visible) == before
+    assert runs_resume_stale(chunk_stale_seconds=0) == 0  # a failed run is not sent again
+    assert chunk_run(chunk.pk) == "skipped"
+    assert MatchChunk.objects.get(pk=chunk.pk).attempts == CHUNK_ATTEMPTS
 
 
 def test_a_new_declaration_is_matched_at_once_and_an_ended_one_retired(
@@ -340,7 +375,7 @@ def test_reasons_follow_accept_language(world: World, market: dict[str, Any]) ->
     assert {"code": "keywords", "words": ["正极", "包覆"]} in english["reason_codes"]
     assert any(line.startswith("IPC H01M ↔ industry C3841") for line in english["reasons"])
     assert "royalty within budget" in english["reasons"]
-    assert "关键词: 正极, 包覆" in chinese["reasons"]
+    assert "关键词：正极, 包覆" in chinese["reasons"]
 
 
 def test_two_first_incremental_matches_share_one_current_run(
@@ -349,8 +384,8 @@ def test_two_first_incremental_matches_share_one_current_run(
 
     # Another task created the current run a moment after this one looked for it.
     MatchRun.objects.create(kind="full", status="complete", is_current=True)
-    monkeypatch.setattr(matching_services, "current_run", lambda: None)
-    run = matching_services._first_run()
+    monkeypatch.setattr(matching_services.runs, "current_run", lambda: None)
+    run = matching_services.runs.first_run()
     monkeypatch.undo()
     assert MatchRun.objects.filter(is_current=True).get() == run
     assert world.sme.pk in declaration_matched(market["battery"].pk)
@@ -521,19 +556,19 @@ def test_a_patent_or_profile_saved_gets_its_vector_on_the_index_queue(
 @pytest.fixture
 def demand_reads(monkeypatch: pytest.MonkeyPatch) -> list[list[int]]:
     """The SME ids of every load_demand call the worker's snapshot makes."""
-    import matching.services as matching_services
+    from matching.services import CACHES, snapshot
 
     calls: list[list[int]] = []
-    load = matching_services.load_demand
+    load = snapshot.load_demand
 
     def recording(ids: list[int], names: Any = None) -> Any:
         calls.append(list(ids))
         return load(ids, names)
 
-    monkeypatch.setattr(matching_services, "load_demand", recording)
+    monkeypatch.setattr(snapshot, "load_demand", recording)
     # Exactly the SMEs changed since the last stamp (in production a minute more is re-read).
-    monkeypatch.setattr(matching_services, "SNAPSHOT_OVERLAP", timedelta(0))
-    matching_services._SNAPSHOT.clear()
+    monkeypatch.setattr(snapshot, "SNAPSHOT_OVERLAP", timedelta(0))
+    CACHES.snapshot = None
     return calls
 
 
@@ -596,9 +631,9 @@ def test_the_snapshot_reads_again_only_the_smes_that_changed(
 
 def _assert_as_if_read_whole(patched: Any) -> None:
     """A patched snapshot holds, SME by SME, what a full read gives."""
-    from matching.services import _snapshot_of, load_demand, sme_ids
+    from matching.services import sme_ids, snapshot
 
-    whole = _snapshot_of(load_demand(sme_ids()), patched.stamp, read_at=0.0)
+    whole = snapshot.snapshot_of(snapshot.load_demand(sme_ids()), patched.stamp, read_at=0.0)
 
     def by_sme(snapshot: Any) -> dict[int, tuple[object, ...]]:
         def keys(index: dict[Any, Any], row: int) -> set[Any]:
@@ -641,18 +676,19 @@ def test_the_workers_supply_is_patched_by_an_announcement_and_a_withdrawal_not_r
     from their events; the lists it gives equal those of a supply read whole."""
     import matching.services as matching_services
     from matching.engine import IndustryCache, score_smes
+    from matching.services import caches
 
-    matching_services._LIVE.clear()
+    caches.CACHES.live = None
     kept = matching_services.live_context().supply
     kept.rows_with_token("")  # postings built before the change: patched, not rebuilt
     reads: list[object] = []
-    load = matching_services.load_supply
+    load = caches.load_supply
 
     def recording(declaration_ids: Any = None) -> Any:
         reads.append(declaration_ids)
         return load(declaration_ids)
 
-    monkeypatch.setattr(matching_services, "load_supply", recording)
+    monkeypatch.setattr(caches, "load_supply", recording)
     new = announced(
         declarable_patent(world.university, 31, title="一种锂离子电池正极包覆材料"),
         world.university_admin,
@@ -663,7 +699,7 @@ def test_the_workers_supply_is_patched_by_an_announcement_and_a_withdrawal_not_r
     _withdrawn_and_retired(world, market["battery"].pk)
     assert matching_services.live_context().supply is kept
     assert all(r is not None for r in reads)  # never the whole supply
-    monkeypatch.setattr(matching_services, "load_supply", load)
+    monkeypatch.setattr(caches, "load_supply", load)
     whole = load()
     alive = [pk for pk in kept.ids.tolist() if kept.row_of(pk) is not None]
     assert sorted(alive) == sorted(whole.ids.tolist())
@@ -703,16 +739,99 @@ def test_a_match_worker_warms_its_caches_at_start_and_others_do_not(
     tasks._note_match_queue(sender=None, instance=worker(["index", "match"]))
     assert tasks._WARM_AT_START == [True]
     tasks._WARM_AT_START[0] = False
-    matching_services._LIVE.clear()
-    matching_services._SNAPSHOT.clear()
+    matching_services.CACHES.live = matching_services.CACHES.snapshot = None
     steps = matching_services.worker_warm()
     assert list(steps) == ["embedder", "segmenter", "supply", "postings", "demand snapshot"]
-    supply = matching_services._LIVE[0][1].supply
+    assert matching_services.CACHES.live is not None
+    supply = matching_services.CACHES.live.supply
     assert sorted(supply.ids.tolist()) == sorted(
         value.pk for key, value in market.items() if key != "mill"
     )
     assert supply._postings is not None and supply._ipc_postings is not None
-    assert {d.organisation_id for d in matching_services._SNAPSHOT[0].demands} >= {
+    assert matching_services.CACHES.snapshot is not None
+    assert {d.organisation_id for d in matching_services.CACHES.snapshot.demands} >= {
         world.sme.pk,
         market["mill"].pk,
     }
+
+
+def test_chinese_reasons_take_the_full_width_colon_and_english_ones_the_ascii_colon(
+    world: World,
+) -> None:
+    from matching.reasons import TEMPLATES, Names, render
+
+    names = Names()
+    province = names.provinces["110000"]
+    codes: list[dict[str, Any]] = [
+        {"code": "same_ipc", "ipc": "G06T7"},
+        {"code": "keywords", "words": ["缺陷检测", "深度学习"]},
+        {"code": "same_province", "province": "11"},
+    ]
+    assert render(codes, "zh-hans", names) == [
+        "与需求同一IPC：G06T 7",
+        "关键词：缺陷检测, 深度学习",
+        f"同省：{province}",
+    ]
+    assert render(codes, "en", names) == [
+        "same IPC as the need: G06T 7",
+        "keywords: 缺陷检测, 深度学习",
+        f"same province: {province}",
+    ]
+    every: list[dict[str, Any]] = [
+        {"code": "similar_content", "similarity": 0.5},
+        *codes,
+        {"code": "ipc_industry", "ipc": "H01M", "industry": "C3841"},
+        {"code": "within_budget"},
+    ]
+    chinese = render(every, "zh-hans", names)
+    assert len(chinese) == len(TEMPLATES)
+    assert not [line for line in chinese if ":" in line]
+
+
+def test_matching_services_never_import_the_tasks_not_even_inside_a_function() -> None:
+    """Tasks call services; services hand work to matching.dispatch, which sends tasks by
+    name: no import of matching.tasks anywhere below them, so the graph has no cycle."""
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent / "matching"
+    modules = [*sorted((root / "services").glob("*.py")), root / "dispatch.py"]
+    assert len(modules) >= 10
+    found = []
+    for path in modules:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                names = [base, *(f"{base}.{alias.name}" for alias in node.names)]
+            found += [(path.name, name) for name in names if name.startswith("matching.tasks")]
+    assert found == []
+
+
+def test_a_list_refresh_patches_the_kept_floors_to_what_it_wrote(
+    world: World, market: dict[str, Any], settings: Any
+) -> None:
+    """The floors an announcement reads (the current run's ListFloor rows, kept in the
+    worker) are patched by a refresh of an SME's lists, not dropped: they equal a fresh read."""
+    from matching.services import CACHES, incremental, lists_refresh
+
+    settings.MATCHING_TOP_K = 1  # every list with a match is full, so has a floor
+    CACHES.forget()  # another test's kept supply holds declarations its rollback removed
+    run = _rematch()
+    incremental._run_floors(run)  # kept, as the run's first announcement reads them
+    need = TechnologyNeed.objects.get(organisation=world.sme)
+    assert (world.sme.pk, need.pk) in CACHES.run_floors[run.pk]
+    need.status = "closed"
+    need.save()
+    lists_refresh([world.sme.pk])
+    fresh = {
+        (sme, need_id): score
+        for sme, need_id, score in ListFloor.objects.filter(run=run).values_list(
+            "sme_id", "need_id", "score"
+        )
+    }
+    assert (world.sme.pk, need.pk) not in fresh  # the closed need's list is gone
+    assert CACHES.run_floors[run.pk] == fresh
+    assert CACHES.floors == {}

@@ -1,4 +1,4 @@
-"""Concurrent writers of one SME's lists take turns (advisory locks in matching.services): two
+"""Concurrent writers of one SME's lists take turns (advisory locks in matching.services.locks): two
 real calls at once, each in its own thread and database connection, leave exactly the lists a
 recomputation from the final state gives — never the older of two states, never a declaration
 twice, never one withdrawn."""
@@ -26,7 +26,7 @@ from marketplace.models import (
     SmeProfile,
     TechnologyNeed,
 )
-from matching import services
+from matching import engine, services
 from matching.engine import IndustryCache
 from matching.models import Match, MatchChunk, MatchRun
 from tests.conftest import World, make_world
@@ -120,7 +120,7 @@ def _recomputed(sme: Organisation) -> dict[tuple[int | None, int], float]:
     """The SME's lists scored from scratch from the database as it is now."""
     supply = services.load_supply()
     demands = services.load_demand([sme.pk])
-    ranked = services.score_smes(supply, demands, IndustryCache(supply))
+    ranked = engine.score_smes(supply, demands, IndustryCache(supply))
     return {
         (demand.need_id, int(supply.ids[scored.index])): scored.score
         for demand, lists in zip(demands, ranked, strict=True)
@@ -136,22 +136,38 @@ def _assert_same_lists(
         assert stored[key] == pytest.approx(score, abs=1e-5)
 
 
-class Paused:
-    """Holds the first call of matching.services.score_smes made in a thread of this name
-    until released, so the test can change the data while that call's writer is mid-way."""
+class Held:
+    """A writer in its own thread and database connection, held at its first call of
+    engine.score_smes (it has read what its lists are made of and holds its locks) until
+    `finish`, so the test can change the data while the writer is mid-way."""
 
-    def __init__(self, monkeypatch: pytest.MonkeyPatch, thread_name: str) -> None:
+    def __init__(
+        self,
+        monkeypatch: pytest.MonkeyPatch,
+        name: str,
+        call: Callable[[], object],
+        errors: list[BaseException],
+    ) -> None:
         self.reached = threading.Event()
         self.release = threading.Event()
-        original = services.score_smes
+        original = engine.score_smes
 
         def score_smes(*args: Any, **kwargs: Any) -> Any:
-            if threading.current_thread().name == thread_name and not self.reached.is_set():
+            if threading.current_thread().name == name and not self.reached.is_set():
                 self.reached.set()
                 assert self.release.wait(20)
             return original(*args, **kwargs)
 
-        monkeypatch.setattr(services, "score_smes", score_smes)
+        monkeypatch.setattr(engine, "score_smes", score_smes)
+        self.thread = _thread(name, call, errors)
+        assert self.reached.wait(20)
+
+    def finish(self, *others: threading.Thread) -> None:
+        """Let the writer go on; it and `others` (waiting on its locks) end within 30 s."""
+        self.release.set()
+        for thread in (self.thread, *others):
+            thread.join(30)
+            assert not thread.is_alive()
 
 
 def _thread(name: str, call: Callable[[], object], errors: list[BaseException]) -> threading.Thread:
@@ -175,6 +191,46 @@ def errors() -> Iterator[list[BaseException]]:
     assert found == []
 
 
+@pytest.fixture
+def hold(
+    monkeypatch: pytest.MonkeyPatch, errors: list[BaseException]
+) -> Callable[[str, Callable[[], object]], Held]:
+    """Start a writer (`call`) in a thread named `name` and hold it before it scores."""
+    return lambda name, call: Held(monkeypatch, name, call, errors)
+
+
+@pytest.fixture
+def listed(market: Market) -> Market:
+    """The market with the SME's lists written once already."""
+    services.lists_refresh([market.sme.pk])
+    return market
+
+
+def _rewrite_need_for_oled(market: Market) -> None:
+    """The SME rewrites its need for OLED panels (a save: updated_at moves)."""
+    TechnologyNeed.objects.filter(pk=market.need.pk).update(
+        title="柔性OLED显示面板",
+        description="我们做柔性有机发光二极管显示面板，想降低功耗、提高弯折寿命。",
+        keywords=["OLED", "显示面板"],
+        ipc_areas=["H10K"],
+        updated_at=timezone.now(),
+    )
+
+
+def _nightly_chunk_of(market: Market) -> tuple[MatchRun, MatchChunk]:
+    """A full re-match started, and its chunk holding the SME."""
+    run = services.run_start(enqueue=False)
+    return run, MatchChunk.objects.get(run=run, sme_ids__contains=[market.sme.pk])
+
+
+def _finish_run(run: MatchRun) -> None:
+    """The run's other chunks written: it is the visible one."""
+    for other in MatchChunk.objects.filter(run=run, status="pending"):
+        services.chunk_run(other.pk)
+    run.refresh_from_db()
+    assert run.is_current
+
+
 def _waits(thread: threading.Thread) -> bool:
     """The thread's connection comes to wait on an advisory lock (within 10 s)."""
     deadline = time.monotonic() + 10
@@ -192,29 +248,17 @@ def _waits(thread: threading.Thread) -> bool:
 
 
 def test_two_refreshes_of_one_sme_at_once_leave_the_lists_of_the_later_state(
-    market: Market, monkeypatch: pytest.MonkeyPatch, errors: list[BaseException]
+    listed: Market, hold: Callable[[str, Callable[[], object]], Held], errors: list[BaseException]
 ) -> None:
-    services.lists_refresh([market.sme.pk])
-    paused = Paused(monkeypatch, "first")
     # The first refresh has read the need as it was and is about to write its lists...
-    first = _thread("first", lambda: services.lists_refresh([market.sme.pk]), errors)
-    assert paused.reached.wait(20)
+    first = hold("first", lambda: services.lists_refresh([listed.sme.pk]))
     # ...when the SME rewrites its need for OLED panels and the trigger's refresh starts.
-    TechnologyNeed.objects.filter(pk=market.need.pk).update(
-        title="柔性OLED显示面板",
-        description="我们做柔性有机发光二极管显示面板，想降低功耗、提高弯折寿命。",
-        keywords=["OLED", "显示面板"],
-        ipc_areas=["H10K"],
-        updated_at=timezone.now(),
-    )
-    second = _thread("second", lambda: services.lists_refresh([market.sme.pk]), errors)
+    _rewrite_need_for_oled(listed)
+    second = _thread("second", lambda: services.lists_refresh([listed.sme.pk]), errors)
     assert _waits(second)  # for the first refresh's lock on the SME
-    paused.release.set()
-    first.join(30)
-    second.join(30)
-    assert not first.is_alive() and not second.is_alive()
-    expected = _recomputed(market.sme)
-    _assert_same_lists(_stored(market.sme), expected)
+    first.finish(second)
+    expected = _recomputed(listed.sme)
+    _assert_same_lists(_stored(listed.sme), expected)
     oled = Declaration.objects.get(patent__title=OLED["title"])
     need_list = sorted(
         ((score, declaration) for (need, declaration), score in expected.items() if need),
@@ -224,102 +268,72 @@ def test_two_refreshes_of_one_sme_at_once_leave_the_lists_of_the_later_state(
 
 
 def test_a_refresh_and_an_announcement_at_once_leave_the_new_declaration_in_the_lists(
-    world: World, market: Market, monkeypatch: pytest.MonkeyPatch, errors: list[BaseException]
+    world: World,
+    listed: Market,
+    hold: Callable[[str, Callable[[], object]], Held],
+    errors: list[BaseException],
 ) -> None:
-    services.lists_refresh([market.sme.pk])
-    paused = Paused(monkeypatch, "refresh")
     # A refresh has read the supply (without the weld patent) and is about to write...
-    refresh = _thread("refresh", lambda: services.lists_refresh([market.sme.pk]), errors)
-    assert paused.reached.wait(20)
+    refresh = hold("refresh", lambda: services.lists_refresh([listed.sme.pk]))
     # ...when an exact fit is announced and its task matches it against every list.
-    weld = _announce(world, market, 3, WELD)
+    weld = _announce(world, listed, 3, WELD)
     matched = _thread("declaration", lambda: services.declaration_matched(weld.pk), errors)
     assert _waits(matched)  # for the refresh, which holds the supply lock shared
-    paused.release.set()
-    refresh.join(30)
-    matched.join(30)
-    assert not refresh.is_alive() and not matched.is_alive()
-    stored = _stored(market.sme)
-    assert (market.need.pk, weld.pk) in stored
-    _assert_same_lists(stored, _recomputed(market.sme))
+    refresh.finish(matched)
+    stored = _stored(listed.sme)
+    assert (listed.need.pk, weld.pk) in stored
+    _assert_same_lists(stored, _recomputed(listed.sme))
 
 
 def test_a_refresh_and_a_withdrawal_at_once_leave_the_withdrawn_declaration_out(
-    world: World, market: Market, monkeypatch: pytest.MonkeyPatch, errors: list[BaseException]
+    world: World,
+    listed: Market,
+    hold: Callable[[str, Callable[[], object]], Held],
+    errors: list[BaseException],
 ) -> None:
     defect = Declaration.objects.get(patent__title=DEFECT["title"])
-    services.lists_refresh([market.sme.pk])
-    assert (market.need.pk, defect.pk) in _stored(market.sme)
-    paused = Paused(monkeypatch, "refresh")
+    assert (listed.need.pk, defect.pk) in _stored(listed.sme)
     # A refresh has read the supply with the defect patent in it and is about to write...
-    refresh = _thread("refresh", lambda: services.lists_refresh([market.sme.pk]), errors)
-    assert paused.reached.wait(20)
+    refresh = hold("refresh", lambda: services.lists_refresh([listed.sme.pk]))
     # ...when its declaration ends and the task takes it out of every list.
     declaration_terminate(actor=world.reviewer, declaration_id=defect.pk, reason="测试：权利终止")
     retired = _thread("retire", lambda: services.declaration_retired(defect.pk), errors)
     assert _waits(retired)  # for the refresh, which holds the supply lock shared
-    paused.release.set()
-    refresh.join(30)
-    retired.join(30)
-    assert not refresh.is_alive() and not retired.is_alive()
-    stored = _stored(market.sme)
+    refresh.finish(retired)
+    stored = _stored(listed.sme)
     assert all(declaration != defect.pk for _need, declaration in stored)
-    _assert_same_lists(stored, _recomputed(market.sme))
+    _assert_same_lists(stored, _recomputed(listed.sme))
 
 
 def test_a_need_edited_while_the_nightly_chunk_is_scored_reaches_the_new_run(
-    market: Market, monkeypatch: pytest.MonkeyPatch, errors: list[BaseException]
+    listed: Market, hold: Callable[[str, Callable[[], object]], Held]
 ) -> None:
-    services.lists_refresh([market.sme.pk])
-    run = services.run_start(enqueue=False)
-    chunk = MatchChunk.objects.get(run=run, sme_ids__contains=[market.sme.pk])
-    paused = Paused(monkeypatch, "chunk")
+    run, chunk = _nightly_chunk_of(listed)
     # The nightly chunk has read the SME's need as it was and is about to write it...
-    nightly = _thread("chunk", lambda: services.chunk_run(chunk.pk), errors)
-    assert paused.reached.wait(20)
+    nightly = hold("chunk", lambda: services.chunk_run(chunk.pk))
     # ...when the need is rewritten and its trigger refreshes the lists (the chunk is not
     # written yet, so the refresh writes the current run only).
-    TechnologyNeed.objects.filter(pk=market.need.pk).update(
-        title="柔性OLED显示面板",
-        description="我们做柔性有机发光二极管显示面板，想降低功耗、提高弯折寿命。",
-        keywords=["OLED", "显示面板"],
-        ipc_areas=["H10K"],
-        updated_at=timezone.now(),
-    )
-    services.lists_refresh([market.sme.pk])
-    paused.release.set()
-    nightly.join(30)
-    assert not nightly.is_alive()
-    for other in MatchChunk.objects.filter(run=run, status="pending"):
-        services.chunk_run(other.pk)
-    run.refresh_from_db()
-    assert run.is_current
-    _assert_same_lists(_stored(market.sme, run), _recomputed(market.sme))
+    _rewrite_need_for_oled(listed)
+    services.lists_refresh([listed.sme.pk])
+    nightly.finish()
+    _finish_run(run)
+    _assert_same_lists(_stored(listed.sme, run), _recomputed(listed.sme))
 
 
 def test_a_declaration_announced_while_the_nightly_chunk_is_scored_reaches_the_new_run(
-    world: World, market: Market, monkeypatch: pytest.MonkeyPatch, errors: list[BaseException]
+    world: World, listed: Market, hold: Callable[[str, Callable[[], object]], Held]
 ) -> None:
-    services.lists_refresh([market.sme.pk])
-    run = services.run_start(enqueue=False)
-    chunk = MatchChunk.objects.get(run=run, sme_ids__contains=[market.sme.pk])
-    paused = Paused(monkeypatch, "chunk")
+    run, chunk = _nightly_chunk_of(listed)
     # The nightly chunk has scored the supply without the weld patent and is about to write...
-    nightly = _thread("chunk", lambda: services.chunk_run(chunk.pk), errors)
-    assert paused.reached.wait(20)
+    nightly = hold("chunk", lambda: services.chunk_run(chunk.pk))
     # ...when the weld patent is announced and its task finds the chunk not written yet.
-    weld = _announce(world, market, 3, WELD)
+    weld = _announce(world, listed, 3, WELD)
     services.declaration_matched(weld.pk)
-    paused.release.set()
-    nightly.join(30)
-    assert not nightly.is_alive()
-    for other in MatchChunk.objects.filter(run=run, status="pending"):
-        services.chunk_run(other.pk)
-    run.refresh_from_db()
-    assert run.is_current
-    stored = _stored(market.sme, run)
-    assert (market.need.pk, weld.pk) in stored
-    _assert_same_lists(stored, _recomputed(market.sme))
+    nightly.finish()
+    _finish_run(run)
+    stored = _stored(listed.sme, run)
+    assert (listed.need.pk, weld.pk) in stored
+    _assert_same_lists(stored, _recomputed(listed.sme))
 
 
 def test_a_declaration_announced_between_two_nightly_chunks_reaches_both(
