@@ -1,16 +1,13 @@
-"""The one point where matching hands work to its Celery queues. Tasks are looked up by name
-in the app's registry, never imported, so services do not import tasks (tasks import
-services): the import graph has no cycle, not even inside a function.
-
-matching.apps imports matching.tasks when the app is ready, so every process that has set up
-Django has the tasks registered."""
+"""The names of matching's Celery tasks, and the one way its services send them: through
+marketplace.dispatch (by name, after commit), like every other app's services. Services never
+import tasks (tasks import services), so the import graph has no cycle, not even inside a
+function (tests/test_import_graph.py)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
-from marketplace.celery import app, publish_after_commit, publish_each
+from marketplace import dispatch
 
 MATCH_CHUNK = "matching.tasks.match_chunk"
 MATCH_DECLARATION = "matching.tasks.match_declaration"
@@ -19,13 +16,9 @@ INDEX_VECTORS = "matching.tasks.index_vectors"
 REFRESH_LISTS = "matching.tasks.refresh_lists"
 
 
-def _task(name: str) -> Any:
-    return app.tasks[name]
-
-
 def after_commit(name: str, *args: object) -> None:
     """Send the task `name` with `args` once the current transaction commits."""
-    publish_after_commit(_task(name).delay, *args)
+    dispatch.after_commit(name, *args)
 
 
 def chunks_send(chunk_ids: Sequence[int], *, after_commit: bool) -> None:
@@ -33,6 +26,6 @@ def chunks_send(chunk_ids: Sequence[int], *, after_commit: bool) -> None:
     transaction that created them commits, or now (a resume)."""
     calls = [(pk,) for pk in chunk_ids]
     if after_commit:
-        publish_after_commit(publish_each, _task(MATCH_CHUNK), calls)
+        dispatch.each_after_commit(MATCH_CHUNK, calls)
     else:
-        publish_each(_task(MATCH_CHUNK), calls)
+        dispatch.each_now(MATCH_CHUNK, calls)

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-APPS = ("marketplace", "licensing")
+APPS = ("marketplace", "licensing", "matching")
 # Interfaces may start a task themselves: a management command queues one by hand.
 INTERFACES = (".management.", ".tests.")
 
