@@ -936,3 +936,48 @@ def test_a_refused_payment_method_is_reported_alone_not_with_rules_it_would_deci
     )
     assert response.status_code == 400
     assert sorted(response.json()["fields"]) == ["payment_method"]
+
+
+# ---- the register's IPC copy (licensing 0021) ----------------------------------------------
+
+
+def test_the_register_ipc_filter_follows_a_patent_reclassification(world: World) -> None:
+    from marketplace.services.patents import patent_update
+
+    patent = declarable_patent(world.university, 1)
+    declaration = announced(patent, world.university_member, world.reviewer)
+    # Given: the declaration took its patent's prefixes when it was written.
+    assert declaration.ipc_prefixes == patent.ipc_prefixes
+    anonymous = client_for(None)
+
+    def numbers(ipc: str) -> list[str]:
+        response = anonymous.get("/api/v1/register/", {"ipc": ipc})
+        assert response.status_code == 200
+        return [row["number"] for row in response.json()["results"]]
+
+    assert numbers("H01M") == [declaration.number]
+    # When: the patent is reclassified through the service.
+    patent_update(
+        actor=world.university_member,
+        patent_id=patent.pk,
+        data={"main_ipc": "G06F 17/30", "further_ipcs": []},
+    )
+    # Then: the register finds it under the new class only.
+    assert numbers("H01M") == []
+    assert numbers("G06F17") == [declaration.number]
+    assert Declaration.objects.get(pk=declaration.pk).ipc_prefixes == [
+        "G",
+        "G06",
+        "G06F",
+        "G06F17",
+        "G06F17/30",
+    ]
+
+
+def test_a_direct_write_of_the_declaration_ipc_copy_is_overwritten_by_the_patents(
+    world: World,
+) -> None:
+    patent = declarable_patent(world.university, 1)
+    declaration = announced(patent, world.university_member, world.reviewer)
+    Declaration.objects.filter(pk=declaration.pk).update(ipc_prefixes=["A01B"])
+    assert Declaration.objects.get(pk=declaration.pk).ipc_prefixes == patent.ipc_prefixes
