@@ -260,6 +260,7 @@ class Run:
     rate: float | None = None
     clients: int = 0
     cpu: dict[str, float] = field(default_factory=dict)  # cores used on average during the run
+    slowest_paths_ms: dict[str, float] = field(default_factory=dict)  # median per address
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -274,6 +275,7 @@ class Run:
             "clients": self.clients,
             "cpu_cores": self.cpu,
             "cpu_ms_per_request": self.cpu_per_request(),
+            **({"slowest_paths_median_ms": self.slowest_paths_ms} if self.slowest_paths_ms else {}),
         }
 
     def cpu_per_request(self) -> dict[str, float]:
@@ -383,6 +385,7 @@ def interleaved(
     runs = {
         label: Run(f"{label} {name}: one client, interleaved", clients=1) for label, _ in servers
     }
+    by_path: dict[str, dict[str, list[float]]] = {label: {} for label, _ in servers}
     connections = {
         label: http.client.HTTPConnection("127.0.0.1", server.port, timeout=120)
         for label, server in servers
@@ -402,6 +405,7 @@ def interleaved(
             except Exception:  # a transport failure is a result
                 run.statuses[0] += 1
             run.latencies.append(time.perf_counter() - start)
+            by_path[label].setdefault(path, []).append(run.latencies[-1])
     elapsed = time.perf_counter() - began
     for label, run in runs.items():
         run.seconds = sum(run.latencies) or elapsed
@@ -410,6 +414,19 @@ def interleaved(
         bad = {status: n for status, n in run.statuses.items() if status != 200}
         if bad:
             raise SystemExit(f"{run.label}: answers other than 200: {bad}")
+    # Per address, the median of each version: which filter a change made faster or slower.
+    medians = {
+        label: {path: common.percentile(spent, 50) * 1000 for path, spent in paths_.items()}
+        for label, paths_ in by_path.items()
+    }
+    first = servers[0][0]
+    slowest = sorted(medians[first], key=lambda path: -max(m[path] for m in medians.values()))
+    print("      median ms per address: " + " / ".join(label for label, _ in servers))
+    for path in slowest[:6]:
+        figures = " / ".join(f"{medians[label][path]:6.1f}" for label, _ in servers)
+        print(f"      {figures}  {path}")
+    for label, run in runs.items():
+        run.slowest_paths_ms = {path: round(medians[label][path], 1) for path in slowest[:6]}
     return runs
 
 
@@ -582,6 +599,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         "--in-process", type=int, default=200, help="requests per endpoint (0: skip)"
     )
     parser.add_argument("--in-process-only", action="store_true", help="skip the HTTP runs")
+    parser.add_argument("--label", default="", help="added to the results file's name")
     parser.add_argument(
         "--baseline-tree",
         type=Path,
@@ -660,6 +678,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     results["load_average_after"] = os.getloadavg()
     results["verdicts"] = uncached_verdicts(results, args.patents)
     suffix = "-in-process" if args.in_process_only else ("-uncached" if args.uncached_only else "")
+    suffix += f"-{args.label}" if args.label else ""
     path = common.save_results(f"public-{args.patents}{suffix}", results)
     print(f"\nresults: {path.relative_to(common.ROOT)}")
 
