@@ -981,3 +981,28 @@ def test_a_direct_write_of_the_declaration_ipc_copy_is_overwritten_by_the_patent
     declaration = announced(patent, world.university_member, world.reviewer)
     Declaration.objects.filter(pk=declaration.pk).update(ipc_prefixes=["A01B"])
     assert Declaration.objects.get(pk=declaration.pk).ipc_prefixes == patent.ipc_prefixes
+
+
+def test_the_register_finds_a_declaration_by_its_number_or_its_patents_number(
+    world: World,
+) -> None:
+    patent = declarable_patent(world.university, 1)
+    declaration = announced(patent, world.university_member, world.reviewer)
+    other = announced(
+        declarable_patent(world.university, 2), world.university_member, world.reviewer
+    )
+    anonymous = client_for(None)
+
+    def numbers(q: str) -> list[str]:
+        response = anonymous.get("/api/v1/register/", {"q": q})
+        assert response.status_code == 200
+        return sorted(row["number"] for row in response.json()["results"])
+
+    assert declaration.number is not None
+    both = sorted([declaration.number, str(other.number)])
+    assert numbers(declaration.number.lower()) == [declaration.number]
+    assert numbers(f"ZL{patent.application_number}") == [declaration.number]
+    assert numbers(patent.application_number[:-2]) == [declaration.number]  # without ".6"
+    assert numbers("2021 1") == both  # the beginning of both numbers
+    assert numbers("正极材料") == both  # a word of both titles
+    assert numbers("不存在的词") == []
