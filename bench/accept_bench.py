@@ -90,7 +90,7 @@ SME_PREFIX = "受理基准企业"
 EMAIL_DOMAIN = "accept-bench.example.com"
 FIRST_SERIAL = 6_000_000  # application numbers 2021 1 6xxxxxx: apart from the tests' serials
 NOTICE = "我司依据贵方开放许可声明的条件实施该专利，特此书面通知。"
-ACTIVE = ("awaiting_payment", "effective", "contested")
+
 NOTIFY_TASKS = (
     "licensing.tasks.notify_license_event",
     "licensing.tasks.notify_declaration_event",
@@ -540,8 +540,15 @@ class RawSender:
     every statement an API acceptance issues (reads, lock, four INSERTs, re-read, record)."""
 
     def __init__(self, full: bool) -> None:
+        from licensing.models import ACTIVE_LICENSE_STATUSES
+        from licensing.querysets import IN_FORCE_STATUSES
+
         self.full = full
         self.connection = common.connect(autocommit=True)
+        # The product's own definitions (licensing), so the raw path refuses and counts what
+        # license_accept does when a status is added.
+        self.in_force = IN_FORCE_STATUSES
+        self.active = list(ACTIVE_LICENSE_STATUSES)
 
     def __call__(self, item: Item) -> None:
         import psycopg
@@ -573,7 +580,7 @@ class RawSender:
                 row = conn.execute(
                     "SELECT status FROM licensing_declaration WHERE id = %s FOR SHARE", [offer.id]
                 ).fetchone()
-                if row is None or row[0] not in ("announced", "withdrawal_requested"):
+                if row is None or row[0] not in self.in_force:
                     item.status, item.code = 409, "declaration_not_in_force"
                     return
                 if self.full:
@@ -589,8 +596,8 @@ class RawSender:
                     ).fetchone()
                     exists = conn.execute(
                         "SELECT 1 FROM licensing_license WHERE declaration_id = %s "
-                        "AND licensee_id = %s AND status IN (%s, %s, %s) LIMIT 1",
-                        [offer.id, sme.organisation, *ACTIVE],
+                        "AND licensee_id = %s AND status = ANY(%s) LIMIT 1",
+                        [offer.id, sme.organisation, self.active],
                     ).fetchone()
                     if exists:
                         item.status, item.code = 409, "license_exists"
@@ -1023,6 +1030,8 @@ class Withdrawal:
 def _db_counts() -> dict[str, int]:
     from django.db import connection
 
+    from licensing.models import ACTIVE_LICENSE_STATUSES
+
     queries = {
         "pairs_with_two_active_licenses": (
             "SELECT count(*) FROM (SELECT 1 FROM licensing_license WHERE status = ANY(%s) "
@@ -1036,7 +1045,7 @@ def _db_counts() -> dict[str, int]:
     counts = {}
     with connection.cursor() as cursor:
         for name, sql in queries.items():
-            cursor.execute(sql, [list(ACTIVE)] if "%s" in sql else [])
+            cursor.execute(sql, [list(ACTIVE_LICENSE_STATUSES)] if "%s" in sql else [])
             counts[name] = int(cursor.fetchone()[0])
     return counts
 
@@ -1570,7 +1579,7 @@ def explain_insert_path(world: World) -> dict[str, str]:
     transaction rolled back; constraints made immediate so the FK trigger times show."""
     from psycopg.types.json import Jsonb
 
-    from licensing.models import License
+    from licensing.models import ACTIVE_LICENSE_STATUSES, License
 
     taken = set(License.objects.values_list("licensee_id", "declaration_id"))
     sme, offer = next(
@@ -1588,8 +1597,8 @@ def explain_insert_path(world: World) -> dict[str, str]:
         (
             "license exists",
             "SELECT 1 AS a FROM licensing_license WHERE declaration_id = %s AND licensee_id = %s "
-            "AND status IN (%s, %s, %s) LIMIT 1",
-            [offer.id, sme.organisation, *ACTIVE],
+            "AND status = ANY(%s) LIMIT 1",
+            [offer.id, sme.organisation, list(ACTIVE_LICENSE_STATUSES)],
         ),
         (
             "INSERT license",

@@ -18,6 +18,10 @@ list and detail endpoints.
 3. The floor: bench/floor_wsgi.py (no framework, a small JSON answer) under the same server
    configuration and the same loops, so the figures beside it say what gunicorn and these
    Python clients alone cost on this machine.
+4. --baseline-tree DIR (a git worktree of an earlier commit, same database): for each endpoint,
+   one client sends every address to a server of DIR's code and to this tree's, alternately,
+   request by request (--sequential requests to each), so both versions are measured in one run
+   under the same load; then this tree's loops as above.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench_public \\
     REDIS_URL=redis://127.0.0.1:6379/12 \\
@@ -59,8 +63,15 @@ class PatientServer(Server):
     """accept_bench's gunicorn runner, waiting up to BOOT_SECONDS for the workers to boot: on a
     shared, loaded 2-core machine five workers importing the project can take over a minute."""
 
-    def __init__(self, config: ServerConfig, application: str = "marketplace.wsgi:application"):
-        super().__init__(config, application=application, boot_seconds=BOOT_SECONDS)
+    def __init__(
+        self,
+        config: ServerConfig,
+        application: str = "marketplace.wsgi:application",
+        app_dir: Path = common.ROOT,
+    ):
+        super().__init__(
+            config, app_dir=app_dir, application=application, boot_seconds=BOOT_SECONDS
+        )
 
 
 # ---- data -------------------------------------------------------------------------------------
@@ -101,6 +112,8 @@ def _bench_user() -> int:
 def load_declarations() -> None:
     """One declaration per patent, COPY'd: 7 in 8 announced, the rest withdrawn; effective
     dates over three years, lump sum or entry fee plus royalty."""
+    from django.db.models.fields import NOT_PROVIDED
+
     from licensing.models import Declaration
     from marketplace.models import Patent
 
@@ -127,10 +140,14 @@ def load_declarations() -> None:
         "created_at",
         "updated_at",
     }
+    # Columns with a database default (ipc_prefixes: set by licensing 0021's trigger from the
+    # patent) are left out of the COPY, so the database fills them as it would in production.
     others = {
         f.column: f.get_default()
         for f in Declaration._meta.concrete_fields
-        if f.column not in specific and not f.primary_key
+        if f.column not in specific
+        and not f.primary_key
+        and getattr(f, "db_default", NOT_PROVIDED) is NOT_PROVIDED
     }
     columns = [*sorted(specific), *others]
     first_day = date(2024, 1, 1)
@@ -243,6 +260,7 @@ class Run:
     rate: float | None = None
     clients: int = 0
     cpu: dict[str, float] = field(default_factory=dict)  # cores used on average during the run
+    slowest_paths_ms: dict[str, float] = field(default_factory=dict)  # median per address
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -257,6 +275,7 @@ class Run:
             "clients": self.clients,
             "cpu_cores": self.cpu,
             "cpu_ms_per_request": self.cpu_per_request(),
+            **({"slowest_paths_median_ms": self.slowest_paths_ms} if self.slowest_paths_ms else {}),
         }
 
     def cpu_per_request(self) -> dict[str, float]:
@@ -356,6 +375,59 @@ def run_load(
     if meter is not None:
         run.cpu = cpu_used(before, cpu_snapshot(server_pid, postgres=meter.stop()), run.seconds)
     return run
+
+
+def interleaved(
+    servers: Sequence[tuple[str, Server]], name: str, paths: Sequence[str], requests: int
+) -> dict[str, Run]:
+    """One client, each address sent to every server in turn (request by request), so the
+    versions meet the same moments of a shared machine's load."""
+    runs = {
+        label: Run(f"{label} {name}: one client, interleaved", clients=1) for label, _ in servers
+    }
+    by_path: dict[str, dict[str, list[float]]] = {label: {} for label, _ in servers}
+    connections = {
+        label: http.client.HTTPConnection("127.0.0.1", server.port, timeout=120)
+        for label, server in servers
+    }
+    for label, _server in servers:  # warm-up: every address once
+        for path in paths:
+            _get(connections[label], path)
+    began = time.perf_counter()
+    for index in range(requests):
+        path = paths[index % len(paths)]
+        for label, _server in servers:
+            run, connection = runs[label], connections[label]
+            run.connections += connection.sock is None
+            start = time.perf_counter()
+            try:
+                run.statuses[_get(connection, path)] += 1
+            except Exception:  # a transport failure is a result
+                run.statuses[0] += 1
+            run.latencies.append(time.perf_counter() - start)
+            by_path[label].setdefault(path, []).append(run.latencies[-1])
+    elapsed = time.perf_counter() - began
+    for label, run in runs.items():
+        run.seconds = sum(run.latencies) or elapsed
+        connections[label].close()
+        print(run.line(), flush=True)
+        bad = {status: n for status, n in run.statuses.items() if status != 200}
+        if bad:
+            raise SystemExit(f"{run.label}: answers other than 200: {bad}")
+    # Per address, the median of each version: which filter a change made faster or slower.
+    medians = {
+        label: {path: common.percentile(spent, 50) * 1000 for path, spent in paths_.items()}
+        for label, paths_ in by_path.items()
+    }
+    first = servers[0][0]
+    slowest = sorted(medians[first], key=lambda path: -max(m[path] for m in medians.values()))
+    print("      median ms per address: " + " / ".join(label for label, _ in servers))
+    for path in slowest[:6]:
+        figures = " / ".join(f"{medians[label][path]:6.1f}" for label, _ in servers)
+        print(f"      {figures}  {path}")
+    for label, run in runs.items():
+        run.slowest_paths_ms = {path: round(medians[label][path], 1) for path in slowest[:6]}
+    return runs
 
 
 def endpoint_runs(
@@ -467,13 +539,25 @@ def uncached_verdicts(results: dict[str, Any], patents: int) -> dict[str, Any]:
     print(f"\ntarget: uncached p99 <= {UNCACHED_TARGET_P99_MS:.0f} ms at {patents:,} patents")
     for slug, configuration in results["configurations"].items():
         for name in LISTS:
-            for loop, run in configuration["runs"].get(f"uncached {name}", {}).items():
+            loops = {
+                **configuration["runs"].get(f"uncached {name} interleaved", {}),
+                **configuration["runs"].get(f"uncached {name}", {}),
+            }
+            for loop, run in loops.items():
                 p99 = run["latency_ms"]["p99"]
                 met = p99 <= UNCACHED_TARGET_P99_MS
                 verdicts[f"{slug} {name} {loop}"] = {"p99_ms": p99, "met": met}
                 state = "met" if met else f"NOT met ({p99 / UNCACHED_TARGET_P99_MS:.1f}x)"
                 print(f"  {slug} {name:<14} {loop:<12} p99 {p99:8.1f} ms  {state}")
     return verdicts
+
+
+def _commit(tree: Path) -> str:
+    import subprocess
+
+    return subprocess.run(
+        ["git", "-C", str(tree), "rev-parse", "HEAD"], capture_output=True, text=True, check=False
+    ).stdout.strip()
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -515,6 +599,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         "--in-process", type=int, default=200, help="requests per endpoint (0: skip)"
     )
     parser.add_argument("--in-process-only", action="store_true", help="skip the HTTP runs")
+    parser.add_argument("--label", default="", help="added to the results file's name")
+    parser.add_argument(
+        "--baseline-tree",
+        type=Path,
+        help="also serve each endpoint from the code in this directory (an earlier commit),"
+        " one client interleaved request by request with this tree's (--sequential each)",
+    )
     args = parser.parse_args(argv)
     configs = args.server or [ServerConfig("sync", 5, 1)]
 
@@ -535,6 +626,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         "machine": common.machine(),
         "data": data,
         "arguments": {k: str(v) for k, v in vars(args).items()},
+        "baseline_tree_commit": _commit(args.baseline_tree) if args.baseline_tree else None,
+        "this_tree_commit": _commit(common.ROOT),
         "load_average_before": os.getloadavg(),
         "configurations": {},
     }
@@ -550,13 +643,30 @@ def main(argv: Sequence[str] | None = None) -> None:
         for cache_label, seconds in caches:
             os.environ["PUBLIC_CACHE_SECONDS"] = seconds  # the server's environment
             server = PatientServer(config)
+            baseline = (
+                PatientServer(config, app_dir=args.baseline_tree) if args.baseline_tree else None
+            )
             try:
+                for name, endpoint in paths.items():
+                    if baseline is None:
+                        continue
+                    pair = interleaved(
+                        [("baseline", baseline), ("this tree", server)],
+                        name,
+                        endpoint,
+                        args.sequential or 200,
+                    )
+                    runs[f"{cache_label} {name} interleaved"] = {
+                        version: run.describe() for version, run in pair.items()
+                    }
                 for name, endpoint in paths.items():
                     runs[f"{cache_label} {name}"] = endpoint_runs(
                         server, name, endpoint, args, cache_label
                     )
             finally:
                 errors = server.stop()
+                if baseline is not None:
+                    errors += baseline.stop()
             if errors:
                 print("server errors:", *errors[:10], sep="\n  ")
         floor = PatientServer(config, application="bench.floor_wsgi:application")
@@ -568,6 +678,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     results["load_average_after"] = os.getloadavg()
     results["verdicts"] = uncached_verdicts(results, args.patents)
     suffix = "-in-process" if args.in_process_only else ("-uncached" if args.uncached_only else "")
+    suffix += f"-{args.label}" if args.label else ""
     path = common.save_results(f"public-{args.patents}{suffix}", results)
     print(f"\nresults: {path.relative_to(common.ROOT)}")
 

@@ -5,6 +5,7 @@ runserver) warms the search up first: the embedding model loaded and the vector 
 (settings.SEARCH_WARM_UP), so no user's first search waits ~2 s for the model.
 """
 
+import gc
 import os
 
 from django.core.wsgi import get_wsgi_application
@@ -29,3 +30,9 @@ def _warm_up() -> None:
 
 
 _warm_up()
+# What the imports and the warm-up built lives as long as the process (the model alone is
+# hundreds of thousands of objects): frozen out of the collector's reach, so a full collection
+# that falls on a user's request no longer walks it (100-145 ms of CPU each on a register page
+# at 1,000,000 patents; BENCHMARKS.md "The register's ?ipc= filter on the declaration row").
+gc.collect()
+gc.freeze()

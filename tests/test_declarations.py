@@ -959,3 +959,73 @@ def test_one_in_force_definition_serves_the_patent_filter_and_the_search_hits(
     }
     assert in_force == {declaration.patent_id}
     assert hits == {declaration.patent_id: declaration.pk, draft_patent.pk: None}
+
+
+# ---- the register's IPC copy (licensing 0021) ----------------------------------------------
+
+
+def test_the_register_ipc_filter_follows_a_patent_reclassification(world: World) -> None:
+    from marketplace.services.patents import patent_update
+
+    patent = declarable_patent(world.university, 1)
+    declaration = announced(patent, world.university_member, world.reviewer)
+    # Given: the declaration took its patent's prefixes when it was written.
+    assert declaration.ipc_prefixes == patent.ipc_prefixes
+    anonymous = client_for(None)
+
+    def numbers(ipc: str) -> list[str]:
+        response = anonymous.get("/api/v1/register/", {"ipc": ipc})
+        assert response.status_code == 200
+        return [row["number"] for row in response.json()["results"]]
+
+    assert numbers("H01M") == [declaration.number]
+    # When: the patent is reclassified through the service.
+    patent_update(
+        actor=world.university_member,
+        patent_id=patent.pk,
+        data={"main_ipc": "G06F 17/30", "further_ipcs": []},
+    )
+    # Then: the register finds it under the new class only.
+    assert numbers("H01M") == []
+    assert numbers("G06F17") == [declaration.number]
+    assert Declaration.objects.get(pk=declaration.pk).ipc_prefixes == [
+        "G",
+        "G06",
+        "G06F",
+        "G06F17",
+        "G06F17/30",
+    ]
+
+
+def test_a_direct_write_of_the_declaration_ipc_copy_is_overwritten_by_the_patents(
+    world: World,
+) -> None:
+    patent = declarable_patent(world.university, 1)
+    declaration = announced(patent, world.university_member, world.reviewer)
+    Declaration.objects.filter(pk=declaration.pk).update(ipc_prefixes=["A01B"])
+    assert Declaration.objects.get(pk=declaration.pk).ipc_prefixes == patent.ipc_prefixes
+
+
+def test_the_register_finds_a_declaration_by_its_number_or_its_patents_number(
+    world: World,
+) -> None:
+    patent = declarable_patent(world.university, 1)
+    declaration = announced(patent, world.university_member, world.reviewer)
+    other = announced(
+        declarable_patent(world.university, 2), world.university_member, world.reviewer
+    )
+    anonymous = client_for(None)
+
+    def numbers(q: str) -> list[str]:
+        response = anonymous.get("/api/v1/register/", {"q": q})
+        assert response.status_code == 200
+        return sorted(row["number"] for row in response.json()["results"])
+
+    assert declaration.number is not None
+    both = sorted([declaration.number, str(other.number)])
+    assert numbers(declaration.number.lower()) == [declaration.number]
+    assert numbers(f"ZL{patent.application_number}") == [declaration.number]
+    assert numbers(patent.application_number[:-2]) == [declaration.number]  # without ".6"
+    assert numbers("2021 1") == both  # the beginning of both numbers
+    assert numbers("正极材料") == both  # a word of both titles
+    assert numbers("不存在的词") == []
