@@ -335,3 +335,23 @@ def test_a_bad_import_file_is_refused_and_changes_nothing(tmp_path: Path) -> Non
         call_command("import_search_terms", synonyms=tmp_path / "none.tsv")
     after = list(TermTranslation.objects.order_by("pk").values_list("term_en", "term_zh"))
     assert after == before
+
+
+@pytest.mark.parametrize(
+    ("text", "tsquery"),
+    [
+        ("锂离子", "'锂离子':A"),
+        ("锂离子电池 正极", "('锂离子电池':A | ('锂离子':A & '电池':A)) & '正极':A"),
+        ("Lithium battery", "'lithium':A & 'battery':A"),
+        ("可", ""),  # a single function character: no word the index keeps
+        ("一种", ""),  # a stop word
+    ],
+)
+def test_title_words_are_the_literal_words_the_index_holds_for_titles(
+    text: str, tsquery: str
+) -> None:
+    """The register's ?q= narrows by these through the word index: no synonyms, no
+    translations (锂电池's synonym 锂离子电池 would widen a literal filter)."""
+    from marketplace.search.segment import title_words_tsquery
+
+    assert title_words_tsquery(text) == tsquery
