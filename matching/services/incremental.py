@@ -81,7 +81,7 @@ def _list_sizes(matches: QuerySet[Match]) -> dict[ListKey, tuple[int, float, int
     return {
         (sme, need): (count, low, ids[0])
         for sme, need, count, low, ids in matches.values("sme_id", "need_id")
-        .annotate(count=Count("id"), low=Min("score"), ids=ArrayAgg("id", ordering=("score", "id")))
+        .annotate(count=Count("id"), low=Min("score"), ids=ArrayAgg("id", order_by=("score", "id")))
         .values_list("sme_id", "need_id", "count", "low", "ids")
         .order_by()
     }
