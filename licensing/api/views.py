@@ -280,7 +280,14 @@ APPLICATION_NUMBER_RE = re.compile(r"[0-9]{4,12}(\.[0-9X]?)?")
 
 
 class RegisterFilter(filters.FilterSet):
-    q = filters.CharFilter(method="filter_q", max_length=100)
+    q = filters.CharFilter(
+        method="filter_q",
+        max_length=100,
+        label=_(
+            "A declaration number (OL…), an application or patent number or its beginning "
+            "(ZL/CN prefix and spaces allowed), or words of the patent's title"
+        ),
+    )
     # Columns of the declaration itself: no join, nothing to de-duplicate (DISTINCT would sort).
     status = filters.MultipleChoiceFilter(
         choices=[(value, label) for value, label in DeclarationStatus.choices if value in PUBLIC],
