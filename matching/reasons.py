@@ -72,7 +72,10 @@ def render(codes: Iterable[Mapping[str, Any]], language: str, names: Names) -> l
                     "name": (en or zh) if english else zh,
                 }
             elif code == "keywords":
-                params["words"] = ", ".join(str(word) for word in reason["words"])
+                # A Chinese list takes the enumeration comma (、), an English one ", ".
+                params["words"] = (", " if english else "、").join(
+                    str(word) for word in reason["words"]
+                )
             elif code == "same_province":
                 province = str(reason["province"])
                 params["name"] = names.provinces.get(province + "0000", province)

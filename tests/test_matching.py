@@ -138,7 +138,7 @@ def test_each_sme_gets_its_own_field_first_with_reasons(
     top = Match.objects.get(run=run, sme=world.sme, need=need, declaration=market["battery"])
     assert {"code": "ipc_industry", "ipc": "H01M", "industry": "C3841"} in top.reasons
     assert "IPC H01M ↔ 行业 C3841 锂离子电池制造" in _zh(top)
-    assert "关键词：正极, 包覆" in _zh(top)
+    assert "关键词：正极、包覆" in _zh(top)
     assert "royalty within budget" in _en(top)
     assert set(top.components) == {"semantic", "industry", "keywords", "region", "affordability"}
     assert top.components["industry"] == 1.0
@@ -375,7 +375,7 @@ def test_reasons_follow_accept_language(world: World, market: dict[str, Any]) ->
     assert {"code": "keywords", "words": ["正极", "包覆"]} in english["reason_codes"]
     assert any(line.startswith("IPC H01M ↔ industry C3841") for line in english["reasons"])
     assert "royalty within budget" in english["reasons"]
-    assert "关键词：正极, 包覆" in chinese["reasons"]
+    assert "关键词：正极、包覆" in chinese["reasons"]
 
 
 def test_two_first_incremental_matches_share_one_current_run(
@@ -769,7 +769,7 @@ def test_chinese_reasons_take_the_full_width_colon_and_english_ones_the_ascii_co
     ]
     assert render(codes, "zh-hans", names) == [
         "与需求同一IPC：G06T 7",
-        "关键词：缺陷检测, 深度学习",
+        "关键词：缺陷检测、深度学习",
         f"同省：{province}",
     ]
     assert render(codes, "en", names) == [

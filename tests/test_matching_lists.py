@@ -133,7 +133,7 @@ def test_each_open_need_has_its_own_list_and_the_api_returns_it(
     listed = client.get("/api/v1/matches/", {"need": older.pk}).json()
     assert [m["declaration"] for m in listed][:1] == [defect.pk]
     assert {m["need"] for m in listed} == {older.pk}
-    assert "关键词：缺陷检测, 深度学习" in listed[0]["reasons"]
+    assert "关键词：缺陷检测、深度学习" in listed[0]["reasons"]
     # Without ?need= the SME's profile's list (battery maker: its industry's patent first).
     profile = client.get("/api/v1/matches/").json()
     assert profile[0]["declaration"] == battery.pk and profile[0]["need"] is None
