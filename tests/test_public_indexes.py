@@ -5,6 +5,7 @@ send, EXPLAINed at a few thousand rows, never read the whole patent or declarati
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
@@ -305,6 +306,11 @@ def test_the_guard_catches_a_list_no_index_serves(crowd: dict[str, Any]) -> None
     with connection.cursor() as cursor:
         cursor.execute("DROP INDEX patent_listed_created")
         cursor.execute("DROP INDEX patent_owner_created")
+    listed = Patent.objects.filter(is_listed=True).count()
     problems = _whole_table_reads("/api/v1/patents/")
     assert len(problems) == 1
-    assert problems[0].startswith("Sort of 3") and " rows: SELECT " in problems[0]
+    found = re.fullmatch(r"Sort of (\d+) rows: SELECT .*", problems[0], re.S)
+    assert found, problems[0][:80]
+    # The whole listed table sorted (the plan's row count differs from the count by a few,
+    # 2,991 to 3,006 against 3,001 seen: the statistics of a crowd loaded just before).
+    assert listed * 0.9 <= int(found[1]) <= listed * 1.1, (found[1], listed)
